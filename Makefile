@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test lint format bench default-model clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: it resolves to the local CPU wheel instead of pulling CUDA packages.
+$(VENV)/.torch: | $(PY)
+	$(PIP) install torch==2.13.0
+	touch $@
+
+$(VENV)/.app: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.app
+
+run: $(VENV)/.app  ## install and serve on FORECAST_HOST:FORECAST_PORT (127.0.0.1:8000)
+	$(PY) -m app serve
+
+test: $(VENV)/.dev  ## install with dev extras and run the whole suite
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.app  ## the sin-task benchmark of issue 2
+	$(PY) -m bench.sin_task
+
+default-model: $(VENV)/.app  ## retrain the bundled models/sine/1
+	$(PY) -m app bundle-default-model
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,143 @@
+"""/v1/datasets: upload a series (CSV or JSON), list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from app.api.deps import SettingsDep, StoreDep
+from app.api.errors import responses
+from app.errors import InvalidInput, UnsupportedMediaType
+from app.schemas.common import ID_PATTERN
+from app.schemas.datasets import DatasetPage, DatasetRead, DatasetUpload
+from app.services import datasets
+from app.services.series import Limits
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": DatasetUpload.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV, UTF-8, header row, numeric columns",
+                    },
+                    "name": {"type": "string", "maxLength": 128},
+                    "time_column": {
+                        "type": "string",
+                        "description": "column that orders the rows and is then dropped "
+                        "(default: a column named time, timestamp, date, datetime or ds)",
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _text_field(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 128:
+        raise InvalidInput("must be a text field of at most 128 characters", field=field)
+    return value
+
+
+async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+    form = await request.form(max_files=1, max_fields=8)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("a CSV file is required in the form field 'file'", field="file")
+    name = _text_field(form.get("name"), "name")
+    time_column = _text_field(form.get("time_column"), "time_column")
+    data = await upload.read()
+    matrix, columns = await run_in_threadpool(
+        datasets.parse_csv, data, time_column=time_column, limits=limits
+    )
+    return matrix, columns, name
+
+
+async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+    body = await request.body()
+    try:
+        upload = await run_in_threadpool(DatasetUpload.model_validate_json, body)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    matrix, columns = await run_in_threadpool(datasets.parse_json, upload, limits=limits)
+    return matrix, columns, upload.name
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DatasetRead,
+    responses=responses(413, 415, 422),
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    summary="Upload a series",
+)
+async def create_dataset(
+    request: Request, response: Response, store: StoreDep, settings: SettingsDep
+) -> DatasetRead:
+    """Upload a series as a CSV file (multipart field `file`) or as JSON.
+
+    CSV: a header row, numeric columns, and optionally a time column (numbers or ISO 8601) that
+    orders the rows and is then dropped. JSON: `{"columns": [...], "values": [[...], ...]}` or a
+    flat `values` list for one column. Nothing is stored unless the whole series is valid.
+    """
+    limits = Limits(settings.max_dataset_rows, settings.max_dataset_columns)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        matrix, columns, name = await _parse_json(request, limits)
+    elif media == "multipart/form-data":
+        matrix, columns, name = await _parse_multipart(request, limits)
+    else:
+        raise UnsupportedMediaType(
+            f"content type {media or 'none'!r}; send application/json or multipart/form-data",
+            field="content-type",
+        )
+    row = await run_in_threadpool(
+        datasets.create_dataset, store=store, name=name, matrix=matrix, columns=columns
+    )
+    response.headers["Location"] = f"/v1/datasets/{row.id}"
+    return DatasetRead.model_validate(row, from_attributes=True)
+
+
+@router.get("", response_model=DatasetPage, summary="List datasets")
+def list_datasets(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> DatasetPage:
+    """Stored datasets, newest first."""
+    rows, total = store.list_datasets(limit=limit, offset=offset)
+    items = [DatasetRead.model_validate(row, from_attributes=True) for row in rows]
+    return DatasetPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{dataset_id}", response_model=DatasetRead, responses=responses(404))
+def read_dataset(dataset_id: DatasetId, store: StoreDep) -> DatasetRead:
+    """One dataset's columns, length and per-column statistics."""
+    row = datasets.get_dataset(store=store, dataset_id=dataset_id)
+    return DatasetRead.model_validate(row, from_attributes=True)
+
+
+@router.delete(
+    "/{dataset_id}", status_code=204, response_class=Response, responses=responses(404, 409)
+)
+def delete_dataset(dataset_id: DatasetId, store: StoreDep) -> None:
+    """Delete a dataset (409 while a queued or running job uses it)."""
+    datasets.delete_dataset(store=store, dataset_id=dataset_id)

@@ -1,0 +1,116 @@
+"""Database engine, session factory and tables (SQLite by default, any SQLAlchemy URL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the store uses."""
+    return datetime.now(UTC)
+
+
+class JobStatus(StrEnum):
+    """Our own job states; no queue's states are ever exposed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job can change no more."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class JobRow(Base):
+    """One training job: the single source of truth for its state and progress."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dataset_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_token: Mapped[str | None] = mapped_column(String(32))  # who may write a running job
+    device: Mapped[str | None] = mapped_column(String(16))
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DatasetRow(Base):
+    """An uploaded series, stored as float64 bytes so any worker can read it."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    stats: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    values: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded on demand
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the worker writing progress
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine (and SQLite's directory and pragmas)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables."""
+    Base.metadata.create_all(engine)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
+    """Sessions that keep loaded attributes after commit (rows are returned to callers)."""
+    return sessionmaker(engine, expire_on_commit=False)

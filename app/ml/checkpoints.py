@@ -1,0 +1,125 @@
+"""Self-describing checkpoints: `weights.safetensors` + `meta.json`, never a pickle.
+
+`meta.json` holds the model config, scaler, rollout mode and whatever the caller adds (spec,
+metrics, columns), plus the SHA-256 of the weights file, which every load checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+
+from app.ml.data import Scaler
+from app.ml.forecast import RolloutMode
+from app.ml.model import LSTMConfig, LSTMForecaster
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.safetensors"
+META_FILE = "meta.json"
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, malformed or does not match its recorded hash."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model with what it needs to forecast."""
+
+    model: LSTMForecaster
+    scaler: Scaler
+    rollout_mode: RolloutMode
+    columns: list[str]
+    tail: np.ndarray  # [lookback, F] default context, original scale
+    meta: dict[str, Any]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in every checkpoint, to explain a checkpoint that stops loading."""
+    from app import __version__
+
+    return {
+        "app": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write(
+    directory: Path,
+    model: LSTMForecaster,
+    scaler: Scaler,
+    rollout_mode: RolloutMode,
+    columns: list[str],
+    tail: np.ndarray,
+    extra: dict[str, Any],
+) -> None:
+    """Write a checkpoint into the existing, empty `directory`, flushed to disk."""
+    weights_path = directory / WEIGHTS_FILE
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    safetensors.torch.save_file(state, str(weights_path))
+    meta = {
+        **extra,
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "scaler": scaler.to_dict(),
+        "rollout_mode": rollout_mode,
+        "columns": columns,
+        "tail": tail.tolist(),
+        "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
+        "versions": library_versions(),
+    }
+    meta_path = directory / META_FILE
+    meta_path.write_text(json.dumps(meta, indent=2, allow_nan=False))
+    for path in (weights_path, meta_path):
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    """Parse `meta.json` of a checkpoint; raises CheckpointError."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {META_FILE}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
+    return meta
+
+
+def load(directory: Path, device: torch.device) -> Checkpoint:
+    """Load and verify a checkpoint onto `device`; raises CheckpointError."""
+    meta = read_meta(directory)
+    try:
+        data = (directory / WEIGHTS_FILE).read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {WEIGHTS_FILE}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
+        raise CheckpointError(f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE}")
+    try:
+        config = LSTMConfig.from_dict(meta["config"])
+        scaler = Scaler.from_dict(meta["scaler"])
+        model = LSTMForecaster(config)
+        model.load_state_dict(safetensors.torch.load(data))
+        tail = np.asarray(meta["tail"], dtype=np.float64).reshape(
+            config.lookback, config.n_features
+        )
+        columns = [str(column) for column in meta["columns"]]
+        rollout_mode = meta["rollout_mode"]
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
+    if rollout_mode not in ("window", "state") or len(columns) != config.n_features:
+        raise CheckpointError("checkpoint metadata is inconsistent with its model")
+    return Checkpoint(model.to(device).eval(), scaler, rollout_mode, columns, tail, meta)

@@ -1,0 +1,121 @@
+"""Scaling, chronological splits and windows: numpy in, tensors out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+ScalingKind = Literal["standard", "minmax", "none"]
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-column affine scaling `(x - center) / scale`, fitted on the training rows only."""
+
+    kind: ScalingKind
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, kind: ScalingKind, rows: np.ndarray) -> Scaler:
+        """Fit on `rows` [N, F]; a constant column gets scale 1 so it never divides by zero."""
+        columns = rows.shape[1]
+        if kind == "standard":
+            center, scale = rows.mean(axis=0), rows.std(axis=0)
+        elif kind == "minmax":
+            center, scale = rows.min(axis=0), rows.max(axis=0) - rows.min(axis=0)
+        else:
+            center, scale = np.zeros(columns), np.ones(columns)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        return cls(kind, tuple(map(float, center)), tuple(map(float, scale)))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """[..., F] original scale -> [..., F] model scale."""
+        return (values - np.asarray(self.center)) / np.asarray(self.scale)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        """[..., F] model scale -> [..., F] original scale."""
+        return values * np.asarray(self.scale) + np.asarray(self.center)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form for checkpoint metadata."""
+        return {"kind": self.kind, "center": list(self.center), "scale": list(self.scale)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Scaler:
+        """Inverse of `to_dict`; raises ValueError on a malformed entry."""
+        kind, center, scale = data["kind"], data["center"], data["scale"]
+        if kind not in ("standard", "minmax", "none"):
+            raise ValueError(f"unknown scaler kind {kind!r}")
+        if not isinstance(center, list) or not isinstance(scale, list) or len(center) != len(scale):
+            raise ValueError("scaler center and scale must be lists of equal length")
+        return cls(kind, tuple(map(float, center)), tuple(map(float, scale)))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row counts of the chronological train / validation / test split."""
+
+    train: int
+    val: int
+    test: int
+
+    @classmethod
+    def of(cls, rows: int, val_fraction: float, test_fraction: float) -> Split:
+        """Split `rows` chronologically; validation and test each keep at least one row if asked."""
+        test = max(int(round(rows * test_fraction)), 1 if test_fraction > 0 else 0)
+        val = max(int(round(rows * val_fraction)), 1 if val_fraction > 0 else 0)
+        return cls(rows - val - test, val, test)
+
+    @property
+    def val_start(self) -> int:
+        """Index of the first validation row."""
+        return self.train
+
+    @property
+    def test_start(self) -> int:
+        """Index of the first test row."""
+        return self.train + self.val
+
+
+def window_starts(start: int, stop: int, lookback: int, horizon: int) -> np.ndarray:
+    """First target index of every window whose `horizon` targets lie in rows [start, stop).
+
+    The `lookback` inputs of a window may reach back before `start` (into the previous split):
+    that is history the model is allowed to see.
+    """
+    first = max(start, lookback)
+    last = stop - horizon  # inclusive
+    return np.arange(first, last + 1) if last >= first else np.zeros(0, dtype=np.int64)
+
+
+def split_problems(rows: int, split: Split, lookback: int, horizon: int) -> list[str]:
+    """Why a series of `rows` rows cannot be trained and tested with this window; [] if it can."""
+    need = {
+        "training": window_starts(0, split.train, lookback, horizon).size,
+        "validation": window_starts(split.val_start, split.test_start, lookback, horizon).size,
+        "test": window_starts(split.test_start, rows, lookback, horizon).size,
+    }
+    return [
+        f"the {name} split ({count_rows} rows) holds no window of lookback {lookback} + horizon "
+        f"{horizon}; use more points, a smaller window or a larger {name} fraction"
+        for (name, windows), count_rows in zip(
+            need.items(), (split.train, split.val, split.test), strict=True
+        )
+        if windows == 0
+    ]
+
+
+def gather_windows(
+    series: torch.Tensor, starts: torch.Tensor, lookback: int, horizon: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut windows out of `series` [T, F] without materialising them all up front.
+
+    starts: [B] first target indices. Returns inputs [B, lookback, F] and targets [B, horizon, F].
+    """
+    offsets = torch.arange(-lookback, horizon, device=series.device)  # [L + H]
+    rows = series[starts[:, None] + offsets]  # [B, L + H, F]
+    return rows[:, :lookback], rows[:, lookback:]

@@ -1,0 +1,39 @@
+"""The one place a torch.device is chosen."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
+
+
+class DeviceUnavailable(RuntimeError):
+    """The requested device does not exist on this host."""
+
+
+def is_device_name(name: str) -> bool:
+    """Whether `name` is one of auto, cpu, cuda, cuda:N."""
+    return bool(_DEVICE.match(name))
+
+
+def resolve_device(preference: str) -> torch.device:
+    """Turn auto / cpu / cuda / cuda:N into a torch.device that exists here."""
+    if not is_device_name(preference):
+        raise DeviceUnavailable(f"unknown device {preference!r}; use auto, cpu, cuda or cuda:N")
+    if preference == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if preference == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise DeviceUnavailable(
+            f"device {preference!r} was asked for but this host has no CUDA GPU"
+        )
+    device = torch.device(preference if ":" in preference else "cuda:0")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceUnavailable(
+            f"device {preference!r} was asked for but this host has "
+            f"{torch.cuda.device_count()} CUDA GPU(s)"
+        )
+    return device

@@ -1,0 +1,20 @@
+"""Error metrics on the original scale, the model's and the naive last-value forecast's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE and MAE over every element of two arrays of the same shape."""
+    diff = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
+    mse = float(np.mean(diff**2))
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(diff)))}
+
+
+def naive_windows(series: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
+    """The last-value forecast of every window: [N, horizon, F], each row the value before start."""
+    last = series[starts - 1]  # [N, F]
+    return np.repeat(last[:, None, :], horizon, axis=1)  # [N, 1, F] -> [N, H, F]

@@ -1,0 +1,72 @@
+"""Recursive multi-step rollout: each prediction is fed back as the next input.
+
+Two ways to continue past the context, both batched (one tensor pass per model call):
+- "window": re-run the model on the last `lookback` rows every call. This is exactly what a model
+  trained on fixed windows from a zero state has seen; it costs ceil(steps / horizon) calls over
+  `lookback` LSTM steps each.
+- "state": run the context once, then feed only the new predictions while carrying (h, c). It costs
+  `steps` LSTM steps in all, but past `lookback` steps the state is in a regime a window-trained
+  model never saw, so it is only right for a model whose validation rollout says so.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from app.ml.data import Scaler
+from app.ml.model import LSTMForecaster
+
+RolloutMode = Literal["window", "state"]
+
+
+@torch.inference_mode()
+def rollout(
+    model: LSTMForecaster, context: torch.Tensor, steps: int, mode: RolloutMode = "window"
+) -> torch.Tensor:
+    """context: [B, lookback, F] scaled. Returns the next `steps` rows, [B, steps, F] scaled."""
+    model.eval()
+    lookback, horizon = model.config.lookback, model.config.horizon
+    calls = -(-steps // horizon)  # ceil
+    if mode == "window":
+        buffer = torch.cat(
+            [context, context.new_empty(context.shape[0], calls * horizon, context.shape[2])], 1
+        )  # [B, lookback + calls * horizon, F]
+        for call in range(calls):
+            at = lookback + call * horizon
+            chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, F]
+            buffer[:, at : at + horizon] = chunk
+        return buffer[:, lookback : lookback + steps]
+    chunk, state = model(context)  # [B, H, F]
+    chunks = [chunk]
+    for _ in range(calls - 1):
+        chunk, state = model(chunk, state)  # continue the sequence with the H rows just predicted
+        chunks.append(chunk)
+    return torch.cat(chunks, 1)[:, :steps]  # [B, calls * H, F] -> [B, steps, F]
+
+
+@torch.inference_mode()
+def predict_windows(model: LSTMForecaster, inputs: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    """Direct predictions from true history: inputs [N, lookback, F] -> [N, horizon, F] scaled."""
+    model.eval()
+    return torch.cat([model(inputs[i : i + batch])[0] for i in range(0, len(inputs), batch)])
+
+
+def forecast(
+    model: LSTMForecaster,
+    scaler: Scaler,
+    contexts: np.ndarray,
+    steps: int,
+    mode: RolloutMode,
+    device: torch.device,
+) -> np.ndarray:
+    """contexts: [B, >= lookback, F] original scale -> [B, steps, F] original scale.
+
+    The one place where a forecast is scaled in and out.
+    """
+    tail = contexts[:, -model.config.lookback :]  # [B, lookback, F]
+    scaled = torch.as_tensor(scaler.transform(tail), dtype=torch.float32, device=device)
+    out = rollout(model, scaled, steps, mode)  # [B, steps, F]
+    return scaler.inverse(out.double().cpu().numpy())

@@ -1,0 +1,287 @@
+"""The training loop: windows of a series in, a fitted forecaster and its test metrics out.
+
+Knows nothing of HTTP, jobs, databases or queues: callers pass a progress callback and a
+stop predicate.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from app.ml.data import Scaler, ScalingKind, Split, gather_windows, split_problems, window_starts
+from app.ml.evaluation import errors, naive_windows
+from app.ml.forecast import RolloutMode, predict_windows, rollout
+from app.ml.model import LSTMConfig, LSTMForecaster
+
+OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
+# Long test spans are rolled out over their first steps only: a rollout is sequential, and
+# tens of thousands of steps would cost more than the training itself.
+MAX_ROLLOUT_EVAL_STEPS = 2000
+# State carry is chosen only if its validation rollout is at least about as good as the window's.
+STATE_ROLLOUT_TOLERANCE = 1.05
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit: optimisation, early stopping, scaling and the split."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    optimizer: OptimizerName = "adam"
+    weight_decay: float = 0.0
+    early_stopping_patience: int = 10  # epochs without improvement; 0 turns it off
+    min_delta: float = 0.0  # improvement of the validation loss that counts
+    lr_decay_patience: int = 3  # halve the learning rate after this many flat epochs; 0: never
+    grad_clip: float = 1.0  # max gradient norm; 0 turns it off
+    seed: int = 0
+    scaling: ScalingKind = "standard"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one finished epoch reports to the caller."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    best_epoch: int
+    learning_rate: float
+    seconds: float
+    elapsed_seconds: float
+
+
+@dataclass
+class TrainResult:
+    """A fitted model with everything a checkpoint and a job record need."""
+
+    model: LSTMForecaster
+    scaler: Scaler
+    history: list[EpochStats]
+    best_epoch: int
+    stop_reason: str
+    metrics: dict[str, object]
+    rollout_mode: RolloutMode
+    seconds: float
+    tail: np.ndarray = field(repr=False)  # [lookback, F] last rows of the series, original scale
+
+
+class TrainingCancelled(Exception):
+    """The caller's stop predicate asked to stop."""
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite."""
+
+
+ProgressFn = Callable[[EpochStats], None]
+StopFn = Callable[[], bool]
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), config.learning_rate, config.weight_decay
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
+
+
+@torch.inference_mode()
+def _loss(model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor) -> float:
+    config = model.config
+    inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
+    return float(nn.functional.mse_loss(predict_windows(model, inputs), targets))
+
+
+class _Trainer:
+    """One fitting run; split into steps to keep each one readable."""
+
+    def __init__(
+        self,
+        series: np.ndarray,
+        model_config: LSTMConfig,
+        config: TrainConfig,
+        device: torch.device,
+    ) -> None:
+        self.config, self.device = config, device
+        self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
+        problems = split_problems(
+            len(series), self.split, model_config.lookback, model_config.horizon
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.raw = series
+        self.scaler = Scaler.fit(config.scaling, series[: self.split.train])
+        self.series = torch.as_tensor(self.scaler.transform(series), dtype=torch.float32).to(device)
+        lookback, horizon = model_config.lookback, model_config.horizon
+        split = self.split
+        self.train_starts = torch.as_tensor(window_starts(0, split.train, lookback, horizon))
+        self.val_starts = torch.as_tensor(
+            window_starts(split.val_start, split.test_start, lookback, horizon), device=device
+        )
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.model = LSTMForecaster(model_config).to(device)
+        self.optimizer = _optimizer(self.model, config)
+
+    def epoch(self, should_stop: StopFn | None) -> float:
+        """One pass over the training windows in shuffled order; returns the mean loss."""
+        model, config = self.model, self.model.config
+        model.train()
+        order = self.train_starts[torch.randperm(len(self.train_starts), generator=self.generator)]
+        order = order.to(self.device)
+        total = 0.0
+        for begin in range(0, len(order), self.config.batch_size):
+            starts = order[begin : begin + self.config.batch_size]
+            inputs, targets = gather_windows(self.series, starts, config.lookback, config.horizon)
+            prediction, _ = model(inputs)
+            loss = nn.functional.mse_loss(prediction, targets)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            total += float(loss.detach()) * len(starts)
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled
+        return total / len(order)
+
+    def set_learning_rate(self, factor: float) -> float:
+        """Multiply the learning rate by `factor`; returns the new rate."""
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def fit(self, on_progress: ProgressFn | None, should_stop: StopFn | None) -> tuple[int, str]:
+        """Run epochs until max epochs or early stopping; restores the best weights."""
+        config = self.config
+        best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(self.model.state_dict())
+        since_best = since_decay = 0
+        learning_rate = config.learning_rate
+        began = time.perf_counter()
+        self.history: list[EpochStats] = []
+        stop_reason = "max_epochs"
+        for epoch in range(1, config.epochs + 1):
+            tick = time.perf_counter()
+            train_loss = self.epoch(should_stop)
+            val_loss = _loss(self.model, self.series, self.val_starts)
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                raise TrainingDiverged(
+                    f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
+                    f"in epoch {epoch}; lower the learning rate or turn on gradient clipping"
+                )
+            if val_loss < best_loss - config.min_delta:
+                best_loss, best_epoch, since_best, since_decay = val_loss, epoch, 0, 0
+                best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                since_best += 1
+                since_decay += 1
+            if config.lr_decay_patience and since_decay >= config.lr_decay_patience:
+                learning_rate, since_decay = self.set_learning_rate(0.5), 0
+            now = time.perf_counter()
+            stats = EpochStats(
+                epoch, config.epochs, train_loss, val_loss, best_loss, best_epoch,
+                learning_rate, now - tick, now - began,
+            )  # fmt: skip
+            self.history.append(stats)
+            if on_progress is not None:
+                on_progress(stats)
+            if config.early_stopping_patience and since_best >= config.early_stopping_patience:
+                stop_reason = "early_stopping"
+                break
+        self.model.load_state_dict(best_state)
+        return best_epoch, stop_reason
+
+    def rollout_rmse(self, start: int, steps: int, mode: RolloutMode) -> tuple[np.ndarray, float]:
+        """Roll out `steps` rows from the window before row `start`; original scale."""
+        lookback = self.model.config.lookback
+        context = self.series[start - lookback : start][None]  # [1, lookback, F]
+        predicted = self.scaler.inverse(rollout(self.model, context, steps, mode)[0].cpu().numpy())
+        return predicted, errors(predicted, self.raw[start : start + steps])["rmse"]
+
+    def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float]]:
+        """Pick the cheaper state carry only where the validation rollout shows it is as good."""
+        steps = min(self.split.val, MAX_ROLLOUT_EVAL_STEPS)
+        rmse = {
+            mode: self.rollout_rmse(self.split.val_start, steps, mode)[1]
+            for mode in ("window", "state")
+        }
+        chosen: RolloutMode = (
+            "state" if rmse["state"] <= rmse["window"] * STATE_ROLLOUT_TOLERANCE else "window"
+        )
+        return chosen, rmse
+
+    def evaluate(self, mode: RolloutMode) -> dict[str, object]:
+        """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
+        config, split = self.model.config, self.split
+        starts = window_starts(split.test_start, len(self.raw), config.lookback, config.horizon)
+        inputs, _ = gather_windows(
+            self.series,
+            torch.as_tensor(starts, device=self.device),
+            config.lookback,
+            config.horizon,
+        )
+        direct = self.scaler.inverse(predict_windows(self.model, inputs).double().cpu().numpy())
+        targets = self.raw[starts[:, None] + np.arange(config.horizon)]  # [N, H, F]
+        steps = min(split.test, MAX_ROLLOUT_EVAL_STEPS)
+        rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
+        actual = self.raw[split.test_start : split.test_start + steps]
+        naive_rollout = np.repeat(self.raw[split.test_start - 1][None], steps, axis=0)
+        return {
+            "test_rows": split.test,
+            "test_windows": len(starts),
+            "one_step": errors(direct, targets),
+            "naive_one_step": errors(naive_windows(self.raw, starts, config.horizon), targets),
+            "rollout_steps": steps,
+            "rollout": errors(rolled, actual),
+            "naive_rollout": errors(naive_rollout, actual),
+        }
+
+
+def train(
+    series: np.ndarray,
+    model_config: LSTMConfig,
+    config: TrainConfig,
+    device: torch.device,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> TrainResult:
+    """Fit a forecaster to `series` [T, F] (original scale) and measure it on the test split.
+
+    Raises ValueError if the series is too short for the split and window, TrainingCancelled if
+    `should_stop` returns True, TrainingDiverged if the loss stops being finite.
+    """
+    began = time.perf_counter()
+    trainer = _Trainer(np.asarray(series, dtype=np.float64), model_config, config, device)
+    best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
+    mode, validation_rmse = trainer.choose_rollout_mode()
+    metrics = trainer.evaluate(mode)
+    metrics["rollout_mode"] = mode
+    metrics["validation_rollout_rmse"] = validation_rmse
+    return TrainResult(
+        model=trainer.model.cpu(),
+        scaler=trainer.scaler,
+        history=trainer.history,
+        best_epoch=best_epoch,
+        stop_reason=stop_reason,
+        metrics=metrics,
+        rollout_mode=mode,
+        seconds=time.perf_counter() - began,
+        tail=trainer.raw[-model_config.lookback :].copy(),
+    )

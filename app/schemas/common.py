@@ -1,0 +1,69 @@
+"""Shared schema pieces: the strict base model, names, pages and the error body."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MODEL_NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
+ID_PATTERN = r"^[0-9a-f]{32}$"
+
+ModelName = Annotated[
+    str,
+    StringConstraints(pattern=MODEL_NAME_PATTERN),
+    Field(description="lowercase letters, digits, '-' and '_', 1 to 64 characters"),
+]
+ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# A series: rows of column values, or a flat list for a single column.
+Rows = list[list[float]] | list[float]
+
+
+class Schema(BaseModel):
+    """Strict base: unknown fields are rejected and no float may be NaN or infinite."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
+
+
+class ErrorDetail(Schema):
+    """One bad field."""
+
+    field: str
+    message: str
+
+
+class ErrorInfo(Schema):
+    """What went wrong, where."""
+
+    code: str = Field(description="stable machine-readable code, e.g. context_too_short")
+    message: str = Field(description="what is wrong and what would be accepted")
+    field: str | None = Field(None, description="the request field at fault, dotted")
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(Schema):
+    """The body of every 4xx and 5xx response."""
+
+    error: ErrorInfo
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "context_too_short",
+                        "message": "context has 4 rows; model 'sine' v1 needs at least 10",
+                        "field": "context",
+                    }
+                }
+            ]
+        }
+    )
+
+
+class PageInfo(Schema):
+    """Where a page sits in the whole list."""
+
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,52 @@
+"""Uploaded series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from app.schemas.common import PageInfo, Rows, Schema
+
+
+class DatasetUpload(Schema):
+    """A series as JSON: rows of values (or a flat list for one column) and column names."""
+
+    name: str | None = Field(None, max_length=128)
+    columns: list[str] | None = Field(
+        None, description="one name per column; default value, or value_1, value_2, ..."
+    )
+    values: Rows = Field(description="rows in time order; a flat list is one column")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "load", "columns": ["load"], "values": [1.0, 1.2, 1.1, 1.4]}]
+        }
+    }
+
+
+class ColumnStats(Schema):
+    """Summary of one column."""
+
+    name: str
+    min: float
+    max: float
+    mean: float
+    std: float
+
+
+class DatasetRead(Schema):
+    """A stored series (without its values)."""
+
+    id: str
+    name: str | None
+    columns: list[str]
+    rows: int
+    stats: list[ColumnStats]
+    created_at: datetime
+
+
+class DatasetPage(PageInfo):
+    """A page of datasets, newest first."""
+
+    items: list[DatasetRead]

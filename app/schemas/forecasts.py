@@ -1,0 +1,54 @@
+"""POST /v1/models/{model_name}/forecast."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from app.schemas.common import Rows, Schema
+
+
+class ForecastRequest(Schema):
+    """How far to forecast, from which context(s), with which version."""
+
+    horizon: int = Field(ge=1, description="steps to forecast (at most FORECAST_MAX_HORIZON)")
+    context: Rows | None = Field(
+        None,
+        description="recent rows, oldest first (at least the model's lookback); "
+        "default: the tail of the training series",
+    )
+    contexts: list[Rows] | None = Field(
+        None, min_length=1, description="several contexts, forecast together in one batched pass"
+    )
+    version: int | None = Field(None, ge=1, description="default: the latest version")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"horizon": 50},
+                {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+            ]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _one_kind_of_context(self) -> ForecastRequest:
+        if self.context is not None and self.contexts is not None:
+            raise ValueError("give either context or contexts, not both")
+        return self
+
+
+class ForecastResponse(Schema):
+    """Forecast rows on the original scale, one list of `horizon` rows per context."""
+
+    model: str
+    version: int
+    columns: list[str]
+    horizon: int
+    device: str
+    rollout_mode: str
+    forecast: list[list[float]] | None = Field(
+        None, description="[horizon][columns], for a request with `context` or none"
+    )
+    forecasts: list[list[list[float]]] | None = Field(
+        None, description="[contexts][horizon][columns], for a request with `contexts`"
+    )

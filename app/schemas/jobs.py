@@ -1,0 +1,266 @@
+"""Training jobs: the request that describes one, and what a job reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from app.db import JobRow, JobStatus
+from app.ml.functions import CATALOG
+from app.schemas.common import ID_PATTERN, ModelName, Rows, Schema
+
+FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
+
+
+class FunctionData(Schema):
+    """Train on a built-in function (see GET /v1/functions for parameters and defaults)."""
+
+    function: FunctionName
+    params: dict[str, int | float] = Field(default_factory=dict, max_length=32)
+
+
+class DatasetData(Schema):
+    """Train on an uploaded dataset."""
+
+    dataset_id: str = Field(pattern=ID_PATTERN)
+
+
+class InlineData(Schema):
+    """Train on values sent with the request."""
+
+    values: Rows = Field(description="rows in time order; a flat list is one column")
+    columns: list[str] | None = None
+
+
+def _data_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key, kind in (
+            ("function", "function"),
+            ("dataset_id", "dataset"),
+            ("values", "inline"),
+        ):
+            if key in value:
+                return kind
+        return None
+    return {FunctionData: "function", DatasetData: "dataset", InlineData: "inline"}.get(type(value))
+
+
+DataSpec = Annotated[
+    Annotated[FunctionData, Tag("function")]
+    | Annotated[DatasetData, Tag("dataset")]
+    | Annotated[InlineData, Tag("inline")],
+    Discriminator(
+        _data_kind,
+        custom_error_type="data_source",
+        custom_error_message="give one of 'function', 'dataset_id' or 'values'",
+    ),
+]
+
+
+class WindowSpec(Schema):
+    """`lookback` past rows predict the next `horizon` rows at once."""
+
+    lookback: int = Field(10, ge=1, le=1000)
+    horizon: int = Field(1, ge=1, le=1000)
+
+
+class ArchitectureSpec(Schema):
+    """Stacked LSTM, optional dense layers, linear head."""
+
+    hidden_size: int = Field(32, ge=1, le=1024)
+    num_layers: int = Field(2, ge=1, le=8)
+    dropout: float = Field(0.0, ge=0.0, le=0.9, description="between LSTM layers")
+    dense_layers: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=list, max_length=4, description="widths of tanh layers after the LSTM"
+    )
+    residual: bool = Field(
+        True, description="predict the change from the last input (starts at the naive forecast)"
+    )
+
+
+class TrainingSpec(Schema):
+    """Optimisation, early stopping, scaling and the chronological split."""
+
+    epochs: int = Field(100, ge=1, le=5000, description="maximum epochs")
+    batch_size: int = Field(64, ge=1, le=8192)
+    learning_rate: float = Field(0.003, gt=0.0, le=10.0)
+    optimizer: Literal["adam", "adagrad", "rmsprop", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    early_stopping_patience: int = Field(
+        10, ge=0, le=1000, description="epochs without a better validation loss; 0 turns it off"
+    )
+    min_delta: float = Field(0.0, ge=0.0, le=1e3, description="improvement that counts")
+    lr_decay_patience: int = Field(
+        3,
+        ge=0,
+        le=1000,
+        description="halve the learning rate after this many flat epochs; 0: never",
+    )
+    grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="max gradient norm; 0 turns it off")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    scaling: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="fitted on the training split only"
+    )
+    validation_fraction: float = Field(0.1, gt=0.0, le=0.5)
+    test_fraction: float = Field(0.1, gt=0.0, le=0.5)
+
+
+class TrainRequest(Schema):
+    """A training job. Only `model_name` and `data` are required."""
+
+    model_name: ModelName
+    data: DataSpec
+    window: WindowSpec = Field(default_factory=WindowSpec)
+    architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$", description="auto, cpu, cuda or cuda:N"
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"model_name": "sine", "data": {"function": "sin"}},
+                {
+                    "model_name": "sine",
+                    "data": {"function": "sin", "params": {"points": 2000}},
+                    "window": {"lookback": 10, "horizon": 1},
+                    "architecture": {"hidden_size": 32, "num_layers": 2},
+                    "training": {"epochs": 100, "batch_size": 64, "learning_rate": 0.003},
+                    "device": "auto",
+                },
+            ]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _splits_leave_training_rows(self) -> TrainRequest:
+        if self.training.validation_fraction + self.training.test_fraction > 0.8:
+            raise ValueError("validation_fraction + test_fraction must be at most 0.8")
+        return self
+
+
+class ProgressRead(Schema):
+    """Where a running job is."""
+
+    epoch: int
+    epochs: int
+    fraction: float = Field(ge=0.0, le=1.0)
+    train_loss: float | None
+    val_loss: float | None
+    best_val_loss: float | None
+    best_epoch: int
+    learning_rate: float
+    elapsed_seconds: float
+    eta_seconds: float | None = Field(description="at the current pace, if every epoch runs")
+
+
+class EpochRead(Schema):
+    """One epoch of the loss history (model scale)."""
+
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+    learning_rate: float
+    seconds: float
+
+
+class ErrorMetrics(Schema):
+    """Errors on the original scale; null where a forecast was not finite."""
+
+    mse: float | None
+    rmse: float | None
+    mae: float | None
+
+
+class MetricsRead(Schema):
+    """Test-split metrics on the original scale, the model's beside the naive forecast's."""
+
+    test_rows: int
+    test_windows: int
+    one_step: ErrorMetrics = Field(description="direct predictions from true history")
+    naive_one_step: ErrorMetrics = Field(description="last value repeated, same windows")
+    rollout_steps: int
+    rollout: ErrorMetrics = Field(
+        description="recursive rollout from the row before the test split"
+    )
+    naive_rollout: ErrorMetrics
+    rollout_mode: Literal["window", "state"]
+    validation_rollout_rmse: dict[str, float | None]
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    train_seconds: float
+
+
+class ModelRef(Schema):
+    """A model version a job produced."""
+
+    name: str
+    version: int
+
+
+class JobSummary(Schema):
+    """A job as listed."""
+
+    id: str
+    model_name: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    cancel_requested: bool
+    device: str | None
+    progress: ProgressRead | None
+    metrics: MetricsRead | None
+    model: ModelRef | None
+    error: str | None = Field(description="why a job failed, in words a user can act on")
+
+
+class JobRead(JobSummary):
+    """A job in full: its resolved spec and loss history too."""
+
+    spec: TrainRequest
+    history: list[EpochRead]
+
+
+class JobPage(Schema):
+    """A page of jobs, newest first."""
+
+    items: list[JobSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+def _job_fields(row: JobRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "model_name": row.model_name,
+        "status": row.status,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "cancel_requested": row.cancel_requested,
+        "device": row.device,
+        "progress": row.progress,
+        "metrics": row.metrics,
+        "model": (
+            {"name": row.model_name, "version": row.model_version}
+            if row.model_version is not None
+            else None
+        ),
+        "error": row.error,
+    }
+
+
+def job_summary(row: JobRow) -> JobSummary:
+    """A job row as listed."""
+    return JobSummary.model_validate(_job_fields(row))
+
+
+def job_read(row: JobRow) -> JobRead:
+    """A job row in full."""
+    return JobRead.model_validate({**_job_fields(row), "spec": row.spec, "history": row.history})

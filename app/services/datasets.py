@@ -1,0 +1,173 @@
+"""Uploaded series: parse CSV or JSON, validate, store, read back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import numpy as np
+
+from app.db import DatasetRow, utcnow
+from app.errors import Conflict, InvalidInput, NotFound
+from app.schemas.datasets import DatasetUpload
+from app.services.series import Limits, check_columns, check_values, column_stats, to_matrix
+from app.store import Store
+
+TIME_COLUMN_NAMES = ("time", "timestamp", "date", "datetime", "ds")
+
+
+def _time_value(cell: str, line: int) -> float:
+    """A time cell as seconds: a number, or an ISO 8601 date or datetime."""
+    try:
+        value = float(cell)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(cell.strip()).timestamp()
+        except ValueError:
+            raise InvalidInput(
+                f"line {line}: time value {cell[:40]!r} is neither a number nor an ISO 8601 date",
+                field="file",
+            ) from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"line {line}: time value is not finite", field="file")
+    return value
+
+
+def _cell(cell: str, line: int, column: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        shown = cell.strip()[:40]
+        problem = "is empty" if not shown else f"{shown!r} is not a number"
+        raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file") from None
+
+
+def _data_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of every non-blank record after the header."""
+    for cells in reader:
+        if cells and any(cell.strip() for cell in cells):
+            yield reader.line_num, cells  # type: ignore[attr-defined]
+
+
+def _header(reader: Iterator[list[str]], limits: Limits) -> list[str]:
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        raise InvalidInput("the file is empty; expected a header row", field="file") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"line 1: {exc}", field="file") from None
+    return check_columns(header, "file", Limits(limits.max_rows, limits.max_columns + 1))
+
+
+def _pick_time_column(header: list[str], time_column: str | None) -> int | None:
+    if time_column is not None:
+        if time_column not in header:
+            raise InvalidInput(
+                f"no column named {time_column!r} in the header", field="time_column"
+            )
+        return header.index(time_column)
+    found = [i for i, name in enumerate(header) if name.lower() in TIME_COLUMN_NAMES]
+    return found[0] if found else None
+
+
+def _order_by_time(matrix: np.ndarray, times: list[float]) -> np.ndarray:
+    order = np.argsort(np.asarray(times), kind="stable")
+    ordered = np.asarray(times)[order]
+    repeats = np.flatnonzero(np.diff(ordered) == 0)
+    if repeats.size:
+        raise InvalidInput("the time column has a repeated value", field="time_column")
+    return matrix[order]
+
+
+def parse_csv(
+    data: bytes, *, time_column: str | None, limits: Limits
+) -> tuple[np.ndarray, list[str]]:
+    """CSV with a header row -> ([rows, columns] float64, column names), ordered by time if any."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start})", field="file") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = _header(reader, limits)
+    time_index = _pick_time_column(header, time_column)
+    value_columns = [name for i, name in enumerate(header) if i != time_index]
+    if not value_columns:
+        raise InvalidInput("no value columns besides the time column", field="file")
+    check_columns(value_columns, "file", limits)
+    rows: list[list[float]] = []
+    times: list[float] = []
+    try:
+        for line, cells in _data_lines(reader):
+            if len(cells) != len(header):
+                raise InvalidInput(
+                    f"line {line} has {len(cells)} cells; the header has {len(header)}",
+                    field="file",
+                )
+            if len(rows) == limits.max_rows:
+                raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
+            if time_index is not None:
+                times.append(_time_value(cells[time_index], line))
+            rows.append([_cell(c, line, header[i]) for i, c in enumerate(cells) if i != time_index])
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: {exc}", field="file") from None
+    if not rows:
+        raise InvalidInput("the file has a header but no rows", field="file")
+    matrix = check_values(np.asarray(rows, dtype=np.float64), value_columns, "file")
+    if time_index is not None:
+        matrix = _order_by_time(matrix, times)
+    return matrix, value_columns
+
+
+def parse_json(upload: DatasetUpload, *, limits: Limits) -> tuple[np.ndarray, list[str]]:
+    """A validated JSON upload -> ([rows, columns] float64, column names)."""
+    return to_matrix(upload.values, upload.columns, field="values", limits=limits)
+
+
+def create_dataset(
+    *, store: Store, name: str | None, matrix: np.ndarray, columns: list[str]
+) -> DatasetRow:
+    """Store a parsed series; nothing is written unless it is whole and valid."""
+    row = DatasetRow(
+        id=uuid.uuid4().hex,
+        name=name,
+        columns=columns,
+        rows=int(matrix.shape[0]),
+        stats=column_stats(matrix, columns),
+        values=np.ascontiguousarray(matrix, dtype="<f8").tobytes(),
+        created_at=utcnow(),
+    )
+    return store.add_dataset(row)
+
+
+def get_dataset(*, store: Store, dataset_id: str) -> DatasetRow:
+    """A dataset's record, or NotFound."""
+    row = store.get_dataset(dataset_id)
+    if row is None:
+        raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
+    return row
+
+
+def load_values(*, store: Store, dataset_id: str) -> tuple[np.ndarray, list[str]]:
+    """A dataset's values [rows, columns] float64 and column names."""
+    row = store.get_dataset(dataset_id, with_values=True)
+    if row is None:
+        raise NotFound(f"dataset {dataset_id!r} no longer exists", field="data.dataset_id")
+    matrix = np.frombuffer(row.values, dtype="<f8").reshape(row.rows, len(row.columns))
+    return matrix, list(row.columns)
+
+
+def delete_dataset(*, store: Store, dataset_id: str) -> None:
+    """Delete a dataset unless a queued or running job still needs it."""
+    existed, active = store.delete_unused_dataset(dataset_id)
+    if not existed:
+        raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
+    if active:
+        raise Conflict(
+            f"dataset {dataset_id!r} is used by {active} queued or running job(s); "
+            "cancel them or wait until they finish",
+            field="dataset_id",
+        )

@@ -1,0 +1,177 @@
+"""Forecasts from saved checkpoints: an LRU of loaded models and the request checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.errors import AppError, InvalidInput, NotFound
+from app.metrics import ServiceMetrics
+from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, load
+from app.ml.forecast import forecast
+from app.schemas.common import Rows
+from app.schemas.forecasts import ForecastRequest, ForecastResponse
+from app.services.models import ModelStore
+from app.services.series import Limits, to_matrix
+
+# Bounds the work and the response of one request: contexts x horizon x columns.
+MAX_FORECAST_VALUES = 2_000_000
+
+
+class CheckpointUnreadable(AppError):
+    """A stored checkpoint failed its checks (a server-side fault, not the client's)."""
+
+    status_code, code = 500, "checkpoint_unreadable"
+
+
+@dataclass
+class _Entry:
+    checkpoint: Checkpoint
+    stamp: tuple[int, int]  # (inode, mtime) of the weights: a replaced version is reloaded
+
+
+class ModelCache:
+    """Loaded checkpoints on the serving device, least recently used evicted first."""
+
+    def __init__(self, models: ModelStore, device: torch.device, size: int) -> None:
+        self.models, self.device, self.size = models, device, size
+        self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str, version: int) -> Checkpoint:
+        """The checkpoint of one version, loading it on a miss."""
+        key, path = (name, version), self.models.version_dir(name, version)
+        try:
+            stat = (path / WEIGHTS_FILE).stat()
+        except FileNotFoundError:
+            self.evict(name, version)
+            raise NotFound(f"model {name!r} has no version {version}", field="version") from None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.stamp == stamp:
+                self._entries.move_to_end(key)
+                return entry.checkpoint
+        try:
+            checkpoint = load(path, self.device)
+        except CheckpointError as exc:
+            raise CheckpointUnreadable(f"model {name!r} version {version}: {exc}") from exc
+        with self._lock:
+            self._entries[key] = _Entry(checkpoint, stamp)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return checkpoint
+
+    def evict(self, name: str, version: int | None = None) -> None:
+        """Forget one version, or every version of a model."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == name and version in (None, k[1])]:
+                del self._entries[key]
+
+    def loaded(self) -> dict[tuple[str, int], str]:
+        """{(name, version): device} of every cached version."""
+        with self._lock:
+            return {key: str(self.device) for key in self._entries}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
+    lookback = checkpoint.model.config.lookback
+    limits = Limits(max_rows=10**9, max_columns=len(checkpoint.columns))
+    if rows and isinstance(rows[0], list) and len(rows[0]) != len(checkpoint.columns):
+        raise InvalidInput(
+            f"context rows have {len(rows[0])} values; {label} has columns {checkpoint.columns}",
+            field=field,
+            code="context_width",
+        )
+    matrix, _ = to_matrix(rows, checkpoint.columns, field=field, limits=limits)
+    if len(matrix) < lookback:
+        raise InvalidInput(
+            f"context has {len(matrix)} rows; {label} needs at least {lookback} (its lookback)",
+            field=field,
+            code="context_too_short",
+        )
+    return matrix[-lookback:]
+
+
+def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray:
+    """[B, lookback, F] original-scale contexts: given ones, or the training series' tail."""
+    if request.contexts is not None:
+        tails = [
+            _context_matrix(rows, checkpoint, f"contexts[{i}]", label)
+            for i, rows in enumerate(request.contexts)
+        ]
+        return np.stack(tails)
+    if request.context is not None:
+        return _context_matrix(request.context, checkpoint, "context", label)[None]
+    return checkpoint.tail[None]
+
+
+def make_forecast(
+    *,
+    cache: ModelCache,
+    name: str,
+    request: ForecastRequest,
+    max_horizon: int,
+    max_contexts: int,
+    metrics: ServiceMetrics,
+) -> ForecastResponse:
+    """Roll a saved model forward `request.horizon` steps from each context."""
+    began = time.perf_counter()
+    if request.horizon > max_horizon:
+        raise InvalidInput(
+            f"horizon {request.horizon} is over the limit of {max_horizon} (FORECAST_MAX_HORIZON)",
+            field="horizon",
+            code="horizon_too_large",
+        )
+    if request.contexts is not None and len(request.contexts) > max_contexts:
+        raise InvalidInput(
+            f"{len(request.contexts)} contexts; at most {max_contexts} per request",
+            field="contexts",
+        )
+    version = cache.models.resolve_version(name, request.version)
+    checkpoint = cache.get(name, version)
+    label = f"model {name!r} v{version}"
+    contexts = _contexts(request, checkpoint, label)
+    if contexts.size // checkpoint.model.config.lookback * request.horizon > MAX_FORECAST_VALUES:
+        raise InvalidInput(
+            f"contexts x horizon x columns is over {MAX_FORECAST_VALUES} values; split the request",
+            field="horizon",
+        )
+    values = forecast(
+        checkpoint.model,
+        checkpoint.scaler,
+        contexts,
+        request.horizon,
+        checkpoint.rollout_mode,
+        cache.device,
+    )  # [B, horizon, F]
+    if not np.isfinite(values).all():
+        raise InvalidInput(
+            f"the forecast of {label} left the range of finite numbers; the context is too far "
+            "from anything the model was trained on",
+            field="context",
+            code="forecast_not_finite",
+        )
+    metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
+    metrics.forecast_horizon.observe(request.horizon)
+    batched = request.contexts is not None
+    return ForecastResponse(
+        model=name,
+        version=version,
+        columns=checkpoint.columns,
+        horizon=request.horizon,
+        device=str(cache.device),
+        rollout_mode=checkpoint.rollout_mode,
+        forecast=None if batched else values[0].tolist(),
+        forecasts=values.tolist() if batched else None,
+    )

@@ -1,0 +1,183 @@
+"""The checkpoint store on disk: models/<name>/<version>/, written atomically.
+
+Every path comes from `version_dir`/`model_dir`, which accept only valid names and refuse to
+leave the store. A version appears by renaming a complete temporary folder into place, so a crash
+never leaves half a checkpoint, and disappears by a rename to a trash folder before removal.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import InvalidInput, NotFound
+from app.ml.checkpoints import WEIGHTS_FILE, CheckpointError, read_meta
+from app.schemas.common import MODEL_NAME_PATTERN
+from app.schemas.models import ModelList, ModelRead, ModelSummary, VersionRead
+
+_NAME = re.compile(MODEL_NAME_PATTERN)
+_TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".trash-"
+
+
+class ModelStore:
+    """Versions of named models in one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def ensure(self) -> None:
+        """Create the store and clear temporary folders a crash left behind."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for leftover in self.root.glob(f"{_TEMP_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.root.glob(f"{_TRASH_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def check_writable(self) -> None:
+        """Raise OSError unless the store is a writable directory."""
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"{self.root} is not a writable directory")
+
+    def model_dir(self, name: str) -> Path:
+        """The folder of model `name`; InvalidInput for a name that is not allowed."""
+        if not _NAME.match(name):
+            raise InvalidInput(f"invalid model name {name!r}", field="model_name")
+        path = (self.root / name).resolve()
+        if path.parent != self.root:
+            raise InvalidInput(f"invalid model name {name!r}", field="model_name")
+        return path
+
+    def version_dir(self, name: str, version: int) -> Path:
+        """The folder of one version."""
+        return self.model_dir(name) / str(int(version))
+
+    def names(self) -> list[str]:
+        """Models with at least one version, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if _NAME.match(p.name) and self.versions(p.name)
+        )
+
+    def versions(self, name: str) -> list[int]:
+        """Saved versions of `name`, ascending ([] if none)."""
+        folder = self.model_dir(name)
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+
+    def resolve_version(self, name: str, version: int | None) -> int:
+        """`version`, or the latest; NotFound if the model or version does not exist."""
+        versions = self.versions(name)
+        if not versions:
+            raise NotFound(f"no model named {name!r}", field="model_name")
+        if version is None:
+            return versions[-1]
+        if version not in versions:
+            raise NotFound(
+                f"model {name!r} has no version {version}; it has {versions}", field="version"
+            )
+        return version
+
+    def meta(self, name: str, version: int) -> dict[str, Any]:
+        """A version's metadata; NotFound if unreadable."""
+        try:
+            return read_meta(self.version_dir(name, version))
+        except CheckpointError as exc:
+            raise NotFound(f"model {name!r} version {version} is unreadable: {exc}") from exc
+
+    def save(self, name: str, write: Callable[[Path], None]) -> int:
+        """Have `write` fill a temporary folder, then publish it as the next version."""
+        folder = self.model_dir(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        temp = self.root / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
+        temp.mkdir()
+        try:
+            write(temp)
+            for _ in range(100):  # another job of the same name may publish at the same moment
+                folder.mkdir(exist_ok=True)
+                version = (self.versions(name) or [0])[-1] + 1
+                try:
+                    os.rename(temp, folder / str(version))
+                    return version
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOENT):
+                        raise
+            raise OSError(f"could not claim a version number for {name!r}")
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    def _discard(self, path: Path) -> None:
+        trash = self.root / f"{_TRASH_PREFIX}{uuid.uuid4().hex}"
+        os.rename(path, trash)  # gone from view at once, even if removal is slow
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove one version; NotFound if it does not exist."""
+        self.resolve_version(name, version)
+        self._discard(self.version_dir(name, version))
+        folder = self.model_dir(name)
+        if not self.versions(name):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def delete_model(self, name: str) -> list[int]:
+        """Remove a model and every version; returns the versions removed."""
+        versions = self.versions(name)
+        if not versions:
+            raise NotFound(f"no model named {name!r}", field="model_name")
+        self._discard(self.model_dir(name))
+        return versions
+
+
+def _version_read(
+    models: ModelStore, name: str, version: int, loaded_on: str | None
+) -> VersionRead:
+    meta = models.meta(name, version)
+    config = meta.get("config", {})
+    weights = models.version_dir(name, version) / WEIGHTS_FILE
+    return VersionRead(
+        version=version,
+        created_at=meta.get("created_at"),
+        job_id=meta.get("job_id"),
+        columns=meta.get("columns", []),
+        lookback=config.get("lookback", 0),
+        horizon=config.get("horizon", 0),
+        rollout_mode=meta.get("rollout_mode", "window"),
+        metrics=meta.get("metrics"),
+        spec=meta.get("spec"),
+        weights_sha256=meta.get("weights_sha256", ""),
+        size_bytes=weights.stat().st_size if weights.exists() else 0,
+        loaded_on=loaded_on,
+    )
+
+
+def describe_model(
+    *, models: ModelStore, name: str, loaded: dict[tuple[str, int], str]
+) -> ModelRead:
+    """Every version of a model with its metrics and spec, and where it is loaded."""
+    versions = models.versions(name)
+    if not versions:
+        raise NotFound(f"no model named {name!r}", field="model_name")
+    items = [_version_read(models, name, v, loaded.get((name, v))) for v in versions]
+    return ModelRead(name=name, latest=versions[-1], versions=items)
+
+
+def list_models(*, models: ModelStore) -> ModelList:
+    """Every model with its versions and the columns of its latest."""
+    items = []
+    for name in models.names():
+        versions = models.versions(name)
+        try:
+            columns = models.meta(name, versions[-1]).get("columns", [])
+        except NotFound:
+            columns = []
+        items.append(
+            ModelSummary(name=name, latest=versions[-1], versions=versions, columns=columns)
+        )
+    return ModelList(items=items)

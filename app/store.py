@@ -1,0 +1,250 @@
+"""Every SQL query. Job state changes only through compare-and-set methods here.
+
+A running job belongs to the worker holding its `run_token`: progress and the final state are
+written only while the row is still running under that token, so a worker whose job was marked
+interrupted or cancelled elsewhere can never overwrite it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import DatasetRow, JobRow, JobStatus, utcnow
+
+logger = logging.getLogger("app.jobs")
+
+INTERRUPTED = "interrupted: the service stopped while this job was running; submit it again"
+
+
+def log_transition(job_id: str, model_name: str, status: str, **fields: object) -> None:
+    """The one structured log line per job state change (logfmt)."""
+    extra = "".join(f" {key}={value!r}" for key, value in fields.items() if value is not None)
+    logger.info("job_state job_id=%s model=%s status=%s%s", job_id, model_name, status, extra)
+
+
+class Store:
+    """Queries over one session factory; each method is its own short transaction."""
+
+    def __init__(self, sessions: sessionmaker) -> None:  # type: ignore[type-arg]
+        self._sessions = sessions
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self._session() as session:
+            session.execute(text("SELECT 1"))
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def add_job(self, row: JobRow) -> JobRow:
+        """Insert a new queued job."""
+        with self._session() as session:
+            session.add(row)
+        log_transition(row.id, row.model_name, row.status)
+        return row
+
+    def get_job(self, job_id: str) -> JobRow | None:
+        """One job, or None."""
+        with self._session() as session:
+            return session.get(JobRow, job_id)
+
+    def list_jobs(
+        self, *, status: JobStatus | None, limit: int, offset: int
+    ) -> tuple[list[JobRow], int]:
+        """Newest first, optionally of one status; returns (page, total)."""
+        query = select(JobRow)
+        count = select(func.count()).select_from(JobRow)
+        if status is not None:
+            query, count = (
+                query.where(JobRow.status == status),
+                count.where(JobRow.status == status),
+            )
+        with self._session() as session:
+            total = session.scalar(count) or 0
+            rows = session.scalars(
+                query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
+            ).all()
+            return list(rows), total
+
+    def count_jobs_by_status(self) -> dict[str, int]:
+        """{status: count} for every status that has jobs."""
+        with self._session() as session:
+            rows = session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
+            return {str(status): int(count) for status, count in rows.tuples()}
+
+    def queued_job_ids(self, limit: int) -> list[str]:
+        """The oldest queued jobs, in the order they were submitted."""
+        with self._session() as session:
+            query = (
+                select(JobRow.id)
+                .where(JobRow.status == JobStatus.QUEUED)
+                .order_by(JobRow.created_at, JobRow.id)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def claim(self, job_id: str, token: str) -> bool:
+        """queued -> running under `token`; False if someone else took it or it was cancelled."""
+        with self._session() as session:
+            result = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
+                .values(status=JobStatus.RUNNING, run_token=token, started_at=utcnow())
+            )
+            claimed = result.rowcount == 1  # type: ignore[attr-defined]
+            row = session.get(JobRow, job_id) if claimed else None
+        if row is not None:
+            log_transition(job_id, row.model_name, JobStatus.RUNNING)
+        return claimed
+
+    def _owned(self, job_id: str, token: str) -> Any:
+        return update(JobRow).where(
+            JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.run_token == token
+        )
+
+    def report_progress(
+        self, job_id: str, token: str, *, progress: dict[str, Any], history: list[dict[str, Any]]
+    ) -> bool:
+        """Write progress of a job this worker owns; False means the worker must stop."""
+        with self._session() as session:
+            result = session.execute(
+                self._owned(job_id, token).values(progress=progress, history=history)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def set_device(self, job_id: str, token: str, device: str) -> bool:
+        """Record the device an owned job trains on."""
+        with self._session() as session:
+            result = session.execute(self._owned(job_id, token).values(device=device))
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether a client asked to cancel this job (the worker polls this)."""
+        with self._session() as session:
+            return bool(session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)))
+
+    def finish(
+        self,
+        job_id: str,
+        token: str,
+        status: JobStatus,
+        *,
+        metrics: dict[str, Any] | None = None,
+        model_version: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """running -> a final status, only for the worker that owns the job."""
+        with self._session() as session:
+            result = session.execute(
+                self._owned(job_id, token).values(
+                    status=status,
+                    finished_at=utcnow(),
+                    metrics=metrics,
+                    model_version=model_version,
+                    error=error,
+                )
+            )
+            done = result.rowcount == 1  # type: ignore[attr-defined]
+            row = session.get(JobRow, job_id) if done else None
+        if row is not None:
+            log_transition(job_id, row.model_name, status, version=model_version, error=error)
+        return done
+
+    def request_cancel(self, job_id: str) -> JobRow | None:
+        """Cancel a queued job at once, flag a running one; returns the row (None if unknown).
+
+        A finished job is returned unchanged: the caller decides what that means.
+        """
+        with self._session() as session:
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
+                .values(status=JobStatus.CANCELLED, finished_at=utcnow(), cancel_requested=True)
+            )
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING)
+                .values(cancel_requested=True)
+            )
+            row = session.get(JobRow, job_id)
+        if row is not None and row.status == JobStatus.CANCELLED and row.started_at is None:
+            log_transition(job_id, row.model_name, row.status)
+        return row
+
+    def fail_running(self, reason: str, job_ids: list[str] | None = None) -> list[str]:
+        """Mark running jobs (all, or those listed) failed with `reason`; returns their ids."""
+        with self._session() as session:
+            query = select(JobRow).where(JobRow.status == JobStatus.RUNNING)
+            if job_ids is not None:
+                query = query.where(JobRow.id.in_(job_ids))
+            rows = list(session.scalars(query.with_for_update()))
+            for row in rows:
+                row.status, row.error, row.finished_at = JobStatus.FAILED, reason, utcnow()
+        for row in rows:
+            log_transition(row.id, row.model_name, JobStatus.FAILED, error=reason)
+        return [row.id for row in rows]
+
+    # -- datasets --------------------------------------------------------------------------
+
+    def add_dataset(self, row: DatasetRow) -> DatasetRow:
+        """Insert an uploaded series."""
+        with self._session() as session:
+            session.add(row)
+        return row
+
+    def get_dataset(self, dataset_id: str, *, with_values: bool = False) -> DatasetRow | None:
+        """One dataset; its values are only loaded when asked for."""
+        with self._session() as session:
+            row = session.get(DatasetRow, dataset_id)
+            if row is not None and with_values:
+                _ = row.values
+            return row
+
+    def dataset_shape(self, dataset_id: str) -> tuple[int, int] | None:
+        """(rows, columns) of a dataset without loading its values."""
+        with self._session() as session:
+            found = session.execute(
+                select(DatasetRow.rows, DatasetRow.columns).where(DatasetRow.id == dataset_id)
+            ).first()
+            return None if found is None else (found[0], len(found[1]))
+
+    def list_datasets(self, *, limit: int, offset: int) -> tuple[list[DatasetRow], int]:
+        """Newest first; returns (page, total)."""
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(DatasetRow)) or 0
+            rows = session.scalars(
+                select(DatasetRow)
+                .order_by(DatasetRow.created_at.desc(), DatasetRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return list(rows), total
+
+    def delete_unused_dataset(self, dataset_id: str) -> tuple[bool, int]:
+        """Delete a dataset no queued or running job reads; returns (existed, active_jobs)."""
+        with self._session() as session:
+            row = session.get(DatasetRow, dataset_id, with_for_update=True)
+            if row is None:
+                return False, 0
+            active = session.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(
+                    JobRow.dataset_id == dataset_id,
+                    JobRow.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                )
+            )
+            if active:
+                return True, active
+            session.delete(row)
+            return True, 0

@@ -1,0 +1,151 @@
+"""Where jobs run: `LocalRunner` starts one spawned process per job, up to `workers` at once.
+
+The job table is the queue: a dispatcher thread claims the oldest queued jobs (compare-and-set
+queued -> running under a fresh token) and starts a process for each, so queued jobs survive a
+restart and run in submission order. A process that dies without writing a final state is
+caught here and its job marked failed. Each child dies with its parent (PR_SET_PDEATHSIG), and
+its writes need the token, so nothing can finish a job that was marked interrupted meanwhile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from app.config import Settings
+from app.store import INTERRUPTED, Store
+
+logger = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+POLL_SECONDS = 0.5
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the token check still protects the row
+        pass
+
+
+def _child_main(settings_data: dict[str, Any], job_id: str, token: str, events: Any) -> None:
+    """Entry point of a spawned worker process: build its own store and run one job."""
+    _die_with_parent()
+    from app.db import make_engine, make_session_factory
+    from app.services.models import ModelStore
+    from app.services.training import run_training_job
+
+    settings = Settings(**settings_data)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        run_training_job(
+            job_id,
+            token,
+            store=Store(make_session_factory(engine)),
+            models=ModelStore(settings.models_dir),
+            settings=settings,
+            on_epoch=events.put,
+        )
+    finally:
+        engine.dispose()
+
+
+class LocalRunner:
+    """Runs queued jobs in worker processes on this host."""
+
+    def __init__(self, settings: Settings, store: Store, on_epoch: Callable[[float], None]) -> None:
+        self.settings, self.store, self.on_epoch = settings, store, on_epoch
+        self._context = multiprocessing.get_context("spawn")  # no forked torch or DB state
+        self._events: Any = self._context.Queue()
+        self._running: dict[str, BaseProcess] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start dispatching (a no-op loop when `workers` is 0)."""
+        for target, name in ((self._dispatch, "job-dispatcher"), (self._relay, "epoch-relay")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs this runner's processes are training."""
+        return list(self._running)
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._reap()
+                self._fill()
+            except Exception:  # a database hiccup must not kill the dispatcher
+                logger.exception("job dispatcher iteration failed")
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+
+    def _reap(self) -> None:
+        for job_id, process in list(self._running.items()):
+            if process.is_alive():
+                continue
+            process.join()
+            del self._running[job_id]
+            if process.exitcode != 0:
+                self.store.fail_running(
+                    f"the worker process died (exit code {process.exitcode}), for example out of "
+                    "memory; try a smaller batch, model or dataset",
+                    [job_id],
+                )
+
+    def _fill(self) -> None:
+        free = self.settings.workers - len(self._running)
+        if free <= 0:
+            return
+        for job_id in self.store.queued_job_ids(free):
+            token = uuid.uuid4().hex
+            if not self.store.claim(job_id, token):
+                continue
+            process = self._context.Process(
+                target=_child_main,
+                args=(self.settings.model_dump(), job_id, token, self._events),
+                name=f"job-{job_id[:8]}",
+                daemon=True,
+            )
+            process.start()
+            self._running[job_id] = process
+
+    def _relay(self) -> None:
+        while not self._stop.is_set():
+            try:
+                seconds = self._events.get(timeout=POLL_SECONDS)
+            except (queue.Empty, OSError, EOFError, ValueError):
+                continue
+            self.on_epoch(seconds)
+
+    def shutdown(self) -> None:
+        """Stop dispatching, stop the worker processes and mark their jobs interrupted."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for process in self._running.values():
+            process.terminate()
+        for process in self._running.values():
+            process.join(timeout=5)
+        if self._running:
+            self.store.fail_running(INTERRUPTED, list(self._running))
+        self._running.clear()
+        self._events.close()
