@@ -86,6 +86,8 @@ def location(loc: Sequence[int | str]) -> str:
     parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
     text = ""
     for part in parts:
+        if isinstance(part, str) and part.startswith("<"):
+            continue  # a union's tag (see app.schemas.jobs.DataSpec), not a field
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or (str(loc[0]) if loc else "request")
 
@@ -124,7 +126,12 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(code, str(exc.detail)),

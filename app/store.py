@@ -80,7 +80,7 @@ class Store:
         """{status: count} for every status that has jobs."""
         with self._session() as session:
             rows = session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
-            return {str(status): int(count) for status, count in rows.tuples()}
+            return {str(status): int(count) for status, count in rows}
 
     def queued_job_ids(self, limit: int) -> list[str]:
         """The oldest queued jobs, in the order they were submitted."""

@@ -128,17 +128,22 @@ class LocalRunner:
             self._running[job_id] = process
 
     def _relay(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
                 seconds = self._events.get(timeout=POLL_SECONDS)
             except (queue.Empty, OSError, EOFError, ValueError):
+                if self._stop.is_set():
+                    return
                 continue
+            if seconds is None:  # shutdown's sentinel
+                return
             self.on_epoch(seconds)
 
     def shutdown(self) -> None:
         """Stop dispatching, stop the worker processes and mark their jobs interrupted."""
         self._stop.set()
         self._wake.set()
+        self._events.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
         for process in self._running.values():
@@ -149,3 +154,27 @@ class LocalRunner:
             self.store.fail_running(INTERRUPTED, list(self._running))
         self._running.clear()
         self._events.close()
+
+
+class InlineRunner:
+    """Runs each queued job to its end in the calling thread, through the same
+    `run_training_job`: for scripts (the bundled model) and tests, never for the API."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+
+    def notify(self) -> None:
+        """Run every queued job now."""
+        from app.services.models import ModelStore
+        from app.services.training import run_training_job
+
+        for job_id in self.store.queued_job_ids(limit=1000):
+            token = uuid.uuid4().hex
+            if self.store.claim(job_id, token):
+                run_training_job(
+                    job_id,
+                    token,
+                    store=self.store,
+                    models=ModelStore(self.settings.models_dir),
+                    settings=self.settings,
+                )

@@ -85,7 +85,7 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str],
     "",
     status_code=201,
     response_model=DatasetRead,
-    responses=responses(413, 415, 422),
+    responses=responses(400, 413, 415, 422),
     openapi_extra={"requestBody": _UPLOAD_BODY},
     summary="Upload a series",
 )

@@ -10,6 +10,7 @@ from app.schemas.common import ErrorBody
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer, all with ErrorBody."""
     text = {
+        400: "Malformed request body (e.g. broken multipart framing)",
         404: "Not found",
         409: "Conflict with the resource's state",
         413: "Request body over the size limit",

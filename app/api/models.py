@@ -59,7 +59,7 @@ def delete_version(
 @router.post(
     "/{model_name}/forecast",
     response_model=ForecastResponse,
-    responses=responses(404, 413, 422, 500),
+    responses=responses(400, 404, 413, 422, 500),
     summary="Forecast from a saved model",
 )
 def create_forecast(

@@ -84,6 +84,7 @@ def write(
     meta_path = directory / META_FILE
     meta_path.write_text(json.dumps(meta, indent=2, allow_nan=False))
     for path in (weights_path, meta_path):
+        path.chmod(0o644)  # safetensors writes 0600; serving processes may run as other users
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
 

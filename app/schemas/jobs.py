@@ -34,23 +34,22 @@ class InlineData(Schema):
     columns: list[str] | None = None
 
 
+# The tags sit in <> so they never clash with a field name: error locations leave them out
+# (app.errors.location), so a bad function reads "data.function", not "data.function.function".
+_KINDS = (("function", "<function>"), ("dataset_id", "<dataset>"), ("values", "<inline>"))
+
+
 def _data_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for key, kind in (
-            ("function", "function"),
-            ("dataset_id", "dataset"),
-            ("values", "inline"),
-        ):
-            if key in value:
-                return kind
-        return None
-    return {FunctionData: "function", DatasetData: "dataset", InlineData: "inline"}.get(type(value))
+        return next((kind for key, kind in _KINDS if key in value), None)
+    kinds = {FunctionData: "<function>", DatasetData: "<dataset>", InlineData: "<inline>"}
+    return kinds.get(type(value))
 
 
 DataSpec = Annotated[
-    Annotated[FunctionData, Tag("function")]
-    | Annotated[DatasetData, Tag("dataset")]
-    | Annotated[InlineData, Tag("inline")],
+    Annotated[FunctionData, Tag("<function>")]
+    | Annotated[DatasetData, Tag("<dataset>")]
+    | Annotated[InlineData, Tag("<inline>")],
     Discriminator(
         _data_kind,
         custom_error_type="data_source",

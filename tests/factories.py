@@ -1,0 +1,68 @@
+"""Plain typed helpers that build test data through the real code paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.db import JobRow, JobStatus, create_schema, make_engine, make_session_factory
+from app.schemas.jobs import TrainRequest
+from app.services.training import submit_training
+from app.store import Store
+from app.worker import InlineRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODELS = ROOT / "models"
+
+TINY = {"architecture": {"hidden_size": 8, "num_layers": 1}, "training": {"epochs": 8}}
+# Trained once per session: a one-column sine on a coarse grid and a two-column pair.
+SESSION_MODELS: list[dict[str, Any]] = [
+    {"model_name": "tiny-sine", "data": {"function": "sin", "params": {"points": 600, "stop": 60}}}
+    | TINY,
+    {
+        "model_name": "pair",
+        "data": {"function": "sin_cos", "params": {"points": 600, "stop": 60}},
+        "window": {"lookback": 6, "horizon": 2},
+    }
+    | TINY,
+]
+
+
+def make_settings(root: Path, **overrides: Any) -> Settings:
+    """Settings isolated under `root`, on CPU, ignoring any FORECAST_* of the environment."""
+    values: dict[str, Any] = {
+        "models_dir": root / "models",
+        "database_url": f"sqlite:///{root}/jobs.db",
+        "device": "cpu",
+        "workers": 0,
+    }
+    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+
+def inline_store(root: Path) -> tuple[Settings, Store]:
+    """Settings and a store under `root` for running jobs in-process."""
+    settings = make_settings(root)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    return settings, Store(make_session_factory(engine))
+
+
+def run_inline(settings: Settings, store: Store, spec: dict[str, Any]) -> JobRow:
+    """Submit `spec` and run it to its end in this process; returns the final job row."""
+    request = TrainRequest.model_validate(spec)
+    row = submit_training(
+        store=store, runner=InlineRunner(settings, store), settings=settings, request=request
+    )
+    final = store.get_job(row.id)
+    assert final is not None
+    return final
+
+
+def train_models(root: Path) -> Path:
+    """Train SESSION_MODELS under `root`; returns their models directory."""
+    settings, store = inline_store(root)
+    for spec in SESSION_MODELS:
+        final = run_inline(settings, store, spec)
+        assert final.status == JobStatus.SUCCEEDED, final.error
+    return settings.models_dir
