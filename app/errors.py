@@ -86,18 +86,22 @@ def location(loc: Sequence[int | str]) -> str:
     parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
     text = ""
     for part in parts:
-        if isinstance(part, str) and part.startswith("<"):
-            continue  # a union's tag (see app.schemas.jobs.DataSpec), not a field
+        if isinstance(part, str) and any(mark in part for mark in "<[("):
+            continue  # a union member's label (e.g. "list[float]", "<function>"), not a field
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or (str(loc[0]) if loc else "request")
 
 
 def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic error dicts -> [{"field", "message"}], messages free of echoed input."""
-    return [
-        {"field": location(err.get("loc", ())), "message": err.get("msg", "invalid")}
-        for err in errors
-    ]
+    """Pydantic error dicts -> [{"field", "message"}], one per field, without echoed input.
+
+    A value that fits no member of a union gets an error per member; the first one (the
+    member the value looked like) is kept.
+    """
+    details: dict[str, str] = {}
+    for err in errors:
+        details.setdefault(location(err.get("loc", ())), err.get("msg", "invalid"))
+    return [{"field": field, "message": message} for field, message in details.items()]
 
 
 def validation_response(errors: Sequence[Any]) -> JSONResponse:

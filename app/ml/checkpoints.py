@@ -119,7 +119,7 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         )
         columns = [str(column) for column in meta["columns"]]
         rollout_mode = meta["rollout_mode"]
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
     if rollout_mode not in ("window", "state") or len(columns) != config.n_features:
         raise CheckpointError("checkpoint metadata is inconsistent with its model")

@@ -47,12 +47,20 @@ class Scaler:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Scaler:
         """Inverse of `to_dict`; raises ValueError on a malformed entry."""
-        kind, center, scale = data["kind"], data["center"], data["scale"]
+        try:
+            kind, center, scale = data["kind"], data["center"], data["scale"]
+            if not isinstance(center, list) or not isinstance(scale, list):
+                raise TypeError("center and scale must be lists")
+            centers, scales = np.asarray(center, dtype=float), np.asarray(scale, dtype=float)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed scaler: {exc!r}") from None
         if kind not in ("standard", "minmax", "none"):
             raise ValueError(f"unknown scaler kind {kind!r}")
-        if not isinstance(center, list) or not isinstance(scale, list) or len(center) != len(scale):
+        if centers.shape != scales.shape or centers.ndim != 1:
             raise ValueError("scaler center and scale must be lists of equal length")
-        return cls(kind, tuple(map(float, center)), tuple(map(float, scale)))  # type: ignore[arg-type]
+        if not (np.isfinite(centers).all() and np.isfinite(scales).all() and (scales > 0).all()):
+            raise ValueError("scaler center must be finite, its scale finite and positive")
+        return cls(kind, tuple(map(float, centers)), tuple(map(float, scales)))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,15 @@ RolloutMode = Literal["window", "state"]
 def rollout(
     model: LSTMForecaster, context: torch.Tensor, steps: int, mode: RolloutMode = "window"
 ) -> torch.Tensor:
-    """context: [B, lookback, F] scaled. Returns the next `steps` rows, [B, steps, F] scaled."""
+    """context: [B, >= lookback, F] scaled; only its last `lookback` rows are used.
+
+    Returns the next `steps` rows, [B, steps, F] scaled.
+    """
     model.eval()
     lookback, horizon = model.config.lookback, model.config.horizon
+    if context.shape[1] < lookback:
+        raise ValueError(f"context has {context.shape[1]} rows; the model needs {lookback}")
+    context = context[:, -lookback:]  # [B, lookback, F]
     calls = -(-steps // horizon)  # ceil
     if mode == "window":
         buffer = torch.cat(

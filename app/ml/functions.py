@@ -105,6 +105,13 @@ CATALOG: dict[str, FunctionSpec] = {
 }
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def resolve_params(name: str, params: Mapping[str, float]) -> dict[str, float]:
     """Fill defaults and check every parameter of function `name`; raise FunctionParamError."""
     spec = CATALOG[name]
@@ -115,11 +122,7 @@ def resolve_params(name: str, params: Mapping[str, float]) -> dict[str, float]:
     resolved: dict[str, float] = {}
     for param in spec.params:
         value = params.get(param.name, param.default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise FunctionParamError(param.name, "must be a finite number")
         if param.kind is int and value != int(value):
             raise FunctionParamError(param.name, "must be an integer")

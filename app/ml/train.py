@@ -40,7 +40,9 @@ class TrainConfig:
     optimizer: OptimizerName = "adam"
     weight_decay: float = 0.0
     early_stopping_patience: int = 10  # epochs without improvement; 0 turns it off
-    min_delta: float = 0.0  # improvement of the validation loss that counts
+    min_delta: float = 0.0  # absolute improvement of the validation loss that counts
+    # ...and relative: a loss creeping down by 1e-11 an epoch is not progress worth an epoch.
+    min_relative_delta: float = 0.01
     lr_decay_patience: int = 3  # halve the learning rate after this many flat epochs; 0: never
     grad_clip: float = 1.0  # max gradient norm; 0 turns it off
     seed: int = 0
@@ -107,6 +109,13 @@ def _loss(model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor) -> 
     config = model.config
     inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
     return float(nn.functional.mse_loss(predict_windows(model, inputs), targets))
+
+
+def _improves(loss: float, best: float, config: TrainConfig) -> bool:
+    """Whether `loss` beats `best` by both the absolute and the relative margin."""
+    if not math.isfinite(best):
+        return True
+    return loss < best - max(config.min_delta, config.min_relative_delta * best)
 
 
 class _Trainer:
@@ -186,7 +195,7 @@ class _Trainer:
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
                     f"in epoch {epoch}; lower the learning rate or turn on gradient clipping"
                 )
-            if val_loss < best_loss - config.min_delta:
+            if _improves(val_loss, best_loss, config):
                 best_loss, best_epoch, since_best, since_decay = val_loss, epoch, 0, 0
                 best_state = copy.deepcopy(self.model.state_dict())
             else:

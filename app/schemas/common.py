@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MODEL_NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
 ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -15,8 +15,19 @@ ModelName = Annotated[
     Field(description="lowercase letters, digits, '-' and '_', 1 to 64 characters"),
 ]
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-# A series: rows of column values, or a flat list for a single column.
-Rows = list[list[float]] | list[float]
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
+# A series: rows of column values, or a flat list of numbers for a single column. One list of
+# either (checked for uniformity in app.services.series), so an error points at `values[3]`
+# rather than at a member of a union.
+Rows = list[Number | list[Number]]
 
 
 class Schema(BaseModel):

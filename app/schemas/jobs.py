@@ -90,7 +90,14 @@ class TrainingSpec(Schema):
     early_stopping_patience: int = Field(
         10, ge=0, le=1000, description="epochs without a better validation loss; 0 turns it off"
     )
-    min_delta: float = Field(0.0, ge=0.0, le=1e3, description="improvement that counts")
+    min_delta: float = Field(0.0, ge=0.0, le=1e3, description="absolute improvement that counts")
+    min_relative_delta: float = Field(
+        0.01,
+        ge=0.0,
+        lt=1.0,
+        description="relative improvement that counts (also for learning-rate decay): the "
+        "default stops a loss that only creeps down by under 1% an epoch",
+    )
     lr_decay_patience: int = Field(
         3,
         ge=0,

@@ -7,14 +7,20 @@ import io
 import math
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
 from app.db import DatasetRow, utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.schemas.datasets import DatasetUpload
-from app.services.series import Limits, check_columns, check_values, column_stats, to_matrix
+from app.services.series import (
+    MAX_ABS_VALUE,
+    Limits,
+    check_columns,
+    column_stats,
+    to_matrix,
+)
 from app.store import Store
 
 TIME_COLUMN_NAMES = ("time", "timestamp", "date", "datetime", "ds")
@@ -26,12 +32,14 @@ def _time_value(cell: str, line: int) -> float:
         value = float(cell)
     except ValueError:
         try:
-            return datetime.fromisoformat(cell.strip()).timestamp()
+            moment = datetime.fromisoformat(cell.strip())
         except ValueError:
             raise InvalidInput(
                 f"line {line}: time value {cell[:40]!r} is neither a number nor an ISO 8601 date",
                 field="file",
             ) from None
+        # A date without a zone is read as UTC, never as the server's local time.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     if not math.isfinite(value):
         raise InvalidInput(f"line {line}: time value is not finite", field="file")
     return value
@@ -39,17 +47,21 @@ def _time_value(cell: str, line: int) -> float:
 
 def _cell(cell: str, line: int, column: str) -> float:
     try:
-        return float(cell)
+        value = float(cell)
     except ValueError:
         shown = cell.strip()[:40]
         problem = "is empty" if not shown else f"{shown!r} is not a number"
         raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file") from None
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        problem = "is not finite" if not math.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g}"
+        raise InvalidInput(f"line {line}, column {column!r}: value {problem}", field="file")
+    return value
 
 
 def _data_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of every non-blank record after the header."""
+    """(line number, cells) of every record after the header, blank lines skipped."""
     for cells in reader:
-        if cells and any(cell.strip() for cell in cells):
+        if len(cells) > 1 or (cells and cells[0].strip()):  # "," is a row of empty cells
             yield reader.line_num, cells  # type: ignore[attr-defined]
 
 
@@ -60,7 +72,8 @@ def _header(reader: Iterator[list[str]], limits: Limits) -> list[str]:
         raise InvalidInput("the file is empty; expected a header row", field="file") from None
     except csv.Error as exc:
         raise InvalidInput(f"line 1: {exc}", field="file") from None
-    return check_columns(header, "file", Limits(limits.max_rows, limits.max_columns + 1))
+    # Only names here: the count is checked on the value columns, once the time column is known.
+    return check_columns(header, "file", Limits(limits.max_rows, max_columns=len(header)))
 
 
 def _pick_time_column(header: list[str], time_column: str | None) -> int | None:
@@ -74,12 +87,15 @@ def _pick_time_column(header: list[str], time_column: str | None) -> int | None:
     return found[0] if found else None
 
 
-def _order_by_time(matrix: np.ndarray, times: list[float]) -> np.ndarray:
+def _order_by_time(matrix: np.ndarray, times: list[float], lines: list[int]) -> np.ndarray:
     order = np.argsort(np.asarray(times), kind="stable")
-    ordered = np.asarray(times)[order]
-    repeats = np.flatnonzero(np.diff(ordered) == 0)
+    repeats = np.flatnonzero(np.diff(np.asarray(times)[order]) == 0)
     if repeats.size:
-        raise InvalidInput("the time column has a repeated value", field="time_column")
+        first, second = sorted((lines[order[repeats[0]]], lines[order[repeats[0] + 1]]))
+        raise InvalidInput(
+            f"time repeated on line {first} and line {second}; times must be unique",
+            field="time_column",
+        )
     return matrix[order]
 
 
@@ -100,6 +116,7 @@ def parse_csv(
     check_columns(value_columns, "file", limits)
     rows: list[list[float]] = []
     times: list[float] = []
+    lines: list[int] = []
     try:
         for line, cells in _data_lines(reader):
             if len(cells) != len(header):
@@ -111,14 +128,15 @@ def parse_csv(
                 raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
             if time_index is not None:
                 times.append(_time_value(cells[time_index], line))
+                lines.append(line)
             rows.append([_cell(c, line, header[i]) for i, c in enumerate(cells) if i != time_index])
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: {exc}", field="file") from None
     if not rows:
         raise InvalidInput("the file has a header but no rows", field="file")
-    matrix = check_values(np.asarray(rows, dtype=np.float64), value_columns, "file")
+    matrix = np.asarray(rows, dtype=np.float64)
     if time_index is not None:
-        matrix = _order_by_time(matrix, times)
+        matrix = _order_by_time(matrix, times, lines)
     return matrix, value_columns
 
 

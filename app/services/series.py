@@ -67,7 +67,7 @@ def check_values(matrix: np.ndarray, columns: Sequence[str], field: str) -> np.n
 
 
 def to_matrix(
-    values: Sequence[float] | Sequence[Sequence[float]],
+    values: Sequence[float | Sequence[float]],
     columns: Sequence[str] | None,
     *,
     field: str,
@@ -80,21 +80,29 @@ def to_matrix(
         raise InvalidInput(
             f"{len(values)} rows; at most {limits.max_rows} are allowed", field=field
         )
-    if isinstance(values[0], int | float):
-        rows: Sequence[Sequence[float]] = [[v] for v in values]  # type: ignore[union-attr]
-    else:
-        rows = values  # type: ignore[assignment]
+    flat = not isinstance(values[0], list)
+    for index, row in enumerate(values):
+        if isinstance(row, list) == flat:
+            shape = "a number" if flat else "a list"
+            raise InvalidInput(
+                f"row {index + 1} is not {shape} like row 1; give a flat list of numbers "
+                "(one column) or a list of rows",
+                field=f"{field}[{index}]",
+            )
+    rows: Sequence[Sequence[float]] = [[v] for v in values] if flat else values  # type: ignore[misc]
     width = len(columns) if columns is not None else len(rows[0])
     if width == 0:
         raise InvalidInput("rows have no values", field=field)
     for index, row in enumerate(rows):
-        if isinstance(row, int | float) or len(row) != width:
-            cells = 1 if isinstance(row, int | float) else len(row)
+        if len(row) != width:
             raise InvalidInput(
-                f"row {index + 1} has {cells} values; expected {width}", field=f"{field}[{index}]"
+                f"row {index + 1} has {len(row)} values; expected {width}",
+                field=f"{field}[{index}]",
             )
     names = check_columns(
-        columns if columns is not None else default_columns(width), "columns", limits
+        columns if columns is not None else default_columns(width),
+        "columns" if columns is not None else field,
+        limits,
     )
     matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
     return check_values(matrix, names, field), names

@@ -210,6 +210,7 @@ def _configs(spec: TrainRequest, n_features: int) -> tuple[LSTMConfig, TrainConf
         weight_decay=training.weight_decay,
         early_stopping_patience=training.early_stopping_patience,
         min_delta=training.min_delta,
+        min_relative_delta=training.min_relative_delta,
         lr_decay_patience=training.lr_decay_patience,
         grad_clip=training.grad_clip,
         seed=training.seed,

@@ -1,0 +1,131 @@
+"""End to end: the real server over HTTP, real worker processes, real training."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.e2e.server import Server
+
+pytestmark = pytest.mark.slow
+
+# sin on [0, 200] with 2,000 points: 0.1 rad a step, so 10 rows span a whole radian.
+SINE_PARAMS = {"points": 2000, "stop": 200.0}
+SINE_JOB = {
+    "model_name": "e2e-sine",
+    "data": {"function": "sin", "params": SINE_PARAMS},
+    "training": {"epochs": 15},
+}
+# Long enough to still be running when a test acts on it.
+LONG_JOB = {
+    "model_name": "long",
+    "data": {"function": "sin", "params": {"points": 20000, "stop": 2000.0}},
+    "training": {"epochs": 5000, "early_stopping_patience": 0},
+}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path).start()
+    yield running
+    running.stop()
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line of the Prometheus text format."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
+def test_train_sine_poll_and_forecast_200_steps(server: Server) -> None:
+    submitted = server.http.post("/v1/jobs", json=SINE_JOB)
+    assert submitted.status_code == 202
+    job_id = submitted.json()["id"]
+    assert submitted.headers["location"] == f"/v1/jobs/{job_id}"
+
+    running = server.wait_for_epoch(job_id)
+    assert running["status"] == "running"
+    assert running["progress"]["epochs"] == 15
+    assert 0 < running["progress"]["fraction"] <= 1
+    began = time.monotonic()
+    assert server.http.get("/healthz").status_code == 200
+    assert time.monotonic() - began < 2  # training runs elsewhere, not in the event loop
+
+    done = server.wait_for(job_id, {"succeeded", "failed"})
+    assert done["status"] == "succeeded", done["error"]
+    assert done["model"] == {"name": "e2e-sine", "version": 1}
+    assert len(done["history"]) == done["metrics"]["epochs_run"]
+    metrics = done["metrics"]
+    assert metrics["one_step"]["mse"] < metrics["naive_one_step"]["mse"]
+    assert metrics["rollout"]["rmse"] < metrics["naive_rollout"]["rmse"]
+
+    forecast = server.http.post("/v1/models/e2e-sine/forecast", json={"horizon": 200})
+    assert forecast.status_code == 200
+    predicted = np.asarray(forecast.json()["forecast"])[:, 0]
+    step = SINE_PARAMS["stop"] / (SINE_PARAMS["points"] - 1)
+    truth = np.sin(SINE_PARAMS["stop"] + step * np.arange(1, 201))
+    assert float(np.sqrt(np.mean((predicted - truth) ** 2))) < 0.05
+
+    text = server.http.get("/metrics").text
+    assert metric(text, 'forecast_jobs{status="succeeded"}') == 1
+    assert metric(text, "forecast_epochs_trained_total") == metrics["epochs_run"]
+    assert metric(text, "forecast_epoch_duration_seconds_count") == metrics["epochs_run"]
+    assert metric(text, 'forecast_rollout_duration_seconds_count{device="cpu"}') == 1
+    assert metric(text, "forecast_rollout_horizon_steps_sum") == 200
+    assert metric(text, "forecast_models_loaded") == 1
+    forecast_route = 'route="/v1/models/{model_name}/forecast",status="200"'
+    assert metric(text, f'forecast_http_requests_total{{method="POST",{forecast_route}}}') == 1
+
+
+def test_cancel_running_job_stops_it_and_frees_the_worker(server: Server) -> None:
+    long_id = server.http.post("/v1/jobs", json=LONG_JOB).json()["id"]
+    waiting_id = server.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
+    server.wait_for_epoch(long_id)
+    assert server.http.get(f"/v1/jobs/{waiting_id}").json()["status"] == "queued"  # one worker
+
+    cancel = server.http.post(f"/v1/jobs/{long_id}/cancel")
+    assert cancel.status_code == 202
+    assert cancel.json()["cancel_requested"] is True
+    cancelled = server.wait_for(long_id, {"cancelled", "failed", "succeeded"}, timeout=15)
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["progress"]["epoch"] < 5000
+    assert server.http.post(f"/v1/jobs/{long_id}/cancel").status_code == 409
+
+    freed = server.wait_for(waiting_id, {"succeeded", "failed"})
+    assert freed["status"] == "succeeded", freed["error"]
+    assert server.http.get("/v1/models/long").status_code == 404  # a cancelled job saves nothing
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_restart_fails_the_interrupted_job_and_runs_the_queue(
+    tmp_path: Path, stop_signal: int
+) -> None:
+    first = Server(tmp_path).start()
+    long_id = first.http.post("/v1/jobs", json=LONG_JOB).json()["id"]
+    queued_id = first.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
+    first.wait_for_epoch(long_id)
+    first.stop(stop_signal)
+
+    second = Server(tmp_path)
+    second.port, second.http = first.port, first.http  # same address, same store
+    second.env = first.env
+    second.start()
+    try:
+        interrupted = second.http.get(f"/v1/jobs/{long_id}").json()
+        assert interrupted["status"] == "failed"
+        assert interrupted["error"].startswith("interrupted")
+        finished = second.wait_for(queued_id, {"succeeded", "failed"})
+        assert finished["status"] == "succeeded", finished["error"]
+        time.sleep(1)  # an orphaned worker, had one survived, would have written by now
+        assert second.http.get(f"/v1/jobs/{long_id}").json()["status"] == "failed"
+        running = second.http.get("/v1/jobs", params={"status": "running"}).json()
+        assert running["total"] == 0
+    finally:
+        second.stop()

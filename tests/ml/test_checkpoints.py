@@ -1,0 +1,181 @@
+"""Checkpoints: safetensors weights plus meta.json, hash-checked, never pickled."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import app.ml
+from app.ml import checkpoints
+from app.ml.checkpoints import CheckpointError, load, read_meta, write
+from app.ml.data import Scaler
+from app.ml.forecast import forecast
+from app.ml.model import LSTMConfig, LSTMForecaster
+
+CPU = torch.device("cpu")
+ML_SOURCES = sorted(Path(app.ml.__file__).parent.glob("*.py"))
+
+
+def model_with_random_head() -> LSTMForecaster:
+    torch.manual_seed(0)
+    config = LSTMConfig(n_features=2, lookback=5, horizon=2, hidden_size=4, num_layers=2)
+    model = LSTMForecaster(config)
+    with torch.no_grad():
+        model.head.weight.normal_(0.0, 0.5)
+    return model.eval()
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
+    model = model_with_random_head()
+    scaler = Scaler("standard", (1.5, -2.0), (0.5, 3.0))
+    tail = np.arange(10.0).reshape(5, 2)
+    directory = tmp_path / "ckpt"
+    directory.mkdir()
+    write(directory, model, scaler, "state", ["a", "b"], tail, {"spec": {"name": "x"}})
+    return directory, model, scaler, tail
+
+
+def test_written_checkpoint_loads_back_with_identical_predictions(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+) -> None:
+    directory, model, scaler, tail = saved
+    loaded = load(directory, CPU)
+    assert loaded.model.config == model.config
+    assert not loaded.model.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value), key
+    assert loaded.scaler == scaler
+    assert loaded.rollout_mode == "state"
+    assert loaded.columns == ["a", "b"]
+    np.testing.assert_array_equal(loaded.tail, tail)
+    contexts = np.random.default_rng(0).normal(size=(3, 5, 2))
+    for mode in ("window", "state"):
+        np.testing.assert_array_equal(
+            forecast(loaded.model, loaded.scaler, contexts, 7, mode, CPU),
+            forecast(model, scaler, contexts, 7, mode, CPU),
+        )
+
+
+def test_meta_json_records_config_scaler_hash_versions_and_extra(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+) -> None:
+    directory, model, _, _ = saved
+    assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
+    meta = read_meta(directory)
+    assert meta["format_version"] == 1
+    assert meta["config"] == model.config.to_dict()
+    assert meta["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
+    assert meta["spec"] == {"name": "x"}
+    assert len(meta["weights_sha256"]) == 64
+    assert meta["versions"]["torch"] == torch.__version__
+    assert set(meta["versions"]) == {"app", "torch", "numpy", "safetensors", "python"}
+
+
+def test_flipped_byte_in_the_weights_fails_the_sha256_check(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+) -> None:
+    directory = saved[0]
+    weights = directory / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x01  # inside the last tensor's data
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load(directory, CPU)
+
+
+def test_missing_weights_file_raises_checkpoint_error(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+) -> None:
+    directory = saved[0]
+    (directory / "weights.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="cannot read weights.safetensors"):
+        load(directory, CPU)
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", '{"format_version": 99}'])
+def test_malformed_meta_json_raises_checkpoint_error(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], text: str
+) -> None:
+    directory = saved[0]
+    (directory / "meta.json").write_text(text)
+    with pytest.raises(CheckpointError, match="meta.json"):
+        load(directory, CPU)
+
+
+def test_missing_meta_json_raises_checkpoint_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="cannot read meta.json"):
+        load(tmp_path, CPU)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("config", {"n_features": 2, "lookback": 5, "hidden_size": 8}, "valid model"),
+        ("config", "not a dict", "valid model"),
+        ("scaler", {"kind": "log", "center": [0.0], "scale": [1.0]}, "valid model"),
+        ("tail", [1.0, 2.0], "valid model"),
+        ("columns", ["only one"], "inconsistent"),
+        ("rollout_mode", "teleport", "inconsistent"),
+    ],
+)
+def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], key: str, value: object, message: str
+) -> None:
+    directory = saved[0]
+    meta = json.loads((directory / "meta.json").read_text())
+    meta[key] = value
+    (directory / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        load(directory, CPU)
+
+
+def test_weights_that_are_not_safetensors_raise_checkpoint_error_even_with_a_matching_hash(
+    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+) -> None:
+    # load() promises CheckpointError; safetensors' own SafetensorError must not escape it.
+    directory = saved[0]
+    garbage = b"not a safetensors file"
+    (directory / "weights.safetensors").write_bytes(garbage)
+    meta = json.loads((directory / "meta.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(garbage).hexdigest()
+    (directory / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError):
+        load(directory, CPU)
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+@pytest.mark.parametrize("path", ML_SOURCES, ids=lambda path: path.name)
+def test_app_ml_never_calls_torch_load_or_pickle(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    unsafe_modules = {"pickle", "cPickle", "_pickle", "dill", "joblib", "marshal", "shelve"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert not {alias.name.split(".")[0] for alias in node.names} & unsafe_modules
+        elif isinstance(node, ast.ImportFrom):
+            assert (node.module or "").split(".")[0] not in unsafe_modules
+            if node.module in ("torch", "torch.serialization"):
+                assert not {alias.name for alias in node.names} & {"load", "save"}
+        elif isinstance(node, ast.Attribute):
+            assert _dotted(node) not in {"torch.load", "torch.save", "torch.serialization"}
+            assert "pickle" not in _dotted(node).split(".")
+
+
+def test_source_scan_covers_the_checkpoint_module() -> None:
+    assert Path(checkpoints.__file__) in ML_SOURCES
+    text = Path(checkpoints.__file__).read_text()
+    assert "safetensors.torch.load(" in text
+    assert "torch.load(" not in text.replace("safetensors.torch.load(", "")

@@ -1,0 +1,220 @@
+"""The training loop: determinism, early stopping, cancellation, divergence and metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from app.ml.data import Split, gather_windows, window_starts
+from app.ml.evaluation import errors
+from app.ml.forecast import predict_windows, rollout
+from app.ml.functions import generate, resolve_params
+from app.ml.model import LSTMConfig
+from app.ml.train import (
+    EpochStats,
+    TrainConfig,
+    TrainingCancelled,
+    TrainingDiverged,
+    TrainResult,
+    train,
+)
+
+CPU = torch.device("cpu")
+TINY = LSTMConfig(n_features=1, lookback=10, hidden_size=4, num_layers=1)
+
+
+@pytest.fixture(scope="module")
+def series() -> np.ndarray:
+    return generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))  # [300, 1]
+
+
+def fit(series: np.ndarray, model: LSTMConfig = TINY, **settings: object) -> TrainResult:
+    config = TrainConfig(**{"epochs": 3, "batch_size": 32, **settings})  # type: ignore[arg-type]
+    return train(series, model, config, CPU)
+
+
+def losses(result: TrainResult) -> list[tuple[float, float]]:
+    return [(stats.train_loss, stats.val_loss) for stats in result.history]
+
+
+def val_loss(result: TrainResult, series: np.ndarray) -> float:
+    """The validation MSE of the returned model, on the model scale, computed from scratch."""
+    config = result.model.config
+    split = Split.of(len(series), 0.1, 0.1)
+    scaled = torch.as_tensor(result.scaler.transform(series), dtype=torch.float32)
+    starts = torch.as_tensor(
+        window_starts(split.val_start, split.test_start, config.lookback, config.horizon)
+    )
+    inputs, targets = gather_windows(scaled, starts, config.lookback, config.horizon)
+    return float(torch.nn.functional.mse_loss(predict_windows(result.model, inputs), targets))
+
+
+def test_same_config_and_seed_give_identical_loss_histories(series: np.ndarray) -> None:
+    first, second = fit(series, seed=5), fit(series, seed=5)
+    assert losses(first) == losses(second)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+
+
+def test_different_seed_gives_different_loss_histories(series: np.ndarray) -> None:
+    first, second = fit(series, seed=1), fit(series, seed=2)
+    assert [a for a, _ in losses(first)] != [a for a, _ in losses(second)]
+    assert all(a != b for (a, _), (b, _) in zip(losses(first), losses(second), strict=True))
+
+
+def test_scaler_is_fitted_on_training_rows_only() -> None:
+    trend = np.linspace(0.0, 10.0, 300)[:, None] + np.sin(np.linspace(0, 30, 300))[:, None]
+    result = fit(trend, epochs=1)
+    train_rows = trend[: Split.of(300, 0.1, 0.1).train]  # 240 rows
+    assert result.scaler.kind == "standard"
+    assert result.scaler.center == (float(train_rows.mean()),)
+    assert result.scaler.scale == (float(train_rows.std()),)
+    assert result.scaler.center != (float(trend.mean()),)
+
+
+@pytest.mark.parametrize("scaling", ["minmax", "none"])
+def test_scaling_kind_comes_from_the_train_config(series: np.ndarray, scaling: str) -> None:
+    assert fit(series, epochs=1, scaling=scaling).scaler.kind == scaling
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch(
+    series: np.ndarray,
+) -> None:
+    # A huge min_delta: only the first epoch counts as an improvement, later epochs keep training.
+    result = fit(series, epochs=20, early_stopping_patience=3, min_delta=1e9, lr_decay_patience=0)
+    assert result.stop_reason == "early_stopping"
+    assert result.best_epoch == 1
+    assert [stats.epoch for stats in result.history] == [1, 2, 3, 4]
+    best = result.history[0].val_loss
+    assert all(stats.best_val_loss == best and stats.best_epoch == 1 for stats in result.history)
+    assert result.history[-1].val_loss != best  # the weights did move after the best epoch
+    assert abs(val_loss(result, series) - best) <= 1e-6
+
+
+def test_best_weights_are_restored_when_training_runs_to_max_epochs(series: np.ndarray) -> None:
+    # lr 0.1 without decay makes the validation loss bounce, so the best epoch is not the last.
+    result = fit(
+        series, epochs=6, early_stopping_patience=0, learning_rate=0.1, lr_decay_patience=0
+    )
+    assert result.stop_reason == "max_epochs"
+    assert len(result.history) == 6
+    assert result.best_epoch < 6
+    assert result.history[-1].val_loss > result.history[result.best_epoch - 1].val_loss
+    best = min(stats.val_loss for stats in result.history)
+    assert result.history[result.best_epoch - 1].val_loss == best
+    assert result.history[-1].best_val_loss == best
+    assert abs(val_loss(result, series) - best) <= 1e-6
+
+
+def test_learning_rate_halves_after_flat_epochs(series: np.ndarray) -> None:
+    result = fit(series, epochs=4, min_delta=1e9, lr_decay_patience=2, early_stopping_patience=0)
+    rates = [stats.learning_rate for stats in result.history]
+    assert rates == [3e-3, 3e-3, 1.5e-3, 1.5e-3]
+
+
+def test_should_stop_cancels_training_at_the_next_batch(series: np.ndarray) -> None:
+    calls: list[int] = []
+    progress: list[EpochStats] = []
+
+    def should_stop() -> bool:
+        calls.append(1)
+        return len(calls) == 3
+
+    with pytest.raises(TrainingCancelled):
+        train(series, TINY, TrainConfig(epochs=5, batch_size=32), CPU, progress.append, should_stop)
+    assert len(calls) == 3  # asked once per batch; the third batch of epoch 1 stopped it
+    assert progress == []
+
+
+def test_huge_sgd_learning_rate_without_clipping_diverges(series: np.ndarray) -> None:
+    with pytest.raises(TrainingDiverged, match=r"the loss became (inf|nan) in epoch 1; lower"):
+        fit(series, optimizer="sgd", learning_rate=1e6, grad_clip=0.0)
+
+
+def test_on_progress_is_called_once_per_epoch_in_order(series: np.ndarray) -> None:
+    progress: list[EpochStats] = []
+    train(series, TINY, TrainConfig(epochs=4, batch_size=32), CPU, on_progress=progress.append)
+    assert [stats.epoch for stats in progress] == [1, 2, 3, 4]
+    assert all(stats.epochs == 4 for stats in progress)
+    elapsed = [stats.elapsed_seconds for stats in progress]
+    assert elapsed == sorted(elapsed)
+    assert all(stats.seconds > 0 for stats in progress)
+    for i, stats in enumerate(progress):
+        assert stats.best_val_loss == min(s.val_loss for s in progress[: i + 1])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad", "rmsprop", "sgd"])
+def test_every_optimizer_trains_to_finite_losses(series: np.ndarray, optimizer: str) -> None:
+    result = fit(series, epochs=2, optimizer=optimizer)
+    assert all(math.isfinite(a) and math.isfinite(b) for a, b in losses(result))
+
+
+def test_metrics_report_model_and_naive_errors_on_the_original_scale(series: np.ndarray) -> None:
+    scaled_up = 40.0 + 5.0 * series  # a scale where a missing inverse transform would show
+    result = fit(scaled_up)
+    metrics = result.metrics
+    for key in ("one_step", "rollout", "naive_one_step", "naive_rollout"):
+        entry = metrics[key]
+        assert isinstance(entry, dict)
+        assert set(entry) == {"mse", "rmse", "mae"}
+        assert entry["rmse"] == math.sqrt(entry["mse"])
+        assert entry["mae"] <= entry["rmse"]
+    split = Split.of(300, 0.1, 0.1)
+    assert metrics["test_rows"] == split.test == 30
+    assert metrics["test_windows"] == 30
+    assert metrics["rollout_steps"] == 30
+    assert metrics["rollout_mode"] == result.rollout_mode
+    assert result.rollout_mode in ("window", "state")
+    assert set(metrics["validation_rollout_rmse"]) == {"window", "state"}  # type: ignore[arg-type]
+
+    test = scaled_up[split.test_start :]
+    naive = scaled_up[split.test_start - 1 : -1]
+    assert metrics["naive_one_step"] == errors(naive, test)
+    assert metrics["naive_rollout"] == errors(np.repeat(naive[:1], 30, axis=0), test)
+
+    scaled = torch.as_tensor(result.scaler.transform(scaled_up), dtype=torch.float32)
+    starts = torch.arange(split.test_start, 300)
+    inputs, _ = gather_windows(scaled, starts, 10, 1)
+    direct = result.scaler.inverse(predict_windows(result.model, inputs).double().numpy())
+    assert metrics["one_step"] == pytest.approx(errors(direct, test[:, None]), rel=1e-9)
+    context = scaled[split.test_start - 10 : split.test_start][None]
+    rolled = rollout(result.model, context, 30, result.rollout_mode)[0].double().numpy()
+    assert metrics["rollout"] == pytest.approx(
+        errors(result.scaler.inverse(rolled), test), rel=1e-9
+    )
+
+
+def test_result_carries_a_cpu_model_and_the_series_tail(series: np.ndarray) -> None:
+    result = fit(series, epochs=1)
+    assert all(p.device.type == "cpu" for p in result.model.parameters())
+    np.testing.assert_array_equal(result.tail, series[-10:])
+    assert result.seconds > 0
+
+
+@pytest.mark.parametrize("horizon", [3])
+def test_multi_column_chunk_model_trains_and_reports(horizon: int) -> None:
+    values = generate("sin_cos", resolve_params("sin_cos", {"stop": 30.0, "points": 300}))
+    model = LSTMConfig(n_features=2, lookback=8, horizon=horizon, hidden_size=4, num_layers=1)
+    result = fit(values, model, epochs=2)
+    assert result.tail.shape == (8, 2)
+    assert result.metrics["test_windows"] == 30 - horizon + 1
+    assert len(result.scaler.center) == 2
+
+
+@pytest.mark.slow
+def test_short_sin_training_beats_the_naive_one_step_forecast() -> None:
+    values = generate("sin", resolve_params("sin", {"stop": 100.0, "points": 1000}))
+    model = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
+    result = train(values, model, TrainConfig(epochs=5, batch_size=32), CPU)
+    one_step, naive = result.metrics["one_step"], result.metrics["naive_one_step"]
+    assert isinstance(one_step, dict)
+    assert isinstance(naive, dict)
+    assert one_step["mse"] < naive["mse"] / 10
+
+
+def test_series_too_short_for_the_window_raises_value_error() -> None:
+    with pytest.raises(ValueError, match=r"the training split \(10 rows\) holds no window"):
+        train(np.zeros((12, 1)), TINY, TrainConfig(epochs=1), CPU)
