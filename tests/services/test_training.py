@@ -1,0 +1,180 @@
+"""run_training_job through the real job path, in this process (InlineRunner)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from app.db import JobRow, JobStatus, utcnow
+from app.ml.checkpoints import load
+from app.ml.forecast import forecast
+from app.services.forecasting import ModelCache
+from app.services.models import ModelStore
+from app.services.training import run_training_job
+from app.store import INTERRUPTED
+from tests.factories import inline_store, run_inline
+
+SMALL = {
+    "model_name": "small",
+    "data": {"function": "sin", "params": {"points": 400, "stop": 40}},
+    "architecture": {"hidden_size": 6, "num_layers": 1},
+    "training": {"epochs": 4, "seed": 7},
+}
+
+
+def losses(row: JobRow) -> list[tuple[float, float]]:
+    return [(epoch["train_loss"], epoch["val_loss"]) for epoch in row.history]
+
+
+def test_same_spec_and_seed_give_the_same_losses_and_metrics(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    first, second = run_inline(settings, store, SMALL), run_inline(settings, store, SMALL)
+    assert first.status == second.status == JobStatus.SUCCEEDED
+    assert losses(first) == losses(second)
+    assert first.metrics == {**second.metrics, "train_seconds": first.metrics["train_seconds"]}
+    other_seed = SMALL | {"training": SMALL["training"] | {"seed": 8}}
+    assert losses(run_inline(settings, store, other_seed)) != losses(first)
+
+
+def test_each_success_writes_a_new_version_that_round_trips(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    first, second = run_inline(settings, store, SMALL), run_inline(settings, store, SMALL)
+    assert (first.model_version, second.model_version) == (1, 2)
+    models = ModelStore(settings.models_dir)
+    assert models.versions("small") == [1, 2]
+    checkpoint = load(models.version_dir("small", 2), torch.device("cpu"))
+    assert checkpoint.meta["job_id"] == second.id
+    assert checkpoint.meta["spec"]["training"]["seed"] == 7
+    assert checkpoint.meta["metrics"] == second.metrics
+    # The cache serves the very model the checkpoint holds, with its scaler and tail.
+    cached = ModelCache(models, torch.device("cpu"), size=2).get("small", 2)
+    cpu = torch.device("cpu")
+    mode = checkpoint.rollout_mode
+    direct = forecast(checkpoint.model, checkpoint.scaler, checkpoint.tail[None], 25, mode, cpu)
+    served = forecast(cached.model, cached.scaler, cached.tail[None], 25, cached.rollout_mode, cpu)
+    np.testing.assert_array_equal(direct, served)
+    leftovers = [p.name for p in settings.models_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # temporary folders were renamed into place, none left behind
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            {
+                "training": {
+                    "optimizer": "sgd",
+                    "learning_rate": 10.0,
+                    "grad_clip": 0,
+                    "scaling": "none",  # x sin x up to 400: gradients no step size survives
+                    "epochs": 3,
+                }
+            },
+            "lower the learning rate",
+        ),
+        ({"device": "cuda:7"}, "cuda:7"),
+    ],
+)
+def test_failures_are_recorded_with_an_actionable_reason(
+    tmp_path: Path, change: dict[str, Any], reason: str
+) -> None:
+    if "device" in change and torch.cuda.device_count() > 7:
+        pytest.skip("this host has a cuda:7")
+    settings, store = inline_store(tmp_path)
+    spec = SMALL | change
+    spec = spec | {"data": {"function": "x_sin", "params": {"points": 400, "stop": 400}}}
+    row = run_inline(settings, store, spec)
+    assert row.status == JobStatus.FAILED
+    assert reason in (row.error or "")
+    assert row.model_version is None
+    assert ModelStore(settings.models_dir).versions("small") == []
+
+
+def test_a_job_owned_by_another_token_is_left_alone(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    row = JobRow(
+        id=uuid.uuid4().hex,
+        model_name="small",
+        status=JobStatus.QUEUED,
+        spec=SMALL,
+        created_at=utcnow(),
+        history=[],
+    )
+    store.add_job(row)
+    assert store.claim(row.id, "mine")
+    run_training_job(
+        row.id, "not-mine", store=store, models=ModelStore(settings.models_dir), settings=settings
+    )
+    after = store.get_job(row.id)
+    assert after is not None
+    assert after.status == JobStatus.RUNNING  # untouched: only the owner may write
+    assert after.history == []
+
+
+def run_in_thread(settings: Any, store: Any, spec: dict[str, Any]) -> tuple[str, threading.Thread]:
+    """Queue `spec`, claim it, and train it on a thread; returns (job id, thread)."""
+    row = JobRow(
+        id=uuid.uuid4().hex,
+        model_name=spec["model_name"],
+        status=JobStatus.QUEUED,
+        spec=spec,
+        created_at=utcnow(),
+        history=[],
+    )
+    store.add_job(row)
+    token = uuid.uuid4().hex
+    assert store.claim(row.id, token)
+    models = ModelStore(settings.models_dir)
+    thread = threading.Thread(
+        target=run_training_job,
+        args=(row.id, token),
+        kwargs={"store": store, "models": models, "settings": settings},
+    )
+    thread.start()
+    return row.id, thread
+
+
+LONG = SMALL | {"training": {"epochs": 5000, "early_stopping_patience": 0}}
+
+
+def wait_for_progress(store: Any, job_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = store.get_job(job_id)
+        if row.progress:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("no progress")
+
+
+def test_cancel_flag_stops_a_running_job_as_cancelled(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    job_id, thread = run_in_thread(settings, store, LONG)
+    wait_for_progress(store, job_id)
+    store.request_cancel(job_id)
+    thread.join(timeout=30)
+    row = store.get_job(job_id)
+    assert row is not None
+    assert row.status == JobStatus.CANCELLED
+    assert row.progress["epoch"] < 5000
+    assert ModelStore(settings.models_dir).versions("small") == []  # nothing saved
+
+
+def test_a_job_marked_interrupted_meanwhile_stops_and_stays_failed(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    job_id, thread = run_in_thread(settings, store, LONG)
+    wait_for_progress(store, job_id)
+    assert store.fail_running(INTERRUPTED, [job_id]) == [job_id]
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    row = store.get_job(job_id)
+    assert row is not None
+    assert row.status == JobStatus.FAILED
+    assert row.error == INTERRUPTED
