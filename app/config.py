@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     )
     max_dataset_rows: int = Field(1_000_000, ge=10, description="most rows in a series")
     max_dataset_columns: int = Field(64, ge=1, le=4096, description="most columns in a series")
+    max_train_seconds: float = Field(
+        3600, gt=0, description="a job stops there, keeping its best weights so far"
+    )
+    max_train_memory_mb: int = Field(
+        4096, ge=16, description="largest estimated activation memory of a training batch"
+    )
     max_horizon: int = Field(10_000, ge=1, description="most forecast steps per request")
     max_contexts: int = Field(1024, ge=1, description="most contexts in one forecast request")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

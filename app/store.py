@@ -142,8 +142,14 @@ class Store:
         metrics: dict[str, Any] | None = None,
         model_version: int | None = None,
         error: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+        progress: dict[str, Any] | None = None,
     ) -> bool:
-        """running -> a final status, only for the worker that owns the job."""
+        """running -> a final status, only for the worker that owns the job; the last history
+        and progress are written in the same transaction."""
+        values: dict[str, Any] = {"history": history} if history is not None else {}
+        if progress is not None:
+            values["progress"] = progress
         with self._session() as session:
             result = session.execute(
                 self._owned(job_id, token).values(
@@ -152,6 +158,7 @@ class Store:
                     metrics=metrics,
                     model_version=model_version,
                     error=error,
+                    **values,
                 )
             )
             done = result.rowcount == 1  # type: ignore[attr-defined]

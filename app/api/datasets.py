@@ -24,7 +24,18 @@ DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
 _UPLOAD_BODY: dict[str, Any] = {
     "required": True,
     "content": {
-        "application/json": {"schema": DatasetUpload.model_json_schema()},
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    DatasetUpload.model_json_schema(),
+                    {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "description": "a bare list of numbers: one column named value",
+                    },
+                ]
+            }
+        },
         "multipart/form-data": {
             "schema": {
                 "type": "object",
@@ -72,6 +83,8 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[
 
 async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
     body = await request.body()
+    if body.lstrip()[:1] == b"[":  # a bare list of numbers is one column
+        body = b'{"values": ' + body + b"}"
     try:
         upload = await run_in_threadpool(DatasetUpload.model_validate_json, body)
     except ValidationError as exc:
@@ -98,7 +111,7 @@ async def create_dataset(
     orders the rows and is then dropped. JSON: `{"columns": [...], "values": [[...], ...]}` or a
     flat `values` list for one column. Nothing is stored unless the whole series is valid.
     """
-    limits = Limits(settings.max_dataset_rows, settings.max_dataset_columns)
+    limits = Limits.of(settings)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
         matrix, columns, name = await _parse_json(request, limits)
@@ -113,7 +126,7 @@ async def create_dataset(
         datasets.create_dataset, store=store, name=name, matrix=matrix, columns=columns
     )
     response.headers["Location"] = f"/v1/datasets/{row.id}"
-    return DatasetRead.model_validate(row, from_attributes=True)
+    return DatasetRead.from_row(row)
 
 
 @router.get("", response_model=DatasetPage, summary="List datasets")
@@ -124,7 +137,7 @@ def list_datasets(
 ) -> DatasetPage:
     """Stored datasets, newest first."""
     rows, total = store.list_datasets(limit=limit, offset=offset)
-    items = [DatasetRead.model_validate(row, from_attributes=True) for row in rows]
+    items = [DatasetRead.from_row(row) for row in rows]
     return DatasetPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -132,7 +145,7 @@ def list_datasets(
 def read_dataset(dataset_id: DatasetId, store: StoreDep) -> DatasetRead:
     """One dataset's columns, length and per-column statistics."""
     row = datasets.get_dataset(store=store, dataset_id=dataset_id)
-    return DatasetRead.model_validate(row, from_attributes=True)
+    return DatasetRead.from_row(row)
 
 
 @router.delete(

@@ -7,18 +7,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import CacheDep, MetricsDep, ModelsDep, StoreDep
-from app.schemas.common import Schema
+from app.schemas.common import ReadSchema
 
 router = APIRouter(tags=["operations"])
 
 
-class HealthRead(Schema):
+class HealthRead(ReadSchema):
     """Liveness."""
 
     status: str
 
 
-class ReadyRead(Schema):
+class ReadyRead(ReadSchema):
     """Readiness of each dependency."""
 
     status: str

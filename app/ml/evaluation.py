@@ -14,6 +14,26 @@ def errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(diff)))}
 
 
+class ErrorSums:
+    """Accumulates squared and absolute errors batch by batch; `errors()` of all of them."""
+
+    def __init__(self) -> None:
+        self.squared = self.absolute = 0.0
+        self.count = 0
+
+    def add(self, predicted: np.ndarray, actual: np.ndarray) -> None:
+        """Add one batch of predictions and the values they predict (same shape)."""
+        diff = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
+        self.squared += float(np.sum(diff**2))
+        self.absolute += float(np.sum(np.abs(diff)))
+        self.count += diff.size
+
+    def result(self) -> dict[str, float]:
+        """MSE, RMSE and MAE over everything added."""
+        mse = self.squared / self.count
+        return {"mse": mse, "rmse": math.sqrt(mse), "mae": self.absolute / self.count}
+
+
 def naive_windows(series: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
     """The last-value forecast of every window: [N, horizon, F], each row the value before start."""
     last = series[starts - 1]  # [N, F]

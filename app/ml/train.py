@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,14 +18,16 @@ import torch
 from torch import nn
 
 from app.ml.data import Scaler, ScalingKind, Split, gather_windows, split_problems, window_starts
-from app.ml.evaluation import errors, naive_windows
-from app.ml.forecast import RolloutMode, predict_windows, rollout
+from app.ml.evaluation import ErrorSums, errors, naive_windows
+from app.ml.forecast import RolloutMode, rollout
 from app.ml.model import LSTMConfig, LSTMForecaster
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 # Long test spans are rolled out over their first steps only: a rollout is sequential, and
 # tens of thousands of steps would cost more than the training itself.
-MAX_ROLLOUT_EVAL_STEPS = 2000
+MAX_ROLLOUT_EVAL_STEPS = 10_000
+# Windows per forward pass when evaluating: memory stays at one batch whatever the split's size.
+EVAL_BATCH = 1024
 # State carry is chosen only if its validation rollout is at least about as good as the window's.
 STATE_ROLLOUT_TOLERANCE = 1.05
 
@@ -49,6 +51,7 @@ class TrainConfig:
     scaling: ScalingKind = "standard"
     val_fraction: float = 0.1
     test_fraction: float = 0.1
+    time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,21 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 @torch.inference_mode()
-def _loss(model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor) -> float:
+def _direct(
+    model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(starts, predictions [b, H, F], targets [b, H, F]) of EVAL_BATCH windows at a time."""
+    model.eval()
     config = model.config
-    inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
-    return float(nn.functional.mse_loss(predict_windows(model, inputs), targets))
+    for begin in range(0, len(starts), EVAL_BATCH):
+        batch = starts[begin : begin + EVAL_BATCH]
+        inputs, targets = gather_windows(series, batch, config.lookback, config.horizon)
+        yield batch, model(inputs)[0], targets
+
+
+def _loss(model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor) -> float:
+    total = sum(float(((p - t) ** 2).sum()) for _, p, t in _direct(model, series, starts))
+    return total / (len(starts) * model.config.horizon * model.config.n_features)
 
 
 def _improves(loss: float, best: float, config: TrainConfig) -> bool:
@@ -214,6 +228,9 @@ class _Trainer:
             if config.early_stopping_patience and since_best >= config.early_stopping_patience:
                 stop_reason = "early_stopping"
                 break
+            if config.time_limit_seconds is not None and now - began > config.time_limit_seconds:
+                stop_reason = "time_limit"
+                break
         self.model.load_state_dict(best_state)
         return best_epoch, stop_reason
 
@@ -240,14 +257,13 @@ class _Trainer:
         """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
         config, split = self.model.config, self.split
         starts = window_starts(split.test_start, len(self.raw), config.lookback, config.horizon)
-        inputs, _ = gather_windows(
-            self.series,
-            torch.as_tensor(starts, device=self.device),
-            config.lookback,
-            config.horizon,
-        )
-        direct = self.scaler.inverse(predict_windows(self.model, inputs).double().cpu().numpy())
-        targets = self.raw[starts[:, None] + np.arange(config.horizon)]  # [N, H, F]
+        model_sums, naive_sums = ErrorSums(), ErrorSums()
+        test_starts = torch.as_tensor(starts, device=self.device)
+        for batch, predicted, _ in _direct(self.model, self.series, test_starts):
+            first = batch.cpu().numpy()
+            targets = self.raw[first[:, None] + np.arange(config.horizon)]  # [b, H, F]
+            model_sums.add(self.scaler.inverse(predicted.double().cpu().numpy()), targets)
+            naive_sums.add(naive_windows(self.raw, first, config.horizon), targets)
         steps = min(split.test, MAX_ROLLOUT_EVAL_STEPS)
         rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
         actual = self.raw[split.test_start : split.test_start + steps]
@@ -255,8 +271,8 @@ class _Trainer:
         return {
             "test_rows": split.test,
             "test_windows": len(starts),
-            "one_step": errors(direct, targets),
-            "naive_one_step": errors(naive_windows(self.raw, starts, config.horizon), targets),
+            "one_step": model_sums.result(),
+            "naive_one_step": naive_sums.result(),
             "rollout_steps": steps,
             "rollout": errors(rolled, actual),
             "naive_rollout": errors(naive_rollout, actual),

@@ -36,14 +36,21 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
 
-class ErrorDetail(Schema):
+class ReadSchema(BaseModel):
+    """Base of response models: built from stored rows and checkpoint metadata, so a field added
+    by a later version (an extra metric, say) is dropped rather than turned into a 500."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class ErrorDetail(ReadSchema):
     """One bad field."""
 
     field: str
     message: str
 
 
-class ErrorInfo(Schema):
+class ErrorInfo(ReadSchema):
     """What went wrong, where."""
 
     code: str = Field(description="stable machine-readable code, e.g. context_too_short")
@@ -52,7 +59,7 @@ class ErrorInfo(Schema):
     details: list[ErrorDetail] | None = None
 
 
-class ErrorBody(Schema):
+class ErrorBody(ReadSchema):
     """The body of every 4xx and 5xx response."""
 
     error: ErrorInfo
@@ -72,7 +79,7 @@ class ErrorBody(Schema):
     )
 
 
-class PageInfo(Schema):
+class PageInfo(ReadSchema):
     """Where a page sits in the whole list."""
 
     total: int

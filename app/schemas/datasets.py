@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.schemas.common import PageInfo, Rows, Schema
+from app.db import DatasetRow
+from app.schemas.common import PageInfo, ReadSchema, Rows, Schema
 
 
 class DatasetUpload(Schema):
@@ -25,7 +26,7 @@ class DatasetUpload(Schema):
     }
 
 
-class ColumnStats(Schema):
+class ColumnStats(ReadSchema):
     """Summary of one column."""
 
     name: str
@@ -35,15 +36,27 @@ class ColumnStats(Schema):
     std: float
 
 
-class DatasetRead(Schema):
+class DatasetRead(ReadSchema):
     """A stored series (without its values)."""
 
     id: str
     name: str | None
     columns: list[str]
-    rows: int
+    length: int = Field(description="number of rows")
     stats: list[ColumnStats]
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: DatasetRow) -> DatasetRead:
+        """The API view of a stored dataset."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            columns=row.columns,
+            length=row.rows,
+            stats=[ColumnStats.model_validate(stat) for stat in row.stats],
+            created_at=row.created_at,
+        )
 
 
 class DatasetPage(PageInfo):

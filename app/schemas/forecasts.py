@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from app.schemas.common import Rows, Schema
+from app.schemas.common import ReadSchema, Rows, Schema
 
 
 class ForecastRequest(Schema):
@@ -37,7 +37,7 @@ class ForecastRequest(Schema):
         return self
 
 
-class ForecastResponse(Schema):
+class ForecastResponse(ReadSchema):
     """Forecast rows on the original scale, one list of `horizon` rows per context."""
 
     model: str

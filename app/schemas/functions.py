@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from app.schemas.common import Schema
+from app.schemas.common import ReadSchema
 
 
-class FunctionParamRead(Schema):
+class FunctionParamRead(ReadSchema):
     """One parameter of a built-in function."""
 
     name: str
@@ -18,7 +18,7 @@ class FunctionParamRead(Schema):
     description: str
 
 
-class FunctionRead(Schema):
+class FunctionRead(ReadSchema):
     """A built-in generator."""
 
     name: str

@@ -9,7 +9,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from app.db import JobRow, JobStatus
 from app.ml.functions import CATALOG
-from app.schemas.common import ID_PATTERN, ModelName, Rows, Schema
+from app.schemas.common import ID_PATTERN, ModelName, PageInfo, ReadSchema, Rows, Schema
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
 
@@ -46,6 +46,7 @@ def _data_kind(value: Any) -> str | None:
     return kinds.get(type(value))
 
 
+DataSource = FunctionData | DatasetData | InlineData
 DataSpec = Annotated[
     Annotated[FunctionData, Tag("<function>")]
     | Annotated[DatasetData, Tag("<dataset>")]
@@ -148,7 +149,7 @@ class TrainRequest(Schema):
         return self
 
 
-class ProgressRead(Schema):
+class ProgressRead(ReadSchema):
     """Where a running job is."""
 
     epoch: int
@@ -163,7 +164,7 @@ class ProgressRead(Schema):
     eta_seconds: float | None = Field(description="at the current pace, if every epoch runs")
 
 
-class EpochRead(Schema):
+class EpochRead(ReadSchema):
     """One epoch of the loss history (model scale)."""
 
     epoch: int
@@ -173,7 +174,7 @@ class EpochRead(Schema):
     seconds: float
 
 
-class ErrorMetrics(Schema):
+class ErrorMetrics(ReadSchema):
     """Errors on the original scale; null where a forecast was not finite."""
 
     mse: float | None
@@ -181,7 +182,7 @@ class ErrorMetrics(Schema):
     mae: float | None
 
 
-class MetricsRead(Schema):
+class MetricsRead(ReadSchema):
     """Test-split metrics on the original scale, the model's beside the naive forecast's."""
 
     test_rows: int
@@ -201,14 +202,14 @@ class MetricsRead(Schema):
     train_seconds: float
 
 
-class ModelRef(Schema):
+class ModelRef(ReadSchema):
     """A model version a job produced."""
 
     name: str
     version: int
 
 
-class JobSummary(Schema):
+class JobSummary(ReadSchema):
     """A job as listed."""
 
     id: str
@@ -232,13 +233,10 @@ class JobRead(JobSummary):
     history: list[EpochRead]
 
 
-class JobPage(Schema):
+class JobPage(PageInfo):
     """A page of jobs, newest first."""
 
     items: list[JobSummary]
-    total: int
-    limit: int
-    offset: int
 
 
 def _job_fields(row: JobRow) -> dict[str, Any]:

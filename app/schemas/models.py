@@ -7,28 +7,30 @@ from typing import Any
 
 from pydantic import Field
 
-from app.schemas.common import Schema
+from app.schemas.common import ReadSchema
 from app.schemas.jobs import MetricsRead
 
 
-class VersionRead(Schema):
+class VersionRead(ReadSchema):
     """One saved version of a model."""
 
     version: int
-    created_at: datetime | None
-    job_id: str | None = Field(description="the job that trained it (null for bundled models)")
-    columns: list[str]
-    lookback: int
-    horizon: int
-    rollout_mode: str
-    metrics: MetricsRead | None
-    spec: dict[str, Any] | None = Field(description="the training request, defaults filled in")
-    weights_sha256: str
-    size_bytes: int
-    loaded_on: str | None = Field(description="device this version is cached on, if loaded")
+    readable: bool = Field(True, description="false if its files fail their checks")
+    error: str | None = Field(None, description="why an unreadable version cannot be used")
+    created_at: datetime | None = None
+    job_id: str | None = Field(None, description="the job that trained it (null if bundled)")
+    columns: list[str] = Field(default_factory=list)
+    lookback: int | None = None
+    horizon: int | None = None
+    rollout_mode: str | None = None
+    metrics: MetricsRead | None = None
+    spec: dict[str, Any] | None = Field(None, description="the training request, resolved")
+    weights_sha256: str | None = None
+    size_bytes: int = 0
+    loaded_on: str | None = Field(None, description="device this version is cached on, if any")
 
 
-class ModelRead(Schema):
+class ModelRead(ReadSchema):
     """A model and all its versions, oldest first."""
 
     name: str
@@ -36,7 +38,7 @@ class ModelRead(Schema):
     versions: list[VersionRead]
 
 
-class ModelSummary(Schema):
+class ModelSummary(ReadSchema):
     """A model as listed."""
 
     name: str
@@ -45,7 +47,7 @@ class ModelSummary(Schema):
     columns: list[str]
 
 
-class ModelList(Schema):
+class ModelList(ReadSchema):
     """Every model in the store, by name."""
 
     items: list[ModelSummary]

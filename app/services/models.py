@@ -7,12 +7,14 @@ never leaves half a checkpoint, and disappears by a rename to a trash folder bef
 
 from __future__ import annotations
 
-import errno
+import fcntl
 import os
 import re
 import shutil
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,10 @@ from app.schemas.common import MODEL_NAME_PATTERN
 from app.schemas.models import ModelList, ModelRead, ModelSummary, VersionRead
 
 _NAME = re.compile(MODEL_NAME_PATTERN)
+_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")  # ASCII only: str.isdigit() also accepts '²'
 _TEMP_PREFIX, _TRASH_PREFIX = ".tmp-", ".trash-"
+_LAST_VERSION = ".last_version"  # the highest version ever published: numbers are never reused
+_STALE_SECONDS = 3600  # a temporary folder this old was left by a crash, not a running save
 
 
 class ModelStore:
@@ -32,12 +37,22 @@ class ModelStore:
         self.root = root.resolve()
 
     def ensure(self) -> None:
-        """Create the store and clear temporary folders a crash left behind."""
+        """Create the store and clear the temporary folders a crash left behind."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for leftover in self.root.glob(f"{_TEMP_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in self.root.glob(f"{_TRASH_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        cutoff = time.time() - _STALE_SECONDS
+        for pattern in (f"{_TEMP_PREFIX}*", f"{_TRASH_PREFIX}*"):
+            for leftover in self.root.glob(pattern):
+                if leftover.stat().st_mtime < cutoff:
+                    shutil.rmtree(leftover, ignore_errors=True)
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        """Serialise publishing and deleting versions of one model, across processes."""
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with (locks / f"{name}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def check_writable(self) -> None:
         """Raise OSError unless the store is a writable directory."""
@@ -70,7 +85,9 @@ class ModelStore:
         folder = self.model_dir(name)
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+        return sorted(
+            int(p.name) for p in folder.iterdir() if _VERSION.match(p.name) and p.is_dir()
+        )
 
     def resolve_version(self, name: str, version: int | None) -> int:
         """`version`, or the latest; NotFound if the model or version does not exist."""
@@ -92,6 +109,12 @@ class ModelStore:
         except CheckpointError as exc:
             raise NotFound(f"model {name!r} version {version} is unreadable: {exc}") from exc
 
+    def _last_published(self, folder: Path) -> int:
+        try:
+            return int((folder / _LAST_VERSION).read_text())
+        except (OSError, ValueError):
+            return 0
+
     def save(self, name: str, write: Callable[[Path], None]) -> int:
         """Have `write` fill a temporary folder, then publish it as the next version."""
         folder = self.model_dir(name)
@@ -100,16 +123,12 @@ class ModelStore:
         temp.mkdir()
         try:
             write(temp)
-            for _ in range(100):  # another job of the same name may publish at the same moment
+            with self._locked(name):
                 folder.mkdir(exist_ok=True)
-                version = (self.versions(name) or [0])[-1] + 1
-                try:
-                    os.rename(temp, folder / str(version))
-                    return version
-                except OSError as exc:
-                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOENT):
-                        raise
-            raise OSError(f"could not claim a version number for {name!r}")
+                version = max([0, *self.versions(name), self._last_published(folder)]) + 1
+                os.rename(temp, folder / str(version))  # fails rather than overwrite a version
+                (folder / _LAST_VERSION).write_text(str(version))
+            return version
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
@@ -119,40 +138,44 @@ class ModelStore:
         shutil.rmtree(trash, ignore_errors=True)
 
     def delete_version(self, name: str, version: int) -> None:
-        """Remove one version; NotFound if it does not exist."""
-        self.resolve_version(name, version)
-        self._discard(self.version_dir(name, version))
-        folder = self.model_dir(name)
-        if not self.versions(name):
-            shutil.rmtree(folder, ignore_errors=True)
+        """Remove one version; NotFound if it does not exist. Its number is not reused."""
+        with self._locked(name):
+            self.resolve_version(name, version)
+            self._discard(self.version_dir(name, version))
 
     def delete_model(self, name: str) -> list[int]:
         """Remove a model and every version; returns the versions removed."""
-        versions = self.versions(name)
-        if not versions:
-            raise NotFound(f"no model named {name!r}", field="model_name")
-        self._discard(self.model_dir(name))
+        with self._locked(name):
+            versions = self.versions(name)
+            if not versions:
+                raise NotFound(f"no model named {name!r}", field="model_name")
+            self._discard(self.model_dir(name))
         return versions
 
 
 def _version_read(
     models: ModelStore, name: str, version: int, loaded_on: str | None
 ) -> VersionRead:
-    meta = models.meta(name, version)
+    folder = models.version_dir(name, version)
+    weights = folder / WEIGHTS_FILE
+    size = weights.stat().st_size if weights.exists() else 0
+    try:
+        meta = read_meta(folder)
+    except CheckpointError as exc:
+        return VersionRead(version=version, readable=False, error=str(exc), size_bytes=size)
     config = meta.get("config", {})
-    weights = models.version_dir(name, version) / WEIGHTS_FILE
     return VersionRead(
         version=version,
         created_at=meta.get("created_at"),
         job_id=meta.get("job_id"),
         columns=meta.get("columns", []),
-        lookback=config.get("lookback", 0),
-        horizon=config.get("horizon", 0),
-        rollout_mode=meta.get("rollout_mode", "window"),
+        lookback=config.get("lookback"),
+        horizon=config.get("horizon"),
+        rollout_mode=meta.get("rollout_mode"),
         metrics=meta.get("metrics"),
         spec=meta.get("spec"),
-        weights_sha256=meta.get("weights_sha256", ""),
-        size_bytes=weights.stat().st_size if weights.exists() else 0,
+        weights_sha256=meta.get("weights_sha256"),
+        size_bytes=size,
         loaded_on=loaded_on,
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.config import Settings
 from app.errors import InvalidInput
 
 # Bigger magnitudes overflow float64 statistics (squares) and float32 models.
@@ -24,6 +25,11 @@ class Limits:
 
     max_rows: int
     max_columns: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits a service instance is configured with."""
+        return cls(settings.max_dataset_rows, settings.max_dataset_columns)
 
 
 def default_columns(count: int) -> list[str]:

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 
 from app.config import Settings
@@ -18,13 +17,12 @@ from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.ml import checkpoints
 from app.ml.data import Split, split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
-from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
 from app.ml.model import LSTMConfig
 from app.ml.train import EpochStats, TrainConfig, TrainingCancelled, TrainingDiverged, train
-from app.schemas.jobs import DatasetData, FunctionData, InlineData, TrainRequest
-from app.services import datasets
+from app.schemas.jobs import DatasetData, FunctionData, TrainRequest
+from app.services import sources
 from app.services.models import ModelStore
-from app.services.series import Limits, to_matrix
+from app.services.series import Limits
 from app.store import Store
 
 logger = logging.getLogger(__name__)
@@ -41,60 +39,74 @@ class _JobLost(Exception):
     """The job is no longer ours to write (marked interrupted or failed elsewhere)."""
 
 
-def _limits(settings: Settings) -> Limits:
-    return Limits(settings.max_dataset_rows, settings.max_dataset_columns)
+# Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
+# gates, cell and hidden states and their gradients, rounded up.
+_ACTIVATION_FLOATS = 16
 
 
-def _function_params(data: FunctionData) -> dict[str, float]:
+def _check_trainable(
+    request: TrainRequest, data: FunctionData | DatasetData, *, store: Store, settings: Settings
+) -> None:
+    """422 unless the spec can train here: device, series length, split, memory."""
     try:
-        return resolve_params(data.function, data.params)
-    except FunctionParamError as exc:
-        raise InvalidInput(exc.message, field=f"data.params.{exc.param}") from None
-
-
-def data_shape(*, store: Store, data: Any, limits: Limits) -> tuple[int, int]:
-    """(rows, columns) of a job's series, checked without generating or loading it."""
-    if isinstance(data, FunctionData):
-        params = _function_params(data)
-        return int(params["points"]), len(CATALOG[data.function].columns)
-    if isinstance(data, DatasetData):
-        shape = store.dataset_shape(data.dataset_id)
-        if shape is None:
-            raise InvalidInput(f"no dataset {data.dataset_id!r}", field="data.dataset_id")
-        return shape
-    matrix, _ = to_matrix(data.values, data.columns, field="data.values", limits=limits)
-    return matrix.shape  # type: ignore[return-value]
-
-
-def load_series(*, store: Store, data: Any, limits: Limits) -> tuple[np.ndarray, list[str]]:
-    """A job's series [rows, columns] float64 and its column names."""
-    if isinstance(data, FunctionData):
-        return generate(data.function, _function_params(data)), list(CATALOG[data.function].columns)
-    if isinstance(data, DatasetData):
-        return datasets.load_values(store=store, dataset_id=data.dataset_id)
-    assert isinstance(data, InlineData)
-    return to_matrix(data.values, data.columns, field="data.values", limits=limits)
+        resolve_device(request.device)
+    except DeviceUnavailable as exc:
+        raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
+    rows, _ = sources.data_shape(store=store, data=data)
+    if rows > settings.max_dataset_rows:
+        raise InvalidInput(
+            f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
+        )
+    window, training, arch = request.window, request.training, request.architecture
+    split = Split.of(rows, training.validation_fraction, training.test_fraction)
+    problems = split_problems(rows, split, window.lookback, window.horizon)
+    if problems:
+        raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
+    batch_bytes = (
+        4 * _ACTIVATION_FLOATS * training.batch_size * window.lookback
+        * arch.hidden_size * arch.num_layers
+    )  # fmt: skip
+    if batch_bytes > settings.max_train_memory_mb * 2**20:
+        raise InvalidInput(
+            f"a training batch would need about {batch_bytes / 2**20:,.0f} MB "
+            "(batch_size x lookback x hidden_size x num_layers); the limit is "
+            f"{settings.max_train_memory_mb} MB (FORECAST_MAX_TRAIN_MEMORY_MB)",
+            field="training.batch_size",
+            code="job_too_large",
+        )
 
 
 def submit_training(
     *, store: Store, runner: JobRunner, settings: Settings, request: TrainRequest
 ) -> JobRow:
-    """Check that the spec can train, then queue it."""
-    rows, columns = data_shape(store=store, data=request.data, limits=_limits(settings))
-    if rows > settings.max_dataset_rows:
-        raise InvalidInput(
-            f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
+    """Check that the spec can train, then queue it with its data source resolved.
+
+    Function parameters are stored with every default filled in; inline values are stored as a
+    dataset, so the job and its checkpoint carry only the dataset's id.
+    """
+    data = request.data
+    if isinstance(data, FunctionData):
+        data = sources.resolve_function(data)
+        _check_trainable(request, data, store=store, settings=settings)
+    elif isinstance(data, DatasetData):
+        _check_trainable(request, data, store=store, settings=settings)
+    else:
+        limits = Limits.of(settings)
+        data = sources.store_inline(
+            store=store, data=data, model_name=request.model_name, limits=limits
         )
-    split = Split.of(rows, request.training.validation_fraction, request.training.test_fraction)
-    problems = split_problems(rows, split, request.window.lookback, request.window.horizon)
-    if problems:
-        raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
+        try:
+            _check_trainable(request, data, store=store, settings=settings)
+        except InvalidInput:
+            store.delete_unused_dataset(data.dataset_id)  # a refused job leaves nothing behind
+            raise
+    spec = request.model_copy(update={"data": data})
     row = JobRow(
         id=uuid.uuid4().hex,
         model_name=request.model_name,
         status=JobStatus.QUEUED,
-        spec=request.model_dump(mode="json"),
-        dataset_id=request.data.dataset_id if isinstance(request.data, DatasetData) else None,
+        spec=spec.model_dump(mode="json"),
+        dataset_id=data.dataset_id if isinstance(data, DatasetData) else None,
         created_at=utcnow(),
         history=[],
     )
@@ -137,13 +149,15 @@ def finite_or_none(value: Any) -> Any:
 
 
 class _ProgressReporter:
-    """Turns epoch stats into job-row writes, at most every PROGRESS_INTERVAL_SECONDS."""
+    """Turns epoch stats into job-row writes, at most every PROGRESS_INTERVAL_SECONDS; the last
+    epochs are written with the job's final state."""
 
     def __init__(
         self, store: Store, job_id: str, token: str, on_epoch: Callable[[float], None] | None
     ) -> None:
         self.store, self.job_id, self.token, self.on_epoch = store, job_id, token, on_epoch
         self.history: list[dict[str, Any]] = []
+        self.progress: dict[str, Any] | None = None
         self.last_write = self.last_check = 0.0
 
     def __call__(self, stats: EpochStats) -> None:
@@ -158,26 +172,28 @@ class _ProgressReporter:
                 }
             )
         )
+        self.progress = finite_or_none(
+            {
+                "epoch": stats.epoch,
+                "epochs": stats.epochs,
+                "fraction": stats.epoch / stats.epochs,
+                "train_loss": stats.train_loss,
+                "val_loss": stats.val_loss,
+                "best_val_loss": stats.best_val_loss,
+                "best_epoch": stats.best_epoch,
+                "learning_rate": stats.learning_rate,
+                "elapsed_seconds": stats.elapsed_seconds,
+                "eta_seconds": stats.elapsed_seconds / stats.epoch * (stats.epochs - stats.epoch),
+            }
+        )
         if self.on_epoch is not None:
             self.on_epoch(stats.seconds)
         now = time.monotonic()
-        if now - self.last_write < PROGRESS_INTERVAL_SECONDS and stats.epoch < stats.epochs:
+        if now - self.last_write < PROGRESS_INTERVAL_SECONDS:
             return
         self.last_write = now
-        progress = {
-            "epoch": stats.epoch,
-            "epochs": stats.epochs,
-            "fraction": stats.epoch / stats.epochs,
-            "train_loss": stats.train_loss,
-            "val_loss": stats.val_loss,
-            "best_val_loss": stats.best_val_loss,
-            "best_epoch": stats.best_epoch,
-            "learning_rate": stats.learning_rate,
-            "elapsed_seconds": stats.elapsed_seconds,
-            "eta_seconds": stats.elapsed_seconds / stats.epoch * (stats.epochs - stats.epoch),
-        }
         if not self.store.report_progress(
-            self.job_id, self.token, progress=finite_or_none(progress), history=self.history
+            self.job_id, self.token, progress=self.progress, history=self.history
         ):
             raise _JobLost
 
@@ -189,8 +205,16 @@ class _ProgressReporter:
         self.last_check = now
         return self.store.cancel_requested(self.job_id)
 
+    def final_progress(self, status: JobStatus) -> dict[str, Any] | None:
+        """Progress as the job ends: a finished success is complete, with nothing left to wait."""
+        if self.progress is None or status != JobStatus.SUCCEEDED:
+            return self.progress
+        return self.progress | {"fraction": 1.0, "eta_seconds": 0.0}
 
-def _configs(spec: TrainRequest, n_features: int) -> tuple[LSTMConfig, TrainConfig]:
+
+def _configs(
+    spec: TrainRequest, n_features: int, settings: Settings
+) -> tuple[LSTMConfig, TrainConfig]:
     arch, training = spec.architecture, spec.training
     model_config = LSTMConfig(
         n_features=n_features,
@@ -217,6 +241,7 @@ def _configs(spec: TrainRequest, n_features: int) -> tuple[LSTMConfig, TrainConf
         scaling=training.scaling,
         val_fraction=training.validation_fraction,
         test_fraction=training.test_fraction,
+        time_limit_seconds=settings.max_train_seconds,
     )
     return model_config, train_config
 
@@ -224,12 +249,13 @@ def _configs(spec: TrainRequest, n_features: int) -> tuple[LSTMConfig, TrainConf
 def _train_and_save(
     row: JobRow, token: str, *, store: Store, models: ModelStore, settings: Settings,
     reporter: _ProgressReporter,
-) -> None:  # fmt: skip
+) -> tuple[dict[str, Any], int]:  # fmt: skip
+    """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
     spec = TrainRequest.model_validate(row.spec)
     device = resolve_device(spec.device)
     store.set_device(row.id, token, str(device))
-    series, columns = load_series(store=store, data=spec.data, limits=_limits(settings))
-    model_config, train_config = _configs(spec, series.shape[1])
+    series, columns = sources.load_series(store=store, data=spec.data)
+    model_config, train_config = _configs(spec, series.shape[1], settings)
     result = train(series, model_config, train_config, device, reporter, reporter.should_stop)
     metrics = finite_or_none(
         {
@@ -240,6 +266,8 @@ def _train_and_save(
             "train_seconds": result.seconds,
         }
     )
+    if store.cancel_requested(row.id):  # asked after the last epoch: publish nothing
+        raise TrainingCancelled
     extra = {"name": row.model_name, "job_id": row.id, "created_at": utcnow().isoformat()}
     extra |= {"spec": row.spec, "metrics": metrics, "device": str(device)}
     version = models.save(
@@ -248,8 +276,7 @@ def _train_and_save(
             folder, result.model, result.scaler, result.rollout_mode, columns, result.tail, extra
         ),
     )
-    if not store.finish(row.id, token, JobStatus.SUCCEEDED, metrics=metrics, model_version=version):
-        models.delete_version(row.model_name, version)  # the job was taken from us meanwhile
+    return metrics, version
 
 
 def run_training_job(
@@ -261,26 +288,37 @@ def run_training_job(
     settings: Settings,
     on_epoch: Callable[[float], None] | None = None,
 ) -> None:
-    """Train a claimed job to its end state. Never raises: every outcome is written to the row."""
+    """Train a claimed job to its end state. Never raises: every outcome is written to the row,
+    with the whole loss history and the last progress."""
     row = store.get_job(job_id)
     if row is None or row.status != JobStatus.RUNNING or row.run_token != token:
         return
     torch.set_num_threads(settings.train_threads)
     reporter = _ProgressReporter(store, job_id, token, on_epoch)
+    outcome: dict[str, Any] = {}
     try:
-        _train_and_save(
+        metrics, version = _train_and_save(
             row, token, store=store, models=models, settings=settings, reporter=reporter
         )
+        status, outcome = JobStatus.SUCCEEDED, {"metrics": metrics, "model_version": version}
     except _JobLost:
         logger.info("job %s was taken over while running; stopping", job_id)
+        return
     except TrainingCancelled:
-        store.finish(job_id, token, JobStatus.CANCELLED)
+        status = JobStatus.CANCELLED
     except (TrainingDiverged, DeviceUnavailable, ValueError) as exc:
-        store.finish(job_id, token, JobStatus.FAILED, error=str(exc))
+        status, outcome = JobStatus.FAILED, {"error": str(exc)}
     except AppError as exc:
-        store.finish(job_id, token, JobStatus.FAILED, error=exc.message)
+        status, outcome = JobStatus.FAILED, {"error": exc.message}
     except Exception as exc:  # noqa: BLE001 - the job, not the worker, must record the failure
         logger.exception("job %s failed", job_id)
-        store.finish(
-            job_id, token, JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
+        status, outcome = (
+            JobStatus.FAILED,
+            {"error": f"internal error: {type(exc).__name__}: {exc}"},
         )
+    written = store.finish(
+        job_id, token, status, history=reporter.history, progress=reporter.final_progress(status),
+        **outcome,
+    )  # fmt: skip
+    if not written and "model_version" in outcome:  # the job was taken from us meanwhile
+        models.delete_version(row.model_name, outcome["model_version"])

@@ -96,7 +96,7 @@ def test_chunked_csv_upload_under_the_limit_is_stored(limited: TestClient) -> No
         limited, "/v1/datasets", body, f"multipart/form-data; boundary={BOUNDARY}"
     )
     assert response.status_code == 201, response.text
-    assert response.json()["rows"] == 50
+    assert response.json()["length"] == 50
     assert totals(limited) == (1, 0)
 
 
@@ -146,11 +146,11 @@ def test_job_under_the_limit_is_queued_declared_or_chunked(limited: TestClient) 
     assert response.json()["status"] == "queued"
     chunked = post_chunked(limited, "/v1/jobs", json.dumps(spec).encode(), "application/json")
     assert chunked.status_code == 202, chunked.text
-    assert totals(limited) == (0, 2)
+    assert totals(limited) == (2, 2)  # inline values are kept as a dataset per job
 
 
 def test_default_limit_accepts_a_large_upload(client: TestClient) -> None:
     data = csv_of(20_000)  # about 180 kB, far under the 50 MiB default
     response = client.post("/v1/datasets", files={"file": ("s.csv", data, "text/csv")})
     assert response.status_code == 201, response.text
-    assert response.json()["rows"] == 20_000
+    assert response.json()["length"] == 20_000

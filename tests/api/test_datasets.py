@@ -79,7 +79,7 @@ def test_csv_upload_is_created_with_location_columns_rows_and_exact_stats(
     assert response.headers["location"] == f"/v1/datasets/{body['id']}"
     assert body["name"] == "power"
     assert body["columns"] == ["load", "temp"]
-    assert body["rows"] == len(SERIES)
+    assert body["length"] == len(SERIES)
     assert_stats_match(body["stats"], ["load", "temp"], SERIES)
     assert "values" not in body
 
@@ -93,7 +93,7 @@ def test_json_upload_with_columns_and_name_is_created_with_exact_stats(
     assert response.headers["location"] == f"/v1/datasets/{body['id']}"
     assert body["name"] == "pair"
     assert body["columns"] == ["x", "y"]
-    assert body["rows"] == 6
+    assert body["length"] == 6
     assert_stats_match(body["stats"], ["x", "y"], SERIES)
 
 
@@ -104,7 +104,7 @@ def test_json_flat_list_is_one_column_named_value(client: TestClient) -> None:
     body = response.json()
     assert body["name"] is None
     assert body["columns"] == ["value"]
-    assert body["rows"] == 5
+    assert body["length"] == 5
     assert_stats_match(body["stats"], ["value"], [[v] for v in values])
 
 
@@ -129,7 +129,7 @@ def test_csv_time_column_is_detected_by_name_and_dropped(client: TestClient, nam
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["columns"] == ["v"]
-    assert body["rows"] == 3
+    assert body["length"] == 3
     assert_stats_match(body["stats"], ["v"], [[30.0], [10.0], [20.0]])
 
 
@@ -138,7 +138,7 @@ def test_csv_named_time_column_with_iso_dates_is_dropped(client: TestClient) -> 
     response = upload_csv(client, text, time_column="when")
     assert response.status_code == 201, response.text
     assert response.json()["columns"] == ["v"]
-    assert response.json()["rows"] == 3
+    assert response.json()["length"] == 3
 
 
 def test_csv_with_byte_order_mark_and_crlf_is_accepted(client: TestClient) -> None:
@@ -428,3 +428,13 @@ def test_file_sent_as_a_plain_text_field_is_refused(client: TestClient) -> None:
     response = client.post("/v1/datasets", files={"file": (None, "a\n1\n2\n")})
     error_of(response, 422, "invalid_input", "file")
     assert dataset_total(client) == 0
+
+
+def test_json_bare_list_is_one_column(client: TestClient) -> None:
+    response = client.post("/v1/datasets", json=[1.0, 2.0, 4.0])
+    assert response.status_code == 201, response.text
+    assert response.json()["columns"] == ["value"]
+    assert response.json()["length"] == 3
+    bad = client.post("/v1/datasets", json=[1.0, "x"])
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "values[1]"

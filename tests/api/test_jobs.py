@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 MINIMAL = {"model_name": "sine", "data": {"function": "sin"}}
@@ -143,3 +144,44 @@ def test_cancel_queued_job_is_immediate_and_second_cancel_conflicts(client: Test
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "job_finished"
     assert client.post(f"/v1/jobs/{'b' * 32}/cancel").status_code == 404
+
+
+def test_create_job_on_a_missing_gpu_is_422_before_queueing(client: TestClient) -> None:
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this host has a cuda:7")
+    response = submit(client, MINIMAL | {"device": "cuda:7"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "device_unavailable"
+    assert response.json()["error"]["field"] == "device"
+    assert client.get("/v1/jobs").json()["total"] == 0
+
+
+def test_create_job_stores_the_resolved_function_parameters(client: TestClient) -> None:
+    job = submit(
+        client, {"model_name": "s", "data": {"function": "sin", "params": {"points": 500}}}
+    )
+    params = job.json()["spec"]["data"]["params"]
+    assert params == {"start": 0.0, "stop": 100.0, "points": 500, "noise": 0.0, "seed": 0}
+
+
+def test_create_job_keeps_inline_values_as_a_dataset(client: TestClient) -> None:
+    values = [float(i % 9) for i in range(300)]
+    job = submit(client, {"model_name": "s", "data": {"values": values, "columns": ["load"]}})
+    assert job.status_code == 202
+    dataset_id = job.json()["spec"]["data"]["dataset_id"]
+    dataset = client.get(f"/v1/datasets/{dataset_id}").json()
+    assert dataset["columns"] == ["load"]
+    assert dataset["length"] == 300
+    assert client.delete(f"/v1/datasets/{dataset_id}").status_code == 409  # the job needs it
+
+
+def test_create_job_whose_batch_needs_too_much_memory_is_422(client: TestClient) -> None:
+    big = {
+        "window": {"lookback": 1000},
+        "architecture": {"hidden_size": 1024, "num_layers": 8},
+        "training": {"batch_size": 8192},
+    }
+    response = submit(client, MINIMAL | big)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "job_too_large"
+    assert "FORECAST_MAX_TRAIN_MEMORY_MB" in response.json()["error"]["message"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from fastapi.testclient import TestClient
 
 
@@ -48,3 +50,40 @@ def test_model_names_outside_the_pattern_are_422(models_client: TestClient) -> N
     # An encoded slash becomes another path segment: no route, so nothing reaches the disk.
     assert models_client.delete("/v1/models/sine%2f..").status_code in (404, 405)
     assert models_client.get("/v1/models/sine").status_code == 200
+
+
+def test_deleted_version_numbers_are_never_reused(models_client: TestClient) -> None:
+    models = models_client.app.state.models  # type: ignore[attr-defined]
+    source = models.version_dir("tiny-sine", 1)
+
+    # Publish a copy as version 2, delete it, publish again: the new one is 3, not 2 again.
+    def publish() -> int:
+        return models.save(
+            "tiny-sine", lambda folder: shutil.copytree(source, folder, dirs_exist_ok=True)
+        )
+
+    assert publish() == 2
+    assert models_client.delete("/v1/models/tiny-sine/versions/2").status_code == 204
+    assert publish() == 3
+    assert models_client.get("/v1/models/tiny-sine").json()["latest"] == 3
+
+
+def test_an_unreadable_version_is_reported_without_hiding_the_others(
+    models_client: TestClient,
+) -> None:
+    models = models_client.app.state.models  # type: ignore[attr-defined]
+    (models.version_dir("pair", 1) / "meta.json").write_text("{not json")
+    response = models_client.get("/v1/models/pair")
+    assert response.status_code == 200
+    version = response.json()["versions"][0]
+    assert version["readable"] is False
+    assert "meta.json" in version["error"]
+    assert models_client.get("/v1/models").status_code == 200
+
+
+def test_stray_folders_in_the_store_are_ignored(models_client: TestClient) -> None:
+    models = models_client.app.state.models  # type: ignore[attr-defined]
+    (models.model_dir("sine") / "\u00b2").mkdir()  # str.isdigit() is true for this
+    (models.root / "Not-A-Model").mkdir()
+    assert models_client.get("/v1/models").status_code == 200
+    assert models_client.get("/v1/models/sine").json()["versions"][0]["version"] == 1

@@ -1,0 +1,50 @@
+"""Where a job's series comes from: a built-in function, an uploaded dataset, inline values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.errors import InvalidInput
+from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
+from app.schemas.jobs import DatasetData, DataSource, FunctionData, InlineData
+from app.services import datasets
+from app.services.series import Limits, to_matrix
+from app.store import Store
+
+
+def resolve_function(data: FunctionData) -> FunctionData:
+    """The same function with every parameter filled in and checked (InvalidInput if not)."""
+    try:
+        params = resolve_params(data.function, data.params)
+    except FunctionParamError as exc:
+        raise InvalidInput(exc.message, field=f"data.params.{exc.param}") from None
+    return FunctionData(function=data.function, params=params)
+
+
+def store_inline(*, store: Store, data: InlineData, model_name: str, limits: Limits) -> DatasetData:
+    """Keep inline values as a dataset, so job records and checkpoints carry only its id."""
+    matrix, columns = to_matrix(data.values, data.columns, field="data.values", limits=limits)
+    row = datasets.create_dataset(
+        store=store, name=f"inline data of a {model_name} job", matrix=matrix, columns=columns
+    )
+    return DatasetData(dataset_id=row.id)
+
+
+def data_shape(*, store: Store, data: FunctionData | DatasetData) -> tuple[int, int]:
+    """(rows, columns) of a resolved source, without generating or loading the series."""
+    if isinstance(data, FunctionData):
+        return int(data.params["points"]), len(CATALOG[data.function].columns)
+    shape = store.dataset_shape(data.dataset_id)
+    if shape is None:
+        raise InvalidInput(f"no dataset {data.dataset_id!r}", field="data.dataset_id")
+    return shape
+
+
+def load_series(*, store: Store, data: DataSource) -> tuple[np.ndarray, list[str]]:
+    """A job's series [rows, columns] float64 and its column names."""
+    if isinstance(data, FunctionData):
+        resolved = resolve_function(data)
+        return generate(data.function, resolved.params), list(CATALOG[data.function].columns)
+    if isinstance(data, DatasetData):
+        return datasets.load_values(store=store, dataset_id=data.dataset_id)
+    raise InvalidInput("inline values are stored as a dataset at submission", field="data")
