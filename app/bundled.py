@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from app.config import Settings
 from app.db import JobStatus, create_schema, make_engine, make_session_factory
+from app.ml.checkpoints import META_FILE
 from app.schemas.jobs import TrainRequest
 from app.services.training import submit_training
 from app.store import Store
 from app.worker import InlineRunner
 
 logger = logging.getLogger(__name__)
-DEFAULT_REQUEST = {"model_name": "sine", "data": {"function": "sin"}}
+# The README's minimal request, on the CPU so that the bundled weights are reproducible.
+DEFAULT_REQUEST = {"model_name": "sine", "data": {"function": "sin"}, "device": "cpu"}
+
+
+def _install(built: Path, target: Path) -> None:
+    """Put a copy of `built` at `target` in one rename, so a running server never misses it."""
+    staged = target.with_name(f".{target.name}.new")
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(built, staged)
+    meta_path = staged / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["job_id"] = None  # trained by a throwaway job, not one of this store's
+    meta_path.write_text(json.dumps(meta, indent=2, allow_nan=False))
+    retired = target.with_name(f".{target.name}.old")
+    if target.exists():
+        os.rename(target, retired)
+    os.rename(staged, target)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def bundle_default_model(target: Path = Path("models/sine/1")) -> None:
-    """Train `DEFAULT_REQUEST` (the README's minimal request) and install it at `target`."""
+    """Train `DEFAULT_REQUEST` and install it at `target`."""
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
             models_dir=Path(scratch) / "models",
@@ -37,9 +57,6 @@ def bundle_default_model(target: Path = Path("models/sine/1")) -> None:
         engine.dispose()
         if done is None or done.status != JobStatus.SUCCEEDED or done.model_version is None:
             raise RuntimeError(f"training the default model failed: {done and done.error}")
-        built = settings.models_dir / "sine" / str(done.model_version)
-        if target.exists():
-            shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(built, target)
+        _install(settings.models_dir / "sine" / str(done.model_version), target)
         logger.info("installed %s: metrics %s", target, done.metrics)

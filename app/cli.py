@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from app.config import get_settings
-
-
-def configure_logging(level: str) -> None:
-    """One line per record, to stderr."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+from app.config import configure_logging, get_settings
 
 
 def serve() -> None:

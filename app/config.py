@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,12 @@ class Settings(BaseSettings):
     )
     max_horizon: int = Field(10_000, ge=1, description="most forecast steps per request")
     max_contexts: int = Field(1024, ge=1, description="most contexts in one forecast request")
+    max_forecast_values: int = Field(
+        2_000_000, ge=1, description="most values (contexts x horizon x columns) in one response"
+    )
+    max_forecast_gflop: float = Field(
+        200.0, gt=0, description="most estimated work of one forecast (about 4 s on 2 CPU cores)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("device")
@@ -55,6 +62,11 @@ class Settings(BaseSettings):
         if not is_device_name(value):
             raise ValueError("must be auto, cpu, cuda or cuda:N")
         return value
+
+
+def configure_logging(level: str) -> None:
+    """One line per record, to stderr: the API process and every worker process alike."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @lru_cache

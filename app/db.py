@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import (
     JSON,
@@ -125,6 +126,33 @@ def make_engine(url: str) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create missing tables."""
     Base.metadata.create_all(engine)
+
+
+class StoreInUse(RuntimeError):
+    """Another service instance already runs on this SQLite store."""
+
+
+def lock_sqlite_store(url: str) -> IO[str] | None:
+    """Hold an exclusive lock beside a SQLite file for the life of the returned handle.
+
+    At start an instance marks every running job interrupted, which is only right if no other
+    instance runs those jobs: a second `make run` on the same store is refused instead.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(f"{parsed.database}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUse(
+            f"another instance of the service is using {parsed.database}; stop it, or give "
+            "this one its own FORECAST_DATABASE_URL"
+        ) from None
+    return handle
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]

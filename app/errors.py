@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,22 +51,23 @@ class Conflict(AppError):
     status_code, code = 409, "conflict"
 
 
-class PayloadTooLarge(AppError):
-    """The request body is over the configured limit."""
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read past its limit. An HTTPException, because FastAPI re-raises
+    those from body parsing (anything else becomes a 400); rendered as payload_too_large."""
 
-    status_code, code = 413, "payload_too_large"
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=body_too_large_message(limit))
+
+
+def body_too_large_message(limit: int) -> str:
+    """What a client reads when its body is over the limit."""
+    return f"request body is over {limit} bytes (FORECAST_MAX_UPLOAD_BYTES)"
 
 
 class UnsupportedMediaType(AppError):
     """The request body's content type is not one the route reads."""
 
     status_code, code = 415, "unsupported_media_type"
-
-
-class ServiceUnavailable(AppError):
-    """A dependency (database, model store) cannot be reached."""
-
-    status_code, code = 503, "unavailable"
 
 
 def error_body(

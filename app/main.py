@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import datasets, functions, health, jobs, models
 from app.config import Settings, get_settings
-from app.db import create_schema, make_engine, make_session_factory
+from app.db import create_schema, lock_sqlite_store, make_engine, make_session_factory
 from app.errors import register_error_handlers
 from app.metrics import ServiceMetrics
 from app.middleware import BodySizeLimit, HttpMetrics
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store_lock = lock_sqlite_store(settings.database_url)
         engine = make_engine(settings.database_url)
         create_schema(engine)
         store = Store(make_session_factory(engine))
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         model_store.ensure()
         cache = ModelCache(model_store, resolve_device(settings.device), settings.model_cache_size)
         runner = LocalRunner(settings, store, metrics.observe_epoch)
-        metrics.watch_state(lambda: _job_counts(store), lambda: len(cache))
+        metrics.watch_state(lambda: _job_counts(store), lambda: len(cache))  # replaces any earlier
         app.state.settings, app.state.store, app.state.metrics = settings, store, metrics
         app.state.models, app.state.cache, app.state.runner = model_store, cache, runner
         runner.start()
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runner.shutdown()
             engine.dispose()
+            if store_lock is not None:
+                store_lock.close()
 
     app = FastAPI(
         title="LSTM forecasting service",

@@ -37,6 +37,7 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._state: _StateCollector | None = None
         r = self.registry
         self.http_requests = Counter(
             "forecast_http_requests_total",
@@ -82,5 +83,9 @@ class ServiceMetrics:
     def watch_state(
         self, job_counts: Callable[[], Mapping[str, int]], models_loaded: Callable[[], int]
     ) -> None:
-        """Expose jobs by status and loaded models, read fresh at every scrape."""
-        self.registry.register(_StateCollector(job_counts, models_loaded))
+        """Expose jobs by status and loaded models, read fresh at every scrape; a later call
+        (the app's lifespan run again) replaces the earlier source."""
+        if self._state is not None:
+            self.registry.unregister(self._state)
+        self._state = _StateCollector(job_counts, models_loaded)
+        self.registry.register(self._state)

@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_body
+from app.errors import BodyTooLarge, body_too_large_message, error_body
 from app.metrics import ServiceMetrics
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def _too_large(limit: int) -> str:
-    return f"request body is over {limit} bytes (FORECAST_MAX_UPLOAD_BYTES)"
 
 
 class BodySizeLimit:
@@ -26,7 +21,9 @@ class BodySizeLimit:
         self.app, self.limit = app, limit
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body("payload_too_large", _too_large(self.limit))).encode()
+        body = json.dumps(
+            error_body("payload_too_large", body_too_large_message(self.limit))
+        ).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -52,8 +49,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    # FastAPI re-raises HTTPException from body parsing (others become a 400).
-                    raise HTTPException(status_code=413, detail=_too_large(self.limit))
+                    raise BodyTooLarge(self.limit)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from app.db import DatasetRow, JobRow, JobStatus, utcnow
 
@@ -62,7 +62,7 @@ class Store:
         self, *, status: JobStatus | None, limit: int, offset: int
     ) -> tuple[list[JobRow], int]:
         """Newest first, optionally of one status; returns (page, total)."""
-        query = select(JobRow)
+        query = select(JobRow).options(defer(JobRow.spec), defer(JobRow.history))  # not listed
         count = select(func.count()).select_from(JobRow)
         if status is not None:
             query, count = (
@@ -189,17 +189,16 @@ class Store:
         return row
 
     def fail_running(self, reason: str, job_ids: list[str] | None = None) -> list[str]:
-        """Mark running jobs (all, or those listed) failed with `reason`; returns their ids."""
+        """running -> failed with `reason`, for all running jobs or those listed; their ids."""
+        query = update(JobRow).where(JobRow.status == JobStatus.RUNNING)
+        if job_ids is not None:
+            query = query.where(JobRow.id.in_(job_ids))
+        query = query.values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
         with self._session() as session:
-            query = select(JobRow).where(JobRow.status == JobStatus.RUNNING)
-            if job_ids is not None:
-                query = query.where(JobRow.id.in_(job_ids))
-            rows = list(session.scalars(query.with_for_update()))
-            for row in rows:
-                row.status, row.error, row.finished_at = JobStatus.FAILED, reason, utcnow()
-        for row in rows:
-            log_transition(row.id, row.model_name, JobStatus.FAILED, error=reason)
-        return [row.id for row in rows]
+            failed = session.execute(query.returning(JobRow.id, JobRow.model_name)).all()
+        for job_id, model_name in failed:
+            log_transition(job_id, model_name, JobStatus.FAILED, error=reason)
+        return [job_id for job_id, _ in failed]
 
     # -- datasets --------------------------------------------------------------------------
 

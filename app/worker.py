@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from app.config import Settings
+from app.config import Settings, configure_logging
 from app.store import INTERRUPTED, Store
 
 logger = logging.getLogger(__name__)
@@ -28,24 +29,26 @@ _PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent_pid: int) -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the token check still protects the row
         pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
-def _child_main(settings_data: dict[str, Any], job_id: str, token: str, events: Any) -> None:
+def _child_main(
+    settings_data: dict[str, Any], job_id: str, token: str, events: Any, parent_pid: int
+) -> None:
     """Entry point of a spawned worker process: build its own store and run one job."""
-    _die_with_parent()
+    _die_with_parent(parent_pid)
     from app.db import make_engine, make_session_factory
     from app.services.models import ModelStore
     from app.services.training import run_training_job
 
     settings = Settings(**settings_data)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     try:
         run_training_job(
@@ -70,6 +73,7 @@ class LocalRunner:
         self._running: dict[str, BaseProcess] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the dispatcher and shutdown never touch processes at once
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -83,15 +87,13 @@ class LocalRunner:
         """A job was queued: look now rather than at the next poll."""
         self._wake.set()
 
-    def running_jobs(self) -> list[str]:
-        """Ids of the jobs this runner's processes are training."""
-        return list(self._running)
-
     def _dispatch(self) -> None:
         while not self._stop.is_set():
             try:
-                self._reap()
-                self._fill()
+                with self._lock:
+                    self._reap()
+                    if not self._stop.is_set():
+                        self._fill()
             except Exception:  # a database hiccup must not kill the dispatcher
                 logger.exception("job dispatcher iteration failed")
             self._wake.wait(POLL_SECONDS)
@@ -120,11 +122,16 @@ class LocalRunner:
                 continue
             process = self._context.Process(
                 target=_child_main,
-                args=(self.settings.model_dump(), job_id, token, self._events),
+                args=(self.settings.model_dump(), job_id, token, self._events, os.getpid()),
                 name=f"job-{job_id[:8]}",
                 daemon=True,
             )
-            process.start()
+            try:
+                process.start()
+            except Exception as exc:  # e.g. out of memory or processes: the job must not hang
+                logger.exception("could not start a worker process for job %s", job_id)
+                self.store.fail_running(f"could not start a worker process: {exc}", [job_id])
+                continue
             self._running[job_id] = process
 
     def _relay(self) -> None:
@@ -146,13 +153,14 @@ class LocalRunner:
         self._events.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
-        for process in self._running.values():
-            process.terminate()
-        for process in self._running.values():
-            process.join(timeout=5)
-        if self._running:
-            self.store.fail_running(INTERRUPTED, list(self._running))
-        self._running.clear()
+        with self._lock:
+            for process in self._running.values():
+                process.terminate()
+            for process in self._running.values():
+                process.join(timeout=5)
+            if self._running:
+                self.store.fail_running(INTERRUPTED, list(self._running))
+            self._running.clear()
         self._events.close()
 
 

@@ -36,7 +36,8 @@ def make_client(tmp_path: Path) -> Iterator[AppFactory]:
     clients: list[TestClient] = []
 
     def build(**overrides: Any) -> TestClient:
-        test_client = TestClient(create_app(make_settings(tmp_path, **overrides)))
+        root = tmp_path / f"client-{len(clients)}"  # a store of its own: stores are locked
+        test_client = TestClient(create_app(make_settings(root, **overrides)))
         clients.append(test_client.__enter__())
         return test_client
 

@@ -18,7 +18,7 @@ from app.schemas.datasets import DatasetPage, DatasetRead, DatasetUpload
 from app.services import datasets
 from app.services.series import Limits
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
 DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
 
 _UPLOAD_BODY: dict[str, Any] = {

@@ -10,8 +10,8 @@ from app.config import Settings
 from app.metrics import ServiceMetrics
 from app.services.forecasting import ModelCache
 from app.services.models import ModelStore
+from app.services.training import JobRunner
 from app.store import Store
-from app.worker import LocalRunner
 
 
 def get_settings(request: Request) -> Settings:
@@ -24,7 +24,7 @@ def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def get_runner(request: Request) -> LocalRunner:
+def get_runner(request: Request) -> JobRunner:
     """Where submitted jobs run."""
     return request.app.state.runner  # type: ignore[no-any-return]
 
@@ -46,7 +46,7 @@ def get_metrics(request: Request) -> ServiceMetrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
-RunnerDep = Annotated[LocalRunner, Depends(get_runner)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 ModelsDep = Annotated[ModelStore, Depends(get_models)]
 CacheDep = Annotated[ModelCache, Depends(get_cache)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]

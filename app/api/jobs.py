@@ -13,7 +13,7 @@ from app.schemas.common import ID_PATTERN
 from app.schemas.jobs import JobPage, JobRead, TrainRequest, job_read, job_summary
 from app.services import training
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=responses(422))
 JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
 
 

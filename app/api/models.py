@@ -12,9 +12,9 @@ from app.schemas.common import MODEL_NAME_PATTERN
 from app.schemas.forecasts import ForecastRequest, ForecastResponse
 from app.schemas.models import ModelList, ModelRead
 from app.services import models as registry
-from app.services.forecasting import make_forecast
+from app.services.forecasting import ForecastLimits, make_forecast
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=responses(422))
 ModelName = Annotated[
     str, Path(pattern=MODEL_NAME_PATTERN, description="lowercase letters, digits, - and _")
 ]
@@ -78,7 +78,6 @@ def create_forecast(
         cache=cache,
         name=model_name,
         request=body,
-        max_horizon=settings.max_horizon,
-        max_contexts=settings.max_contexts,
+        limits=ForecastLimits.of(settings),
         metrics=metrics,
     )

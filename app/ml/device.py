@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
+# Checked where settings and requests are parsed, which must not pay for importing torch.
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d{1,2})?)$"
+_DEVICE = re.compile(DEVICE_PATTERN)
 
 
 class DeviceUnavailable(RuntimeError):
@@ -20,6 +24,8 @@ def is_device_name(name: str) -> bool:
 
 def resolve_device(preference: str) -> torch.device:
     """Turn auto / cpu / cuda / cuda:N into a torch.device that exists here."""
+    import torch
+
     if not is_device_name(preference):
         raise DeviceUnavailable(f"unknown device {preference!r}; use auto, cpu, cuda or cuda:N")
     if preference == "auto":

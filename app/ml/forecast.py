@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from app.ml.data import Scaler
-from app.ml.model import LSTMForecaster
+from app.ml.model import LSTMConfig, LSTMForecaster
 
 RolloutMode = Literal["window", "state"]
 
@@ -58,6 +58,16 @@ def predict_windows(model: LSTMForecaster, inputs: torch.Tensor, batch: int = 40
     """Direct predictions from true history: inputs [N, lookback, F] -> [N, horizon, F] scaled."""
     model.eval()
     return torch.cat([model(inputs[i : i + batch])[0] for i in range(0, len(inputs), batch)])
+
+
+def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
+    """Floating-point operations of a window rollout (the costlier mode), LSTM layers only."""
+    per_step, width = 0, config.n_features
+    for _ in range(config.num_layers):
+        per_step += 8 * config.hidden_size * (width + config.hidden_size)  # 4 gates, mul + add
+        width = config.hidden_size
+    calls = -(-steps // config.horizon)
+    return float(contexts * calls * config.lookback * per_step)
 
 
 def forecast(

@@ -46,6 +46,23 @@ class DatasetRead(ReadSchema):
     stats: list[ColumnStats]
     created_at: datetime
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "3f1c0d9be2a44c4f9b7a0f2f4a1e6c55",
+                    "name": "load",
+                    "columns": ["load"],
+                    "length": 4,
+                    "stats": [
+                        {"name": "load", "min": 1.0, "max": 1.4, "mean": 1.175, "std": 0.148}
+                    ],
+                    "created_at": "2026-11-23T19:23:17Z",
+                }
+            ]
+        }
+    }
+
     @classmethod
     def from_row(cls, row: DatasetRow) -> DatasetRead:
         """The API view of a stored dataset."""

@@ -52,3 +52,20 @@ class ForecastResponse(ReadSchema):
     forecasts: list[list[list[float]]] | None = Field(
         None, description="[contexts][horizon][columns], for a request with `contexts`"
     )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "model": "sine",
+                    "version": 1,
+                    "columns": ["sin"],
+                    "horizon": 3,
+                    "device": "cpu",
+                    "rollout_mode": "window",
+                    "forecast": [[0.09996], [0.10992], [0.11986]],
+                    "forecasts": None,
+                }
+            ]
+        }
+    }

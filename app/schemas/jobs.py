@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from app.db import JobRow, JobStatus
+from app.ml.device import DEVICE_PATTERN
 from app.ml.functions import CATALOG
 from app.schemas.common import ID_PATTERN, ModelName, PageInfo, ReadSchema, Rows, Schema
 
@@ -122,9 +123,7 @@ class TrainRequest(Schema):
     window: WindowSpec = Field(default_factory=WindowSpec)
     architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$", description="auto, cpu, cuda or cuda:N"
-    )
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda or cuda:N")
 
     model_config = {
         "json_schema_extra": {
@@ -231,6 +230,48 @@ class JobRead(JobSummary):
 
     spec: TrainRequest
     history: list[EpochRead]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "8d96f30e464a449c9010cec9e716199d",
+                    "model_name": "my-sine",
+                    "status": "running",
+                    "created_at": "2026-11-23T19:23:17Z",
+                    "started_at": "2026-11-23T19:23:17Z",
+                    "finished_at": None,
+                    "cancel_requested": False,
+                    "device": "cpu",
+                    "progress": {
+                        "epoch": 11,
+                        "epochs": 100,
+                        "fraction": 0.11,
+                        "train_loss": 9.3e-07,
+                        "val_loss": 2.8e-07,
+                        "best_val_loss": 1.1e-07,
+                        "best_epoch": 8,
+                        "learning_rate": 0.0015,
+                        "elapsed_seconds": 3.2,
+                        "eta_seconds": 25.6,
+                    },
+                    "metrics": None,
+                    "model": None,
+                    "error": None,
+                    "spec": {"model_name": "my-sine", "data": {"function": "sin"}},
+                    "history": [
+                        {
+                            "epoch": 1,
+                            "train_loss": 4.1e-05,
+                            "val_loss": 2.2e-06,
+                            "learning_rate": 0.003,
+                            "seconds": 0.31,
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
 class JobPage(PageInfo):

@@ -10,17 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from app.config import Settings
 from app.errors import AppError, InvalidInput, NotFound
 from app.metrics import ServiceMetrics
 from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, load
-from app.ml.forecast import forecast
+from app.ml.forecast import forecast, rollout_flops
 from app.schemas.common import Rows
 from app.schemas.forecasts import ForecastRequest, ForecastResponse
 from app.services.models import ModelStore
 from app.services.series import Limits, to_matrix
-
-# Bounds the work and the response of one request: contexts x horizon x columns.
-MAX_FORECAST_VALUES = 2_000_000
 
 
 class CheckpointUnreadable(AppError):
@@ -116,37 +114,83 @@ def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> n
     return checkpoint.tail[None]
 
 
+@dataclass(frozen=True)
+class ForecastLimits:
+    """What one forecast request may ask for (from settings)."""
+
+    max_horizon: int
+    max_contexts: int
+    max_values: int
+    max_gflop: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ForecastLimits:
+        """The limits a service instance is configured with."""
+        return cls(
+            settings.max_horizon,
+            settings.max_contexts,
+            settings.max_forecast_values,
+            settings.max_forecast_gflop,
+        )
+
+
+def _check_request_size(request: ForecastRequest, limits: ForecastLimits) -> None:
+    if request.horizon > limits.max_horizon:
+        raise InvalidInput(
+            f"horizon {request.horizon} is over the limit of {limits.max_horizon} "
+            "(FORECAST_MAX_HORIZON)",
+            field="horizon",
+            code="horizon_too_large",
+        )
+    if request.contexts is not None and len(request.contexts) > limits.max_contexts:
+        raise InvalidInput(
+            f"{len(request.contexts)} contexts; at most {limits.max_contexts} per request "
+            "(FORECAST_MAX_CONTEXTS)",
+            field="contexts",
+            code="too_many_contexts",
+        )
+
+
+def _check_work(
+    checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
+) -> None:
+    config = checkpoint.model.config
+    values = contexts * request.horizon * config.n_features
+    if values > limits.max_values:
+        raise InvalidInput(
+            f"{contexts} context(s) x {request.horizon} steps x {config.n_features} column(s) "
+            f"is {values} values; the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
+            field="horizon",
+            code="forecast_too_large",
+        )
+    gflop = rollout_flops(config, contexts, request.horizon) / 1e9
+    if gflop > limits.max_gflop:
+        raise InvalidInput(
+            f"this forecast needs about {gflop:,.0f} GFLOP ({contexts} context(s) x "
+            f"{request.horizon} steps on a model of lookback {config.lookback}, hidden size "
+            f"{config.hidden_size}, {config.num_layers} layer(s)); the limit is "
+            f"{limits.max_gflop:g} (FORECAST_MAX_FORECAST_GFLOP): ask for fewer steps or contexts",
+            field="horizon",
+            code="forecast_too_large",
+        )
+
+
 def make_forecast(
     *,
     cache: ModelCache,
     name: str,
     request: ForecastRequest,
-    max_horizon: int,
-    max_contexts: int,
+    limits: ForecastLimits,
     metrics: ServiceMetrics,
 ) -> ForecastResponse:
     """Roll a saved model forward `request.horizon` steps from each context."""
     began = time.perf_counter()
-    if request.horizon > max_horizon:
-        raise InvalidInput(
-            f"horizon {request.horizon} is over the limit of {max_horizon} (FORECAST_MAX_HORIZON)",
-            field="horizon",
-            code="horizon_too_large",
-        )
-    if request.contexts is not None and len(request.contexts) > max_contexts:
-        raise InvalidInput(
-            f"{len(request.contexts)} contexts; at most {max_contexts} per request",
-            field="contexts",
-        )
+    _check_request_size(request, limits)
     version = cache.models.resolve_version(name, request.version)
     checkpoint = cache.get(name, version)
     label = f"model {name!r} v{version}"
     contexts = _contexts(request, checkpoint, label)
-    if contexts.size // checkpoint.model.config.lookback * request.horizon > MAX_FORECAST_VALUES:
-        raise InvalidInput(
-            f"contexts x horizon x columns is over {MAX_FORECAST_VALUES} values; split the request",
-            field="horizon",
-        )
+    _check_work(checkpoint, len(contexts), request, limits)
     values = forecast(
         checkpoint.model,
         checkpoint.scaler,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -113,8 +114,6 @@ def test_context_with_nan_or_both_kinds_is_422(models_client: TestClient) -> Non
 
 def test_horizon_over_the_limit_is_422_naming_it(make_client: AppFactory) -> None:
     client = make_client(max_horizon=50)
-    import shutil
-
     shutil.copytree(BUNDLED_MODELS, client.app.state.models.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
     response = client.post("/v1/models/sine/forecast", json={"horizon": 51})
     assert response.status_code == 422
@@ -143,3 +142,18 @@ def test_tampered_checkpoint_is_refused(models_client: TestClient) -> None:
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "checkpoint_unreadable"
     assert "SHA-256" in response.json()["error"]["message"]
+
+
+def test_forecast_whose_work_is_over_the_limit_is_422(make_client: AppFactory) -> None:
+    client = make_client(max_forecast_gflop=0.01, max_forecast_values=500)
+    shutil.copytree(BUNDLED_MODELS, client.app.state.models.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    # The bundled sine: 10 steps of a 2-layer, 32-unit LSTM per step, about 0.25 MFLOP a step.
+    assert client.post("/v1/models/sine/forecast", json={"horizon": 30}).status_code == 200
+    work = client.post("/v1/models/sine/forecast", json={"horizon": 400})
+    assert work.status_code == 422
+    assert work.json()["error"]["code"] == "forecast_too_large"
+    assert "FORECAST_MAX_FORECAST_GFLOP" in work.json()["error"]["message"]
+    contexts = [[0.0] * 10] * 20
+    values = client.post("/v1/models/sine/forecast", json={"horizon": 30, "contexts": contexts})
+    assert values.status_code == 422
+    assert "FORECAST_MAX_FORECAST_VALUES" in values.json()["error"]["message"]

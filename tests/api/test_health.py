@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import StoreInUse
+from app.main import create_app
 
 
 def test_healthz_is_ok(client: TestClient) -> None:
@@ -38,11 +43,40 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
 
 def test_docs_and_openapi_document_every_route(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/jobs", "/v1/datasets", "/v1/models/{model_name}/forecast", "/metrics"):
-        assert path in paths
-    schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert {"model_name": "sine", "data": {"function": "sin"}} in schemas["TrainRequest"][
+    schema = client.get("/openapi.json").json()
+    operations = {
+        (method.upper(), path) for path, item in schema["paths"].items() for method in item
+    }
+    assert operations == {
+        ("GET", "/v1/functions"),
+        ("POST", "/v1/datasets"), ("GET", "/v1/datasets"),
+        ("GET", "/v1/datasets/{dataset_id}"), ("DELETE", "/v1/datasets/{dataset_id}"),
+        ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{job_id}"),
+        ("POST", "/v1/jobs/{job_id}/cancel"),
+        ("GET", "/v1/models"), ("GET", "/v1/models/{model_name}"),
+        ("DELETE", "/v1/models/{model_name}"),
+        ("DELETE", "/v1/models/{model_name}/versions/{version}"),
+        ("POST", "/v1/models/{model_name}/forecast"),
+        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    }  # fmt: skip
+    for method, path in operations:
+        operation = schema["paths"][path][method.lower()]
+        assert operation.get("summary") or operation.get("description"), path
+        assert any(code.startswith("2") for code in operation["responses"]), (method, path)
+        for code, response in operation["responses"].items():
+            if code[0] in "45" and path != "/readyz":
+                assert "ErrorBody" in str(response), (method, path, code)
+    components = schema["components"]["schemas"]
+    assert {"model_name": "sine", "data": {"function": "sin"}} in components["TrainRequest"][
         "examples"
     ]
-    assert "422" in paths["/v1/models/{model_name}/forecast"]["post"]["responses"]
+    for model in ("JobRead", "ForecastResponse", "DatasetRead", "ErrorBody", "ForecastRequest"):
+        assert components[model].get("examples"), model
+
+
+def test_a_second_instance_on_the_same_sqlite_store_refuses_to_start(
+    client: TestClient, settings: Settings
+) -> None:
+    with pytest.raises(StoreInUse, match="another instance"), TestClient(create_app(settings)):
+        pass
+    assert client.get("/healthz").status_code == 200  # the first one is unaffected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -101,6 +102,40 @@ def test_cancel_running_job_stops_it_and_frees_the_worker(server: Server) -> Non
     freed = server.wait_for(waiting_id, {"succeeded", "failed"})
     assert freed["status"] == "succeeded", freed["error"]
     assert server.http.get("/v1/models/long").status_code == 404  # a cancelled job saves nothing
+
+
+def child_pids(parent: int) -> list[int]:
+    """Processes whose parent is `parent` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_worker_process_that_dies_fails_its_job_and_frees_the_slot(server: Server) -> None:
+    long_id = server.http.post("/v1/jobs", json=LONG_JOB).json()["id"]
+    next_id = server.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
+    server.wait_for_epoch(long_id)
+    assert server.process is not None
+    workers = [pid for pid in child_pids(server.process.pid) if b"spawn_main" in cmdline(pid)]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    died = server.wait_for(long_id, {"failed", "succeeded", "cancelled"}, timeout=15)
+    assert died["status"] == "failed"
+    assert "worker process died" in died["error"]
+    assert server.wait_for(next_id, {"succeeded", "failed"})["status"] == "succeeded"
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
