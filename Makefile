@@ -25,11 +25,11 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.torch
 run: $(VENV)/.app  ## install and serve on FORECAST_HOST:FORECAST_PORT (127.0.0.1:8000)
 	$(PY) -m app serve
 
-test: $(VENV)/.dev  ## install with dev extras and run the whole suite
+test: $(VENV)/.dev lint  ## install with dev extras, lint (ruff, mypy), run the whole suite
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check . && $(VENV)/bin/mypy
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

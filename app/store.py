@@ -101,7 +101,7 @@ class Store:
                 .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
                 .values(status=JobStatus.RUNNING, run_token=token, started_at=utcnow())
             )
-            claimed = result.rowcount == 1  # type: ignore[attr-defined]
+            claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             row = session.get(JobRow, job_id) if claimed else None
         if row is not None:
             log_transition(job_id, row.model_name, JobStatus.RUNNING)
@@ -161,7 +161,7 @@ class Store:
                     **values,
                 )
             )
-            done = result.rowcount == 1  # type: ignore[attr-defined]
+            done = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             row = session.get(JobRow, job_id) if done else None
         if row is not None:
             log_transition(job_id, row.model_name, status, version=model_version, error=error)

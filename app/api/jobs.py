@@ -63,8 +63,10 @@ def read_job(job_id: JobId, store: StoreDep) -> JobRead:
 @router.post(
     "/{job_id}/cancel",
     response_model=JobRead,
-    responses={202: {"model": JobRead, "description": "Running: it stops within an epoch"}}
-    | responses(404, 409),
+    responses={
+        202: {"model": JobRead, "description": "Running: it stops within an epoch"},
+        **responses(404, 409),
+    },
     summary="Cancel a job",
 )
 def cancel_job(job_id: JobId, response: Response, store: StoreDep) -> JobRead:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -34,11 +34,11 @@ class Scaler:
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """[..., F] original scale -> [..., F] model scale."""
-        return (values - np.asarray(self.center)) / np.asarray(self.scale)
+        return np.asarray((values - np.asarray(self.center)) / np.asarray(self.scale))
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         """[..., F] model scale -> [..., F] original scale."""
-        return values * np.asarray(self.scale) + np.asarray(self.center)
+        return np.asarray(values * np.asarray(self.scale) + np.asarray(self.center))
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form for checkpoint metadata."""
@@ -54,13 +54,14 @@ class Scaler:
             centers, scales = np.asarray(center, dtype=float), np.asarray(scale, dtype=float)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed scaler: {exc!r}") from None
-        if kind not in ("standard", "minmax", "none"):
+        if kind not in get_args(ScalingKind):
             raise ValueError(f"unknown scaler kind {kind!r}")
+        kind = cast(ScalingKind, kind)
         if centers.shape != scales.shape or centers.ndim != 1:
             raise ValueError("scaler center and scale must be lists of equal length")
         if not (np.isfinite(centers).all() and np.isfinite(scales).all() and (scales > 0).all()):
             raise ValueError("scaler center must be finite, its scale finite and positive")
-        return cls(kind, tuple(map(float, centers)), tuple(map(float, scales)))  # type: ignore[arg-type]
+        return cls(kind, tuple(map(float, centers)), tuple(map(float, scales)))
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ class _Trainer:
             prediction, _ = model(inputs)
             loss = nn.functional.mse_loss(prediction, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if self.config.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
             self.optimizer.step()

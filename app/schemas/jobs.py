@@ -12,13 +12,13 @@ from app.ml.device import DEVICE_PATTERN
 from app.ml.functions import CATALOG
 from app.schemas.common import ID_PATTERN, ModelName, PageInfo, ReadSchema, Rows, Schema
 
-FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]
+FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
 
 
 class FunctionData(Schema):
     """Train on a built-in function (see GET /v1/functions for parameters and defaults)."""
 
-    function: FunctionName
+    function: FunctionName  # type: ignore[valid-type]
     params: dict[str, int | float] = Field(default_factory=dict, max_length=32)
 
 
@@ -43,7 +43,11 @@ _KINDS = (("function", "<function>"), ("dataset_id", "<dataset>"), ("values", "<
 def _data_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         return next((kind for key, kind in _KINDS if key in value), None)
-    kinds = {FunctionData: "<function>", DatasetData: "<dataset>", InlineData: "<inline>"}
+    kinds: dict[type, str] = {
+        FunctionData: "<function>",
+        DatasetData: "<dataset>",
+        InlineData: "<inline>",
+    }
     return kinds.get(type(value))
 
 

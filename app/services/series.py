@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -95,7 +96,9 @@ def to_matrix(
                 "(one column) or a list of rows",
                 field=f"{field}[{index}]",
             )
-    rows: Sequence[Sequence[float]] = [[v] for v in values] if flat else values  # type: ignore[misc]
+    rows = cast(
+        Sequence[Sequence[float]], [[v] for v in values] if flat else values
+    )  # uniform, as checked just above
     width = len(columns) if columns is not None else len(rows[0])
     if width == 0:
         raise InvalidInput("rows have no values", field=field)

@@ -268,8 +268,8 @@ def _train_and_save(
     )
     if store.cancel_requested(row.id):  # asked after the last epoch: publish nothing
         raise TrainingCancelled
-    extra = {"name": row.model_name, "job_id": row.id, "created_at": utcnow().isoformat()}
-    extra |= {"spec": row.spec, "metrics": metrics, "device": str(device)}
+    extra: dict[str, Any] = {"name": row.model_name, "job_id": row.id, "spec": row.spec}
+    extra |= {"created_at": utcnow().isoformat(), "metrics": metrics, "device": str(device)}
     version = models.save(
         row.model_name,
         lambda folder: checkpoints.write(

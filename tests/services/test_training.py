@@ -15,6 +15,7 @@ import torch
 from app.db import JobRow, JobStatus, utcnow
 from app.ml.checkpoints import load
 from app.ml.forecast import forecast
+from app.services.datasets import create_dataset
 from app.services.forecasting import ModelCache
 from app.services.models import ModelStore
 from app.services.training import run_training_job
@@ -175,3 +176,31 @@ def test_a_job_marked_interrupted_meanwhile_stops_and_stays_failed(tmp_path: Pat
     assert row is not None
     assert row.status == JobStatus.FAILED
     assert row.error == INTERRUPTED
+
+
+def test_jobs_train_on_an_uploaded_dataset_and_on_inline_values(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    x = np.linspace(0, 60, 600)
+    matrix = np.stack([np.sin(x), np.cos(x)], axis=1)
+    dataset = create_dataset(store=store, name="pair", matrix=matrix, columns=["s", "c"])
+    small = {k: v for k, v in SMALL.items() if k != "data"}
+    from_dataset = run_inline(settings, store, small | {"data": {"dataset_id": dataset.id}})
+    assert from_dataset.status == JobStatus.SUCCEEDED, from_dataset.error
+    inline = {"values": np.sin(x).tolist(), "columns": ["load"]}
+    from_inline = run_inline(settings, store, small | {"data": inline})
+    assert from_inline.status == JobStatus.SUCCEEDED, from_inline.error
+    assert from_inline.spec["data"] == {"dataset_id": from_inline.dataset_id}
+    models = ModelStore(settings.models_dir)
+    assert load(models.version_dir("small", 1), torch.device("cpu")).columns == ["s", "c"]
+    assert load(models.version_dir("small", 2), torch.device("cpu")).columns == ["load"]
+
+
+def test_early_stopped_job_keeps_every_epoch_of_its_history(tmp_path: Path) -> None:
+    settings, store = inline_store(tmp_path)
+    training = {"epochs": 200, "early_stopping_patience": 2, "min_relative_delta": 0.5}
+    row = run_inline(settings, store, SMALL | {"training": training})
+    assert row.status == JobStatus.SUCCEEDED, row.error
+    assert row.metrics["stop_reason"] == "early_stopping"
+    assert [e["epoch"] for e in row.history] == list(range(1, row.metrics["epochs_run"] + 1))
+    assert row.progress["epoch"] == row.metrics["epochs_run"]
+    assert row.progress["fraction"] == 1.0
