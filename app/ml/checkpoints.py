@@ -18,6 +18,7 @@ import numpy as np
 import safetensors
 import safetensors.torch
 import torch
+from safetensors.torch import load as load_safetensors  # parses tensors from bytes; no pickle
 
 from app.ml.data import Scaler
 from app.ml.forecast import RolloutMode
@@ -113,7 +114,7 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         config = LSTMConfig.from_dict(meta["config"])
         scaler = Scaler.from_dict(meta["scaler"])
         model = LSTMForecaster(config)
-        model.load_state_dict(safetensors.torch.load(data))
+        model.load_state_dict(load_safetensors(data))
         tail = np.asarray(meta["tail"], dtype=np.float64).reshape(
             config.lookback, config.n_features
         )
