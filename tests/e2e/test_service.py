@@ -74,7 +74,14 @@ def test_train_sine_poll_and_forecast_200_steps(server: Server) -> None:
     truth = np.sin(SINE_PARAMS["stop"] + step * np.arange(1, 201))
     assert float(np.sqrt(np.mean((predicted - truth) ** 2))) < 0.05
 
-    text = server.http.get("/metrics").text
+    # Epochs reach the API's metrics through a queue from the worker: allow it a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        text = server.http.get("/metrics").text
+        trained = metric(text, "forecast_epochs_trained_total")
+        if trained >= metrics["epochs_run"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert metric(text, 'forecast_jobs{status="succeeded"}') == 1
     assert metric(text, "forecast_epochs_trained_total") == metrics["epochs_run"]
     assert metric(text, "forecast_epoch_duration_seconds_count") == metrics["epochs_run"]
