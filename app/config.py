@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         2_000_000, ge=1, description="most values (contexts x horizon x columns) in one response"
     )
     max_forecast_gflop: float = Field(
-        200.0, gt=0, description="most estimated work of one forecast (about 4 s on 2 CPU cores)"
+        200.0, gt=0, description="most estimated work of one forecast, in GFLOP"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -7,13 +7,6 @@ import math
 import numpy as np
 
 
-def errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE and MAE over every element of two arrays of the same shape."""
-    diff = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
-    mse = float(np.mean(diff**2))
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(diff)))}
-
-
 class ErrorSums:
     """Accumulates squared and absolute errors batch by batch; `errors()` of all of them."""
 
@@ -32,6 +25,13 @@ class ErrorSums:
         """MSE, RMSE and MAE over everything added."""
         mse = self.squared / self.count
         return {"mse": mse, "rmse": math.sqrt(mse), "mae": self.absolute / self.count}
+
+
+def errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE and MAE over every element of two arrays of the same shape."""
+    sums = ErrorSums()
+    sums.add(predicted, actual)
+    return sums.result()
 
 
 def naive_windows(series: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:

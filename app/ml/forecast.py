@@ -53,13 +53,6 @@ def rollout(
     return torch.cat(chunks, 1)[:, :steps]  # [B, calls * H, F] -> [B, steps, F]
 
 
-@torch.inference_mode()
-def predict_windows(model: LSTMForecaster, inputs: torch.Tensor, batch: int = 4096) -> torch.Tensor:
-    """Direct predictions from true history: inputs [N, lookback, F] -> [N, horizon, F] scaled."""
-    model.eval()
-    return torch.cat([model(inputs[i : i + batch])[0] for i in range(0, len(inputs), batch)])
-
-
 def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
     """Floating-point operations of a window rollout (the costlier mode), LSTM layers only."""
     per_step, width = 0, config.n_features

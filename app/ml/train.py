@@ -169,7 +169,7 @@ class _Trainer:
         model.train()
         order = self.train_starts[torch.randperm(len(self.train_starts), generator=self.generator)]
         order = order.to(self.device)
-        total = 0.0
+        total = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
             inputs, targets = gather_windows(self.series, starts, config.lookback, config.horizon)
@@ -180,10 +180,10 @@ class _Trainer:
             if self.config.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
             self.optimizer.step()
-            total += float(loss.detach()) * len(starts)
+            total += loss.detach() * len(starts)
             if should_stop is not None and should_stop():
                 raise TrainingCancelled
-        return total / len(order)
+        return float(total) / len(order)
 
     def set_learning_rate(self, factor: float) -> float:
         """Multiply the learning rate by `factor`; returns the new rate."""

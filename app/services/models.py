@@ -72,13 +72,12 @@ class ModelStore:
         """The folder of one version."""
         return self.model_dir(name) / str(int(version))
 
-    def names(self) -> list[str]:
-        """Models with at least one version, sorted."""
+    def all_versions(self) -> dict[str, list[int]]:
+        """{name: versions, ascending} of every model with at least one version, by name."""
         if not self.root.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.root.iterdir() if _NAME.match(p.name) and self.versions(p.name)
-        )
+            return {}
+        found = {p.name: self.versions(p.name) for p in self.root.iterdir() if _NAME.match(p.name)}
+        return {name: versions for name, versions in sorted(found.items()) if versions}
 
     def versions(self, name: str) -> list[int]:
         """Saved versions of `name`, ascending ([] if none)."""
@@ -194,8 +193,7 @@ def describe_model(
 def list_models(*, models: ModelStore) -> ModelList:
     """Every model with its versions and the columns of its latest."""
     items = []
-    for name in models.names():
-        versions = models.versions(name)
+    for name, versions in models.all_versions().items():
         try:
             columns = models.meta(name, versions[-1]).get("columns", [])
         except NotFound:

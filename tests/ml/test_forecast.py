@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.data import Scaler
-from app.ml.forecast import forecast, predict_windows, rollout
+from app.ml.data import Scaler, gather_windows
+from app.ml.forecast import forecast, rollout
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.train import EVAL_BATCH, _loss
 
 LOOKBACK = 6
 
@@ -112,12 +113,14 @@ def test_rollout_leaves_the_context_untouched() -> None:
     assert torch.equal(context, before)
 
 
-def test_predict_windows_in_batches_equals_one_forward_pass() -> None:
+def test_loss_over_several_evaluation_batches_equals_one_forward_pass() -> None:
     model = make(2, horizon=2)
-    inputs = contexts(10, 2)
+    series = torch.randn(EVAL_BATCH + 300, 2)  # more windows than one evaluation batch holds
+    starts = torch.arange(model.config.lookback, len(series) - 1)
+    inputs, targets = gather_windows(series, starts, model.config.lookback, 2)
     with torch.no_grad():
-        expected, _ = model(inputs)
-    torch.testing.assert_close(predict_windows(model, inputs, batch=3), expected, rtol=0, atol=1e-6)
+        expected = float(torch.nn.functional.mse_loss(model(inputs)[0], targets))
+    assert _loss(model, series, starts) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["window", "state"])

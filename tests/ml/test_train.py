@@ -10,9 +10,9 @@ import torch
 
 from app.ml.data import Split, gather_windows, window_starts
 from app.ml.evaluation import errors
-from app.ml.forecast import predict_windows, rollout
+from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
-from app.ml.model import LSTMConfig
+from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.train import (
     EpochStats,
     TrainConfig,
@@ -38,6 +38,13 @@ def fit(series: np.ndarray, model: LSTMConfig = TINY, **settings: object) -> Tra
 
 def losses(result: TrainResult) -> list[tuple[float, float]]:
     return [(stats.train_loss, stats.val_loss) for stats in result.history]
+
+
+@torch.inference_mode()
+def predict_windows(model: LSTMForecaster, inputs: torch.Tensor) -> torch.Tensor:
+    """Direct predictions in one forward pass: an independent reference for the trainer's."""
+    model.eval()
+    return model(inputs)[0]
 
 
 def val_loss(result: TrainResult, series: np.ndarray) -> float:
