@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 from app.config import Settings
-from app.db import JobStatus, create_schema, make_engine, make_session_factory
+from app.db import JobStatus, make_engine, make_session_factory
+from app.migrations import upgrade as upgrade_schema
 from app.ml.checkpoints import META_FILE
 from app.schemas.jobs import TrainRequest
 from app.services.training import submit_training
@@ -47,7 +48,7 @@ def bundle_default_model(target: Path = Path("models/sine/1")) -> None:
             device="cpu",
         )
         engine = make_engine(settings.database_url)
-        create_schema(engine)
+        upgrade_schema(engine)
         store = Store(make_session_factory(engine))
         request = TrainRequest.model_validate(DEFAULT_REQUEST)
         row = submit_training(

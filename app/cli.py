@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve` (or `forecast-service serve`)."""
+"""Command line: `forecast-service serve | worker | bundle-default-model` (or `python -m app`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from app.config import configure_logging, get_settings
 
 
 def serve() -> None:
-    """Run the API with uvicorn on FORECAST_HOST:FORECAST_PORT."""
+    """Run the API with uvicorn on FORECAST_HOST:FORECAST_PORT; refuse to serve a non-loopback
+    address with no API key."""
     import uvicorn
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    refusal = settings.unsafe_bind()
+    if refusal is not None:
+        raise SystemExit(refusal)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -27,10 +31,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="forecast-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API (settings from FORECAST_* variables)")
+    commands.add_parser(
+        "worker", help="run a training worker for the job queue (needs FORECAST_BROKER_URL)"
+    )
     commands.add_parser("bundle-default-model", help="retrain the bundled models/sine/1")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve()
+    elif args.command == "worker":
+        settings = get_settings()
+        if settings.broker_url is None:
+            raise SystemExit("forecast-service worker needs FORECAST_BROKER_URL (e.g. redis://...)")
+        from app.queue import start_worker
+
+        start_worker(settings)
     else:
         from app.bundled import bundle_default_model
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.ml.device import is_device_name
 
@@ -56,12 +57,88 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # -- scale-out: a queue executor, heartbeats and the reaper ---------------------------
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker (e.g. redis://127.0.0.1:6379/0); unset: local worker processes",
+    )
+    queue_name: str = Field(
+        "forecast-training", min_length=1, max_length=200, description="the broker's job queue"
+    )
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, le=600, description="how often a running job writes its heartbeat"
+    )
+    heartbeat_timeout_seconds: float = Field(
+        60.0, gt=0, description="a running job silent this long has lost its worker"
+    )
+    max_attempts: int = Field(
+        2, ge=1, le=10, description="runs a job gets when its workers are lost (2: re-queued once)"
+    )
+    worker_metrics_host: str = Field("127.0.0.1", description="address of a worker's /metrics")
+    worker_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off")
+
+    # -- access control ---------------------------------------------------------------------
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="comma-separated bearer keys; empty: no key asked (loopback only)"
+    )
+    auth_disabled: bool = Field(
+        False, description="serve a non-loopback address without keys (behind your own proxy)"
+    )
+    metrics_public: bool = Field(False, description="/metrics needs no key")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(key.get_secret_value()) < 16 for key in value):
+            raise ValueError("every API key needs at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> Self:
+        if self.heartbeat_timeout_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError(
+                "heartbeat_timeout_seconds must be at least 3 x heartbeat_seconds, so that one "
+                "slow write does not count as a lost worker"
+            )
+        return self
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether requests need a key: whenever keys are configured."""
+        return bool(self.api_keys)
+
+    def unsafe_bind(self) -> str | None:
+        """Why serving on `host` would be unsafe (no key off loopback), or None."""
+        if self.api_keys or self.auth_disabled or is_loopback(self.host):
+            return None
+        return (
+            f"refusing to serve on {self.host} with no API key: set FORECAST_API_KEYS (comma-"
+            "separated), or FORECAST_AUTH_DISABLED=true if a proxy in front checks access"
+        )
+
     @field_validator("device")
     @classmethod
     def _device_name(cls, value: str) -> str:
         if not is_device_name(value):
             raise ValueError("must be auto, cpu, cuda or cuda:N")
         return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
 
 
 def configure_logging(level: str) -> None:

@@ -81,6 +81,9 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     run_token: Mapped[str | None] = mapped_column(String(32))  # who may write a running job
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # claims so far
+    worker: Mapped[str | None] = mapped_column(String(255))  # host and process of the last claim
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a running job's pulse
     device: Mapped[str | None] = mapped_column(String(16))
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -121,11 +124,6 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def create_schema(engine: Engine) -> None:
-    """Create missing tables."""
-    Base.metadata.create_all(engine)
 
 
 class StoreInUse(RuntimeError):

@@ -22,6 +22,7 @@ class AppError(Exception):
 
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(
@@ -49,6 +50,19 @@ class Conflict(AppError):
     """The resource is in a state that forbids the action."""
 
     status_code, code = 409, "conflict"
+
+
+class Unauthorized(AppError):
+    """No API key, or not a valid one."""
+
+    status_code, code = 401, "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class ServiceUnavailable(AppError):
+    """Something the request needs (the job queue) cannot be reached right now."""
+
+    status_code, code = 503, "service_unavailable"
 
 
 class BodyTooLarge(HTTPException):
@@ -122,7 +136,9 @@ def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
-            status_code=exc.status_code, content=error_body(exc.code, exc.message, exc.field)
+            status_code=exc.status_code,
+            content=error_body(exc.code, exc.message, exc.field),
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from app.db import DatasetRow, JobRow, JobStatus, utcnow
@@ -20,6 +22,15 @@ from app.db import DatasetRow, JobRow, JobStatus, utcnow
 logger = logging.getLogger("app.jobs")
 
 INTERRUPTED = "interrupted: the service stopped while this job was running; submit it again"
+
+
+@dataclass
+class Reaped:
+    """What one pass over stale running jobs did, by job id."""
+
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
 
 def log_transition(job_id: str, model_name: str, status: str, **fields: object) -> None:
@@ -93,19 +104,81 @@ class Store:
             )
             return list(session.scalars(query))
 
-    def claim(self, job_id: str, token: str) -> bool:
-        """queued -> running under `token`; False if someone else took it or it was cancelled."""
+    def claim(self, job_id: str, token: str, worker: str) -> bool:
+        """queued -> running under `token`, counting the attempt; False if someone else took it
+        or it was cancelled."""
+        now = utcnow()
         with self._session() as session:
             result = session.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
-                .values(status=JobStatus.RUNNING, run_token=token, started_at=utcnow())
+                .values(
+                    status=JobStatus.RUNNING,
+                    run_token=token,
+                    started_at=now,
+                    heartbeat_at=now,
+                    worker=worker,
+                    attempts=JobRow.attempts + 1,
+                )
             )
             claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             row = session.get(JobRow, job_id) if claimed else None
         if row is not None:
-            log_transition(job_id, row.model_name, JobStatus.RUNNING)
+            log_transition(
+                job_id, row.model_name, JobStatus.RUNNING, worker=worker, attempt=row.attempts
+            )
         return claimed
+
+    def heartbeat(self, job_id: str, token: str) -> bool:
+        """Say an owned job's worker is alive; False means the job is no longer ours."""
+        with self._session() as session:
+            result = session.execute(self._owned(job_id, token).values(heartbeat_at=utcnow()))
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def reap_stale(self, silent_since: datetime, max_attempts: int, timeout: float) -> Reaped:
+        """Running jobs with no heartbeat since `silent_since` lost their worker: cancel those a
+        client asked to cancel, re-queue those with attempts left, fail the rest.
+
+        Each step is a compare-and-set on the stale condition, so reapers in several processes
+        never act twice on one job, and a worker that comes back finds its token gone.
+        """
+        stale = and_(
+            JobRow.status == JobStatus.RUNNING,
+            or_(
+                JobRow.heartbeat_at < silent_since,
+                and_(JobRow.heartbeat_at.is_(None), JobRow.started_at < silent_since),
+            ),
+        )
+        lost = f"the worker running this job stopped (no heartbeat for {timeout:g} s)"
+        reaped = Reaped()
+        with self._session() as session:
+            reaped.cancelled = self._reap(
+                session, stale & JobRow.cancel_requested.is_(True),
+                status=JobStatus.CANCELLED, finished_at=utcnow(), run_token=None,
+            )  # fmt: skip
+            reaped.requeued = self._reap(
+                session, stale & (JobRow.attempts < max_attempts),
+                status=JobStatus.QUEUED, run_token=None, started_at=None, heartbeat_at=None,
+                progress=None, history=[], device=None,
+            )  # fmt: skip
+            reaped.failed = self._reap(
+                session, stale,
+                status=JobStatus.FAILED, finished_at=utcnow(), run_token=None,
+                error=f"{lost} on each of its {max_attempts} attempt(s); it was not retried "
+                "again: look for crashed or killed workers (for example out of memory)",
+            )  # fmt: skip
+        for job_id in reaped.requeued:
+            logger.warning("job %s re-queued: %s", job_id, lost)
+        return reaped
+
+    @staticmethod
+    def _reap(session: Session, condition: Any, **values: Any) -> list[str]:
+        found = session.execute(
+            update(JobRow).where(condition).values(**values).returning(JobRow.id, JobRow.model_name)
+        ).all()
+        for job_id, model_name in found:
+            log_transition(job_id, model_name, values["status"], error=values.get("error"))
+        return [job_id for job_id, _ in found]
 
     def _owned(self, job_id: str, token: str) -> Any:
         return update(JobRow).where(
@@ -199,6 +272,19 @@ class Store:
         for job_id, model_name in failed:
             log_transition(job_id, model_name, JobStatus.FAILED, error=reason)
         return [job_id for job_id, _ in failed]
+
+    def fail_queued(self, job_id: str, reason: str) -> bool:
+        """queued -> failed with `reason` (the job could not be handed to a worker)."""
+        with self._session() as session:
+            failed = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
+                .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
+                .returning(JobRow.model_name)
+            ).first()
+        if failed is not None:
+            log_transition(job_id, failed[0], JobStatus.FAILED, error=reason)
+        return failed is not None
 
     # -- datasets --------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from app.config import Settings, configure_logging
+from app.services.heartbeat import worker_name
 from app.store import INTERRUPTED, Store
 
 logger = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ class LocalRunner:
             thread.start()
             self._threads.append(thread)
 
-    def notify(self) -> None:
-        """A job was queued: look now rather than at the next poll."""
+    def submit(self, job_id: str) -> None:
+        """A job was queued: look now rather than at the next poll (the table is the queue)."""
         self._wake.set()
 
     def _dispatch(self) -> None:
@@ -118,7 +119,7 @@ class LocalRunner:
             return
         for job_id in self.store.queued_job_ids(free):
             token = uuid.uuid4().hex
-            if not self.store.claim(job_id, token):
+            if not self.store.claim(job_id, token, worker_name()):
                 continue
             process = self._context.Process(
                 target=_child_main,
@@ -171,18 +172,10 @@ class InlineRunner:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
 
-    def notify(self) -> None:
-        """Run every queued job now."""
+    def submit(self, job_id: str) -> None:
+        """Run the job now, to its end."""
         from app.services.models import ModelStore
-        from app.services.training import run_training_job
+        from app.services.training import run_job
 
-        for job_id in self.store.queued_job_ids(limit=1000):
-            token = uuid.uuid4().hex
-            if self.store.claim(job_id, token):
-                run_training_job(
-                    job_id,
-                    token,
-                    store=self.store,
-                    models=ModelStore(self.settings.models_dir),
-                    settings=self.settings,
-                )
+        models = ModelStore(self.settings.models_dir)
+        run_job(job_id, store=self.store, models=models, settings=self.settings)

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.db import JobRow, JobStatus, create_schema, make_engine, make_session_factory
+from app.db import JobRow, JobStatus, make_engine, make_session_factory
+from app.migrations import upgrade as upgrade_schema
 from app.schemas.jobs import TrainRequest
 from app.services.training import submit_training
 from app.store import Store
@@ -44,7 +45,7 @@ def inline_store(root: Path) -> tuple[Settings, Store]:
     """Settings and a store under `root` for running jobs in-process."""
     settings = make_settings(root)
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_schema(engine)
     return settings, Store(make_session_factory(engine))
 
 

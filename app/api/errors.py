@@ -11,6 +11,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer, all with ErrorBody."""
     text = {
         400: "Malformed request body (e.g. broken multipart framing)",
+        401: "No API key, or not a valid one (when FORECAST_API_KEYS is set)",
         404: "Not found",
         409: "Conflict with the resource's state",
         413: "Request body over the size limit",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.api.auth import require_metrics_access
 from app.api.deps import CacheDep, MetricsDep, ModelsDep, StoreDep
+from app.api.errors import responses
 from app.schemas.common import ReadSchema
 
 router = APIRouter(tags=["operations"])
@@ -56,7 +58,11 @@ def readyz(store: StoreDep, models: ModelsDep, cache: CacheDep) -> ReadyRead | J
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **responses(401),
+    },
+    dependencies=[Depends(require_metrics_access)],
 )
 def metrics(service_metrics: MetricsDep) -> Response:
     """Prometheus metrics: HTTP requests, jobs by status, epochs, forecasts, loaded models."""

@@ -21,7 +21,7 @@ JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
     "",
     status_code=202,
     response_model=JobRead,
-    responses=responses(400, 413, 422),
+    responses=responses(400, 413, 422, 503),
     summary="Submit a training job",
 )
 def create_job(

@@ -223,6 +223,8 @@ class JobSummary(ReadSchema):
     finished_at: datetime | None
     cancel_requested: bool
     device: str | None
+    worker: str | None = Field(description="host:pid of the process that last took the job")
+    attempts: int = Field(description="times a worker took the job (a lost worker's job re-runs)")
     progress: ProgressRead | None
     metrics: MetricsRead | None
     model: ModelRef | None
@@ -247,6 +249,8 @@ class JobRead(JobSummary):
                     "finished_at": None,
                     "cancel_requested": False,
                     "device": "cpu",
+                    "worker": "gpu-host-1:4121",
+                    "attempts": 1,
                     "progress": {
                         "epoch": 11,
                         "epochs": 100,
@@ -294,6 +298,8 @@ def _job_fields(row: JobRow) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "cancel_requested": row.cancel_requested,
         "device": row.device,
+        "worker": row.worker,
+        "attempts": row.attempts,
         "progress": row.progress,
         "metrics": row.metrics,
         "model": (

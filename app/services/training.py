@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from app.ml.model import LSTMConfig
 from app.ml.train import EpochStats, TrainConfig, TrainingCancelled, TrainingDiverged, train
 from app.schemas.jobs import DatasetData, FunctionData, TrainRequest
 from app.services import sources
+from app.services.heartbeat import Heartbeat, worker_name
 from app.services.models import ModelStore
 from app.services.series import Limits
 from app.store import Store
@@ -30,9 +32,11 @@ PROGRESS_INTERVAL_SECONDS = 0.5  # at most two progress writes (and cancel check
 
 
 class JobRunner(Protocol):
-    """Where queued jobs run; `notify` says a new job is waiting."""
+    """Where queued jobs run: local processes or a queue's workers."""
 
-    def notify(self) -> None: ...
+    def submit(self, job_id: str) -> None:
+        """Job `job_id` was queued (or re-queued): have a worker claim and run it."""
+        ...
 
 
 class _JobLost(Exception):
@@ -47,11 +51,13 @@ _ACTIVATION_FLOATS = 16
 def _check_trainable(
     request: TrainRequest, data: FunctionData | DatasetData, *, store: Store, settings: Settings
 ) -> None:
-    """422 unless the spec can train here: device, series length, split, memory."""
-    try:
-        resolve_device(request.device)
-    except DeviceUnavailable as exc:
-        raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
+    """422 unless the spec can train: device (where jobs run on this host), series length,
+    split, memory. A queue's workers check their own device when they take the job."""
+    if settings.broker_url is None:
+        try:
+            resolve_device(request.device)
+        except DeviceUnavailable as exc:
+            raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
     rows, _ = sources.data_shape(store=store, data=data)
     if rows > settings.max_dataset_rows:
         raise InvalidInput(
@@ -109,9 +115,14 @@ def submit_training(
         dataset_id=data.dataset_id if isinstance(data, DatasetData) else None,
         created_at=utcnow(),
         history=[],
+        attempts=0,
     )
     store.add_job(row)
-    runner.notify()
+    try:
+        runner.submit(row.id)
+    except AppError as exc:  # the queue is down: the job must not wait for a message never sent
+        store.fail_queued(row.id, f"could not be queued: {exc.message}")
+        raise
     return row
 
 
@@ -150,12 +161,18 @@ def finite_or_none(value: Any) -> Any:
 
 class _ProgressReporter:
     """Turns epoch stats into job-row writes, at most every PROGRESS_INTERVAL_SECONDS; the last
-    epochs are written with the job's final state."""
+    epochs are written with the job's final state. Raises _JobLost once the job is not ours."""
 
     def __init__(
-        self, store: Store, job_id: str, token: str, on_epoch: Callable[[float], None] | None
+        self,
+        store: Store,
+        job_id: str,
+        token: str,
+        on_epoch: Callable[[float], None] | None,
+        lost: threading.Event,
     ) -> None:
         self.store, self.job_id, self.token, self.on_epoch = store, job_id, token, on_epoch
+        self.lost = lost
         self.history: list[dict[str, Any]] = []
         self.progress: dict[str, Any] | None = None
         self.last_write = self.last_check = 0.0
@@ -188,6 +205,8 @@ class _ProgressReporter:
         )
         if self.on_epoch is not None:
             self.on_epoch(stats.seconds)
+        if self.lost.is_set():
+            raise _JobLost
         now = time.monotonic()
         if now - self.last_write < PROGRESS_INTERVAL_SECONDS:
             return
@@ -199,6 +218,8 @@ class _ProgressReporter:
 
     def should_stop(self) -> bool:
         """Whether a client asked to cancel; checked against the store at most twice a second."""
+        if self.lost.is_set():
+            raise _JobLost
         now = time.monotonic()
         if now - self.last_check < PROGRESS_INTERVAL_SECONDS:
             return False
@@ -294,7 +315,28 @@ def run_training_job(
     if row is None or row.status != JobStatus.RUNNING or row.run_token != token:
         return
     torch.set_num_threads(settings.train_threads)
-    reporter = _ProgressReporter(store, job_id, token, on_epoch)
+    with Heartbeat(store, job_id, token, settings.heartbeat_seconds) as heartbeat:
+        reporter = _ProgressReporter(store, job_id, token, on_epoch, heartbeat.lost)
+        status, outcome = _outcome(
+            row, token, store=store, models=models, settings=settings, reporter=reporter
+        )
+    if status is None:
+        return
+    written = store.finish(
+        job_id, token, status, history=reporter.history, progress=reporter.final_progress(status),
+        **outcome,
+    )  # fmt: skip
+    if not written and "model_version" in outcome:  # the job was taken from us meanwhile
+        models.delete_version(row.model_name, outcome["model_version"])
+
+
+def _outcome(
+    row: JobRow, token: str, *, store: Store, models: ModelStore, settings: Settings,
+    reporter: _ProgressReporter,
+) -> tuple[JobStatus | None, dict[str, Any]]:  # fmt: skip
+    """Train and save, turning every ending into (final status, row fields); (None, {}) when
+    the job was taken from this worker and must not be written."""
+    job_id = row.id
     outcome: dict[str, Any] = {}
     try:
         metrics, version = _train_and_save(
@@ -303,7 +345,7 @@ def run_training_job(
         status, outcome = JobStatus.SUCCEEDED, {"metrics": metrics, "model_version": version}
     except _JobLost:
         logger.info("job %s was taken over while running; stopping", job_id)
-        return
+        return None, {}
     except TrainingCancelled:
         status = JobStatus.CANCELLED
     except (TrainingDiverged, DeviceUnavailable, ValueError) as exc:
@@ -316,9 +358,24 @@ def run_training_job(
             JobStatus.FAILED,
             {"error": f"internal error: {type(exc).__name__}: {exc}"},
         )
-    written = store.finish(
-        job_id, token, status, history=reporter.history, progress=reporter.final_progress(status),
-        **outcome,
-    )  # fmt: skip
-    if not written and "model_version" in outcome:  # the job was taken from us meanwhile
-        models.delete_version(row.model_name, outcome["model_version"])
+    return status, outcome
+
+
+def run_job(
+    job_id: str,
+    *,
+    store: Store,
+    models: ModelStore,
+    settings: Settings,
+    on_epoch: Callable[[float], None] | None = None,
+) -> bool:
+    """Claim a queued job for this process and train it to its end; False (doing nothing) if
+    it was not queued: already taken, cancelled or finished. A queue may deliver a job twice;
+    only the first claim runs it."""
+    token = uuid.uuid4().hex
+    if not store.claim(job_id, token, worker_name()):
+        return False
+    run_training_job(
+        job_id, token, store=store, models=models, settings=settings, on_epoch=on_epoch
+    )
+    return True

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.db import create_schema, make_engine, make_session_factory
+from app.db import make_engine, make_session_factory
 from app.errors import InvalidInput, NotFound
+from app.migrations import upgrade as upgrade_schema
 from app.services.datasets import create_dataset, load_values, parse_csv
 from app.services.series import Limits
 from app.store import Store
@@ -30,7 +31,7 @@ def rejection(text: str | bytes, time_column: str | None = None) -> InvalidInput
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     engine = make_engine(f"sqlite:///{tmp_path}/datasets.db")
-    create_schema(engine)
+    upgrade_schema(engine)
     return Store(make_session_factory(engine))
 
 

@@ -106,7 +106,7 @@ def test_a_job_owned_by_another_token_is_left_alone(tmp_path: Path) -> None:
         history=[],
     )
     store.add_job(row)
-    assert store.claim(row.id, "mine")
+    assert store.claim(row.id, "mine", "test-worker")
     run_training_job(
         row.id, "not-mine", store=store, models=ModelStore(settings.models_dir), settings=settings
     )
@@ -128,7 +128,7 @@ def run_in_thread(settings: Any, store: Any, spec: dict[str, Any]) -> tuple[str,
     )
     store.add_job(row)
     token = uuid.uuid4().hex
-    assert store.claim(row.id, token)
+    assert store.claim(row.id, token, "test-worker")
     models = ModelStore(settings.models_dir)
     thread = threading.Thread(
         target=run_training_job,

@@ -1,0 +1,55 @@
+"""The reaper: running jobs whose heartbeat went silent lost their worker.
+
+It runs in every API process, on any executor. A stale job a client asked to cancel is
+cancelled; one with attempts left is re-queued and handed to the runner again; the rest are
+failed with a reason that says so. Every step is a compare-and-set, so several API replicas can
+reap side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from app.config import Settings
+from app.db import utcnow
+from app.services.training import JobRunner
+from app.store import Reaped, Store
+
+logger = logging.getLogger(__name__)
+
+
+def reap_once(store: Store, runner: JobRunner, settings: Settings) -> Reaped:
+    """One pass: act on every job silent for longer than the heartbeat timeout."""
+    timeout = settings.heartbeat_timeout_seconds
+    reaped = store.reap_stale(utcnow() - timedelta(seconds=timeout), settings.max_attempts, timeout)
+    for job_id in reaped.requeued:
+        runner.submit(job_id)
+    return reaped
+
+
+class Reaper:
+    """A daemon thread running `reap_once` every heartbeat interval."""
+
+    def __init__(self, store: Store, runner: JobRunner, settings: Settings) -> None:
+        self.store, self.runner, self.settings = store, runner, settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-reaper", daemon=True)
+
+    def start(self) -> None:
+        """Start reaping."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_seconds):
+            try:
+                reap_once(self.store, self.runner, self.settings)
+            except Exception:  # the database or broker blinked: try again next time
+                logger.exception("reaping stale jobs failed")
+
+    def stop(self) -> None:
+        """Stop reaping and wait for the current pass."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
