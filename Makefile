@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint format bench default-model clean
+.PHONY: run worker test services lint format bench default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,16 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.torch
 	touch $@ $(VENV)/.app
 
 run: $(VENV)/.app  ## install and serve on FORECAST_HOST:FORECAST_PORT (127.0.0.1:8000)
-	$(PY) -m app serve
+	$(VENV)/bin/forecast-service serve
 
-test: $(VENV)/.dev lint  ## install with dev extras, lint (ruff, mypy), run the whole suite
+worker: $(VENV)/.app  ## a queue worker (needs FORECAST_BROKER_URL; see "Scale out")
+	$(VENV)/bin/forecast-service worker
+
+test: $(VENV)/.dev lint services  ## install with dev extras, lint, run the whole suite
 	$(PY) -m pytest -q
+
+services:  ## start Redis and PostgreSQL if they are down; install docker-compose if missing
+	bash .ci/services
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check . && $(VENV)/bin/mypy

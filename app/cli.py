@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import ValidationError
+
 from app.config import configure_logging, get_settings
 
 
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands.add_parser("bundle-default-model", help="retrain the bundled models/sine/1")
     args = parser.parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:  # a clear message, not a traceback
+        raise SystemExit(f"invalid FORECAST_* settings: {exc}") from None
     if args.command == "serve":
         serve()
     elif args.command == "worker":

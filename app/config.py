@@ -17,7 +17,12 @@ from app.ml.device import is_device_name
 class Settings(BaseSettings):
     """Typed service settings; a bad value stops the service at start with a clear message."""
 
-    model_config = SettingsConfigDict(env_prefix="FORECAST_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FORECAST_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,  # a rejected value may be a secret (an API key)
+    )
 
     host: str = Field("127.0.0.1", description="address the HTTP server binds")
     port: int = Field(8000, ge=1, le=65535, description="port the HTTP server binds")

@@ -137,10 +137,27 @@ def _init_worker_process(settings: Settings) -> None:
     _context = _WorkerContext(settings, Store(make_session_factory(engine)), metrics)
 
 
+def _check_metrics_port(settings: Settings) -> None:
+    """Stop at once, not in a pool-restart loop, when the metrics port is taken."""
+    if not settings.worker_metrics_port:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.worker_metrics_host, settings.worker_metrics_port))
+        except OSError as exc:
+            raise SystemExit(
+                f"worker metrics port {settings.worker_metrics_host}:"
+                f"{settings.worker_metrics_port} is not free ({exc.strerror}); give each worker "
+                "on a host its own FORECAST_WORKER_METRICS_PORT, or 0 for none"
+            ) from None
+
+
 def start_worker(settings: Settings) -> None:
     """Run a Celery worker for the job queue: one pool process, so one job at a time (on a GPU
     host start one worker per GPU, pinned with CUDA_VISIBLE_DEVICES)."""
     configure_logging(settings.log_level)
+    _check_metrics_port(settings)
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
     engine.dispose()  # the pool processes are forked: they must not share these connections

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.databases import postgres_database
 from tests.factories import BUNDLED_MODELS, make_settings, train_models
 
 AppFactory = Callable[..., TestClient]
@@ -59,3 +60,10 @@ def models_client(settings: Settings, trained_models_dir: Path) -> Iterator[Test
     shutil.copytree(trained_models_dir, settings.models_dir, dirs_exist_ok=True)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the loopback server, dropped after the test."""
+    with postgres_database() as url:
+        yield url

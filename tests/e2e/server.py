@@ -1,4 +1,6 @@
-"""A real service process (`python -m app serve`, the command `make run` uses) on a free port."""
+"""Real service processes on free ports: the API (`forecast-service serve`, what `make run`, the
+image and the compose `api` service run) and queue workers (`forecast-service worker`, what the
+compose `worker` services run)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+COMMAND = str(Path(sys.executable).parent / "forecast-service")  # the installed console script
 
 
 def free_port() -> int:
@@ -23,22 +26,27 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def service_env(root: Path, **settings: Any) -> dict[str, str]:
+    """This environment without FORECAST_* variables, then the service's settings: state under
+    `root`, loopback, CPU, and `settings` (FORECAST_<NAME> each)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FORECAST_")}
+    defaults = {
+        "host": "127.0.0.1",
+        "database_url": f"sqlite:///{root}/jobs.db",
+        "models_dir": root / "models",
+        "device": "cpu",
+    }
+    return env | {
+        f"FORECAST_{key.upper()}": str(value) for key, value in (defaults | settings).items()
+    }
+
+
 class Server:
     """Start, stop and talk to one service process whose state lives under `root`."""
 
     def __init__(self, root: Path, **settings: Any) -> None:
         self.root, self.port = root, free_port()
-        self.env = {
-            key: value for key, value in os.environ.items() if not key.startswith("FORECAST_")
-        }
-        self.env |= {
-            "FORECAST_HOST": "127.0.0.1",
-            "FORECAST_PORT": str(self.port),
-            "FORECAST_DATABASE_URL": f"sqlite:///{root}/jobs.db",
-            "FORECAST_MODELS_DIR": str(root / "models"),
-            "FORECAST_DEVICE": "cpu",
-            "FORECAST_WORKERS": "1",
-        } | {f"FORECAST_{key.upper()}": str(value) for key, value in settings.items()}
+        self.env = service_env(root, **({"port": self.port, "workers": 1} | settings))
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
@@ -46,7 +54,7 @@ class Server:
         """Launch and wait until /healthz answers."""
         log = (self.root / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+            [COMMAND, "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -90,3 +98,66 @@ class Server:
                 return job
             time.sleep(0.1)
         raise TimeoutError(f"job {job_id} reported no epoch: {self.log()}")
+
+
+class Worker:
+    """One queue worker process (`forecast-service worker`) in a session of its own, so that
+    `kill_hard` can kill it with its pool process, as when a host or container dies."""
+
+    def __init__(self, root: Path, name: str, **settings: Any) -> None:
+        self.root, self.name, self.metrics_port = root, name, free_port()
+        self.env = service_env(root, worker_metrics_port=self.metrics_port, **settings)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.metrics = httpx.Client(base_url=f"http://127.0.0.1:{self.metrics_port}", timeout=10)
+
+    def start(self, timeout: float = 60) -> Worker:
+        """Launch and wait until its pool process serves /metrics (it is ready for jobs)."""
+        log = (self.root / f"{self.name}.log").open("ab")
+        self.process = subprocess.Popen(
+            [COMMAND, "worker"], cwd=ROOT, env=self.env, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log()}")
+            try:
+                if self.metrics.get("/metrics").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise TimeoutError(f"worker did not start: {self.log()}")
+
+    def owns(self, pid: int) -> bool:
+        """Whether process `pid` is this worker or one of its pool processes."""
+        if self.process is None:
+            return False
+        try:
+            return os.getpgid(pid) == self.process.pid
+        except ProcessLookupError:
+            return False
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker and its pool processes at once."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        """Ask for a warm shutdown; kill whatever is left after a while."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def log(self) -> str:
+        """The worker's output so far (for failure messages)."""
+        path = self.root / f"{self.name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
