@@ -107,7 +107,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> Self:
-        if self.heartbeat_timeout_seconds < 3 * self.heartbeat_seconds:
+        if self.heartbeat_timeout_seconds < 3 * self.heartbeat_seconds * (1 - 1e-9):  # 3 x 0.2
             raise ValueError(
                 "heartbeat_timeout_seconds must be at least 3 x heartbeat_seconds, so that one "
                 "slow write does not count as a lost worker"

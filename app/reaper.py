@@ -20,12 +20,23 @@ from app.store import Reaped, Store
 logger = logging.getLogger(__name__)
 
 
-def reap_once(store: Store, runner: JobRunner, settings: Settings) -> Reaped:
-    """One pass: act on every job silent for longer than the heartbeat timeout."""
+def reap_once(
+    store: Store, runner: JobRunner, settings: Settings, unsent: set[str] | None = None
+) -> Reaped:
+    """One pass: act on every job silent for longer than the heartbeat timeout, and hand each
+    re-queued job to the runner. A hand-over that fails (the broker blinked) is kept in `unsent`
+    and tried again on the next pass, so a re-queued job is never stranded without a message."""
     timeout = settings.heartbeat_timeout_seconds
     reaped = store.reap_stale(utcnow() - timedelta(seconds=timeout), settings.max_attempts, timeout)
-    for job_id in reaped.requeued:
-        runner.submit(job_id)
+    pending = set(reaped.requeued) if unsent is None else unsent
+    pending.update(reaped.requeued)
+    for job_id in sorted(pending):
+        try:
+            runner.submit(job_id)
+        except Exception:  # noqa: BLE001 - one job's hand-over must not stop the others
+            logger.warning("could not hand re-queued job %s to a worker; retrying", job_id)
+            continue
+        pending.discard(job_id)
     return reaped
 
 
@@ -34,6 +45,7 @@ class Reaper:
 
     def __init__(self, store: Store, runner: JobRunner, settings: Settings) -> None:
         self.store, self.runner, self.settings = store, runner, settings
+        self._unsent: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-reaper", daemon=True)
 
@@ -44,8 +56,8 @@ class Reaper:
     def _run(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_seconds):
             try:
-                reap_once(self.store, self.runner, self.settings)
-            except Exception:  # the database or broker blinked: try again next time
+                reap_once(self.store, self.runner, self.settings, self._unsent)
+            except Exception:  # the database blinked: try again next time
                 logger.exception("reaping stale jobs failed")
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from app.db import DatasetRow, JobRow, JobStatus, utcnow
@@ -243,18 +243,21 @@ class Store:
     def request_cancel(self, job_id: str) -> JobRow | None:
         """Cancel a queued job at once, flag a running one; returns the row (None if unknown).
 
-        A finished job is returned unchanged: the caller decides what that means.
+        One UPDATE, so a job re-queued by a reaper at the same moment is still cancelled. A
+        finished job is returned unchanged: the caller decides what that means.
         """
+        queued = JobRow.status == JobStatus.QUEUED
         with self._session() as session:
             session.execute(
                 update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
-                .values(status=JobStatus.CANCELLED, finished_at=utcnow(), cancel_requested=True)
-            )
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING)
-                .values(cancel_requested=True)
+                .where(
+                    JobRow.id == job_id, JobRow.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+                )
+                .values(
+                    cancel_requested=True,
+                    status=case((queued, JobStatus.CANCELLED.value), else_=JobRow.status),
+                    finished_at=case((queued, utcnow()), else_=JobRow.finished_at),
+                )
             )
             row = session.get(JobRow, job_id)
         if row is not None and row.status == JobStatus.CANCELLED and row.started_at is None:

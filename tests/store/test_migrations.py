@@ -1,0 +1,261 @@
+"""Alembic migrations on SQLite and PostgreSQL: the schema they build is the models' schema,
+old databases keep their rows, and concurrent starts serialise on the migration lock."""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
+
+import app.migrations
+from app.db import Base, JobStatus, make_engine, make_session_factory
+from app.migrations import FIRST_REVISION, current_revision, upgrade
+from app.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAD = "0002"  # update with each new revision
+JOB_ID, DATASET_ID = "0" * 31 + "1", "0" * 31 + "2"
+CREATED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+VALUES = bytes(range(256)) * 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    """An engine on an empty database (nothing migrated yet)."""
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What autogenerate would change to make the database match the models.
+
+    Types and server defaults are compared too: both backends come out clean with them, so no
+    SQLite affinity noise needs ignoring.
+    """
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def insert_first_release_rows(engine: Engine) -> None:
+    """A job and a dataset as the first release wrote them (the 0001 columns only)."""
+    sqlite = engine.dialect.name == "sqlite"
+    # SQLAlchemy's own SQLite storage format; PostgreSQL parses an ISO string with its offset.
+    created = CREATED.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else CREATED.isoformat()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, model_name, status, spec, dataset_id, created_at, "
+                "cancel_requested, history, progress) VALUES (:id, 'old', 'queued', :spec, "
+                ":dataset_id, :created, :cancel, :history, NULL)"
+            ),
+            {
+                "id": JOB_ID,
+                "spec": '{"model_name": "old"}',
+                "dataset_id": DATASET_ID,
+                "created": created,
+                "cancel": False,
+                "history": "[]",
+            },
+        )
+        connection.execute(
+            text(
+                'INSERT INTO datasets (id, name, columns, "rows", stats, "values", created_at) '
+                "VALUES (:id, 'old series', :columns, 512, :stats, :values, :created)"
+            ),
+            {
+                "id": DATASET_ID,
+                "columns": '["a", "b"]',
+                "stats": '[{"mean": 1.0}, {"mean": 2.0}]',
+                "values": VALUES,
+                "created": created,
+            },
+        )
+
+
+def assert_first_release_rows_kept(engine: Engine) -> None:
+    store = Store(make_session_factory(engine))
+    job = store.get_job(JOB_ID)
+    assert job is not None
+    assert (job.model_name, job.status, job.spec) == (
+        "old",
+        JobStatus.QUEUED,
+        {"model_name": "old"},
+    )
+    assert (job.dataset_id, job.created_at, job.history) == (DATASET_ID, CREATED, [])
+    assert (job.attempts, job.worker, job.heartbeat_at) == (0, None, None)
+    dataset = store.get_dataset(DATASET_ID, with_values=True)
+    assert dataset is not None
+    assert (dataset.name, dataset.columns, dataset.rows) == ("old series", ["a", "b"], 512)
+    assert (dataset.values, dataset.created_at) == (VALUES, CREATED)
+    # The old job runs under the new columns like any other.
+    assert store.claim(JOB_ID, "t" * 32, "host:1")
+    job = store.get_job(JOB_ID)
+    assert job is not None
+    assert (job.attempts, job.worker) == (1, "host:1")
+    assert store.delete_unused_dataset(DATASET_ID) == (True, 1)
+
+
+def test_the_scripts_head_is_the_expected_revision() -> None:
+    scripts = ScriptDirectory(str(Path(app.migrations.__file__).parent))
+    assert scripts.get_heads() == [HEAD]
+    assert scripts.get_base() == FIRST_REVISION
+
+
+def test_an_empty_database_is_built_to_head_exactly_as_the_models_say(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert table_names(engine) == {"alembic_version", "jobs", "datasets"}
+    assert schema_differences(engine) == []
+
+
+def test_upgrading_again_changes_nothing(engine: Engine) -> None:
+    upgrade(engine)
+    insert_first_release_rows(engine)
+    upgrade(engine)
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+        assert connection.scalar(text("SELECT count(*) FROM jobs")) == 1
+    assert schema_differences(engine) == []
+    assert_first_release_rows_kept(engine)
+
+
+def test_a_first_release_database_keeps_its_rows(engine: Engine) -> None:
+    upgrade(engine, FIRST_REVISION)
+    assert current_revision(engine) == FIRST_REVISION
+    columns = {column["name"] for column in inspect(engine).get_columns("jobs")}
+    assert not columns & {"attempts", "worker", "heartbeat_at"}
+    insert_first_release_rows(engine)
+
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert schema_differences(engine) == []  # SQLite's table copy kept every index too
+    assert_first_release_rows_kept(engine)
+
+
+def test_a_database_made_before_migrations_is_stamped_then_upgraded(engine: Engine) -> None:
+    upgrade(engine, FIRST_REVISION)
+    insert_first_release_rows(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert current_revision(engine) is None
+
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert schema_differences(engine) == []
+    assert_first_release_rows_kept(engine)
+
+
+UPGRADE_SCRIPT = textwrap.dedent(
+    """
+    import pathlib, sys, time
+    from app.db import make_engine
+    from app.migrations import upgrade
+    url, go = sys.argv[1], pathlib.Path(sys.argv[2])
+    engine = make_engine(url)
+    print("ready", flush=True)
+    deadline = time.monotonic() + 30
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    upgrade(engine)
+    engine.dispose()
+    """
+)
+
+
+def test_processes_starting_together_all_upgrade(url: str, engine: Engine, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADE_SCRIPT, url, str(go)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for process in processes:  # all imported: now they really upgrade at the same moment
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    go.touch()
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 3, outputs
+    assert current_revision(engine) == HEAD
+    assert schema_differences(engine) == []
+
+
+def test_an_upgrade_waits_for_the_migration_lock(url: str, engine: Engine) -> None:
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    with hold_migration_lock(url):
+        thread.start()
+        assert not done.wait(0.5), errors  # another process is migrating: wait for it
+        assert current_revision(engine) is None
+    assert done.wait(20)
+    thread.join()
+    assert errors == []
+    assert current_revision(engine) == HEAD
+
+
+@contextmanager
+def hold_migration_lock(url: str) -> Iterator[None]:
+    """Hold the lock another process would hold while migrating."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        with Path(f"{parsed.database}.migrate.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    engine = make_engine(url)
+    key = {"key": app.migrations._ADVISORY_LOCK_KEY}
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()
