@@ -22,6 +22,7 @@ from safetensors.torch import load as load_safetensors  # parses tensors from by
 
 from app.ml.data import Scaler
 from app.ml.forecast import RolloutMode
+from app.ml.intervals import LEVELS
 from app.ml.model import LSTMConfig, LSTMForecaster
 
 FORMAT_VERSION = 1
@@ -43,6 +44,8 @@ class Checkpoint:
     columns: list[str]
     tail: np.ndarray  # [lookback, F] default context, original scale
     meta: dict[str, Any]
+    # [len(LEVELS), steps, F] conformal half-widths (original scale); None: not calibrated
+    interval_widths: np.ndarray | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -66,6 +69,7 @@ def write(
     columns: list[str],
     tail: np.ndarray,
     extra: dict[str, Any],
+    interval_widths: np.ndarray | None = None,
 ) -> None:
     """Write a checkpoint into the existing, empty `directory`, flushed to disk."""
     weights_path = directory / WEIGHTS_FILE
@@ -79,6 +83,11 @@ def write(
         "rollout_mode": rollout_mode,
         "columns": columns,
         "tail": tail.tolist(),
+        "intervals": (
+            None
+            if interval_widths is None
+            else {"levels": list(LEVELS), "half_widths": interval_widths.tolist()}
+        ),
         "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
         "versions": library_versions(),
     }
@@ -120,8 +129,23 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         )
         columns = [str(column) for column in meta["columns"]]
         rollout_mode = meta["rollout_mode"]
+        widths = _interval_widths(meta.get("intervals"), config.n_features)
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
     if rollout_mode not in ("window", "state") or len(columns) != config.n_features:
         raise CheckpointError("checkpoint metadata is inconsistent with its model")
-    return Checkpoint(model.to(device).eval(), scaler, rollout_mode, columns, tail, meta)
+    return Checkpoint(model.to(device).eval(), scaler, rollout_mode, columns, tail, meta, widths)
+
+
+def _interval_widths(intervals: Any, n_features: int) -> np.ndarray | None:
+    """The stored half-widths, checked; None for a checkpoint without intervals."""
+    if intervals is None:
+        return None
+    if list(intervals["levels"]) != list(LEVELS):
+        raise ValueError("interval levels differ from this version's")
+    widths = np.asarray(intervals["half_widths"], dtype=np.float64)
+    if widths.ndim != 3 or widths.shape[0] != len(LEVELS) or widths.shape[2] != n_features:
+        raise ValueError("interval half-widths have the wrong shape")
+    if not np.isfinite(widths).all() or (widths < 0).any():
+        raise ValueError("interval half-widths must be finite and non-negative")
+    return widths

@@ -38,3 +38,9 @@ def naive_windows(series: np.ndarray, starts: np.ndarray, horizon: int) -> np.nd
     """The last-value forecast of every window: [N, horizon, F], each row the value before start."""
     last = series[starts - 1]  # [N, F]
     return np.repeat(last[:, None, :], horizon, axis=1)  # [N, 1, F] -> [N, H, F]
+
+
+def with_mase(model: dict[str, float], naive: dict[str, float]) -> dict[str, float | None]:
+    """`model`'s errors plus MASE: its MAE over the naive forecast's MAE on the same targets."""
+    scale = naive["mae"]
+    return {**model, "mase": model["mae"] / scale if scale > 0 else None}

@@ -22,6 +22,12 @@ from app.ml.model import LSTMConfig, LSTMForecaster
 RolloutMode = Literal["window", "state"]
 
 
+def state_rollout_possible(config: LSTMConfig) -> bool:
+    """Whether carrying (h, c) can continue this model: not when each window is normalised on
+    its own, nor when the predicted chunk cannot be cut into whole patches."""
+    return not config.instance_norm and config.horizon % config.patch == 0
+
+
 @torch.inference_mode()
 def rollout(
     model: LSTMForecaster, context: torch.Tensor, steps: int, mode: RolloutMode = "window"
@@ -55,12 +61,12 @@ def rollout(
 
 def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
     """Floating-point operations of a window rollout (the costlier mode), LSTM layers only."""
-    per_step, width = 0, config.n_features
+    per_step, width = 0, config.n_features * config.patch
     for _ in range(config.num_layers):
         per_step += 8 * config.hidden_size * (width + config.hidden_size)  # 4 gates, mul + add
         width = config.hidden_size
     calls = -(-steps // config.horizon)
-    return float(contexts * calls * config.lookback * per_step)
+    return float(contexts * calls * (config.lookback // config.patch) * per_step)
 
 
 def forecast(

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from app.ml.data import Scaler, ScalingKind, Split, gather_windows, split_problems, window_starts
-from app.ml.evaluation import ErrorSums, errors, naive_windows
-from app.ml.forecast import RolloutMode, rollout
+from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
+from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
+from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
 from app.ml.model import LSTMConfig, LSTMForecaster
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
@@ -52,6 +53,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
+    interval_steps: int = 200  # forecast steps the prediction intervals are calibrated for
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class TrainResult:
     rollout_mode: RolloutMode
     seconds: float
     tail: np.ndarray = field(repr=False)  # [lookback, F] last rows of the series, original scale
+    # [len(LEVELS), steps, F] conformal half-widths on the original scale; None if the
+    # validation split is too short to calibrate them
+    interval_widths: np.ndarray | None = field(default=None, repr=False)
 
 
 class TrainingCancelled(Exception):
@@ -241,17 +246,56 @@ class _Trainer:
         predicted = self.scaler.inverse(rollout(self.model, context, steps, mode)[0].cpu().numpy())
         return predicted, errors(predicted, self.raw[start : start + steps])["rmse"]
 
-    def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float]]:
+    def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float | None]]:
         """Pick the cheaper state carry only where the validation rollout shows it is as good."""
         steps = min(self.split.val, MAX_ROLLOUT_EVAL_STEPS)
-        rmse = {
-            mode: self.rollout_rmse(self.split.val_start, steps, mode)[1]
-            for mode in ("window", "state")
+        window = self.rollout_rmse(self.split.val_start, steps, "window")[1]
+        if not state_rollout_possible(self.model.config):
+            return "window", {"window": window, "state": None}
+        state = self.rollout_rmse(self.split.val_start, steps, "state")[1]
+        chosen: RolloutMode = "state" if state <= window * STATE_ROLLOUT_TOLERANCE else "window"
+        return chosen, {"window": window, "state": state}
+
+    def rollouts_from(
+        self, starts: np.ndarray, steps: int, mode: RolloutMode
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Batched rollouts of `steps` rows from each start: (predicted, actual), each
+        [n, steps, F] on the original scale."""
+        lookback = self.model.config.lookback
+        offsets = torch.arange(-lookback, 0, device=self.device)
+        index = torch.as_tensor(starts, device=self.device)[:, None] + offsets
+        predicted = [
+            rollout(self.model, self.series[index[begin : begin + EVAL_BATCH]], steps, mode)
+            for begin in range(0, len(starts), EVAL_BATCH)
+        ]
+        scaled = torch.cat(predicted).double().cpu().numpy()
+        actual = self.raw[starts[:, None] + np.arange(steps)]
+        return self.scaler.inverse(scaled), actual
+
+    def interval_steps(self) -> int:
+        """Steps the intervals are calibrated for: as asked, within half the validation split."""
+        return max(1, min(self.config.interval_steps, self.split.val // 2))
+
+    def calibrate_intervals(self, mode: RolloutMode) -> np.ndarray | None:
+        """Conformal half-widths from rollouts over the validation split (None: too short)."""
+        steps = self.interval_steps()
+        starts = rollout_starts(self.split.val_start, self.split.test_start, steps)
+        if len(starts) < 2:
+            return None
+        predicted, actual = self.rollouts_from(starts, steps, mode)
+        return conformal_quantiles(np.abs(actual - predicted))
+
+    def interval_coverage(self, mode: RolloutMode, widths: np.ndarray) -> dict[str, object]:
+        """Coverage of the calibrated intervals over rollouts from the test split."""
+        steps = max(1, min(widths.shape[1], self.split.test // 2))
+        starts = rollout_starts(self.split.test_start, len(self.raw), steps)
+        predicted, actual = self.rollouts_from(starts, steps, mode)
+        return {
+            "calibrated_steps": widths.shape[1],
+            "test_rollouts": len(starts),
+            "test_steps": steps,
+            "coverage": coverage(predicted, actual, widths[:, :steps]),
         }
-        chosen: RolloutMode = (
-            "state" if rmse["state"] <= rmse["window"] * STATE_ROLLOUT_TOLERANCE else "window"
-        )
-        return chosen, rmse
 
     def evaluate(self, mode: RolloutMode) -> dict[str, object]:
         """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
@@ -268,14 +312,15 @@ class _Trainer:
         rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
         actual = self.raw[split.test_start : split.test_start + steps]
         naive_rollout = np.repeat(self.raw[split.test_start - 1][None], steps, axis=0)
+        naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
         return {
             "test_rows": split.test,
             "test_windows": len(starts),
-            "one_step": model_sums.result(),
-            "naive_one_step": naive_sums.result(),
+            "one_step": with_mase(model_sums.result(), naive_one_step),
+            "naive_one_step": naive_one_step,
             "rollout_steps": steps,
-            "rollout": errors(rolled, actual),
-            "naive_rollout": errors(naive_rollout, actual),
+            "rollout": with_mase(errors(rolled, actual), naive_rolled),
+            "naive_rollout": naive_rolled,
         }
 
 
@@ -299,6 +344,8 @@ def train(
     metrics = trainer.evaluate(mode)
     metrics["rollout_mode"] = mode
     metrics["validation_rollout_rmse"] = validation_rmse
+    widths = trainer.calibrate_intervals(mode)
+    metrics["intervals"] = None if widths is None else trainer.interval_coverage(mode, widths)
     return TrainResult(
         model=trainer.model.cpu(),
         scaler=trainer.scaler,
@@ -309,4 +356,5 @@ def train(
         rollout_mode=mode,
         seconds=time.perf_counter() - began,
         tail=trainer.raw[-model_config.lookback :].copy(),
+        interval_widths=widths,
     )

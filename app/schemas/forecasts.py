@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
+from app.ml.intervals import LEVELS
 from app.schemas.common import ReadSchema, Rows, Schema
+
+Level = Literal[LEVELS]  # type: ignore[valid-type]
 
 
 class ForecastRequest(Schema):
@@ -20,12 +25,19 @@ class ForecastRequest(Schema):
         None, min_length=1, description="several contexts, forecast together in one batched pass"
     )
     version: int | None = Field(None, ge=1, description="default: the latest version")
+    levels: list[Level] = Field(
+        default_factory=list,
+        max_length=len(LEVELS),
+        description="prediction interval levels in percent, e.g. [80, 95]: conformal bounds "
+        "calibrated on the validation split's rollouts",
+    )
 
     model_config = {
         "json_schema_extra": {
             "examples": [
                 {"horizon": 50},
                 {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+                {"horizon": 100, "levels": [80, 95]},
             ]
         }
     }
@@ -35,6 +47,15 @@ class ForecastRequest(Schema):
         if self.context is not None and self.contexts is not None:
             raise ValueError("give either context or contexts, not both")
         return self
+
+
+class IntervalRead(ReadSchema):
+    """Bounds of one level, shaped like the forecast: [horizon][columns] for a request with
+    `context` or none, [contexts][horizon][columns] for one with `contexts`."""
+
+    level: int
+    lower: list[list[float]] | list[list[list[float]]]
+    upper: list[list[float]] | list[list[list[float]]]
 
 
 class ForecastResponse(ReadSchema):
@@ -51,6 +72,13 @@ class ForecastResponse(ReadSchema):
     )
     forecasts: list[list[list[float]]] | None = Field(
         None, description="[contexts][horizon][columns], for a request with `contexts`"
+    )
+    intervals: list[IntervalRead] = Field(
+        default_factory=list, description="one entry per requested level"
+    )
+    interval_calibrated_steps: int | None = Field(
+        None,
+        description="steps the intervals were calibrated for; later steps keep the last width",
     )
 
     model_config = {

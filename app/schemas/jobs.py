@@ -67,8 +67,21 @@ DataSpec = Annotated[
 class WindowSpec(Schema):
     """`lookback` past rows predict the next `horizon` rows at once."""
 
-    lookback: int = Field(10, ge=1, le=1000)
+    lookback: int = Field(10, ge=1, le=10_000)
     horizon: int = Field(1, ge=1, le=1000)
+    patch: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="rows each LSTM step sees (lookback must be a multiple): a window of "
+        "1,000 samples with patch 100 is 10 LSTM steps",
+    )
+
+    @model_validator(mode="after")
+    def _whole_patches(self) -> WindowSpec:
+        if self.lookback % self.patch:
+            raise ValueError(f"lookback {self.lookback} must be a multiple of patch {self.patch}")
+        return self
 
 
 class ArchitectureSpec(Schema):
@@ -82,6 +95,11 @@ class ArchitectureSpec(Schema):
     )
     residual: bool = Field(
         True, description="predict the change from the last input (starts at the naive forecast)"
+    )
+    instance_norm: bool = Field(
+        False,
+        description="normalise each window by its own mean and spread, on top of the global "
+        "scaling: for series whose level or amplitude grows beyond the training range",
     )
 
 
@@ -111,6 +129,13 @@ class TrainingSpec(Schema):
         description="halve the learning rate after this many flat epochs; 0: never",
     )
     grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="max gradient norm; 0 turns it off")
+    interval_steps: int = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="forecast steps the prediction intervals are calibrated for (at most half "
+        "the validation split)",
+    )
     seed: int = Field(0, ge=0, le=2**32 - 1)
     scaling: Literal["standard", "minmax", "none"] = Field(
         "standard", description="fitted on the training split only"
@@ -183,6 +208,20 @@ class ErrorMetrics(ReadSchema):
     mse: float | None
     rmse: float | None
     mae: float | None
+    mase: float | None = Field(
+        None, description="MAE over the naive forecast's MAE on the same targets (< 1 beats it)"
+    )
+
+
+class IntervalMetrics(ReadSchema):
+    """How the conformal intervals, calibrated on validation rollouts, cover the test split."""
+
+    calibrated_steps: int = Field(description="forecast steps the intervals are calibrated for")
+    test_rollouts: int
+    test_steps: int
+    coverage: dict[str, float | None] = Field(
+        description="percent of test values inside each level's interval, by level"
+    )
 
 
 class MetricsRead(ReadSchema):
@@ -199,6 +238,9 @@ class MetricsRead(ReadSchema):
     naive_rollout: ErrorMetrics
     rollout_mode: Literal["window", "state"]
     validation_rollout_rmse: dict[str, float | None]
+    intervals: IntervalMetrics | None = Field(
+        None, description="prediction intervals: coverage on the test split's rollouts"
+    )
     best_epoch: int
     epochs_run: int
     stop_reason: str

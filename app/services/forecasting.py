@@ -15,8 +15,9 @@ from app.errors import AppError, InvalidInput, NotFound
 from app.metrics import ServiceMetrics
 from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, load
 from app.ml.forecast import forecast, rollout_flops
+from app.ml.intervals import half_widths
 from app.schemas.common import Rows
-from app.schemas.forecasts import ForecastRequest, ForecastResponse
+from app.schemas.forecasts import ForecastRequest, ForecastResponse, IntervalRead
 from app.services.models import ModelStore
 from app.services.series import Limits, to_matrix
 
@@ -206,6 +207,7 @@ def make_forecast(
             field="context",
             code="forecast_not_finite",
         )
+    intervals = _intervals(checkpoint, values, request, label)
     metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
     metrics.forecast_horizon.observe(request.horizon)
     batched = request.contexts is not None
@@ -218,4 +220,37 @@ def make_forecast(
         rollout_mode=checkpoint.rollout_mode,
         forecast=None if batched else values[0].tolist(),
         forecasts=values.tolist() if batched else None,
+        intervals=intervals,
+        interval_calibrated_steps=(
+            None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
+        ),
     )
+
+
+def _intervals(
+    checkpoint: Checkpoint, values: np.ndarray, request: ForecastRequest, label: str
+) -> list[IntervalRead]:
+    """Conformal bounds around `values` [B, horizon, F] for each requested level."""
+    if not request.levels:
+        return []
+    widths = checkpoint.interval_widths
+    if widths is None:
+        raise InvalidInput(
+            f"{label} has no calibrated prediction intervals (trained before they existed, or "
+            "its validation split was too short for them); retrain it to get them",
+            field="levels",
+            code="intervals_unavailable",
+        )
+    batched = request.contexts is not None
+    found = []
+    for level in sorted(set(request.levels)):
+        half = half_widths(widths, level, request.horizon)[None]  # [1, horizon, F]
+        lower, upper = values - half, values + half
+        found.append(
+            IntervalRead(
+                level=level,
+                lower=lower.tolist() if batched else lower[0].tolist(),
+                upper=upper.tolist() if batched else upper[0].tolist(),
+            )
+        )
+    return found

@@ -69,13 +69,13 @@ def _check_trainable(
     if problems:
         raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
     batch_bytes = (
-        4 * _ACTIVATION_FLOATS * training.batch_size * window.lookback
+        4 * _ACTIVATION_FLOATS * training.batch_size * (window.lookback // window.patch)
         * arch.hidden_size * arch.num_layers
     )  # fmt: skip
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
             f"a training batch would need about {batch_bytes / 2**20:,.0f} MB "
-            "(batch_size x lookback x hidden_size x num_layers); the limit is "
+            "(batch_size x lookback / patch x hidden_size x num_layers); the limit is "
             f"{settings.max_train_memory_mb} MB (FORECAST_MAX_TRAIN_MEMORY_MB)",
             field="training.batch_size",
             code="job_too_large",
@@ -241,11 +241,13 @@ def _configs(
         n_features=n_features,
         lookback=spec.window.lookback,
         horizon=spec.window.horizon,
+        patch=spec.window.patch,
         hidden_size=arch.hidden_size,
         num_layers=arch.num_layers,
         dropout=arch.dropout,
         dense_layers=tuple(arch.dense_layers),
         residual=arch.residual,
+        instance_norm=arch.instance_norm,
     )
     train_config = TrainConfig(
         epochs=training.epochs,
@@ -263,6 +265,7 @@ def _configs(
         val_fraction=training.validation_fraction,
         test_fraction=training.test_fraction,
         time_limit_seconds=settings.max_train_seconds,
+        interval_steps=training.interval_steps,
     )
     return model_config, train_config
 
@@ -294,7 +297,14 @@ def _train_and_save(
     version = models.save(
         row.model_name,
         lambda folder: checkpoints.write(
-            folder, result.model, result.scaler, result.rollout_mode, columns, result.tail, extra
+            folder,
+            result.model,
+            result.scaler,
+            result.rollout_mode,
+            columns,
+            result.tail,
+            extra,
+            result.interval_widths,
         ),
     )
     return metrics, version

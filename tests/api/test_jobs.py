@@ -21,7 +21,7 @@ def test_create_job_minimal_body_returns_202_queued_with_location(client: TestCl
     job = response.json()
     assert job["status"] == "queued"
     assert response.headers["location"] == f"/v1/jobs/{job['id']}"
-    assert job["spec"]["window"] == {"lookback": 10, "horizon": 1}
+    assert job["spec"]["window"] == {"lookback": 10, "horizon": 1, "patch": 1}
     assert job["spec"]["training"]["optimizer"] == "adam"
     assert job["spec"]["training"]["seed"] == 0
     assert job["spec"]["device"] == "auto"
@@ -36,7 +36,7 @@ def test_read_job_returns_what_was_submitted(client: TestClient) -> None:
     response = client.get(f"/v1/jobs/{created['id']}")
     assert response.status_code == 200
     job = response.json()
-    assert job["spec"]["window"] == {"lookback": 20, "horizon": 5}
+    assert job["spec"]["window"] == {"lookback": 20, "horizon": 5, "patch": 1}
     assert job["spec"]["training"]["epochs"] == 3
     assert job["history"] == []
 
