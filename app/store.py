@@ -305,6 +305,14 @@ class Store:
                 _ = row.values
             return row
 
+    def dataset_columns(self, dataset_id: str) -> tuple[int, list[str]] | None:
+        """(rows, column names) of a dataset without loading its values."""
+        with self._session() as session:
+            found = session.execute(
+                select(DatasetRow.rows, DatasetRow.columns).where(DatasetRow.id == dataset_id)
+            ).first()
+            return None if found is None else (found[0], list(found[1]))
+
     def dataset_shape(self, dataset_id: str) -> tuple[int, int] | None:
         """(rows, columns) of a dataset without loading its values."""
         with self._session() as session:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,23 @@ class Checkpoint:
     columns: list[str]
     tail: np.ndarray  # [lookback, F] default context, original scale
     meta: dict[str, Any]
-    # [len(LEVELS), steps, F] conformal half-widths (original scale); None: not calibrated
+    # [len(LEVELS), steps, O] conformal half-widths (original scale); None: not calibrated
     interval_widths: np.ndarray | None = None
+    inputs: list[str] = field(default_factory=list)  # columns a context gives, in order
+    targets: list[str] = field(default_factory=list)  # columns a forecast predicts, in order
+
+    @property
+    def covariates(self) -> list[str]:
+        """Input columns that are not predicted: a forecast needs their future values."""
+        return [column for column in self.inputs if column not in self.targets]
+
+    def scalers(self) -> tuple[Scaler, Scaler]:
+        """(input, output) column scalers for `forecast`."""
+        position = {column: i for i, column in enumerate(self.columns)}
+        return (
+            self.scaler.subset([position[c] for c in self.inputs]),
+            self.scaler.subset([position[c] for c in self.targets]),
+        )
 
 
 def library_versions() -> dict[str, str]:
@@ -70,8 +85,11 @@ def write(
     tail: np.ndarray,
     extra: dict[str, Any],
     interval_widths: np.ndarray | None = None,
+    roles: tuple[list[str], list[str]] | None = None,
 ) -> None:
-    """Write a checkpoint into the existing, empty `directory`, flushed to disk."""
+    """Write a checkpoint into the existing, empty `directory`, flushed to disk. `columns` are
+    the series' columns (the scaler's and the tail's); `roles` the (input, target) columns, by
+    default all of them."""
     weights_path = directory / WEIGHTS_FILE
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     safetensors.torch.save_file(state, str(weights_path))
@@ -82,6 +100,8 @@ def write(
         "scaler": scaler.to_dict(),
         "rollout_mode": rollout_mode,
         "columns": columns,
+        "inputs": list(roles[0]) if roles else list(columns),
+        "targets": list(roles[1]) if roles else list(columns),
         "tail": tail.tolist(),
         "intervals": (
             None
@@ -124,17 +144,25 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         scaler = Scaler.from_dict(meta["scaler"])
         model = LSTMForecaster(config)
         model.load_state_dict(load_safetensors(data))
-        tail = np.asarray(meta["tail"], dtype=np.float64).reshape(
-            config.lookback, config.n_features
-        )
         columns = [str(column) for column in meta["columns"]]
+        inputs = [str(column) for column in meta.get("inputs", columns)]
+        targets = [str(column) for column in meta.get("targets", columns)]
+        tail = np.asarray(meta["tail"], dtype=np.float64).reshape(config.lookback, len(columns))
         rollout_mode = meta["rollout_mode"]
-        widths = _interval_widths(meta.get("intervals"), config.n_features)
+        widths = _interval_widths(meta.get("intervals"), config.n_outputs)
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
-    if rollout_mode not in ("window", "state") or len(columns) != config.n_features:
+    consistent = (
+        rollout_mode in ("window", "state")
+        and len(inputs) == config.n_features
+        and len(targets) == config.n_outputs
+        and set(inputs) | set(targets) <= set(columns)
+        and len(scaler.center) == len(columns)
+    )
+    if not consistent:
         raise CheckpointError("checkpoint metadata is inconsistent with its model")
-    return Checkpoint(model.to(device).eval(), scaler, rollout_mode, columns, tail, meta, widths)
+    model = model.to(device).eval()
+    return Checkpoint(model, scaler, rollout_mode, columns, tail, meta, widths, inputs, targets)
 
 
 def _interval_widths(intervals: Any, n_features: int) -> np.ndarray | None:

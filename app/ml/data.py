@@ -40,6 +40,11 @@ class Scaler:
         """[..., F] model scale -> [..., F] original scale."""
         return np.asarray(values * np.asarray(self.scale) + np.asarray(self.center))
 
+    def subset(self, columns: list[int]) -> Scaler:
+        """The scaler of some columns, in the order given."""
+        pick = [self.center[i] for i in columns], [self.scale[i] for i in columns]
+        return Scaler(self.kind, tuple(pick[0]), tuple(pick[1]))
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form for checkpoint metadata."""
         return {"kind": self.kind, "center": list(self.center), "scale": list(self.scale)}

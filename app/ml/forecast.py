@@ -25,38 +25,62 @@ RolloutMode = Literal["window", "state"]
 def state_rollout_possible(config: LSTMConfig) -> bool:
     """Whether carrying (h, c) can continue this model: not when each window is normalised on
     its own, nor when the predicted chunk cannot be cut into whole patches."""
-    return not config.instance_norm and config.horizon % config.patch == 0
+    outputs_are_inputs = list(config.output_positions) == list(range(config.n_features))
+    return not config.instance_norm and config.horizon % config.patch == 0 and outputs_are_inputs
 
 
 @torch.inference_mode()
 def rollout(
-    model: LSTMForecaster, context: torch.Tensor, steps: int, mode: RolloutMode = "window"
+    model: LSTMForecaster,
+    context: torch.Tensor,
+    steps: int,
+    mode: RolloutMode = "window",
+    future: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """context: [B, >= lookback, F] scaled; only its last `lookback` rows are used.
+    """context: [B, >= lookback, F] scaled input rows; only its last `lookback` rows are used.
+    future: [B, >= steps, F] scaled input rows ahead, read only in the columns that are not
+    predicted (known covariates); needed when the model has such columns.
 
-    Returns the next `steps` rows, [B, steps, F] scaled.
+    Returns the next `steps` predicted rows, [B, steps, O] scaled.
     """
     model.eval()
-    lookback, horizon = model.config.lookback, model.config.horizon
+    config = model.config
+    lookback, horizon = config.lookback, config.horizon
     if context.shape[1] < lookback:
         raise ValueError(f"context has {context.shape[1]} rows; the model needs {lookback}")
+    if has_covariates(config) and (future is None or future.shape[1] < steps):
+        raise ValueError(f"this model needs {steps} future rows of its known covariates")
     context = context[:, -lookback:]  # [B, lookback, F]
     calls = -(-steps // horizon)  # ceil
-    if mode == "window":
-        buffer = torch.cat(
-            [context, context.new_empty(context.shape[0], calls * horizon, context.shape[2])], 1
-        )  # [B, lookback + calls * horizon, F]
-        for call in range(calls):
-            at = lookback + call * horizon
-            chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, F]
-            buffer[:, at : at + horizon] = chunk
-        return buffer[:, lookback : lookback + steps]
-    chunk, state = model(context)  # [B, H, F]
-    chunks = [chunk]
-    for _ in range(calls - 1):
-        chunk, state = model(chunk, state)  # continue the sequence with the H rows just predicted
-        chunks.append(chunk)
-    return torch.cat(chunks, 1)[:, :steps]  # [B, calls * H, F] -> [B, steps, F]
+    if mode == "state":
+        if has_covariates(config):
+            raise ValueError("a model with known covariates rolls out by window")
+        chunk, state = model(context)  # [B, H, F]
+        chunks = [chunk]
+        for _ in range(calls - 1):
+            chunk, state = model(chunk, state)  # continue with the H rows just predicted
+            chunks.append(chunk)
+        return torch.cat(chunks, 1)[:, :steps]  # [B, calls * H, F] -> [B, steps, F]
+    ahead = context.new_zeros(context.shape[0], calls * horizon, context.shape[2])
+    if future is not None:
+        known = future[:, : calls * horizon]
+        ahead[:, : known.shape[1]] = known
+    buffer = torch.cat([context, ahead], 1)  # [B, lookback + calls * H, F]
+    fed_back = [i for i in config.output_positions if i >= 0] if config.targets_are_inputs else []
+    predicted = context.new_empty(context.shape[0], calls * horizon, config.n_outputs)
+    for call in range(calls):
+        at = lookback + call * horizon
+        chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, O]
+        predicted[:, call * horizon : (call + 1) * horizon] = chunk
+        if fed_back:
+            buffer[:, at : at + horizon, fed_back] = chunk
+    return predicted[:, :steps]
+
+
+def has_covariates(config: LSTMConfig) -> bool:
+    """Whether some input columns are not predicted, so their future must be given."""
+    predicted = {index for index in config.target_inputs if index >= 0}
+    return bool(config.target_inputs) and len(predicted) < config.n_features
 
 
 def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
@@ -71,17 +95,24 @@ def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
 
 def forecast(
     model: LSTMForecaster,
-    scaler: Scaler,
+    scalers: tuple[Scaler, Scaler],
     contexts: np.ndarray,
     steps: int,
     mode: RolloutMode,
     device: torch.device,
+    future: np.ndarray | None = None,
 ) -> np.ndarray:
-    """contexts: [B, >= lookback, F] original scale -> [B, steps, F] original scale.
+    """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F] rows
+    ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale.
 
-    The one place where a forecast is scaled in and out.
+    `scalers` are the (input, output) column scalers. The one place where a forecast is scaled
+    in and out.
     """
+    scale_in, scale_out = scalers
     tail = contexts[:, -model.config.lookback :]  # [B, lookback, F]
-    scaled = torch.as_tensor(scaler.transform(tail), dtype=torch.float32, device=device)
-    out = rollout(model, scaled, steps, mode)  # [B, steps, F]
-    return scaler.inverse(out.double().cpu().numpy())
+    scaled = torch.as_tensor(scale_in.transform(tail), dtype=torch.float32, device=device)
+    ahead = None
+    if future is not None:
+        ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
+    out = rollout(model, scaled, steps, mode, ahead)  # [B, steps, O]
+    return scale_out.inverse(out.double().cpu().numpy())

@@ -32,15 +32,44 @@ class LSTMConfig:
     # Rows per LSTM step: the window is cut into lookback / patch chunks of patch rows each, so
     # a long window (1,000 samples of a vibration) takes 10 LSTM steps instead of 1,000.
     patch: int = 1
+    # For each predicted column, its position among the input columns, or -1 for a target that
+    # is not an input (forecast from known covariates). Empty: the targets are the inputs.
+    target_inputs: tuple[int, ...] = ()
+    # A linear map from the whole window straight to the output, added to the LSTM's (LSTNet's
+    # "highway"): the linear part of a relation (a cosine from past sines) is then exact at once
+    # instead of being approximated through the LSTM's tanh gates.
+    highway: bool = False
 
     def __post_init__(self) -> None:
         if self.patch < 1 or self.lookback % self.patch:
             raise ValueError(f"lookback {self.lookback} is not a multiple of patch {self.patch}")
+        if any(not -1 <= index < self.n_features for index in self.target_inputs):
+            raise ValueError("target_inputs must name input positions (or -1)")
+        if (self.residual or self.instance_norm) and not self.targets_are_inputs:
+            raise ValueError(
+                "residual output and instance normalisation need every target among the inputs"
+            )
+
+    @property
+    def n_outputs(self) -> int:
+        """Columns predicted per step."""
+        return len(self.target_inputs) or self.n_features
+
+    @property
+    def targets_are_inputs(self) -> bool:
+        """Whether every predicted column is also fed in (so a rollout can feed it back)."""
+        return -1 not in self.target_inputs
+
+    @property
+    def output_positions(self) -> list[int]:
+        """Input positions of the predicted columns (all of them: see `targets_are_inputs`)."""
+        return list(self.target_inputs) or list(range(self.n_features))
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
         data = asdict(self)
         data["dense_layers"] = list(self.dense_layers)
+        data["target_inputs"] = list(self.target_inputs)
         return data
 
     @classmethod
@@ -48,13 +77,14 @@ class LSTMConfig:
         """Inverse of `to_dict`; raises TypeError or ValueError on a malformed entry."""
         values = dict(data)
         values["dense_layers"] = tuple(int(v) for v in values.get("dense_layers", ()))  # type: ignore[attr-defined]
+        values["target_inputs"] = tuple(int(v) for v in values.get("target_inputs", ()))  # type: ignore[attr-defined]
         return cls(**values)  # type: ignore[arg-type]
 
 
 class LSTMForecaster(nn.Module):
     """Maps a window to the next `horizon` steps.
 
-    forward(x [B, T, F], state) -> (prediction [B, horizon, F], state); `state` is the (h, c)
+    forward(x [B, T, F], state) -> (prediction [B, horizon, O], state); `state` is the (h, c)
     after the last input step, so a caller may continue the sequence from it. T must be a
     multiple of `patch`.
     """
@@ -75,10 +105,30 @@ class LSTMForecaster(nn.Module):
             layers += [nn.Linear(width, size), nn.Tanh()]
             width = size
         self.dense = nn.Sequential(*layers)
-        self.head = nn.Linear(width, config.horizon * config.n_features)
+        self.head = nn.Linear(width, config.horizon * config.n_outputs)
         if config.residual:
             nn.init.zeros_(self.head.weight)  # start exactly at the naive forecast
             nn.init.zeros_(self.head.bias)
+        self.highway = (
+            nn.Linear(config.lookback * config.n_features, config.horizon * config.n_outputs)
+            if config.highway
+            else None
+        )
+        if self.highway is not None:
+            nn.init.zeros_(self.highway.weight)  # adds nothing until trained
+            nn.init.zeros_(self.highway.bias)
+
+    def next_steps(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, LSTMState]:
+        """Stateful training's view: x [B, T, F] -> (the next row after every step [B, T, O],
+        state). Needs horizon 1, patch 1, no instance norm and no highway (window-only parts)."""
+        config = self.config
+        out, state = self.lstm(x, state)  # [B, T, hidden]
+        step = self.head(self.dense(out))  # [B, T, O]
+        if config.residual:
+            step = step + x[..., config.output_positions]
+        return step, state
 
     def forward(
         self, x: torch.Tensor, state: LSTMState | None = None
@@ -91,9 +141,14 @@ class LSTMForecaster(nn.Module):
         chunks = x.reshape(x.shape[0], -1, self.config.patch * x.shape[2])  # [B, T/patch, P*F]
         out, state = self.lstm(chunks, state)  # out: [B, T/patch, hidden]
         last = self.dense(out[:, -1])  # [B, hidden] -> [B, width]
-        step = self.head(last).view(x.shape[0], self.config.horizon, self.config.n_features)
-        if self.config.residual:
-            step = step + x[:, -1:, :]  # [B, H, F] + [B, 1, F]
-        if self.config.instance_norm:
-            step = step * spread + center
+        config = self.config
+        step = self.head(last).view(x.shape[0], config.horizon, config.n_outputs)  # [B, H, O]
+        if self.highway is not None:
+            step = step + self.highway(x.flatten(1)).view_as(step)
+        if config.residual or config.instance_norm:
+            outputs = config.output_positions
+            if config.residual:
+                step = step + x[:, -1:, outputs]  # [B, H, O] + [B, 1, O]
+            if config.instance_norm:
+                step = step * spread[:, :, outputs] + center[:, :, outputs]
         return step, state

@@ -54,6 +54,11 @@ class TrainConfig:
     test_fraction: float = 0.1
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = 200  # forecast steps the prediction intervals are calibrated for
+    # Stateful training: `batch_size` consecutive streams of the training rows, read in order,
+    # `tbptt` steps at a time, each chunk's final (h, c) carried into the next (truncated
+    # backpropagation through time). Otherwise: shuffled windows from a zero state.
+    stateful: bool = False
+    tbptt: int = 20
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,20 @@ class TrainResult:
     interval_widths: np.ndarray | None = field(default=None, repr=False)
 
 
+STATEFUL_NEEDS = (
+    "stateful training predicts the next row after every step: it needs horizon 1, patch 1, "
+    "and neither instance normalisation nor the highway"
+)
+
+
+def stateful_possible(config: LSTMConfig) -> bool:
+    """Whether a model can be trained statefully (see `LSTMForecaster.next_steps`)."""
+    return (
+        config.horizon == 1 and config.patch == 1 and not config.instance_norm
+        and not config.highway
+    )  # fmt: skip
+
+
 class TrainingCancelled(Exception):
     """The caller's stop predicate asked to stop."""
 
@@ -112,22 +131,65 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Which series columns the model reads (inputs) and predicts (targets), by position.
+
+    Empty tuples mean every column: an autoregressive model. Targets that are not inputs are
+    predicted from the inputs alone; inputs that are not targets are known covariates, whose
+    future a rollout is given.
+    """
+
+    inputs: tuple[int, ...] = ()
+    targets: tuple[int, ...] = ()
+
+    def resolve(self, n_columns: int) -> tuple[list[int], list[int]]:
+        """(input positions, target positions) in a series of `n_columns` columns."""
+        every = list(range(n_columns))
+        return list(self.inputs) or every, list(self.targets) or every
+
+    def target_inputs(self, n_columns: int) -> tuple[int, ...]:
+        """LSTMConfig.target_inputs: each target's position among the inputs (-1: not one)."""
+        inputs, targets = self.resolve(n_columns)
+        if inputs == targets:
+            return ()
+        return tuple(inputs.index(t) if t in inputs else -1 for t in targets)
+
+
+def _windows(
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    config: LSTMConfig,
+    columns: tuple[list[int], list[int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input windows [b, lookback, F] of the input columns and targets [b, H, O]."""
+    inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
+    return inputs[..., columns[0]], targets[..., columns[1]]
+
+
 @torch.inference_mode()
 def _direct(
-    model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor
+    model: LSTMForecaster,
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    columns: tuple[list[int], list[int]],
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(starts, predictions [b, H, F], targets [b, H, F]) of EVAL_BATCH windows at a time."""
+    """(starts, predictions [b, H, O], targets [b, H, O]) of EVAL_BATCH windows at a time."""
     model.eval()
-    config = model.config
     for begin in range(0, len(starts), EVAL_BATCH):
         batch = starts[begin : begin + EVAL_BATCH]
-        inputs, targets = gather_windows(series, batch, config.lookback, config.horizon)
+        inputs, targets = _windows(series, batch, model.config, columns)
         yield batch, model(inputs)[0], targets
 
 
-def _loss(model: LSTMForecaster, series: torch.Tensor, starts: torch.Tensor) -> float:
-    total = sum(float(((p - t) ** 2).sum()) for _, p, t in _direct(model, series, starts))
-    return total / (len(starts) * model.config.horizon * model.config.n_features)
+def _loss(
+    model: LSTMForecaster,
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    columns: tuple[list[int], list[int]],
+) -> float:
+    total = sum(float(((p - t) ** 2).sum()) for _, p, t in _direct(model, series, starts, columns))
+    return total / (len(starts) * model.config.horizon * model.config.n_outputs)
 
 
 def _improves(loss: float, best: float, config: TrainConfig) -> bool:
@@ -146,16 +208,26 @@ class _Trainer:
         model_config: LSTMConfig,
         config: TrainConfig,
         device: torch.device,
+        columns: Columns,
     ) -> None:
         self.config, self.device = config, device
+        self.columns = columns.resolve(series.shape[1])
+        if model_config.n_features != len(self.columns[0]) or model_config.target_inputs != (
+            columns.target_inputs(series.shape[1])
+        ):
+            raise ValueError("the model config does not match the chosen input/target columns")
         self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
         problems = split_problems(
             len(series), self.split, model_config.lookback, model_config.horizon
         )
         if problems:
             raise ValueError("; ".join(problems))
+        if config.stateful and not stateful_possible(model_config):
+            raise ValueError(STATEFUL_NEEDS)
         self.raw = series
         self.scaler = Scaler.fit(config.scaling, series[: self.split.train])
+        self.out_scaler = self.scaler.subset(self.columns[1])
+        self.raw_targets = series[:, self.columns[1]]
         self.series = torch.as_tensor(self.scaler.transform(series), dtype=torch.float32).to(device)
         lookback, horizon = model_config.lookback, model_config.horizon
         split = self.split
@@ -168,8 +240,43 @@ class _Trainer:
         self.model = LSTMForecaster(model_config).to(device)
         self.optimizer = _optimizer(self.model, config)
 
+    def step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on `loss`."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if self.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+
+    def stateful_epoch(self, should_stop: StopFn | None) -> float:
+        """One pass over the training rows as `batch_size` streams in order, `tbptt` steps at a
+        time, carrying (h, c) between chunks; returns the mean loss."""
+        model, config = self.model, self.config
+        model.train()
+        streams = min(config.batch_size, max(1, (self.split.train - 1) // 2))
+        length = (self.split.train - 1) // streams
+        shift = int(torch.randint(0, self.split.train - streams * length, (1,),
+                                  generator=self.generator))  # fmt: skip
+        rows = shift + torch.arange(streams)[:, None] * length + torch.arange(length + 1)
+        data = self.series[rows.to(self.device)]  # [streams, length + 1, C]
+        inputs, targets = data[:, :-1, self.columns[0]], data[:, 1:, self.columns[1]]
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
+        total = torch.zeros((), device=self.device)
+        for begin in range(0, length, config.tbptt):
+            chunk = slice(begin, begin + config.tbptt)
+            prediction, (h, c) = model.next_steps(inputs[:, chunk], state)
+            loss = nn.functional.mse_loss(prediction, targets[:, chunk])
+            self.step(loss)
+            state = (h.detach(), c.detach())  # carried on, but no gradient flows back past it
+            total += loss.detach() * prediction.shape[1]
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled
+        return float(total) / length
+
     def epoch(self, should_stop: StopFn | None) -> float:
         """One pass over the training windows in shuffled order; returns the mean loss."""
+        if self.config.stateful:
+            return self.stateful_epoch(should_stop)
         model, config = self.model, self.model.config
         model.train()
         order = self.train_starts[torch.randperm(len(self.train_starts), generator=self.generator)]
@@ -177,14 +284,10 @@ class _Trainer:
         total = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
-            inputs, targets = gather_windows(self.series, starts, config.lookback, config.horizon)
+            inputs, targets = _windows(self.series, starts, config, self.columns)
             prediction, _ = model(inputs)
             loss = nn.functional.mse_loss(prediction, targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            if self.config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
+            self.step(loss)
             total += loss.detach() * len(starts)
             if should_stop is not None and should_stop():
                 raise TrainingCancelled
@@ -208,7 +311,7 @@ class _Trainer:
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
             train_loss = self.epoch(should_stop)
-            val_loss = _loss(self.model, self.series, self.val_starts)
+            val_loss = _loss(self.model, self.series, self.val_starts, self.columns)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingDiverged(
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
@@ -241,10 +344,8 @@ class _Trainer:
 
     def rollout_rmse(self, start: int, steps: int, mode: RolloutMode) -> tuple[np.ndarray, float]:
         """Roll out `steps` rows from the window before row `start`; original scale."""
-        lookback = self.model.config.lookback
-        context = self.series[start - lookback : start][None]  # [1, lookback, F]
-        predicted = self.scaler.inverse(rollout(self.model, context, steps, mode)[0].cpu().numpy())
-        return predicted, errors(predicted, self.raw[start : start + steps])["rmse"]
+        predicted, actual = self.rollouts_from(np.array([start]), steps, mode)
+        return predicted[0], errors(predicted[0], actual[0])["rmse"]
 
     def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float | None]]:
         """Pick the cheaper state carry only where the validation rollout shows it is as good."""
@@ -259,18 +360,25 @@ class _Trainer:
     def rollouts_from(
         self, starts: np.ndarray, steps: int, mode: RolloutMode
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Batched rollouts of `steps` rows from each start: (predicted, actual), each
-        [n, steps, F] on the original scale."""
-        lookback = self.model.config.lookback
-        offsets = torch.arange(-lookback, 0, device=self.device)
-        index = torch.as_tensor(starts, device=self.device)[:, None] + offsets
+        """Batched rollouts of `steps` rows from each start, given the true future of any known
+        covariates: (predicted, actual), each [n, steps, O] on the original scale."""
+        lookback, inputs = self.model.config.lookback, self.columns[0]
+        rows = torch.as_tensor(starts, device=self.device)[:, None]
+        history = rows + torch.arange(-lookback, 0, device=self.device)
+        ahead = rows + torch.arange(0, steps, device=self.device)
         predicted = [
-            rollout(self.model, self.series[index[begin : begin + EVAL_BATCH]], steps, mode)
+            rollout(
+                self.model,
+                self.series[history[begin : begin + EVAL_BATCH]][..., inputs],
+                steps,
+                mode,
+                self.series[ahead[begin : begin + EVAL_BATCH]][..., inputs],
+            )
             for begin in range(0, len(starts), EVAL_BATCH)
         ]
         scaled = torch.cat(predicted).double().cpu().numpy()
-        actual = self.raw[starts[:, None] + np.arange(steps)]
-        return self.scaler.inverse(scaled), actual
+        actual = self.raw_targets[starts[:, None] + np.arange(steps)]
+        return self.out_scaler.inverse(scaled), actual
 
     def interval_steps(self) -> int:
         """Steps the intervals are calibrated for: as asked, within half the validation split."""
@@ -299,19 +407,19 @@ class _Trainer:
 
     def evaluate(self, mode: RolloutMode) -> dict[str, object]:
         """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
-        config, split = self.model.config, self.split
-        starts = window_starts(split.test_start, len(self.raw), config.lookback, config.horizon)
+        config, split, raw = self.model.config, self.split, self.raw_targets
+        starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
         model_sums, naive_sums = ErrorSums(), ErrorSums()
         test_starts = torch.as_tensor(starts, device=self.device)
-        for batch, predicted, _ in _direct(self.model, self.series, test_starts):
+        for batch, predicted, _ in _direct(self.model, self.series, test_starts, self.columns):
             first = batch.cpu().numpy()
-            targets = self.raw[first[:, None] + np.arange(config.horizon)]  # [b, H, F]
-            model_sums.add(self.scaler.inverse(predicted.double().cpu().numpy()), targets)
-            naive_sums.add(naive_windows(self.raw, first, config.horizon), targets)
+            targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
+            model_sums.add(self.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
+            naive_sums.add(naive_windows(raw, first, config.horizon), targets)
         steps = min(split.test, MAX_ROLLOUT_EVAL_STEPS)
         rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
-        actual = self.raw[split.test_start : split.test_start + steps]
-        naive_rollout = np.repeat(self.raw[split.test_start - 1][None], steps, axis=0)
+        actual = raw[split.test_start : split.test_start + steps]
+        naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)
         naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
         return {
             "test_rows": split.test,
@@ -331,14 +439,20 @@ def train(
     device: torch.device,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    columns: Columns | None = None,
 ) -> TrainResult:
-    """Fit a forecaster to `series` [T, F] (original scale) and measure it on the test split.
+    """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
+
+    `columns` picks the input and target columns (default: all of them, both); `model_config`
+    must describe them (n_features = inputs, target_inputs = `columns.target_inputs`).
 
     Raises ValueError if the series is too short for the split and window, TrainingCancelled if
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
     """
     began = time.perf_counter()
-    trainer = _Trainer(np.asarray(series, dtype=np.float64), model_config, config, device)
+    trainer = _Trainer(
+        np.asarray(series, dtype=np.float64), model_config, config, device, columns or Columns()
+    )
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
     mode, validation_rmse = trainer.choose_rollout_mode()
     metrics = trainer.evaluate(mode)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from app.ml.intervals import LEVELS
-from app.schemas.common import ReadSchema, Rows, Schema
+from app.schemas.common import Number, ReadSchema, Rows, Schema
 
 Level = Literal[LEVELS]  # type: ignore[valid-type]
 
@@ -25,6 +25,12 @@ class ForecastRequest(Schema):
         None, min_length=1, description="several contexts, forecast together in one batched pass"
     )
     version: int | None = Field(None, ge=1, description="default: the latest version")
+    future: dict[str, list[Number]] | None = Field(
+        None,
+        max_length=64,
+        description="for a model with known covariates (input columns it does not predict): "
+        "their next `horizon` values, by column name",
+    )
     levels: list[Level] = Field(
         default_factory=list,
         max_length=len(LEVELS),
@@ -38,6 +44,7 @@ class ForecastRequest(Schema):
                 {"horizon": 50},
                 {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
                 {"horizon": 100, "levels": [80, 95]},
+                {"horizon": 3, "future": {"sin": [0.0998, 0.1987, 0.2955]}},
             ]
         }
     }

@@ -96,6 +96,11 @@ class ArchitectureSpec(Schema):
     residual: bool = Field(
         True, description="predict the change from the last input (starts at the naive forecast)"
     )
+    highway: bool = Field(
+        False,
+        description="add a linear map from the whole window to the output (LSTNet's highway): "
+        "learns the linear part of a relation at once, e.g. a target column from covariates",
+    )
     instance_norm: bool = Field(
         False,
         description="normalise each window by its own mean and spread, on top of the global "
@@ -129,6 +134,13 @@ class TrainingSpec(Schema):
         description="halve the learning rate after this many flat epochs; 0: never",
     )
     grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="max gradient norm; 0 turns it off")
+    stateful: bool = Field(
+        False,
+        description="train over the series in order as batch_size streams, carrying the LSTM "
+        "state from one chunk of tbptt steps to the next (truncated backpropagation through "
+        "time), predicting the next row at every step; needs horizon 1 and patch 1",
+    )
+    tbptt: int = Field(20, ge=1, le=10_000, description="steps per chunk of stateful training")
     interval_steps: int = Field(
         200,
         ge=1,
@@ -144,6 +156,9 @@ class TrainingSpec(Schema):
     test_fraction: float = Field(0.1, gt=0.0, le=0.5)
 
 
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class TrainRequest(Schema):
     """A training job. Only `model_name` and `data` are required."""
 
@@ -153,6 +168,20 @@ class TrainRequest(Schema):
     architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda or cuda:N")
+    inputs: list[ColumnName] | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="columns the model reads (default: all). Inputs that are not targets are "
+        "known covariates: a forecast gives their future values",
+    )
+    targets: list[ColumnName] | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="columns the model predicts (default: all). A target that is not an input "
+        "is predicted from the inputs alone (then residual output is turned off)",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -174,6 +203,9 @@ class TrainRequest(Schema):
     def _splits_leave_training_rows(self) -> TrainRequest:
         if self.training.validation_fraction + self.training.test_fraction > 0.8:
             raise ValueError("validation_fraction + test_fraction must be at most 0.8")
+        for name, names in (("inputs", self.inputs), ("targets", self.targets)):
+            if names is not None and len(set(names)) != len(names):
+                raise ValueError(f"{name} name a column twice")
         return self
 
 

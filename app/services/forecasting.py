@@ -85,14 +85,15 @@ class ModelCache:
 
 def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
     lookback = checkpoint.model.config.lookback
-    limits = Limits(max_rows=10**9, max_columns=len(checkpoint.columns))
-    if rows and isinstance(rows[0], list) and len(rows[0]) != len(checkpoint.columns):
+    inputs = checkpoint.inputs
+    limits = Limits(max_rows=10**9, max_columns=len(inputs))
+    if rows and isinstance(rows[0], list) and len(rows[0]) != len(inputs):
         raise InvalidInput(
-            f"context rows have {len(rows[0])} values; {label} has columns {checkpoint.columns}",
+            f"context rows have {len(rows[0])} values; {label} reads columns {inputs}",
             field=field,
             code="context_width",
         )
-    matrix, _ = to_matrix(rows, checkpoint.columns, field=field, limits=limits)
+    matrix, _ = to_matrix(rows, inputs, field=field, limits=limits)
     if len(matrix) < lookback:
         raise InvalidInput(
             f"context has {len(matrix)} rows; {label} needs at least {lookback} (its lookback)",
@@ -112,7 +113,51 @@ def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> n
         return np.stack(tails)
     if request.context is not None:
         return _context_matrix(request.context, checkpoint, "context", label)[None]
-    return checkpoint.tail[None]
+    position = {column: i for i, column in enumerate(checkpoint.columns)}
+    return checkpoint.tail[None][..., [position[column] for column in checkpoint.inputs]]
+
+
+def _future(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray | None:
+    """[1, horizon, F] input rows ahead with the known covariates filled in (None: the model
+    has none), from `request.future`."""
+    covariates, given = checkpoint.covariates, request.future or {}
+    if not covariates:
+        if given:
+            raise InvalidInput(
+                f"{label} predicts every column it reads; it takes no future values",
+                field="future",
+                code="no_covariates",
+            )
+        return None
+    if request.contexts is not None:
+        raise InvalidInput(
+            f"{label} needs future covariates per context; send one request per context",
+            field="contexts",
+            code="covariates_need_one_context",
+        )
+    unknown = sorted(set(given) - set(covariates))
+    if unknown:
+        raise InvalidInput(
+            f"{unknown} are not known covariates of {label}; it needs {covariates}",
+            field=f"future.{unknown[0]}",
+            code="unknown_covariate",
+        )
+    future = np.zeros((1, request.horizon, len(checkpoint.inputs)))
+    for column in covariates:
+        values = given.get(column)
+        if values is None or len(values) < request.horizon:
+            have = "none" if values is None else f"{len(values)} values"
+            raise InvalidInput(
+                f"{label} needs the next {request.horizon} values of its known covariate "
+                f"{column!r} (one per forecast step); got {have}",
+                field=f"future.{column}",
+                code="covariates_missing",
+            )
+        row = np.asarray(values[: request.horizon], dtype=np.float64)
+        if not np.isfinite(row).all():
+            raise InvalidInput("future values must be finite", field=f"future.{column}")
+        future[0, :, checkpoint.inputs.index(column)] = row
+    return future
 
 
 @dataclass(frozen=True)
@@ -156,10 +201,10 @@ def _check_work(
     checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
 ) -> None:
     config = checkpoint.model.config
-    values = contexts * request.horizon * config.n_features
+    values = contexts * request.horizon * config.n_outputs
     if values > limits.max_values:
         raise InvalidInput(
-            f"{contexts} context(s) x {request.horizon} steps x {config.n_features} column(s) "
+            f"{contexts} context(s) x {request.horizon} steps x {config.n_outputs} column(s) "
             f"is {values} values; the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
             field="horizon",
             code="forecast_too_large",
@@ -191,15 +236,17 @@ def make_forecast(
     checkpoint = cache.get(name, version)
     label = f"model {name!r} v{version}"
     contexts = _contexts(request, checkpoint, label)
+    future = _future(request, checkpoint, label)
     _check_work(checkpoint, len(contexts), request, limits)
     values = forecast(
         checkpoint.model,
-        checkpoint.scaler,
+        checkpoint.scalers(),
         contexts,
         request.horizon,
         checkpoint.rollout_mode,
         cache.device,
-    )  # [B, horizon, F]
+        future,
+    )  # [B, horizon, O]
     if not np.isfinite(values).all():
         raise InvalidInput(
             f"the forecast of {label} left the range of finite numbers; the context is too far "
@@ -214,7 +261,7 @@ def make_forecast(
     return ForecastResponse(
         model=name,
         version=version,
-        columns=checkpoint.columns,
+        columns=checkpoint.targets,
         horizon=request.horizon,
         device=str(cache.device),
         rollout_mode=checkpoint.rollout_mode,

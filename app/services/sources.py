@@ -30,11 +30,11 @@ def store_inline(*, store: Store, data: InlineData, model_name: str, limits: Lim
     return DatasetData(dataset_id=row.id)
 
 
-def data_shape(*, store: Store, data: FunctionData | DatasetData) -> tuple[int, int]:
-    """(rows, columns) of a resolved source, without generating or loading the series."""
+def data_shape(*, store: Store, data: FunctionData | DatasetData) -> tuple[int, list[str]]:
+    """(rows, column names) of a resolved source, without generating or loading the series."""
     if isinstance(data, FunctionData):
-        return int(data.params["points"]), len(CATALOG[data.function].columns)
-    shape = store.dataset_shape(data.dataset_id)
+        return int(data.params["points"]), list(CATALOG[data.function].columns)
+    shape = store.dataset_columns(data.dataset_id)
     if shape is None:
         raise InvalidInput(f"no dataset {data.dataset_id!r}", field="data.dataset_id")
     return shape

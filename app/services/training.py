@@ -19,7 +19,15 @@ from app.ml import checkpoints
 from app.ml.data import Split, split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
 from app.ml.model import LSTMConfig
-from app.ml.train import EpochStats, TrainConfig, TrainingCancelled, TrainingDiverged, train
+from app.ml.train import (
+    STATEFUL_NEEDS,
+    Columns,
+    EpochStats,
+    TrainConfig,
+    TrainingCancelled,
+    TrainingDiverged,
+    train,
+)
 from app.schemas.jobs import DatasetData, FunctionData, TrainRequest
 from app.services import sources
 from app.services.heartbeat import Heartbeat, worker_name
@@ -58,7 +66,8 @@ def _check_trainable(
             resolve_device(request.device)
         except DeviceUnavailable as exc:
             raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
-    rows, _ = sources.data_shape(store=store, data=data)
+    rows, columns = sources.data_shape(store=store, data=data)
+    _check_roles(request, columns)
     if rows > settings.max_dataset_rows:
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
@@ -233,12 +242,46 @@ class _ProgressReporter:
         return self.progress | {"fraction": 1.0, "eta_seconds": 0.0}
 
 
+def _check_roles(request: TrainRequest, columns: list[str]) -> None:
+    """422 unless `inputs` and `targets` name columns of the data, in a usable combination."""
+    for field, names in (("inputs", request.inputs), ("targets", request.targets)):
+        unknown = [name for name in names or [] if name not in columns]
+        if unknown:
+            raise InvalidInput(
+                f"{unknown} are not columns of the data; it has {columns}",
+                field=field,
+                code="unknown_column",
+            )
+    inputs, targets = request.inputs or columns, request.targets or columns
+    window, arch = request.window, request.architecture
+    if request.training.stateful and (
+        window.horizon != 1 or window.patch != 1 or arch.instance_norm or arch.highway
+    ):
+        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    if request.architecture.instance_norm and not set(targets) <= set(inputs):
+        raise InvalidInput(
+            "instance normalisation needs every target among the inputs",
+            field="architecture.instance_norm",
+        )
+
+
+def _columns(spec: TrainRequest, names: list[str]) -> Columns:
+    """Positions of the spec's input and target columns in a series with columns `names`."""
+    return Columns(
+        tuple(names.index(name) for name in spec.inputs or ()),
+        tuple(names.index(name) for name in spec.targets or ()),
+    )
+
+
 def _configs(
-    spec: TrainRequest, n_features: int, settings: Settings
-) -> tuple[LSTMConfig, TrainConfig]:
+    spec: TrainRequest, names: list[str], settings: Settings
+) -> tuple[LSTMConfig, TrainConfig, Columns]:
     arch, training = spec.architecture, spec.training
+    columns = _columns(spec, names)
+    inputs, targets = columns.resolve(len(names))
     model_config = LSTMConfig(
-        n_features=n_features,
+        n_features=len(inputs),
+        target_inputs=columns.target_inputs(len(names)),
         lookback=spec.window.lookback,
         horizon=spec.window.horizon,
         patch=spec.window.patch,
@@ -246,8 +289,9 @@ def _configs(
         num_layers=arch.num_layers,
         dropout=arch.dropout,
         dense_layers=tuple(arch.dense_layers),
-        residual=arch.residual,
+        residual=arch.residual and set(targets) <= set(inputs),  # only a fed-in column
         instance_norm=arch.instance_norm,
+        highway=arch.highway,
     )
     train_config = TrainConfig(
         epochs=training.epochs,
@@ -266,8 +310,10 @@ def _configs(
         test_fraction=training.test_fraction,
         time_limit_seconds=settings.max_train_seconds,
         interval_steps=training.interval_steps,
+        stateful=training.stateful,
+        tbptt=training.tbptt,
     )
-    return model_config, train_config
+    return model_config, train_config, columns
 
 
 def _train_and_save(
@@ -279,8 +325,10 @@ def _train_and_save(
     device = resolve_device(spec.device)
     store.set_device(row.id, token, str(device))
     series, columns = sources.load_series(store=store, data=spec.data)
-    model_config, train_config = _configs(spec, series.shape[1], settings)
-    result = train(series, model_config, train_config, device, reporter, reporter.should_stop)
+    model_config, train_config, roles = _configs(spec, columns, settings)
+    result = train(
+        series, model_config, train_config, device, reporter, reporter.should_stop, roles
+    )
     metrics = finite_or_none(
         {
             **result.metrics,
@@ -305,6 +353,7 @@ def _train_and_save(
             result.tail,
             extra,
             result.interval_widths,
+            (spec.inputs or columns, spec.targets or columns),
         ),
     )
     return metrics, version

@@ -120,7 +120,7 @@ def test_loss_over_several_evaluation_batches_equals_one_forward_pass() -> None:
     inputs, targets = gather_windows(series, starts, model.config.lookback, 2)
     with torch.no_grad():
         expected = float(torch.nn.functional.mse_loss(model(inputs)[0], targets))
-    assert _loss(model, series, starts) == pytest.approx(expected, rel=1e-5)
+    assert _loss(model, series, starts, ([0, 1], [0, 1])) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["window", "state"])
@@ -130,7 +130,7 @@ def test_forecast_scales_the_last_lookback_rows_in_and_the_rollout_out(mode: str
     history = rng.normal([100.0, -3.0], [10.0, 0.5], size=(200, 2))
     scaler = Scaler.fit("standard", history)
     given = history[None, -9:]  # [1, 9, 2]: more rows than the lookback
-    result = forecast(model, scaler, given, 12, mode, torch.device("cpu"))  # type: ignore[arg-type]
+    result = forecast(model, (scaler, scaler), given, 12, mode, torch.device("cpu"))  # type: ignore[arg-type]
 
     scaled = torch.tensor(scaler.transform(history[None, -LOOKBACK:]), dtype=torch.float32)
     expected = scaler.inverse(rollout(model, scaled, 12, mode).double().numpy())  # type: ignore[arg-type]
@@ -141,7 +141,7 @@ def test_forecast_scales_the_last_lookback_rows_in_and_the_rollout_out(mode: str
     changed = given.copy()
     changed[:, :3] += 1000.0
     np.testing.assert_array_equal(
-        forecast(model, scaler, changed, 12, mode, torch.device("cpu")),  # type: ignore[arg-type]
+        forecast(model, (scaler, scaler), changed, 12, mode, torch.device("cpu")),  # type: ignore[arg-type]
         result,
     )
 
@@ -151,5 +151,5 @@ def test_untrained_residual_forecast_repeats_the_last_value_on_the_original_scal
     model = LSTMForecaster(LSTMConfig(n_features=2, lookback=LOOKBACK, hidden_size=4, num_layers=1))
     scaler = Scaler("standard", (50.0, -2.0), (5.0, 0.25))
     given = np.stack([np.linspace(40.0, 60.0, 8), np.linspace(-3.0, -1.0, 8)], axis=1)[None]
-    result = forecast(model, scaler, given, 5, "window", torch.device("cpu"))
+    result = forecast(model, (scaler, scaler), given, 5, "window", torch.device("cpu"))
     np.testing.assert_allclose(result, np.repeat(given[:, -1:], 5, axis=1), rtol=1e-6)

@@ -84,6 +84,8 @@ def test_config_dict_round_trips_with_dense_layers_as_a_list() -> None:
         "residual": True,
         "instance_norm": False,
         "patch": 1,
+        "target_inputs": [],
+        "highway": False,
     }
     assert LSTMConfig.from_dict(data) == config
 
