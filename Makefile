@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench default-model clean
+.PHONY: run worker test services lint format bench bench-quality default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.app  ## the sin-task benchmark of issue 2
 	$(PY) -m bench.sin_task
+
+bench-quality: $(VENV)/.app  ## every tutorial task against its target (bench/results/quality.md)
+	$(PY) -m bench.quality
 
 default-model: $(VENV)/.app  ## retrain the bundled models/sine/1
 	$(PY) -m app bundle-default-model
