@@ -201,11 +201,13 @@ def _check_work(
     checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
 ) -> None:
     config = checkpoint.model.config
-    values = contexts * request.horizon * config.n_outputs
+    per_step = config.n_outputs * (1 + 2 * len(set(request.levels)))  # forecast and bounds
+    values = contexts * request.horizon * per_step
     if values > limits.max_values:
         raise InvalidInput(
-            f"{contexts} context(s) x {request.horizon} steps x {config.n_outputs} column(s) "
-            f"is {values} values; the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
+            f"{contexts} context(s) x {request.horizon} steps x {per_step} value(s) a step "
+            f"({config.n_outputs} column(s), lower and upper per level) is {values} values; "
+            f"the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
             field="horizon",
             code="forecast_too_large",
         )

@@ -1,0 +1,221 @@
+"""Prediction intervals through the API: `levels` on a forecast, and the interval metrics and
+MASE of a training job, on a model trained through the real job path."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app.db import JobStatus
+from app.main import create_app
+from app.ml.checkpoints import load
+from app.ml.intervals import LEVELS, half_widths
+from tests.factories import BUNDLED_MODELS, inline_store, make_settings, run_inline
+
+CALIBRATED = 12
+SPEC: dict[str, Any] = {
+    "model_name": "noisy",
+    "data": {"function": "sin_cos", "params": {"points": 800, "stop": 80, "noise": 0.05}},
+    "window": {"lookback": 8, "horizon": 2},
+    "architecture": {"hidden_size": 6, "num_layers": 1, "instance_norm": True},
+    "training": {"epochs": 3, "interval_steps": CALIBRATED, "seed": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store with `noisy`, trained by a job, and the bundled `sine` as a checkpoint written
+    before intervals existed (its meta.json without them: the hash covers only the weights)."""
+    root = tmp_path_factory.mktemp("intervals")
+    settings, store = inline_store(root)
+    final = run_inline(settings, store, SPEC)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    shutil.copytree(BUNDLED_MODELS, settings.models_dir, dirs_exist_ok=True)
+    meta_path = settings.models_dir / "sine" / "1" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["intervals"], meta["inputs"], meta["targets"]
+    meta_path.write_text(json.dumps(meta))
+    return root, final.id
+
+
+@pytest.fixture
+def api(trained: tuple[Path, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(trained[0]))) as client:
+        yield client
+
+
+def widths_of(root: Path) -> np.ndarray:
+    checkpoint = load(make_settings(root).models_dir / "noisy" / "1", torch.device("cpu"))
+    assert checkpoint.interval_widths is not None
+    return checkpoint.interval_widths
+
+
+def post(client: TestClient, body: dict[str, Any], model: str = "noisy") -> Any:
+    return client.post(f"/v1/models/{model}/forecast", json=body)
+
+
+def test_checkpoint_of_the_job_holds_calibrated_widths(trained: tuple[Path, str]) -> None:
+    widths = widths_of(trained[0])
+    assert widths.shape == (len(LEVELS), CALIBRATED, 2)
+    assert (widths > 0).all()
+    assert (np.diff(widths, axis=0) >= 0).all()
+
+
+def test_forecast_with_levels_brackets_it_symmetrically(
+    api: TestClient, trained: tuple[Path, str]
+) -> None:
+    horizon = CALIBRATED + 5  # past the calibrated steps the last width is kept
+    response = post(api, {"horizon": horizon, "levels": [80, 95]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["interval_calibrated_steps"] == CALIBRATED
+    forecast = np.asarray(body["forecast"])
+    assert forecast.shape == (horizon, 2)
+    assert [entry["level"] for entry in body["intervals"]] == [80, 95]
+    widths = widths_of(trained[0])
+    for entry in body["intervals"]:
+        lower, upper = np.asarray(entry["lower"]), np.asarray(entry["upper"])
+        assert lower.shape == upper.shape == (horizon, 2)
+        assert (lower < forecast).all()
+        assert (forecast < upper).all()
+        np.testing.assert_allclose(upper - forecast, forecast - lower, atol=1e-9)
+        half = half_widths(widths, entry["level"], horizon)
+        np.testing.assert_allclose(upper - forecast, half, atol=1e-9)
+        np.testing.assert_allclose(
+            half[CALIBRATED:], np.repeat(half[CALIBRATED - 1 : CALIBRATED], 5, 0)
+        )
+    eighty, ninety_five = body["intervals"]
+    assert (np.asarray(ninety_five["upper"]) >= np.asarray(eighty["upper"])).all()
+    assert (np.asarray(ninety_five["lower"]) <= np.asarray(eighty["lower"])).all()
+
+
+def test_levels_do_not_change_the_forecast(api: TestClient) -> None:
+    plain = post(api, {"horizon": 6}).json()
+    with_levels = post(api, {"horizon": 6, "levels": [50, 99]}).json()
+    assert with_levels["forecast"] == plain["forecast"]
+    assert plain["intervals"] == []
+    assert plain["interval_calibrated_steps"] == CALIBRATED
+
+
+def test_levels_in_any_order_answer_one_entry_each_in_ascending_order(api: TestClient) -> None:
+    response = post(api, {"horizon": 3, "levels": [99, 50, 90]})
+    assert response.status_code == 200
+    assert [entry["level"] for entry in response.json()["intervals"]] == [50, 90, 99]
+    every = post(api, {"horizon": 3, "levels": list(LEVELS)})
+    assert [entry["level"] for entry in every.json()["intervals"]] == list(LEVELS)
+
+
+def test_intervals_of_batched_contexts_are_shaped_like_the_forecasts(
+    api: TestClient, trained: tuple[Path, str]
+) -> None:
+    x = np.linspace(0, 0.7, 8)
+    contexts = [np.stack([np.sin(x + s), np.cos(x + s)], 1).tolist() for s in (0.0, 1.0, 2.0)]
+    response = post(api, {"horizon": 4, "contexts": contexts, "levels": [95]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["forecast"] is None
+    forecasts = np.asarray(body["forecasts"])
+    assert forecasts.shape == (3, 4, 2)
+    (entry,) = body["intervals"]
+    lower, upper = np.asarray(entry["lower"]), np.asarray(entry["upper"])
+    assert lower.shape == upper.shape == (3, 4, 2)
+    half = half_widths(widths_of(trained[0]), 95, 4)
+    for i in range(3):  # the same widths around each context's forecast
+        np.testing.assert_allclose(upper[i] - forecasts[i], half, atol=1e-9)
+        np.testing.assert_allclose(forecasts[i] - lower[i], half, atol=1e-9)
+    single = post(api, {"horizon": 4, "context": contexts[1], "levels": [95]}).json()
+    np.testing.assert_allclose(single["intervals"][0]["upper"], upper[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("levels", [[81], [80, 100], [0], [-95], ["ninety"], [95.5]])
+def test_a_level_outside_the_list_is_422_naming_levels(api: TestClient, levels: list[Any]) -> None:
+    response = post(api, {"horizon": 3, "levels": levels})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"].startswith("levels"), error
+
+
+def test_levels_must_be_a_list(api: TestClient) -> None:
+    response = post(api, {"horizon": 3, "levels": 80})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"].startswith("levels")
+
+
+def test_a_model_without_calibrated_intervals_is_422_intervals_unavailable(
+    api: TestClient,
+) -> None:
+    response = post(api, {"horizon": 5, "levels": [80]}, model="sine")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "intervals_unavailable"
+    assert error["field"] == "levels"
+    assert "sine" in error["message"]
+    plain = post(api, {"horizon": 5}, model="sine")  # without levels it still forecasts
+    assert plain.status_code == 200
+    assert plain.json()["intervals"] == []
+    assert plain.json()["interval_calibrated_steps"] is None
+    assert post(api, {"horizon": 5, "levels": []}, model="sine").status_code == 200
+
+
+def test_job_metrics_carry_interval_coverage_and_mase(
+    api: TestClient, trained: tuple[Path, str]
+) -> None:
+    job = api.get(f"/v1/jobs/{trained[1]}").json()
+    assert job["status"] == "succeeded"
+    assert job["spec"]["training"]["interval_steps"] == CALIBRATED
+    assert job["spec"]["architecture"]["instance_norm"] is True
+    metrics = job["metrics"]
+    intervals = metrics["intervals"]
+    assert intervals["calibrated_steps"] == CALIBRATED
+    assert intervals["test_steps"] == CALIBRATED
+    assert intervals["test_rollouts"] > 1
+    assert set(intervals["coverage"]) == {str(level) for level in LEVELS}
+    for value in intervals["coverage"].values():
+        assert 0 <= value <= 100
+    for key in ("one_step", "rollout"):
+        model, naive = metrics[key], metrics[f"naive_{key}"]
+        assert math.isclose(model["mase"], model["mae"] / naive["mae"], rel_tol=1e-12)
+    # The model's description shows the same metrics.
+    (version,) = api.get("/v1/models/noisy").json()["versions"]
+    assert version["metrics"]["intervals"] == intervals
+    assert version["metrics"]["one_step"]["mase"] == metrics["one_step"]["mase"]
+
+
+def test_instance_norm_model_is_saved_with_its_config(trained: tuple[Path, str]) -> None:
+    checkpoint = load(make_settings(trained[0]).models_dir / "noisy" / "1", torch.device("cpu"))
+    assert checkpoint.model.config.instance_norm is True
+    assert checkpoint.rollout_mode == "window"
+
+
+def test_session_models_trained_by_jobs_have_intervals(models_client: TestClient) -> None:
+    response = post(models_client, {"horizon": 40, "levels": [90]}, model="tiny-sine")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["interval_calibrated_steps"] == 30  # 600 points: half the 60 validation rows
+    forecast = np.asarray(body["forecast"])
+    (entry,) = body["intervals"]
+    assert np.asarray(entry["lower"]).shape == forecast.shape == (40, 1)
+    assert (np.asarray(entry["upper"]) >= forecast).all()
+
+
+def test_interval_bounds_count_towards_the_forecast_values_limit(
+    trained: tuple[Path, str],
+) -> None:
+    settings = make_settings(trained[0], max_forecast_values=25)
+    with TestClient(create_app(settings)) as client:
+        alone = post(client, {"horizon": 5})  # 5 steps x 2 columns = 10 values
+        assert alone.status_code == 200, alone.text
+        bounded = post(client, {"horizon": 5, "levels": [80, 95]})  # x (1 + 2 x 2) = 50
+        assert bounded.status_code == 422
+        error = bounded.json()["error"]
+        assert error["code"] == "forecast_too_large"
+        assert "50 values" in error["message"]
