@@ -30,7 +30,11 @@ class Settings(BaseSettings):
         "sqlite:///var/forecast.db", description="SQLAlchemy URL of the job and dataset store"
     )
     models_dir: Path = Field(Path("models"), description="checkpoint store")
-    device: str = Field("auto", description="serving device: auto, cpu, cuda or cuda:N")
+    device: str = Field(
+        "auto",
+        description="serving device, and the training device of jobs that ask for auto: "
+        "auto, cpu, cuda or cuda:N",
+    )
     workers: int = Field(
         1, ge=0, le=64, description="training jobs run at once in local worker processes"
     )

@@ -22,7 +22,6 @@ class AppError(Exception):
 
     status_code = 500
     code = "internal_error"
-    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(
@@ -50,13 +49,6 @@ class Conflict(AppError):
     """The resource is in a state that forbids the action."""
 
     status_code, code = 409, "conflict"
-
-
-class Unauthorized(AppError):
-    """No API key, or not a valid one."""
-
-    status_code, code = 401, "unauthorized"
-    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class ServiceUnavailable(AppError):
@@ -138,7 +130,6 @@ def register_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(exc.code, exc.message, exc.field),
-            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

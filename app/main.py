@@ -6,11 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from app import __version__
 from app.api import datasets, functions, health, jobs, models
-from app.api.auth import require_api_key
+from app.api.auth import ApiKeyGate, documented
 from app.api.errors import responses
 from app.config import Settings, get_settings
 from app.db import lock_sqlite_store, make_engine, make_session_factory
@@ -98,10 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     register_error_handlers(app)
     for module in (functions, datasets, jobs, models):
-        app.include_router(
-            module.router, dependencies=[Depends(require_api_key)], responses=responses(401)
-        )
-    app.include_router(health.router)  # /healthz and /readyz open; /metrics checks its own
+        app.include_router(module.router, dependencies=[documented], responses=responses(401))
+    app.include_router(health.router)  # /healthz and /readyz open; /metrics per ApiKeyGate
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(ApiKeyGate, settings=settings)  # before any body is read
     app.add_middleware(HttpMetrics, metrics=metrics)  # outermost: sees every response, 413s too
     return app

@@ -19,6 +19,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 from kombu.exceptions import KombuError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings, configure_logging
 from app.db import make_engine, make_session_factory
@@ -52,7 +53,15 @@ def make_celery(settings: Settings) -> Celery:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         worker_hijack_root_logger=False,
     )
-    app.task(name=TASK_NAME, ignore_result=True)(_run_job_task)
+    # A database blink before the claim must not drop the message (failed tasks are acked):
+    # the task is sent again, and the claim keeps a second delivery from running twice.
+    app.task(
+        name=TASK_NAME,
+        ignore_result=True,
+        autoretry_for=(SQLAlchemyError,),
+        retry_backoff=True,
+        max_retries=10,
+    )(_run_job_task)
     return app
 
 

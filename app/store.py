@@ -264,6 +264,19 @@ class Store:
             log_transition(job_id, row.model_name, row.status)
         return row
 
+    def fail_owned(self, job_id: str, token: str, reason: str) -> bool:
+        """running -> failed with `reason`, only while `token` still owns the job (a job the
+        reaper re-queued and another worker took is left alone)."""
+        with self._session() as session:
+            failed = session.execute(
+                self._owned(job_id, token)
+                .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
+                .returning(JobRow.model_name)
+            ).first()
+        if failed is not None:
+            log_transition(job_id, failed[0], JobStatus.FAILED, error=reason)
+        return failed is not None
+
     def fail_running(self, reason: str, job_ids: list[str] | None = None) -> list[str]:
         """running -> failed with `reason`, for all running jobs or those listed; their ids."""
         query = update(JobRow).where(JobRow.status == JobStatus.RUNNING)

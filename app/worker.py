@@ -71,7 +71,7 @@ class LocalRunner:
         self.settings, self.store, self.on_epoch = settings, store, on_epoch
         self._context = multiprocessing.get_context("spawn")  # no forked torch or DB state
         self._events: Any = self._context.Queue()
-        self._running: dict[str, BaseProcess] = {}
+        self._running: dict[str, tuple[BaseProcess, str]] = {}  # job id: (process, run token)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the dispatcher and shutdown never touch processes at once
@@ -101,16 +101,17 @@ class LocalRunner:
             self._wake.clear()
 
     def _reap(self) -> None:
-        for job_id, process in list(self._running.items()):
+        for job_id, (process, token) in list(self._running.items()):
             if process.is_alive():
                 continue
             process.join()
             del self._running[job_id]
             if process.exitcode != 0:
-                self.store.fail_running(
+                self.store.fail_owned(
+                    job_id,
+                    token,
                     f"the worker process died (exit code {process.exitcode}), for example out of "
                     "memory; try a smaller batch, model or dataset",
-                    [job_id],
                 )
 
     def _fill(self) -> None:
@@ -131,9 +132,9 @@ class LocalRunner:
                 process.start()
             except Exception as exc:  # e.g. out of memory or processes: the job must not hang
                 logger.exception("could not start a worker process for job %s", job_id)
-                self.store.fail_running(f"could not start a worker process: {exc}", [job_id])
+                self.store.fail_owned(job_id, token, f"could not start a worker process: {exc}")
                 continue
-            self._running[job_id] = process
+            self._running[job_id] = (process, token)
 
     def _relay(self) -> None:
         while True:
@@ -155,12 +156,11 @@ class LocalRunner:
         for thread in self._threads:
             thread.join(timeout=5)
         with self._lock:
-            for process in self._running.values():
+            for process, _ in self._running.values():
                 process.terminate()
-            for process in self._running.values():
+            for job_id, (process, token) in self._running.items():
                 process.join(timeout=5)
-            if self._running:
-                self.store.fail_running(INTERRUPTED, list(self._running))
+                self.store.fail_owned(job_id, token, INTERRUPTED)
             self._running.clear()
         self._events.close()
 

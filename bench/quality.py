@@ -72,8 +72,11 @@ class Check:
 
 def run_request(spec: dict[str, Any], scratch: Path) -> Job:
     """Submit `spec` as a job and run it to its end through the service's job path."""
-    settings = Settings(
-        models_dir=scratch / "models", database_url=f"sqlite:///{scratch}/jobs.db", device="cpu"
+    settings = Settings(  # ignores any .env: the benchmark's settings are its own
+        _env_file=None,  # type: ignore[call-arg]
+        models_dir=scratch / "models",
+        database_url=f"sqlite:///{scratch}/jobs.db",
+        device="cpu",
     )
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
@@ -108,8 +111,8 @@ def vibration_ahead(job: Job) -> dict[str, float]:
     starts = starts.astype(int)
     contexts = np.stack([series[s - lookback : s] for s in starts])
     predicted = forecast(
-        checkpoint.model, checkpoint.scalers(), contexts, VIBRATION_AHEAD, "window",
-        torch.device("cpu"),
+        checkpoint.model, checkpoint.scalers(), contexts, VIBRATION_AHEAD,
+        checkpoint.rollout_mode, torch.device("cpu"),
     )  # fmt: skip
     actual = np.stack([series[s : s + VIBRATION_AHEAD] for s in starts])
     naive = np.stack([np.repeat(series[s - 1 : s], VIBRATION_AHEAD, axis=0) for s in starts])

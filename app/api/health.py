@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api.auth import require_metrics_access
+from app.api.auth import documented
 from app.api.deps import CacheDep, MetricsDep, ModelsDep, StoreDep
 from app.api.errors import responses
 from app.schemas.common import ReadSchema
@@ -62,7 +62,7 @@ def readyz(store: StoreDep, models: ModelsDep, cache: CacheDep) -> ReadyRead | J
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
         **responses(401),
     },
-    dependencies=[Depends(require_metrics_access)],
+    dependencies=[documented],  # open with FORECAST_METRICS_PUBLIC (see ApiKeyGate)
 )
 def metrics(service_metrics: MetricsDep) -> Response:
     """Prometheus metrics: HTTP requests, jobs by status, epochs, forecasts, loaded models."""

@@ -154,15 +154,24 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
     consistent = (
         rollout_mode in ("window", "state")
-        and len(inputs) == config.n_features
-        and len(targets) == config.n_outputs
+        and len(set(columns)) == len(columns)
+        and len(set(inputs)) == len(inputs) == config.n_features
+        and len(set(targets)) == len(targets) == config.n_outputs
         and set(inputs) | set(targets) <= set(columns)
         and len(scaler.center) == len(columns)
+        and list(config.target_inputs) == _target_inputs(inputs, targets)
     )
     if not consistent:
         raise CheckpointError("checkpoint metadata is inconsistent with its model")
     model = model.to(device).eval()
     return Checkpoint(model, scaler, rollout_mode, columns, tail, meta, widths, inputs, targets)
+
+
+def _target_inputs(inputs: list[str], targets: list[str]) -> list[int]:
+    """What LSTMConfig.target_inputs must be for these columns (empty: targets are inputs)."""
+    if inputs == targets:
+        return []
+    return [inputs.index(target) if target in inputs else -1 for target in targets]
 
 
 def _interval_widths(intervals: Any, n_features: int) -> np.ndarray | None:

@@ -26,7 +26,12 @@ def state_rollout_possible(config: LSTMConfig) -> bool:
     """Whether carrying (h, c) can continue this model: not when each window is normalised on
     its own, nor when the predicted chunk cannot be cut into whole patches."""
     outputs_are_inputs = list(config.output_positions) == list(range(config.n_features))
-    return not config.instance_norm and config.horizon % config.patch == 0 and outputs_are_inputs
+    return (
+        outputs_are_inputs
+        and not config.instance_norm
+        and not config.highway  # it reads a whole window, not a continuation
+        and config.horizon % config.patch == 0
+    )
 
 
 @torch.inference_mode()
@@ -66,14 +71,18 @@ def rollout(
         known = future[:, : calls * horizon]
         ahead[:, : known.shape[1]] = known
     buffer = torch.cat([context, ahead], 1)  # [B, lookback + calls * H, F]
-    fed_back = [i for i in config.output_positions if i >= 0] if config.targets_are_inputs else []
+    # Predicted columns that are also inputs are fed back; the rest of the inputs are given.
+    pairs = [
+        (out, at_input) for out, at_input in enumerate(config.output_positions) if at_input >= 0
+    ]
+    outputs, inputs = [out for out, _ in pairs], [at_input for _, at_input in pairs]
     predicted = context.new_empty(context.shape[0], calls * horizon, config.n_outputs)
     for call in range(calls):
         at = lookback + call * horizon
         chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, O]
         predicted[:, call * horizon : (call + 1) * horizon] = chunk
-        if fed_back:
-            buffer[:, at : at + horizon, fed_back] = chunk
+        if inputs:
+            buffer[:, at : at + horizon, inputs] = chunk[..., outputs]
     return predicted[:, :steps]
 
 
@@ -84,13 +93,17 @@ def has_covariates(config: LSTMConfig) -> bool:
 
 
 def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
-    """Floating-point operations of a window rollout (the costlier mode), LSTM layers only."""
+    """Floating-point operations of a window rollout (the costlier mode): the LSTM layers over
+    each window, the head and the highway."""
     per_step, width = 0, config.n_features * config.patch
     for _ in range(config.num_layers):
         per_step += 8 * config.hidden_size * (width + config.hidden_size)  # 4 gates, mul + add
         width = config.hidden_size
+    head = 2 * config.horizon * config.n_outputs * config.hidden_size
+    if config.highway:
+        head += 2 * config.lookback * config.n_features * config.horizon * config.n_outputs
     calls = -(-steps // config.horizon)
-    return float(contexts * calls * (config.lookback // config.patch) * per_step)
+    return float(contexts * calls * ((config.lookback // config.patch) * per_step + head))
 
 
 def forecast(

@@ -62,7 +62,7 @@ class LSTMConfig:
 
     @property
     def output_positions(self) -> list[int]:
-        """Input positions of the predicted columns (all of them: see `targets_are_inputs`)."""
+        """Input position of each predicted column, -1 for one that is not an input."""
         return list(self.target_inputs) or list(range(self.n_features))
 
     def to_dict(self) -> dict[str, object]:

@@ -27,6 +27,7 @@ OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 # Long test spans are rolled out over their first steps only: a rollout is sequential, and
 # tens of thousands of steps would cost more than the training itself.
 MAX_ROLLOUT_EVAL_STEPS = 10_000
+MAX_ROLLOUT_EVAL_CALLS = 2_000
 # Windows per forward pass when evaluating: memory stays at one batch whatever the split's size.
 EVAL_BATCH = 1024
 # State carry is chosen only if its validation rollout is at least about as good as the window's.
@@ -239,6 +240,7 @@ class _Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = LSTMForecaster(model_config).to(device)
         self.optimizer = _optimizer(self.model, config)
+        self.deadline: float | None = None  # set when fitting starts
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -261,7 +263,7 @@ class _Trainer:
         data = self.series[rows.to(self.device)]  # [streams, length + 1, C]
         inputs, targets = data[:, :-1, self.columns[0]], data[:, 1:, self.columns[1]]
         state: tuple[torch.Tensor, torch.Tensor] | None = None
-        total = torch.zeros((), device=self.device)
+        total, seen = torch.zeros((), device=self.device), 0
         for begin in range(0, length, config.tbptt):
             chunk = slice(begin, begin + config.tbptt)
             prediction, (h, c) = model.next_steps(inputs[:, chunk], state)
@@ -269,9 +271,12 @@ class _Trainer:
             self.step(loss)
             state = (h.detach(), c.detach())  # carried on, but no gradient flows back past it
             total += loss.detach() * prediction.shape[1]
+            seen += prediction.shape[1]
             if should_stop is not None and should_stop():
                 raise TrainingCancelled
-        return float(total) / length
+            if self.past_deadline():
+                break
+        return float(total) / seen
 
     def epoch(self, should_stop: StopFn | None) -> float:
         """One pass over the training windows in shuffled order; returns the mean loss."""
@@ -282,6 +287,7 @@ class _Trainer:
         order = self.train_starts[torch.randperm(len(self.train_starts), generator=self.generator)]
         order = order.to(self.device)
         total = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+        seen = 0
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
             inputs, targets = _windows(self.series, starts, config, self.columns)
@@ -289,9 +295,16 @@ class _Trainer:
             loss = nn.functional.mse_loss(prediction, targets)
             self.step(loss)
             total += loss.detach() * len(starts)
+            seen += len(starts)
             if should_stop is not None and should_stop():
                 raise TrainingCancelled
-        return float(total) / len(order)
+            if self.past_deadline():  # an epoch may be long: the limit is checked every batch
+                break
+        return float(total) / seen
+
+    def past_deadline(self) -> bool:
+        """Whether the training time limit has passed."""
+        return self.deadline is not None and time.perf_counter() > self.deadline
 
     def set_learning_rate(self, factor: float) -> float:
         """Multiply the learning rate by `factor`; returns the new rate."""
@@ -306,6 +319,8 @@ class _Trainer:
         since_best = since_decay = 0
         learning_rate = config.learning_rate
         began = time.perf_counter()
+        if config.time_limit_seconds is not None:
+            self.deadline = began + config.time_limit_seconds
         self.history: list[EpochStats] = []
         stop_reason = "max_epochs"
         for epoch in range(1, config.epochs + 1):
@@ -349,7 +364,7 @@ class _Trainer:
 
     def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float | None]]:
         """Pick the cheaper state carry only where the validation rollout shows it is as good."""
-        steps = min(self.split.val, MAX_ROLLOUT_EVAL_STEPS)
+        steps = min(self.split.val, self.max_rollout_steps())
         window = self.rollout_rmse(self.split.val_start, steps, "window")[1]
         if not state_rollout_possible(self.model.config):
             return "window", {"window": window, "state": None}
@@ -382,7 +397,13 @@ class _Trainer:
 
     def interval_steps(self) -> int:
         """Steps the intervals are calibrated for: as asked, within half the validation split."""
-        return max(1, min(self.config.interval_steps, self.split.val // 2))
+        wanted = min(self.config.interval_steps, self.max_rollout_steps())
+        return max(1, min(wanted, self.split.val // 2))
+
+    def max_rollout_steps(self) -> int:
+        """Most steps an evaluation rollout runs: a rollout is sequential, one model call per
+        `horizon` steps, so both the steps and the calls are capped."""
+        return min(MAX_ROLLOUT_EVAL_STEPS, MAX_ROLLOUT_EVAL_CALLS * self.model.config.horizon)
 
     def calibrate_intervals(self, mode: RolloutMode) -> np.ndarray | None:
         """Conformal half-widths from rollouts over the validation split (None: too short)."""
@@ -416,7 +437,7 @@ class _Trainer:
             targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
             model_sums.add(self.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
             naive_sums.add(naive_windows(raw, first, config.horizon), targets)
-        steps = min(split.test, MAX_ROLLOUT_EVAL_STEPS)
+        steps = min(split.test, self.max_rollout_steps())
         rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
         actual = raw[split.test_start : split.test_start + steps]
         naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)

@@ -72,23 +72,48 @@ def _check_trainable(
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
         )
-    window, training, arch = request.window, request.training, request.architecture
+    window, training = request.window, request.training
     split = Split.of(rows, training.validation_fraction, training.test_fraction)
     problems = split_problems(rows, split, window.lookback, window.horizon)
     if problems:
         raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
-    batch_bytes = (
-        4 * _ACTIVATION_FLOATS * training.batch_size * (window.lookback // window.patch)
-        * arch.hidden_size * arch.num_layers
-    )  # fmt: skip
+    batch_bytes = training_bytes(request, split.train, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
-            f"a training batch would need about {batch_bytes / 2**20:,.0f} MB "
-            "(batch_size x lookback / patch x hidden_size x num_layers); the limit is "
-            f"{settings.max_train_memory_mb} MB (FORECAST_MAX_TRAIN_MEMORY_MB)",
+            f"training would need about {batch_bytes / 2**20:,.0f} MB (activations of a batch, "
+            "its input windows, and the weights with their gradients and optimizer state); the "
+            f"limit is {settings.max_train_memory_mb} MB (FORECAST_MAX_TRAIN_MEMORY_MB): use a "
+            "smaller batch, window or model",
             field="training.batch_size",
             code="job_too_large",
         )
+
+
+def training_bytes(request: TrainRequest, train_rows: int, n_columns: int) -> int:
+    """A generous estimate of a training run's memory: one batch's activations and windows,
+    and 4 copies of the weights (the weights, their gradients and Adam's two moments)."""
+    window, training, arch = request.window, request.training, request.architecture
+    n_in = len(request.inputs or ()) or n_columns
+    n_out = len(request.targets or ()) or n_columns
+    batch, steps = training.batch_size, window.lookback // window.patch
+    rows_per_sample = window.lookback + window.horizon
+    if training.stateful:  # streams of consecutive rows, backpropagated tbptt steps at a time
+        batch = min(batch, max(1, (train_rows - 1) // 2))
+        steps = min(training.tbptt, max(1, train_rows // batch))
+        rows_per_sample = train_rows // batch + 1
+    activations = _ACTIVATION_FLOATS * batch * steps * arch.hidden_size * arch.num_layers
+    windows = 3 * batch * rows_per_sample * n_columns  # gathered rows and their column picks
+    width, weights = n_in * window.patch, 0
+    for _ in range(arch.num_layers):
+        weights += 4 * arch.hidden_size * (width + arch.hidden_size + 2)
+        width = arch.hidden_size
+    for size in arch.dense_layers:
+        weights += (width + 1) * size
+        width = size
+    weights += (width + 1) * window.horizon * n_out
+    if arch.highway:
+        weights += (window.lookback * n_in + 1) * window.horizon * n_out
+    return 4 * (activations + windows + 4 * weights)
 
 
 def submit_training(
@@ -258,6 +283,12 @@ def _check_roles(request: TrainRequest, columns: list[str]) -> None:
         window.horizon != 1 or window.patch != 1 or arch.instance_norm or arch.highway
     ):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    if arch.instance_norm and window.lookback < 2:
+        raise InvalidInput(
+            "instance normalisation needs a lookback of at least 2 rows (a single row "
+            "normalises to zero)",
+            field="architecture.instance_norm",
+        )
     if request.architecture.instance_norm and not set(targets) <= set(inputs):
         raise InvalidInput(
             "instance normalisation needs every target among the inputs",
@@ -322,7 +353,9 @@ def _train_and_save(
 ) -> tuple[dict[str, Any], int]:  # fmt: skip
     """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
     spec = TrainRequest.model_validate(row.spec)
-    device = resolve_device(spec.device)
+    # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
+    # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
+    device = resolve_device(settings.device if spec.device == "auto" else spec.device)
     store.set_device(row.id, token, str(device))
     series, columns = sources.load_series(store=store, data=spec.data)
     model_config, train_config, roles = _configs(spec, columns, settings)
@@ -340,6 +373,8 @@ def _train_and_save(
     )
     if store.cancel_requested(row.id):  # asked after the last epoch: publish nothing
         raise TrainingCancelled
+    if not store.heartbeat(row.id, token):  # re-queued or taken meanwhile: publish nothing
+        raise _JobLost
     extra: dict[str, Any] = {"name": row.model_name, "job_id": row.id, "spec": row.spec}
     extra |= {"created_at": utcnow().isoformat(), "metrics": metrics, "device": str(device)}
     version = models.save(

@@ -165,10 +165,24 @@ def test_key_is_checked_before_path_and_body_validation(keyed: TestClient) -> No
     assert_unauthorized(keyed.post("/v1/datasets", content=b"x", headers={"content-type": "a/b"}))
 
 
-def test_unknown_route_is_404_not_401(keyed: TestClient) -> None:
-    response = keyed.get("/v1/no-such-family")
+def test_unknown_route_is_401_without_a_key_and_404_with_one(keyed: TestClient) -> None:
+    assert_unauthorized(keyed.get("/v1/no-such-family"))  # which routes exist is not shown
+    response = keyed.get("/v1/no-such-family", headers=bearer(KEY_ONE))
     assert response.status_code == 404
     assert "www-authenticate" not in response.headers
+
+
+def test_a_body_is_not_parsed_before_the_key_is_checked(keyed: TestClient) -> None:
+    broken = keyed.post(
+        "/v1/jobs", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_unauthorized(broken)  # not a 422 about the JSON: nothing was read
+    keyed_broken = keyed.post(
+        "/v1/jobs",
+        content=b"{not json",
+        headers={"content-type": "application/json"} | bearer(KEY_ONE),
+    )
+    assert keyed_broken.status_code in (400, 422)
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), ROUTES, ids=ROUTE_IDS)

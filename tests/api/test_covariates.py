@@ -158,3 +158,43 @@ def test_naming_a_column_twice_is_422(make_client: object) -> None:
     response = client.post("/v1/jobs", json=COS_FROM_SIN | {"inputs": ["sin", "sin"]})
     assert response.status_code == 422
     assert "twice" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "window": {"lookback": 10000, "patch": 1000, "horizon": 1000},
+            "architecture": {"highway": True},
+        },  # fmt: skip
+        {
+            "training": {"stateful": True, "tbptt": 10000, "batch_size": 8192},
+            "architecture": {"hidden_size": 1024, "num_layers": 8},
+        },  # fmt: skip
+    ],
+)
+def test_jobs_whose_weights_or_chunks_would_not_fit_are_refused(
+    make_client: object, change: dict[str, object]
+) -> None:
+    # The highway alone holds 40 M weights here: 640 MB with gradients and Adam's moments.
+    client = make_client(max_train_memory_mb=256)  # type: ignore[operator]
+    spec = {
+        "model_name": "huge",
+        "data": {"function": "sin_cos", "params": {"points": 100_000}},
+    } | change
+    response = client.post("/v1/jobs", json=spec)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "job_too_large"
+
+
+def test_instance_norm_needs_two_rows(make_client: object) -> None:
+    client = make_client()  # type: ignore[operator]
+    spec = COS_FROM_SIN | {
+        "inputs": None,
+        "targets": None,
+        "window": {"lookback": 1},
+        "architecture": {"instance_norm": True},
+    }
+    response = client.post("/v1/jobs", json=spec)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "architecture.instance_norm"

@@ -156,3 +156,30 @@ def test_stateful_training_refuses_what_it_cannot_train() -> None:
     with pytest.raises(ValueError, match="stateful training"):
         train(series, LSTMConfig(n_features=1, horizon=2), TrainConfig(stateful=True), CPU)
     assert "horizon 1" in STATEFUL_NEEDS
+
+
+def test_predicted_inputs_are_fed_back_when_other_targets_are_not_inputs() -> None:
+    # One input (a counter) predicted as target 0, plus a target 1 that is not an input.
+    config = LSTMConfig(
+        n_features=1, lookback=2, hidden_size=4, num_layers=1, residual=False, highway=True,
+        target_inputs=(0, -1),
+    )  # fmt: skip
+    model = LSTMForecaster(config)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.highway.weight.copy_(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))  # type: ignore[union-attr]
+        model.highway.bias.copy_(torch.tensor([1.0, 0.0]))  # type: ignore[union-attr]
+    assert not has_covariates(config)  # its only input is predicted: nothing to give ahead
+    out = rollout(model, torch.ones(1, 2, 1), 4, "window")
+    assert out[0, :, 0].tolist() == [2.0, 3.0, 4.0, 5.0]  # each step reads the one before
+
+
+def test_an_autoregressive_highway_model_trains_and_rolls_out_by_window(
+    sin_cos: np.ndarray,
+) -> None:
+    model = LSTMConfig(n_features=2, lookback=8, hidden_size=4, num_layers=1, highway=True)
+    assert not state_rollout_possible(model)  # the highway reads whole windows only
+    result = train(sin_cos, model, TrainConfig(epochs=2), CPU)
+    assert result.rollout_mode == "window"
+    assert result.metrics["validation_rollout_rmse"]["state"] is None  # type: ignore[index]

@@ -446,3 +446,18 @@ def test_timestamps_come_back_in_utc(store: Store) -> None:
     assert row.created_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     assert row.created_at.tzinfo is not None
     assert row.created_at.utcoffset() == timedelta(0)
+
+
+def test_fail_owned_spares_a_job_that_another_worker_took_over(
+    store: Store, engine: Engine
+) -> None:
+    job_id = running_job(store)
+    make_stale(engine, job_id)
+    assert reap(store).requeued == [job_id]
+    assert store.claim(job_id, "t" * 32, "second-worker")
+    # The first worker's process ends badly now: its report must not fail the new run.
+    assert not store.fail_owned(job_id, OWNER, "the worker process died")
+    assert job(store, job_id).status == JobStatus.RUNNING
+    assert store.fail_owned(job_id, "t" * 32, "the worker process died")
+    final = job(store, job_id)
+    assert (final.status, final.error) == (JobStatus.FAILED, "the worker process died")
