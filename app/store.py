@@ -152,16 +152,16 @@ class Store:
         lost = f"the worker running this job stopped (no heartbeat for {timeout:g} s)"
         reaped = Reaped()
         with self._session() as session:
-            reaped.cancelled = self._reap(
+            reaped.cancelled = self._transition(
                 session, stale & JobRow.cancel_requested.is_(True),
                 status=JobStatus.CANCELLED, finished_at=utcnow(), run_token=None,
             )  # fmt: skip
-            reaped.requeued = self._reap(
+            reaped.requeued = self._transition(
                 session, stale & (JobRow.attempts < max_attempts),
                 status=JobStatus.QUEUED, run_token=None, started_at=None, heartbeat_at=None,
                 progress=None, history=[], device=None,
             )  # fmt: skip
-            reaped.failed = self._reap(
+            reaped.failed = self._transition(
                 session, stale,
                 status=JobStatus.FAILED, finished_at=utcnow(), run_token=None,
                 error=f"{lost} on each of its {max_attempts} attempt(s); it was not retried "
@@ -172,7 +172,9 @@ class Store:
         return reaped
 
     @staticmethod
-    def _reap(session: Session, condition: Any, **values: Any) -> list[str]:
+    def _transition(session: Session, condition: Any, **values: Any) -> list[str]:
+        """UPDATE the jobs matching `condition` to `values` (with a status); their ids, each
+        logged."""
         found = session.execute(
             update(JobRow).where(condition).values(**values).returning(JobRow.id, JobRow.model_name)
         ).all()
@@ -267,40 +269,25 @@ class Store:
     def fail_owned(self, job_id: str, token: str, reason: str) -> bool:
         """running -> failed with `reason`, only while `token` still owns the job (a job the
         reaper re-queued and another worker took is left alone)."""
-        with self._session() as session:
-            failed = session.execute(
-                self._owned(job_id, token)
-                .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
-                .returning(JobRow.model_name)
-            ).first()
-        if failed is not None:
-            log_transition(job_id, failed[0], JobStatus.FAILED, error=reason)
-        return failed is not None
+        owned = and_(
+            JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.run_token == token
+        )
+        return bool(self._fail(owned, reason))
 
     def fail_running(self, reason: str, job_ids: list[str] | None = None) -> list[str]:
         """running -> failed with `reason`, for all running jobs or those listed; their ids."""
-        query = update(JobRow).where(JobRow.status == JobStatus.RUNNING)
-        if job_ids is not None:
-            query = query.where(JobRow.id.in_(job_ids))
-        query = query.values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
-        with self._session() as session:
-            failed = session.execute(query.returning(JobRow.id, JobRow.model_name)).all()
-        for job_id, model_name in failed:
-            log_transition(job_id, model_name, JobStatus.FAILED, error=reason)
-        return [job_id for job_id, _ in failed]
+        running = JobRow.status == JobStatus.RUNNING
+        return self._fail(running if job_ids is None else running & JobRow.id.in_(job_ids), reason)
 
     def fail_queued(self, job_id: str, reason: str) -> bool:
         """queued -> failed with `reason` (the job could not be handed to a worker)."""
+        return bool(self._fail((JobRow.id == job_id) & (JobRow.status == JobStatus.QUEUED), reason))
+
+    def _fail(self, condition: Any, reason: str) -> list[str]:
         with self._session() as session:
-            failed = session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED)
-                .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
-                .returning(JobRow.model_name)
-            ).first()
-        if failed is not None:
-            log_transition(job_id, failed[0], JobStatus.FAILED, error=reason)
-        return failed is not None
+            return self._transition(
+                session, condition, status=JobStatus.FAILED, error=reason, finished_at=utcnow()
+            )
 
     # -- datasets --------------------------------------------------------------------------
 
