@@ -33,16 +33,9 @@ CREATED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 VALUES = bytes(range(256)) * 4
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def engine(url: str) -> Iterator[Engine]:
-    """An engine on an empty database (nothing migrated yet)."""
+    """An engine on an empty database (nothing migrated yet), on each backend (see conftest)."""
     engine = make_engine(url)
     yield engine
     engine.dispose()

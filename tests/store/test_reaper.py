@@ -35,15 +35,11 @@ class RecordingRunner:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
+    """SQLite only here (conftest's `store` runs on it); one test adds PostgreSQL."""
     engine = make_engine(f"sqlite:///{tmp_path}/store.db")
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> Store:
-    return Store(make_session_factory(engine))
 
 
 @pytest.fixture

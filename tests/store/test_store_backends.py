@@ -6,43 +6,18 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, inspect, update
 
 from app.db import DatasetRow, JobRow, JobStatus, make_engine, make_session_factory, utcnow
-from app.migrations import upgrade
 from app.store import Reaped, Store
 
 OWNER, OTHER = "a" * 32, "b" * 32
 LONG_AGO = timedelta(hours=1)
 TIMEOUT = 60.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    """The engine the service would build, schema at head."""
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> Store:
-    return Store(make_session_factory(engine))
 
 
 def add_job(
