@@ -351,7 +351,7 @@ class _Trainer:
             if config.early_stopping_patience and since_best >= config.early_stopping_patience:
                 stop_reason = "early_stopping"
                 break
-            if config.time_limit_seconds is not None and now - began > config.time_limit_seconds:
+            if self.past_deadline():
                 stop_reason = "time_limit"
                 break
         self.model.load_state_dict(best_state)

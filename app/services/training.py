@@ -26,6 +26,7 @@ from app.ml.train import (
     TrainConfig,
     TrainingCancelled,
     TrainingDiverged,
+    stateful_possible,
     train,
 )
 from app.schemas.jobs import DatasetData, FunctionData, TrainRequest
@@ -67,7 +68,7 @@ def _check_trainable(
         except DeviceUnavailable as exc:
             raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
     rows, columns = sources.data_shape(store=store, data=data)
-    _check_roles(request, columns)
+    _check_roles(request, columns, settings)
     if rows > settings.max_dataset_rows:
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
@@ -267,7 +268,7 @@ class _ProgressReporter:
         return self.progress | {"fraction": 1.0, "eta_seconds": 0.0}
 
 
-def _check_roles(request: TrainRequest, columns: list[str]) -> None:
+def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) -> None:
     """422 unless `inputs` and `targets` name columns of the data, in a usable combination."""
     for field, names in (("inputs", request.inputs), ("targets", request.targets)):
         unknown = [name for name in names or [] if name not in columns]
@@ -279,10 +280,6 @@ def _check_roles(request: TrainRequest, columns: list[str]) -> None:
             )
     inputs, targets = request.inputs or columns, request.targets or columns
     window, arch = request.window, request.architecture
-    if request.training.stateful and (
-        window.horizon != 1 or window.patch != 1 or arch.instance_norm or arch.highway
-    ):
-        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
     if arch.instance_norm and window.lookback < 2:
         raise InvalidInput(
             "instance normalisation needs a lookback of at least 2 rows (a single row "
@@ -294,6 +291,9 @@ def _check_roles(request: TrainRequest, columns: list[str]) -> None:
             "instance normalisation needs every target among the inputs",
             field="architecture.instance_norm",
         )
+    model_config, _, _ = _configs(request, columns, settings)
+    if request.training.stateful and not stateful_possible(model_config):
+        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
 
 
 def _columns(spec: TrainRequest, names: list[str]) -> Columns:
