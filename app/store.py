@@ -313,14 +313,6 @@ class Store:
             ).first()
             return None if found is None else (found[0], list(found[1]))
 
-    def dataset_shape(self, dataset_id: str) -> tuple[int, int] | None:
-        """(rows, columns) of a dataset without loading its values."""
-        with self._session() as session:
-            found = session.execute(
-                select(DatasetRow.rows, DatasetRow.columns).where(DatasetRow.id == dataset_id)
-            ).first()
-            return None if found is None else (found[0], len(found[1]))
-
     def list_datasets(self, *, limit: int, offset: int) -> tuple[list[DatasetRow], int]:
         """Newest first; returns (page, total)."""
         with self._session() as session:

@@ -111,7 +111,7 @@ def vibration_ahead(job: Job) -> dict[str, float]:
     starts = starts.astype(int)
     contexts = np.stack([series[s - lookback : s] for s in starts])
     predicted = forecast(
-        checkpoint.model, checkpoint.scalers(), contexts, VIBRATION_AHEAD,
+        checkpoint.model, checkpoint.scalers, contexts, VIBRATION_AHEAD,
         checkpoint.rollout_mode, torch.device("cpu"),
     )  # fmt: skip
     actual = np.stack([series[s : s + VIBRATION_AHEAD] for s in starts])

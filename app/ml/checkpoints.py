@@ -11,6 +11,7 @@ import json
 import os
 import platform
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,9 @@ class Checkpoint:
         """Input columns that are not predicted: a forecast needs their future values."""
         return [column for column in self.inputs if column not in self.targets]
 
+    @cached_property
     def scalers(self) -> tuple[Scaler, Scaler]:
-        """(input, output) column scalers for `forecast`."""
+        """(input, output) column scalers for `forecast`, picked once per loaded checkpoint."""
         position = {column: i for i, column in enumerate(self.columns)}
         return (
             self.scaler.subset([position[c] for c in self.inputs]),

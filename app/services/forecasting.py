@@ -242,7 +242,7 @@ def make_forecast(
     _check_work(checkpoint, len(contexts), request, limits)
     values = forecast(
         checkpoint.model,
-        checkpoint.scalers(),
+        checkpoint.scalers,
         contexts,
         request.horizon,
         checkpoint.rollout_mode,

@@ -58,7 +58,7 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
     contexts = np.random.default_rng(0).normal(size=(3, 5, 2))
     for mode in ("window", "state"):
         np.testing.assert_array_equal(
-            forecast(loaded.model, loaded.scalers(), contexts, 7, mode, CPU),
+            forecast(loaded.model, loaded.scalers, contexts, 7, mode, CPU),
             forecast(model, (scaler, scaler), contexts, 7, mode, CPU),
         )
 

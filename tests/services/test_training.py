@@ -58,10 +58,8 @@ def test_each_success_writes_a_new_version_that_round_trips(tmp_path: Path) -> N
     cached = ModelCache(models, torch.device("cpu"), size=2).get("small", 2)
     cpu = torch.device("cpu")
     mode = checkpoint.rollout_mode
-    direct = forecast(checkpoint.model, checkpoint.scalers(), checkpoint.tail[None], 25, mode, cpu)
-    served = forecast(
-        cached.model, cached.scalers(), cached.tail[None], 25, cached.rollout_mode, cpu
-    )
+    direct = forecast(checkpoint.model, checkpoint.scalers, checkpoint.tail[None], 25, mode, cpu)
+    served = forecast(cached.model, cached.scalers, cached.tail[None], 25, cached.rollout_mode, cpu)
     np.testing.assert_array_equal(direct, served)
     leftovers = [p.name for p in settings.models_dir.iterdir() if p.name.startswith(".t")]
     assert leftovers == []  # temporary folders were renamed into place, none left behind

@@ -391,8 +391,8 @@ def test_dataset_values_round_trip_byte_for_byte(store: Store) -> None:
     light = store.get_dataset(dataset_id)
     assert light is not None
     assert "values" in inspect(light).unloaded  # not read unless asked for
-    assert store.dataset_shape(dataset_id) == (500, 2)
-    assert store.dataset_shape(uuid.uuid4().hex) is None
+    assert store.dataset_columns(dataset_id) == (500, ["a", "b"])
+    assert store.dataset_columns(uuid.uuid4().hex) is None
     assert store.get_dataset(uuid.uuid4().hex) is None
     page, total = store.list_datasets(limit=10, offset=0)
     assert (total, [found.id for found in page]) == (1, [dataset_id])
@@ -410,7 +410,7 @@ def test_a_dataset_is_deleted_only_once_no_active_job_reads_it(store: Store) -> 
 
     assert store.delete_unused_dataset(dataset_id) == (True, 0)
     assert store.get_dataset(dataset_id) is None
-    assert store.dataset_shape(dataset_id) is None
+    assert store.dataset_columns(dataset_id) is None
     assert store.delete_unused_dataset(dataset_id) == (False, 0)
 
 
