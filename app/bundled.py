@@ -1,4 +1,8 @@
-"""Retrain the bundled default model, models/sine/1, through the ordinary job path."""
+"""Retrain the bundled default model, models/sine/1, through the ordinary job path.
+
+A development tool, but it stays in the package: it is the CLI's `bundle-default-model`
+command (`make default-model`), and it needs nothing but the job path every user runs.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from app.config import Settings
-from app.db import JobStatus, make_engine, make_session_factory
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.jobs.executors.inline import InlineRunner
+from app.jobs.repository import open_repositories
+from app.jobs.spec import TrainRequest
+from app.jobs.submit import submit_training
+from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.checkpoints import META_FILE
-from app.schemas.jobs import TrainRequest
-from app.services.training import submit_training
-from app.store import Store
-from app.worker import InlineRunner
 
 logger = logging.getLogger(__name__)
 # The README's minimal request, on the CPU so that the bundled weights are reproducible.
@@ -49,12 +54,16 @@ def bundle_default_model(target: Path = Path("models/sine/1")) -> None:
         )
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
-        store = Store(make_session_factory(engine))
+        jobs, datasets = open_repositories(make_session_factory(engine))
         request = TrainRequest.model_validate(DEFAULT_REQUEST)
         row = submit_training(
-            store=store, runner=InlineRunner(settings, store), settings=settings, request=request
+            jobs=jobs,
+            datasets=datasets,
+            runner=InlineRunner(settings, jobs, datasets),
+            settings=settings,
+            request=request,
         )
-        done = store.get_job(row.id)
+        done = jobs.get(row.id)
         engine.dispose()
         if done is None or done.status != JobStatus.SUCCEEDED or done.model_version is None:
             raise RuntimeError(f"training the default model failed: {done and done.error}")

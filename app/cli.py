@@ -6,7 +6,8 @@ import argparse
 
 from pydantic import ValidationError
 
-from app.config import configure_logging, get_settings
+from app.core.config import get_settings
+from app.core.logging import configure_logging
 
 
 def serve() -> None:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         if settings.broker_url is None:
             raise SystemExit("forecast-service worker needs FORECAST_BROKER_URL (e.g. redis://...)")
-        from app.queue import start_worker
+        from app.jobs.executors.celery import start_worker
 
         start_worker(settings)
     else:

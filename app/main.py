@@ -1,4 +1,5 @@
-"""The application factory: lifespan wiring, routers, error handlers, middleware."""
+"""The application factory: the lifespan wires the domains together; routers, the error
+handler and the middleware are installed here."""
 
 from __future__ import annotations
 
@@ -8,23 +9,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__
-from app.api import datasets, functions, health, jobs, models
-from app.api.auth import ApiKeyGate, documented
-from app.api.errors import responses
-from app.config import Settings, get_settings
-from app.db import lock_sqlite_store, make_engine, make_session_factory
-from app.errors import register_error_handlers
-from app.metrics import ServiceMetrics
-from app.middleware import BodySizeLimit, HttpMetrics
+from app import __version__, health
+from app.core.auth import ApiKeyGate, documented
+from app.core.config import Settings, get_settings
+from app.core.db import lock_sqlite_store, make_engine, make_session_factory
+from app.core.errors import register_error_handlers, responses
+from app.core.metrics import ServiceMetrics
+from app.core.middleware import BodySizeLimit, HttpMetrics
+from app.datasets import router as datasets_router
+from app.jobs import functions
+from app.jobs import router as jobs_router
+from app.jobs.executors.celery import CeleryRunner
+from app.jobs.executors.local import LocalRunner
+from app.jobs.reaper import Reaper
+from app.jobs.repository import INTERRUPTED, JobRepository, open_repositories
+from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.device import resolve_device
-from app.queue import CeleryRunner
-from app.reaper import Reaper
-from app.services.forecasting import ModelCache
-from app.services.models import ModelStore
-from app.store import INTERRUPTED, Store
-from app.worker import LocalRunner
+from app.registry import CheckpointStore
+from app.registry import router as registry_router
+from app.registry.cache import ModelCache
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +41,14 @@ Every error answers `{"error": {"code", "message", "field"}}`. When the service 
 """
 
 
-def _job_counts(store: Store) -> dict[str, int]:
+def _job_counts(jobs: JobRepository) -> dict[str, int]:
+    """Jobs by status, every status present (zeros too), for the /metrics gauge."""
     try:
-        return store.count_jobs_by_status()
+        counts = jobs.count_by_status()
     except Exception:  # a scrape must not fail because the database blinked
         logger.warning("could not count jobs for /metrics", exc_info=True)
-        return {}
+        counts = {}
+    return {status.value: counts.get(status.value, 0) for status in JobStatus}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,28 +63,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store_lock = lock_sqlite_store(settings.database_url) if local else None
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
-        store = Store(make_session_factory(engine))
+        jobs, datasets = open_repositories(make_session_factory(engine))
         if store_lock is not None:
-            interrupted = store.fail_running(INTERRUPTED)  # this host's workers died with it
+            interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:
                 logger.warning("marked %d interrupted job(s) failed", len(interrupted))
-        model_store = ModelStore(settings.models_dir)
-        model_store.ensure()
-        cache = ModelCache(model_store, resolve_device(settings.device), settings.model_cache_size)
+        checkpoints = CheckpointStore(settings.models_dir)
+        checkpoints.ensure()
+        cache = ModelCache(checkpoints, resolve_device(settings.device), settings.model_cache_size)
         runner: LocalRunner | CeleryRunner = (
-            LocalRunner(settings, store, metrics.observe_epoch)
+            LocalRunner(settings, jobs, metrics.observe_epoch)
             if local
-            else CeleryRunner(settings, store)
+            else CeleryRunner(settings, jobs)
         )
-        reaper = Reaper(store, runner, settings)
-        metrics.watch_state(lambda: _job_counts(store), lambda: len(cache))  # replaces any earlier
-        app.state.settings, app.state.store, app.state.metrics = settings, store, metrics
-        app.state.models, app.state.cache, app.state.runner = model_store, cache, runner
+        reaper = Reaper(jobs, runner, settings)
+        metrics.watch_state(lambda: _job_counts(jobs), lambda: len(cache))  # replaces any earlier
+        app.state.settings, app.state.metrics, app.state.runner = settings, metrics, runner
+        app.state.jobs, app.state.datasets = jobs, datasets
+        app.state.checkpoints, app.state.cache = checkpoints, cache
         runner.start()
         reaper.start()
         logger.info(
             "serving on device %s, models in %s; training on %s",
-            cache.device, model_store.root,
+            cache.device, checkpoints.root,
             f"{settings.workers} local worker process(es)" if local else "the queue's workers",
         )  # fmt: skip
         try:
@@ -88,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.shutdown()
             engine.dispose()
             if store_lock is not None:
-                store_lock.close()
+                store_lock.release()
 
     app = FastAPI(
         title="LSTM forecasting service",
@@ -97,8 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     register_error_handlers(app)
-    for module in (functions, datasets, jobs, models):
-        app.include_router(module.router, dependencies=[documented], responses=responses(401))
+    for router in (
+        functions.router,
+        datasets_router.router,
+        jobs_router.router,
+        registry_router.router,
+    ):
+        app.include_router(router, dependencies=[documented], responses=responses(401))
     app.include_router(health.router)  # /healthz and /readyz open; /metrics per ApiKeyGate
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyGate, settings=settings)  # before any body is read

@@ -25,18 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.config import Settings
-from app.db import JobStatus, make_engine, make_session_factory
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.jobs.executors.inline import InlineRunner
+from app.jobs.repository import open_repositories
+from app.jobs.spec import TrainRequest
+from app.jobs.submit import submit_training
+from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.checkpoints import load
 from app.ml.data import Split
 from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
-from app.schemas.jobs import TrainRequest
-from app.services.models import ModelStore
-from app.services.training import submit_training
-from app.store import Store
-from app.worker import InlineRunner
+from app.registry.checkpoint_store import CheckpointStore
 
 EXAMPLES = Path("examples/quality")
 RESULTS = Path("bench/results/quality.md")
@@ -80,19 +81,22 @@ def run_request(spec: dict[str, Any], scratch: Path) -> Job:
     )
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    store = Store(make_session_factory(engine))
+    jobs, datasets = open_repositories(make_session_factory(engine))
     began = time.perf_counter()
     row = submit_training(
-        store=store,
-        runner=InlineRunner(settings, store),
+        jobs=jobs,
+        datasets=datasets,
+        runner=InlineRunner(settings, jobs, datasets),
         settings=settings,
         request=TrainRequest.model_validate(spec),
     )
-    done = store.get_job(row.id)
+    done = jobs.get(row.id)
     engine.dispose()
     if done is None or done.status != JobStatus.SUCCEEDED or done.model_version is None:
         raise RuntimeError(f"{spec['model_name']}: {done and done.status}: {done and done.error}")
-    folder = ModelStore(settings.models_dir).version_dir(spec["model_name"], done.model_version)
+    folder = CheckpointStore(settings.models_dir).version_dir(
+        spec["model_name"], done.model_version
+    )
     return Job(spec, done.metrics or {}, folder, time.perf_counter() - began)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from tests.databases import postgres_database
 from tests.factories import BUNDLED_MODELS, make_settings, train_models

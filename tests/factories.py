@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from app.config import Settings
-from app.db import JobRow, JobStatus, make_engine, make_session_factory
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.datasets import DatasetRepository
+from app.jobs.executors.inline import InlineRunner
+from app.jobs.repository import JobRepository, open_repositories
+from app.jobs.spec import TrainRequest
+from app.jobs.submit import submit_training
+from app.jobs.table import JobRow, JobStatus
 from app.migrations import upgrade as upgrade_schema
-from app.schemas.jobs import TrainRequest
-from app.services.training import submit_training
-from app.store import Store
-from app.worker import InlineRunner
+
+
+class Repositories(NamedTuple):
+    """The job and dataset repositories over one test database."""
+
+    jobs: JobRepository
+    datasets: DatasetRepository
+
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODELS = ROOT / "models"
@@ -41,29 +51,33 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 
 
-def inline_store(root: Path) -> tuple[Settings, Store]:
-    """Settings and a store under `root` for running jobs in-process."""
+def inline_repositories(root: Path) -> tuple[Settings, Repositories]:
+    """Settings and repositories under `root` for running jobs in-process."""
     settings = make_settings(root)
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    return settings, Store(make_session_factory(engine))
+    return settings, Repositories(*open_repositories(make_session_factory(engine)))
 
 
-def run_inline(settings: Settings, store: Store, spec: dict[str, Any]) -> JobRow:
+def run_inline(settings: Settings, repos: Repositories, spec: dict[str, Any]) -> JobRow:
     """Submit `spec` and run it to its end in this process; returns the final job row."""
     request = TrainRequest.model_validate(spec)
     row = submit_training(
-        store=store, runner=InlineRunner(settings, store), settings=settings, request=request
+        jobs=repos.jobs,
+        datasets=repos.datasets,
+        runner=InlineRunner(settings, repos.jobs, repos.datasets),
+        settings=settings,
+        request=request,
     )
-    final = store.get_job(row.id)
+    final = repos.jobs.get(row.id)
     assert final is not None
     return final
 
 
 def train_models(root: Path) -> Path:
     """Train SESSION_MODELS under `root`; returns their models directory."""
-    settings, store = inline_store(root)
+    settings, repos = inline_repositories(root)
     for spec in SESSION_MODELS:
-        final = run_inline(settings, store, spec)
+        final = run_inline(settings, repos, spec)
         assert final.status == JobStatus.SUCCEEDED, final.error
     return settings.models_dir

@@ -89,12 +89,13 @@ def test_core_module_imports_only_torch_numpy_safetensors_stdlib_and_app_ml(path
 def test_import_check_flags_a_web_import(tmp_path: Path) -> None:
     source = tmp_path / "bad.py"
     source.write_text(
-        "import os\nimport fastapi\nfrom app.config import Settings\nfrom app import __version__\n"
+        "import os\nimport fastapi\nfrom app.core.config import Settings\n"
+        "from app import __version__\n"
         "from app import config\nfrom sqlalchemy.orm import Session\n"
     )
     assert _disallowed_imports(source) == [
         "fastapi",
-        "app.config",
+        "app.core.config",
         "from app import config",
         "sqlalchemy.orm",
     ]

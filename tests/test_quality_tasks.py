@@ -41,7 +41,7 @@ def beats_naive(job: Job) -> None:
 
 
 def test_every_benchmark_example_is_a_valid_request() -> None:
-    from app.schemas.jobs import TrainRequest
+    from app.jobs.spec import TrainRequest
 
     names = {check.example for check in CHECKS}
     assert names == {path.stem for path in EXAMPLES.glob("*.json")}

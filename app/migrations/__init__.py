@@ -8,13 +8,13 @@ PostgreSQL, a file lock beside a SQLite file.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -36,8 +36,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         if url.database in (None, "", ":memory:"):
             yield
             return
-        with Path(f"{url.database}.migrate.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with FileLock(f"{url.database}.migrate.lock"):
             yield
         return
     if url.get_backend_name() == "postgresql":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from app.db import Base
+from app.core.db import Base
+from app.datasets.table import DatasetRow  # noqa: F401 - registers the datasets table
+from app.jobs.table import JobRow  # noqa: F401 - registers the jobs table
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from app import cli
-from app.config import Settings, is_loopback
+from app.core.config import Settings, is_loopback
 from app.main import create_app
 from tests.e2e.server import Server, free_port
 from tests.factories import BUNDLED_MODELS, make_settings

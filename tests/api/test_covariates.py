@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import JobStatus
+from app.jobs.table import JobStatus
 from app.main import create_app
-from tests.factories import inline_store, make_settings, run_inline
+from tests.factories import inline_repositories, make_settings, run_inline
 
 PARAMS = {"points": 600, "stop": 60}
 STEP = 60 / 599
@@ -29,9 +29,9 @@ WITH_COVARIATE = COS_FROM_SIN | {"model_name": "cos-with-sin", "inputs": ["sin",
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp("covariates")
-    settings, store = inline_store(root)
+    settings, repos = inline_repositories(root)
     for spec in (COS_FROM_SIN, WITH_COVARIATE):
-        final = run_inline(settings, store, spec)
+        final = run_inline(settings, repos, spec)
         assert final.status == JobStatus.SUCCEEDED, final.error
     with TestClient(create_app(make_settings(root))) as test_client:
         yield test_client

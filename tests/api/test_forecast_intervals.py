@@ -15,11 +15,11 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app.db import JobStatus
+from app.jobs.table import JobStatus
 from app.main import create_app
 from app.ml.checkpoints import load
 from app.ml.intervals import LEVELS, half_widths
-from tests.factories import BUNDLED_MODELS, inline_store, make_settings, run_inline
+from tests.factories import BUNDLED_MODELS, inline_repositories, make_settings, run_inline
 
 CALIBRATED = 12
 SPEC: dict[str, Any] = {
@@ -36,8 +36,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A store with `noisy`, trained by a job, and the bundled `sine` as a checkpoint written
     before intervals existed (its meta.json without them: the hash covers only the weights)."""
     root = tmp_path_factory.mktemp("intervals")
-    settings, store = inline_store(root)
-    final = run_inline(settings, store, SPEC)
+    settings, repos = inline_repositories(root)
+    final = run_inline(settings, repos, SPEC)
     assert final.status == JobStatus.SUCCEEDED, final.error
     shutil.copytree(BUNDLED_MODELS, settings.models_dir, dirs_exist_ok=True)
     meta_path = settings.models_dir / "sine" / "1" / "meta.json"

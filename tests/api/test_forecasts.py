@@ -114,7 +114,7 @@ def test_context_with_nan_or_both_kinds_is_422(models_client: TestClient) -> Non
 
 def test_horizon_over_the_limit_is_422_naming_it(make_client: AppFactory) -> None:
     client = make_client(max_horizon=50)
-    shutil.copytree(BUNDLED_MODELS, client.app.state.models.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
     response = client.post("/v1/models/sine/forecast", json={"horizon": 51})
     assert response.status_code == 422
     error = response.json()["error"]
@@ -134,7 +134,7 @@ def test_unknown_model_or_version_is_404_and_bad_name_422(models_client: TestCli
 
 
 def test_tampered_checkpoint_is_refused(models_client: TestClient) -> None:
-    weights = models_client.app.state.models.root / "tiny-sine" / "1" / "weights.safetensors"  # type: ignore[attr-defined]
+    weights = models_client.app.state.checkpoints.root / "tiny-sine" / "1" / "weights.safetensors"  # type: ignore[attr-defined]
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -146,7 +146,7 @@ def test_tampered_checkpoint_is_refused(models_client: TestClient) -> None:
 
 def test_forecast_whose_work_is_over_the_limit_is_422(make_client: AppFactory) -> None:
     client = make_client(max_forecast_gflop=0.01, max_forecast_values=500)
-    shutil.copytree(BUNDLED_MODELS, client.app.state.models.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
     # The bundled sine: 10 steps of a 2-layer, 32-unit LSTM per step, about 0.25 MFLOP a step.
     assert client.post("/v1/models/sine/forecast", json={"horizon": 30}).status_code == 200
     work = client.post("/v1/models/sine/forecast", json={"horizon": 400})

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from app.db import JobStatus
+from app.jobs.table import JobStatus
 from tests.conftest import AppFactory
-from tests.factories import BUNDLED_MODELS, inline_store, run_inline
+from tests.factories import BUNDLED_MODELS, inline_repositories, run_inline
 
 pytestmark = [
     pytest.mark.gpu,
@@ -23,7 +23,7 @@ def test_forecast_device_cuda_serves_on_the_gpu_like_the_cpu(make_client: AppFac
     forecasts = {}
     for device in ("cpu", "cuda"):
         client = make_client(device=device)
-        shutil.copytree(BUNDLED_MODELS, client.app.state.models.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+        shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
         response = client.post("/v1/models/sine/forecast", json={"horizon": 100})
         assert response.status_code == 200
         forecasts[device] = response.json()
@@ -34,14 +34,14 @@ def test_forecast_device_cuda_serves_on_the_gpu_like_the_cpu(make_client: AppFac
 
 
 def test_training_job_on_cuda_succeeds_and_records_the_device(tmp_path: Path) -> None:
-    settings, store = inline_store(tmp_path)
+    settings, repos = inline_repositories(tmp_path)
     spec = {
         "model_name": "gpu-sine",
         "data": {"function": "sin", "params": {"points": 600, "stop": 60}},
         "training": {"epochs": 3},
         "device": "cuda",
     }
-    row = run_inline(settings, store, spec)
+    row = run_inline(settings, repos, spec)
     assert row.status == JobStatus.SUCCEEDED, row.error
     assert row.device == "cuda:0"
     assert row.metrics["one_step"]["mse"] < row.metrics["naive_one_step"]["mse"]

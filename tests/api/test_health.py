@@ -7,8 +7,8 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.db import StoreInUse
+from app.core.config import Settings
+from app.core.db import StoreInUse
 from app.main import create_app
 
 
@@ -22,7 +22,7 @@ def test_readyz_checks_database_and_model_store(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "models": "ok"}
-    shutil.rmtree(client.app.state.models.root)  # type: ignore[attr-defined]
+    shutil.rmtree(client.app.state.checkpoints.root)  # type: ignore[attr-defined]
     unready = client.get("/readyz")
     assert unready.status_code == 503
     assert unready.json()["checks"]["models"].startswith("error")

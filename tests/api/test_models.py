@@ -53,7 +53,7 @@ def test_model_names_outside_the_pattern_are_422(models_client: TestClient) -> N
 
 
 def test_deleted_version_numbers_are_never_reused(models_client: TestClient) -> None:
-    models = models_client.app.state.models  # type: ignore[attr-defined]
+    models = models_client.app.state.checkpoints  # type: ignore[attr-defined]
     source = models.version_dir("tiny-sine", 1)
 
     # Publish a copy as version 2, delete it, publish again: the new one is 3, not 2 again.
@@ -71,7 +71,7 @@ def test_deleted_version_numbers_are_never_reused(models_client: TestClient) -> 
 def test_an_unreadable_version_is_reported_without_hiding_the_others(
     models_client: TestClient,
 ) -> None:
-    models = models_client.app.state.models  # type: ignore[attr-defined]
+    models = models_client.app.state.checkpoints  # type: ignore[attr-defined]
     (models.version_dir("pair", 1) / "meta.json").write_text("{not json")
     response = models_client.get("/v1/models/pair")
     assert response.status_code == 200
@@ -82,7 +82,7 @@ def test_an_unreadable_version_is_reported_without_hiding_the_others(
 
 
 def test_stray_folders_in_the_store_are_ignored(models_client: TestClient) -> None:
-    models = models_client.app.state.models  # type: ignore[attr-defined]
+    models = models_client.app.state.checkpoints  # type: ignore[attr-defined]
     (models.model_dir("sine") / "\u00b2").mkdir()  # str.isdigit() is true for this
     (models.root / "Not-A-Model").mkdir()
     assert models_client.get("/v1/models").status_code == 200

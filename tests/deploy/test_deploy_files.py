@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import Settings
+from app.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

@@ -1,4 +1,4 @@
-"""Stores on both backends: each test gets a fresh database, SQLite and then PostgreSQL."""
+"""Repositories on both backends: each test gets a fresh database, SQLite and then PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
+from app.datasets import DatasetRepository
+from app.jobs.repository import JobRepository, open_repositories
 from app.migrations import upgrade
-from app.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,6 +32,18 @@ def engine(url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def store(engine: Engine) -> Store:
-    """A store over `engine`."""
-    return Store(make_session_factory(engine))
+def repositories(engine: Engine) -> tuple[JobRepository, DatasetRepository]:
+    """The job and dataset repositories over `engine`, wired as the service wires them."""
+    return open_repositories(make_session_factory(engine))
+
+
+@pytest.fixture
+def jobs(repositories: tuple[JobRepository, DatasetRepository]) -> JobRepository:
+    """The job repository."""
+    return repositories[0]
+
+
+@pytest.fixture
+def datasets(repositories: tuple[JobRepository, DatasetRepository]) -> DatasetRepository:
+    """The dataset repository."""
+    return repositories[1]

@@ -22,9 +22,10 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import app.migrations
-from app.db import Base, JobStatus, make_engine, make_session_factory
+from app.core.db import Base, make_engine, make_session_factory
+from app.jobs.repository import open_repositories
+from app.jobs.table import JobStatus
 from app.migrations import FIRST_REVISION, current_revision, upgrade
-from app.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "0002"  # update with each new revision
@@ -95,8 +96,8 @@ def insert_first_release_rows(engine: Engine) -> None:
 
 
 def assert_first_release_rows_kept(engine: Engine) -> None:
-    store = Store(make_session_factory(engine))
-    job = store.get_job(JOB_ID)
+    jobs, datasets = open_repositories(make_session_factory(engine))
+    job = jobs.get(JOB_ID)
     assert job is not None
     assert (job.model_name, job.status, job.spec) == (
         "old",
@@ -105,16 +106,16 @@ def assert_first_release_rows_kept(engine: Engine) -> None:
     )
     assert (job.dataset_id, job.created_at, job.history) == (DATASET_ID, CREATED, [])
     assert (job.attempts, job.worker, job.heartbeat_at) == (0, None, None)
-    dataset = store.get_dataset(DATASET_ID, with_values=True)
+    dataset = datasets.get(DATASET_ID, with_values=True)
     assert dataset is not None
     assert (dataset.name, dataset.columns, dataset.rows) == ("old series", ["a", "b"], 512)
     assert (dataset.values, dataset.created_at) == (VALUES, CREATED)
     # The old job runs under the new columns like any other.
-    assert store.claim(JOB_ID, "t" * 32, "host:1")
-    job = store.get_job(JOB_ID)
+    assert jobs.claim(JOB_ID, "t" * 32, "host:1")
+    job = jobs.get(JOB_ID)
     assert job is not None
     assert (job.attempts, job.worker) == (1, "host:1")
-    assert store.delete_unused_dataset(DATASET_ID) == (True, 1)
+    assert datasets.delete_unused(DATASET_ID) == (True, 1)
 
 
 def test_the_scripts_head_is_the_expected_revision() -> None:
@@ -173,7 +174,7 @@ def test_a_database_made_before_migrations_is_stamped_then_upgraded(engine: Engi
 UPGRADE_SCRIPT = textwrap.dedent(
     """
     import pathlib, sys, time
-    from app.db import make_engine
+    from app.core.db import make_engine
     from app.migrations import upgrade
     url, go = sys.argv[1], pathlib.Path(sys.argv[2])
     engine = make_engine(url)

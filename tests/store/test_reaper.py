@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from app.config import Settings
-from app.db import JobRow, JobStatus, make_engine, make_session_factory, utcnow
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory, utcnow
+from app.jobs.heartbeat import Heartbeat
+from app.jobs.reaper import Reaper, reap_once
+from app.jobs.repository import JobRepository, Reaped
+from app.jobs.table import JobRow, JobStatus
 from app.migrations import upgrade
-from app.reaper import Reaper, reap_once
-from app.services.heartbeat import Heartbeat
-from app.store import Reaped, Store
 from tests.factories import make_settings
 
 OWNER = "c" * 32
@@ -35,7 +36,7 @@ class RecordingRunner:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    """SQLite only here (conftest's `store` runs on it); one test adds PostgreSQL."""
+    """SQLite only here (conftest's `jobs` runs on it); one test adds PostgreSQL."""
     engine = make_engine(f"sqlite:///{tmp_path}/store.db")
     upgrade(engine)
     yield engine
@@ -59,10 +60,10 @@ def test_a_timeout_under_three_heartbeats_is_refused(tmp_path: Path) -> None:
         make_settings(tmp_path, heartbeat_seconds=0.2, heartbeat_timeout_seconds=0.5)
 
 
-def running_job(store: Store, *, attempts: int = 1) -> str:
+def running_job(jobs: JobRepository, *, attempts: int = 1) -> str:
     """A job claimed `attempts` times, running now."""
     job_id = uuid.uuid4().hex
-    store.add_job(
+    jobs.add(
         JobRow(
             id=job_id,
             model_name="m",
@@ -73,7 +74,7 @@ def running_job(store: Store, *, attempts: int = 1) -> str:
             attempts=attempts - 1,
         )
     )
-    assert store.claim(job_id, OWNER, "host:1")
+    assert jobs.claim(job_id, OWNER, "host:1")
     return job_id
 
 
@@ -84,8 +85,8 @@ def make_stale(engine: Engine, job_id: str) -> None:
         )
 
 
-def status(store: Store, job_id: str) -> str:
-    row = store.get_job(job_id)
+def status(jobs: JobRepository, job_id: str) -> str:
+    row = jobs.get(job_id)
     assert row is not None
     return row.status
 
@@ -100,29 +101,29 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 
 def reap_once_hands_back_only_requeued_jobs(engine: Engine, settings: Settings) -> None:
-    store = Store(make_session_factory(engine))
+    jobs = JobRepository(make_session_factory(engine))
     retry, spent, cancel, alive = (
-        running_job(store, attempts=1),
-        running_job(store, attempts=2),
-        running_job(store, attempts=1),
-        running_job(store, attempts=1),
+        running_job(jobs, attempts=1),
+        running_job(jobs, attempts=2),
+        running_job(jobs, attempts=1),
+        running_job(jobs, attempts=1),
     )
-    assert store.request_cancel(cancel) is not None
+    assert jobs.request_cancel(cancel) is not None
     for job_id in (retry, spent, cancel):
         make_stale(engine, job_id)
 
     runner = RecordingRunner()
-    assert reap_once(store, runner, settings) == Reaped(
+    assert reap_once(jobs, runner, settings) == Reaped(
         requeued=[retry], failed=[spent], cancelled=[cancel]
     )
     assert runner.submitted == [retry]
-    assert [status(store, job_id) for job_id in (retry, spent, cancel, alive)] == [
+    assert [status(jobs, job_id) for job_id in (retry, spent, cancel, alive)] == [
         JobStatus.QUEUED,
         JobStatus.FAILED,
         JobStatus.CANCELLED,
         JobStatus.RUNNING,
     ]
-    assert reap_once(store, runner, settings) == Reaped()  # nothing is handed over twice
+    assert reap_once(jobs, runner, settings) == Reaped()  # nothing is handed over twice
     assert runner.submitted == [retry]
 
 
@@ -142,16 +143,16 @@ def test_reap_once_resubmits_only_the_requeued_jobs_on_postgresql(
 
 
 def test_the_reaper_thread_requeues_a_stale_job_and_stops_promptly(
-    store: Store, engine: Engine, settings: Settings
+    jobs: JobRepository, engine: Engine, settings: Settings
 ) -> None:
-    stale, alive = running_job(store), running_job(store)
+    stale, alive = running_job(jobs), running_job(jobs)
     make_stale(engine, stale)
     runner = RecordingRunner()
-    reaper = Reaper(store, runner, settings)
-    with Heartbeat(store, alive, OWNER, interval=0.05) as beat:
+    reaper = Reaper(jobs, runner, settings)
+    with Heartbeat(jobs, alive, OWNER, interval=0.05) as beat:
         reaper.start()
         try:
-            assert wait_until(lambda: status(store, stale) == JobStatus.QUEUED, timeout=3)
+            assert wait_until(lambda: status(jobs, stale) == JobStatus.QUEUED, timeout=3)
             assert wait_until(lambda: runner.submitted == [stale], timeout=1)
             time.sleep(2 * settings.heartbeat_timeout_seconds)  # long enough to reap a silent one
         finally:
@@ -161,21 +162,21 @@ def test_the_reaper_thread_requeues_a_stale_job_and_stops_promptly(
     assert stopped_in < 1.0
     assert not reaper._thread.is_alive()
     assert runner.submitted == [stale]
-    assert status(store, alive) == JobStatus.RUNNING  # its heartbeat kept it
+    assert status(jobs, alive) == JobStatus.RUNNING  # its heartbeat kept it
     assert not beat.lost.is_set()
 
 
 def test_the_heartbeat_keeps_an_owned_job_alive_and_notices_when_it_is_lost(
-    store: Store,
+    jobs: JobRepository,
 ) -> None:
-    job_id = running_job(store)
+    job_id = running_job(jobs)
 
     def beat_at() -> object:
-        row = store.get_job(job_id)
+        row = jobs.get(job_id)
         assert row is not None
         return row.heartbeat_at
 
-    with Heartbeat(store, job_id, OWNER, interval=0.05) as beat:
+    with Heartbeat(jobs, job_id, OWNER, interval=0.05) as beat:
         seen = [beat_at()]
         for _ in range(3):  # it keeps moving forward
             assert wait_until(lambda: beat_at() != seen[-1], timeout=1)
@@ -184,24 +185,24 @@ def test_the_heartbeat_keeps_an_owned_job_alive_and_notices_when_it_is_lost(
         assert not beat.lost.is_set()
 
         # A reaper somewhere decided this worker was gone: the token is cleared.
-        reaped = store.reap_stale(utcnow() + timedelta(seconds=5), 2, 0.6)
+        reaped = jobs.reap_stale(utcnow() + timedelta(seconds=5), 2, 0.6)
         assert reaped.requeued == [job_id]
         assert beat.lost.wait(1.0)
-        row = store.get_job(job_id)
+        row = jobs.get(job_id)
         assert row is not None
         assert (row.status, row.run_token, row.heartbeat_at) == (JobStatus.QUEUED, None, None)
     assert not beat._thread.is_alive()
 
 
-def test_leaving_the_heartbeat_stops_the_beats(store: Store) -> None:
-    job_id = running_job(store)
-    with Heartbeat(store, job_id, OWNER, interval=0.05) as beat:
+def test_leaving_the_heartbeat_stops_the_beats(jobs: JobRepository) -> None:
+    job_id = running_job(jobs)
+    with Heartbeat(jobs, job_id, OWNER, interval=0.05) as beat:
         time.sleep(0.15)
-    row = store.get_job(job_id)
+    row = jobs.get(job_id)
     assert row is not None
     last = row.heartbeat_at
     time.sleep(0.2)
-    row = store.get_job(job_id)
+    row = jobs.get(job_id)
     assert row is not None
     assert row.heartbeat_at == last
     assert not beat.lost.is_set()
@@ -223,17 +224,17 @@ class FlakyRunner(RecordingRunner):
 
 
 def test_a_failed_hand_over_is_retried_on_the_next_pass(engine: Engine, settings: Settings) -> None:
-    store = Store(make_session_factory(engine))
-    stale = sorted(running_job(store) for _ in range(3))
+    jobs = JobRepository(make_session_factory(engine))
+    stale = sorted(running_job(jobs) for _ in range(3))
     for job_id in stale:
         make_stale(engine, job_id)
     runner, unsent = FlakyRunner(), set[str]()
 
-    reaped = reap_once(store, runner, settings, unsent)
+    reaped = reap_once(jobs, runner, settings, unsent)
     assert sorted(reaped.requeued) == stale
     assert runner.submitted == stale[1:]  # the first failed, the others still went
     assert unsent == {stale[0]}
 
-    assert reap_once(store, runner, settings, unsent) == Reaped()  # nothing newly stale ...
+    assert reap_once(jobs, runner, settings, unsent) == Reaped()  # nothing newly stale ...
     assert runner.submitted == [*stale[1:], stale[0]]  # ... but the unsent job goes now
     assert unsent == set()

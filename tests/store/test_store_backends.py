@@ -1,4 +1,5 @@
-"""The Store's compare-and-set job life and its datasets, on SQLite and on PostgreSQL for real."""
+"""The repositories: the compare-and-set job life and the datasets, on SQLite and on PostgreSQL
+for real."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, inspect, update
 
-from app.db import DatasetRow, JobRow, JobStatus, make_engine, make_session_factory, utcnow
-from app.store import Reaped, Store
+from app.core.db import make_engine, make_session_factory, utcnow
+from app.datasets import DatasetRepository, DatasetRow
+from app.jobs.repository import JobRepository, Reaped
+from app.jobs.table import JobRow, JobStatus
 
 OWNER, OTHER = "a" * 32, "b" * 32
 LONG_AGO = timedelta(hours=1)
@@ -21,10 +24,10 @@ TIMEOUT = 60.0
 
 
 def add_job(
-    store: Store, *, dataset_id: str | None = None, created_at: datetime | None = None
+    jobs: JobRepository, *, dataset_id: str | None = None, created_at: datetime | None = None
 ) -> str:
     job_id = uuid.uuid4().hex
-    store.add_job(
+    jobs.add(
         JobRow(
             id=job_id,
             model_name="m",
@@ -39,9 +42,9 @@ def add_job(
     return job_id
 
 
-def running_job(store: Store, token: str = OWNER) -> str:
-    job_id = add_job(store)
-    assert store.claim(job_id, token, "host-1:100")
+def running_job(jobs: JobRepository, token: str = OWNER) -> str:
+    job_id = add_job(jobs)
+    assert jobs.claim(job_id, token, "host-1:100")
     return job_id
 
 
@@ -55,12 +58,12 @@ def make_stale(engine: Engine, job_id: str) -> None:
     set_columns(engine, job_id, heartbeat_at=utcnow() - LONG_AGO)
 
 
-def reap(store: Store, max_attempts: int = 2) -> Reaped:
-    return store.reap_stale(utcnow() - timedelta(seconds=TIMEOUT), max_attempts, TIMEOUT)
+def reap(jobs: JobRepository, max_attempts: int = 2) -> Reaped:
+    return jobs.reap_stale(utcnow() - timedelta(seconds=TIMEOUT), max_attempts, TIMEOUT)
 
 
-def job(store: Store, job_id: str) -> JobRow:
-    row = store.get_job(job_id)
+def job(jobs: JobRepository, job_id: str) -> JobRow:
+    row = jobs.get(job_id)
     assert row is not None
     return row
 
@@ -74,16 +77,16 @@ def assert_utc(value: datetime | None) -> None:
 # -- a job's life ----------------------------------------------------------------------------
 
 
-def test_a_queued_job_is_claimed_once_counting_the_attempt(store: Store) -> None:
+def test_a_queued_job_is_claimed_once_counting_the_attempt(jobs: JobRepository) -> None:
     before = utcnow()
-    job_id = add_job(store)
-    assert job(store, job_id).attempts == 0
-    assert store.claim(job_id, OWNER, "host-1:100")
-    assert not store.claim(job_id, OTHER, "host-2:200")
-    assert not store.claim(uuid.uuid4().hex, OTHER, "host-2:200")
+    job_id = add_job(jobs)
+    assert job(jobs, job_id).attempts == 0
+    assert jobs.claim(job_id, OWNER, "host-1:100")
+    assert not jobs.claim(job_id, OTHER, "host-2:200")
+    assert not jobs.claim(uuid.uuid4().hex, OTHER, "host-2:200")
     after = utcnow()
 
-    row = job(store, job_id)
+    row = job(jobs, job_id)
     assert row.status == JobStatus.RUNNING
     assert (row.run_token, row.worker, row.attempts) == (OWNER, "host-1:100", 1)
     for stamp in (row.created_at, row.started_at, row.heartbeat_at):
@@ -92,30 +95,30 @@ def test_a_queued_job_is_claimed_once_counting_the_attempt(store: Store) -> None
     assert row.finished_at is None
 
 
-def test_only_the_owner_beats_and_only_while_running(store: Store) -> None:
-    assert not store.heartbeat(add_job(store), OWNER)  # queued: nobody owns it yet
-    job_id = running_job(store)
-    first = job(store, job_id).heartbeat_at
+def test_only_the_owner_beats_and_only_while_running(jobs: JobRepository) -> None:
+    assert not jobs.heartbeat(add_job(jobs), OWNER)  # queued: nobody owns it yet
+    job_id = running_job(jobs)
+    first = job(jobs, job_id).heartbeat_at
     time.sleep(0.01)
-    assert store.heartbeat(job_id, OWNER)
-    second = job(store, job_id).heartbeat_at
+    assert jobs.heartbeat(job_id, OWNER)
+    second = job(jobs, job_id).heartbeat_at
     assert_utc(second)
     assert second > first  # type: ignore[operator]
 
-    assert not store.heartbeat(job_id, OTHER)
-    assert job(store, job_id).heartbeat_at == second
+    assert not jobs.heartbeat(job_id, OTHER)
+    assert job(jobs, job_id).heartbeat_at == second
 
-    assert store.finish(job_id, OWNER, JobStatus.SUCCEEDED)
-    assert not store.heartbeat(job_id, OWNER)
+    assert jobs.finish(job_id, OWNER, JobStatus.SUCCEEDED)
+    assert not jobs.heartbeat(job_id, OWNER)
 
 
-def test_progress_device_and_the_end_are_written_only_with_the_token(store: Store) -> None:
-    job_id = running_job(store)
+def test_progress_device_and_the_end_are_written_only_with_the_token(jobs: JobRepository) -> None:
+    job_id = running_job(jobs)
     epoch = {"epoch": 1, "train_loss": 0.5, "val_loss": 0.6}
-    assert not store.report_progress(job_id, OTHER, progress={"epoch": 1}, history=[epoch])
-    assert not store.set_device(job_id, OTHER, "cuda:0")
-    assert not store.finish(job_id, OTHER, JobStatus.SUCCEEDED, model_version=9)
-    row = job(store, job_id)
+    assert not jobs.report_progress(job_id, OTHER, progress={"epoch": 1}, history=[epoch])
+    assert not jobs.set_device(job_id, OTHER, "cuda:0")
+    assert not jobs.finish(job_id, OTHER, JobStatus.SUCCEEDED, model_version=9)
+    row = job(jobs, job_id)
     assert (row.status, row.progress, row.history, row.device) == (
         JobStatus.RUNNING,
         None,
@@ -123,13 +126,13 @@ def test_progress_device_and_the_end_are_written_only_with_the_token(store: Stor
         None,
     )
 
-    assert store.report_progress(job_id, OWNER, progress={"epoch": 1}, history=[epoch])
-    assert store.set_device(job_id, OWNER, "cpu")
-    row = job(store, job_id)
+    assert jobs.report_progress(job_id, OWNER, progress={"epoch": 1}, history=[epoch])
+    assert jobs.set_device(job_id, OWNER, "cpu")
+    row = job(jobs, job_id)
     assert (row.progress, row.history, row.device) == ({"epoch": 1}, [epoch], "cpu")
 
     last = {"epoch": 2, "train_loss": 0.25, "val_loss": 0.3}
-    assert store.finish(
+    assert jobs.finish(
         job_id,
         OWNER,
         JobStatus.SUCCEEDED,
@@ -138,76 +141,76 @@ def test_progress_device_and_the_end_are_written_only_with_the_token(store: Stor
         history=[epoch, last],
         progress={"epoch": 2},
     )
-    row = job(store, job_id)
+    row = job(jobs, job_id)
     assert row.status == JobStatus.SUCCEEDED
     assert (row.metrics, row.model_version, row.error) == ({"rmse": 0.1}, 3, None)
     assert (row.history, row.progress) == ([epoch, last], {"epoch": 2})
     assert_utc(row.finished_at)
 
     # Finished: the owner can change it no more.
-    assert not store.report_progress(job_id, OWNER, progress={"epoch": 5}, history=[])
-    assert not store.finish(job_id, OWNER, JobStatus.FAILED, error="late")
-    row = job(store, job_id)
+    assert not jobs.report_progress(job_id, OWNER, progress={"epoch": 5}, history=[])
+    assert not jobs.finish(job_id, OWNER, JobStatus.FAILED, error="late")
+    row = job(jobs, job_id)
     assert (row.status, row.error, row.progress) == (JobStatus.SUCCEEDED, None, {"epoch": 2})
 
 
-def test_cancel_ends_a_queued_job_at_once_and_flags_a_running_one(store: Store) -> None:
-    queued = add_job(store)
-    row = store.request_cancel(queued)
+def test_cancel_ends_a_queued_job_at_once_and_flags_a_running_one(jobs: JobRepository) -> None:
+    queued = add_job(jobs)
+    row = jobs.request_cancel(queued)
     assert row is not None
     assert (row.status, row.cancel_requested) == (JobStatus.CANCELLED, True)
     assert_utc(row.finished_at)
-    assert not store.claim(queued, OWNER, "host-1:100")
+    assert not jobs.claim(queued, OWNER, "host-1:100")
 
-    running = running_job(store)
-    assert not store.cancel_requested(running)
-    row = store.request_cancel(running)
+    running = running_job(jobs)
+    assert not jobs.cancel_requested(running)
+    row = jobs.request_cancel(running)
     assert row is not None
     assert (row.status, row.cancel_requested, row.finished_at) == (JobStatus.RUNNING, True, None)
-    assert store.cancel_requested(running)
-    assert store.finish(running, OWNER, JobStatus.CANCELLED)
+    assert jobs.cancel_requested(running)
+    assert jobs.finish(running, OWNER, JobStatus.CANCELLED)
 
-    row = store.request_cancel(running)  # finished: returned unchanged
+    row = jobs.request_cancel(running)  # finished: returned unchanged
     assert row is not None
     assert row.status == JobStatus.CANCELLED
-    assert store.request_cancel(uuid.uuid4().hex) is None
+    assert jobs.request_cancel(uuid.uuid4().hex) is None
 
 
-def test_fail_queued_touches_only_queued_jobs(store: Store) -> None:
-    queued, running = add_job(store), running_job(store)
-    assert store.fail_queued(queued, "could not be queued: broker down")
-    row = job(store, queued)
+def test_fail_queued_touches_only_queued_jobs(jobs: JobRepository) -> None:
+    queued, running = add_job(jobs), running_job(jobs)
+    assert jobs.fail_queued(queued, "could not be queued: broker down")
+    row = job(jobs, queued)
     assert (row.status, row.error) == (JobStatus.FAILED, "could not be queued: broker down")
     assert_utc(row.finished_at)
-    assert not store.fail_queued(queued, "again")
-    assert job(store, queued).error == "could not be queued: broker down"
+    assert not jobs.fail_queued(queued, "again")
+    assert job(jobs, queued).error == "could not be queued: broker down"
 
-    assert not store.fail_queued(running, "nope")
-    row = job(store, running)
+    assert not jobs.fail_queued(running, "nope")
+    row = job(jobs, running)
     assert (row.status, row.error) == (JobStatus.RUNNING, None)
 
 
-def test_fail_running_fails_only_the_listed_running_jobs(store: Store) -> None:
-    first, second, queued = running_job(store), running_job(store), add_job(store)
-    assert store.fail_running("interrupted", [first, queued]) == [first]
-    assert job(store, first).status == JobStatus.FAILED
-    assert job(store, second).status == JobStatus.RUNNING
-    assert job(store, queued).status == JobStatus.QUEUED
-    assert store.fail_running("interrupted") == [second]
+def test_fail_running_fails_only_the_listed_running_jobs(jobs: JobRepository) -> None:
+    first, second, queued = running_job(jobs), running_job(jobs), add_job(jobs)
+    assert jobs.fail_running("interrupted", [first, queued]) == [first]
+    assert job(jobs, first).status == JobStatus.FAILED
+    assert job(jobs, second).status == JobStatus.RUNNING
+    assert job(jobs, queued).status == JobStatus.QUEUED
+    assert jobs.fail_running("interrupted") == [second]
 
 
-def test_listing_counting_and_the_queue_order(store: Store) -> None:
+def test_listing_counting_and_the_queue_order(jobs: JobRepository) -> None:
     start = utcnow() - timedelta(minutes=10)
-    ids = [add_job(store, created_at=start + timedelta(seconds=n)) for n in range(4)]
-    assert store.claim(ids[1], OWNER, "host-1:100")
-    assert store.queued_job_ids(limit=10) == [ids[0], ids[2], ids[3]]
-    assert store.queued_job_ids(limit=1) == [ids[0]]
-    assert store.count_jobs_by_status() == {"queued": 3, "running": 1}
+    ids = [add_job(jobs, created_at=start + timedelta(seconds=n)) for n in range(4)]
+    assert jobs.claim(ids[1], OWNER, "host-1:100")
+    assert jobs.queued_job_ids(limit=10) == [ids[0], ids[2], ids[3]]
+    assert jobs.queued_job_ids(limit=1) == [ids[0]]
+    assert jobs.count_by_status() == {"queued": 3, "running": 1}
 
-    page, total = store.list_jobs(status=None, limit=2, offset=0)
+    page, total = jobs.page(status=None, limit=2, offset=0)
     assert total == 4
     assert [row.id for row in page] == [ids[3], ids[2]]  # newest first
-    page, total = store.list_jobs(status=JobStatus.RUNNING, limit=10, offset=0)
+    page, total = jobs.page(status=JobStatus.RUNNING, limit=10, offset=0)
     assert (total, [row.id for row in page]) == (1, [ids[1]])
 
 
@@ -215,88 +218,90 @@ def test_listing_counting_and_the_queue_order(store: Store) -> None:
 
 
 def test_a_stale_job_is_requeued_then_failed_when_out_of_attempts(
-    store: Store, engine: Engine
+    jobs: JobRepository, engine: Engine
 ) -> None:
-    job_id = running_job(store)
-    assert store.report_progress(job_id, OWNER, progress={"epoch": 3}, history=[{"epoch": 3}])
-    assert store.set_device(job_id, OWNER, "cuda:0")
+    job_id = running_job(jobs)
+    assert jobs.report_progress(job_id, OWNER, progress={"epoch": 3}, history=[{"epoch": 3}])
+    assert jobs.set_device(job_id, OWNER, "cuda:0")
     make_stale(engine, job_id)
 
-    assert reap(store, max_attempts=2) == Reaped(requeued=[job_id])
-    row = job(store, job_id)
+    assert reap(jobs, max_attempts=2) == Reaped(requeued=[job_id])
+    row = job(jobs, job_id)
     assert row.status == JobStatus.QUEUED
     assert (row.run_token, row.progress, row.history, row.heartbeat_at) == (None, None, [], None)
     assert (row.started_at, row.device, row.finished_at, row.error) == (None, None, None, None)
     assert row.attempts == 1
-    assert store.queued_job_ids(limit=10) == [job_id]
+    assert jobs.queued_job_ids(limit=10) == [job_id]
 
     # The worker that lost it comes back: its token writes nothing any more.
-    assert not store.heartbeat(job_id, OWNER)
-    assert not store.report_progress(job_id, OWNER, progress={"epoch": 4}, history=[])
-    assert not store.set_device(job_id, OWNER, "cpu")
-    assert not store.finish(job_id, OWNER, JobStatus.SUCCEEDED, model_version=1)
-    assert job(store, job_id).status == JobStatus.QUEUED
+    assert not jobs.heartbeat(job_id, OWNER)
+    assert not jobs.report_progress(job_id, OWNER, progress={"epoch": 4}, history=[])
+    assert not jobs.set_device(job_id, OWNER, "cpu")
+    assert not jobs.finish(job_id, OWNER, JobStatus.SUCCEEDED, model_version=1)
+    assert job(jobs, job_id).status == JobStatus.QUEUED
 
-    assert store.claim(job_id, OTHER, "host-2:200")
-    row = job(store, job_id)
+    assert jobs.claim(job_id, OTHER, "host-2:200")
+    row = job(jobs, job_id)
     assert (row.attempts, row.worker, row.run_token) == (2, "host-2:200", OTHER)
     make_stale(engine, job_id)
 
-    assert reap(store, max_attempts=2) == Reaped(failed=[job_id])
-    row = job(store, job_id)
+    assert reap(jobs, max_attempts=2) == Reaped(failed=[job_id])
+    row = job(jobs, job_id)
     assert (row.status, row.run_token) == (JobStatus.FAILED, None)
     assert row.error is not None
     assert "heartbeat" in row.error
     assert "2 attempt" in row.error
     assert_utc(row.finished_at)
-    assert not store.heartbeat(job_id, OTHER)
-    assert not store.finish(job_id, OTHER, JobStatus.SUCCEEDED)
-    assert reap(store, max_attempts=2) == Reaped()
+    assert not jobs.heartbeat(job_id, OTHER)
+    assert not jobs.finish(job_id, OTHER, JobStatus.SUCCEEDED)
+    assert reap(jobs, max_attempts=2) == Reaped()
 
 
-def test_only_stale_running_jobs_are_reaped(store: Store, engine: Engine) -> None:
-    fresh = running_job(store)
-    queued = add_job(store, created_at=utcnow() - LONG_AGO)
-    finished = running_job(store)
-    assert store.finish(finished, OWNER, JobStatus.SUCCEEDED)
+def test_only_stale_running_jobs_are_reaped(jobs: JobRepository, engine: Engine) -> None:
+    fresh = running_job(jobs)
+    queued = add_job(jobs, created_at=utcnow() - LONG_AGO)
+    finished = running_job(jobs)
+    assert jobs.finish(finished, OWNER, JobStatus.SUCCEEDED)
     set_columns(engine, finished, heartbeat_at=utcnow() - LONG_AGO)
-    heartbeat = job(store, fresh).heartbeat_at
+    heartbeat = job(jobs, fresh).heartbeat_at
 
-    assert reap(store) == Reaped()
-    row = job(store, fresh)
+    assert reap(jobs) == Reaped()
+    row = job(jobs, fresh)
     assert (row.status, row.run_token, row.heartbeat_at) == (JobStatus.RUNNING, OWNER, heartbeat)
-    assert job(store, queued).status == JobStatus.QUEUED
-    assert job(store, finished).status == JobStatus.SUCCEEDED
-    assert store.heartbeat(fresh, OWNER)
+    assert job(jobs, queued).status == JobStatus.QUEUED
+    assert job(jobs, finished).status == JobStatus.SUCCEEDED
+    assert jobs.heartbeat(fresh, OWNER)
 
 
 def test_a_stale_job_asked_to_cancel_is_cancelled_not_requeued(
-    store: Store, engine: Engine
+    jobs: JobRepository, engine: Engine
 ) -> None:
-    job_id = running_job(store)
-    assert store.request_cancel(job_id) is not None
+    job_id = running_job(jobs)
+    assert jobs.request_cancel(job_id) is not None
     make_stale(engine, job_id)
 
-    assert reap(store, max_attempts=5) == Reaped(cancelled=[job_id])
-    row = job(store, job_id)
+    assert reap(jobs, max_attempts=5) == Reaped(cancelled=[job_id])
+    row = job(jobs, job_id)
     assert (row.status, row.run_token) == (JobStatus.CANCELLED, None)
     assert_utc(row.finished_at)
-    assert not store.heartbeat(job_id, OWNER)
+    assert not jobs.heartbeat(job_id, OWNER)
 
 
-def test_a_job_that_never_beat_is_stale_by_its_start(store: Store, engine: Engine) -> None:
-    silent = running_job(store)
+def test_a_job_that_never_beat_is_stale_by_its_start(jobs: JobRepository, engine: Engine) -> None:
+    silent = running_job(jobs)
     set_columns(engine, silent, heartbeat_at=None, started_at=utcnow() - LONG_AGO)
-    just_started = running_job(store)
+    just_started = running_job(jobs)
     set_columns(engine, just_started, heartbeat_at=None)
 
-    assert reap(store) == Reaped(requeued=[silent])
-    assert job(store, silent).status == JobStatus.QUEUED
-    assert job(store, just_started).status == JobStatus.RUNNING
+    assert reap(jobs) == Reaped(requeued=[silent])
+    assert job(jobs, silent).status == JobStatus.QUEUED
+    assert job(jobs, just_started).status == JobStatus.RUNNING
 
 
-def test_the_cutoff_compares_instants_whatever_its_time_zone(store: Store, engine: Engine) -> None:
-    job_id = running_job(store)
+def test_the_cutoff_compares_instants_whatever_its_time_zone(
+    jobs: JobRepository, engine: Engine
+) -> None:
+    job_id = running_job(jobs)
     set_columns(engine, job_id, heartbeat_at=utcnow() - timedelta(seconds=30))
     east = timezone(timedelta(hours=5))
     west = timezone(timedelta(hours=-7))
@@ -304,29 +309,29 @@ def test_the_cutoff_compares_instants_whatever_its_time_zone(store: Store, engin
     # lie 60 s before it (not stale) and 20 s after it (stale).
     earlier = (utcnow() - timedelta(seconds=90)).astimezone(east)
     later = (utcnow() - timedelta(seconds=10)).astimezone(west)
-    assert store.reap_stale(earlier, 2, TIMEOUT) == Reaped()
-    assert store.reap_stale(later, 2, TIMEOUT) == Reaped(requeued=[job_id])
+    assert jobs.reap_stale(earlier, 2, TIMEOUT) == Reaped()
+    assert jobs.reap_stale(later, 2, TIMEOUT) == Reaped(requeued=[job_id])
 
 
 @pytest.mark.parametrize("max_attempts", [1, 2])
 def test_two_processes_reaping_at_once_act_on_each_job_once(
-    url: str, store: Store, engine: Engine, max_attempts: int
+    url: str, jobs: JobRepository, engine: Engine, max_attempts: int
 ) -> None:
-    jobs = [running_job(store) for _ in range(12)]
-    cancelled = jobs[:3]
+    job_ids = [running_job(jobs) for _ in range(12)]
+    cancelled = job_ids[:3]
     for job_id in cancelled:
-        assert store.request_cancel(job_id) is not None
-    for job_id in jobs:
+        assert jobs.request_cancel(job_id) is not None
+    for job_id in job_ids:
         make_stale(engine, job_id)
 
     other_engine = make_engine(url)  # a second process: its own engine and pool
     try:
-        reapers = [store, Store(make_session_factory(other_engine))]
+        reapers = [jobs, JobRepository(make_session_factory(other_engine))]
         barrier = threading.Barrier(len(reapers))
         results: list[Reaped] = []
         errors: list[BaseException] = []
 
-        def run(reaper: Store) -> None:
+        def run(reaper: JobRepository) -> None:
             try:
                 barrier.wait(timeout=10)
                 results.append(reap(reaper, max_attempts=max_attempts))
@@ -344,25 +349,27 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
     assert errors == []
     assert len(results) == 2
     acted = Counter(job_id for result in results for ids in vars(result).values() for job_id in ids)
-    assert acted == Counter(jobs)  # every job exactly once, in total
+    assert acted == Counter(job_ids)  # every job exactly once, in total
     merged = {
         kind: sorted(job_id for result in results for job_id in getattr(result, kind))
         for kind in ("requeued", "failed", "cancelled")
     }
-    rest = sorted(jobs[3:])
+    rest = sorted(job_ids[3:])
     assert merged["cancelled"] == sorted(cancelled)
     assert merged["requeued"] == ([] if max_attempts == 1 else rest)
     assert merged["failed"] == (rest if max_attempts == 1 else [])
     expected = JobStatus.FAILED if max_attempts == 1 else JobStatus.QUEUED
-    assert {job(store, job_id).status for job_id in rest} == {expected}
+    assert {job(jobs, job_id).status for job_id in rest} == {expected}
 
 
 # -- datasets --------------------------------------------------------------------------------
 
 
-def add_dataset(store: Store, values: bytes, *, rows: int, columns: list[str]) -> str:
+def add_dataset(
+    datasets: DatasetRepository, values: bytes, *, rows: int, columns: list[str]
+) -> str:
     dataset_id = uuid.uuid4().hex
-    store.add_dataset(
+    datasets.add(
         DatasetRow(
             id=dataset_id,
             name="series",
@@ -376,63 +383,65 @@ def add_dataset(store: Store, values: bytes, *, rows: int, columns: list[str]) -
     return dataset_id
 
 
-def test_dataset_values_round_trip_byte_for_byte(store: Store) -> None:
+def test_dataset_values_round_trip_byte_for_byte(datasets: DatasetRepository) -> None:
     series = np.arange(1000, dtype=np.float64)
     series[[1, 2, 3]] = [np.nan, -np.inf, -0.0]  # bit patterns a text path would lose
-    dataset_id = add_dataset(store, series.tobytes(), rows=500, columns=["a", "b"])
+    dataset_id = add_dataset(datasets, series.tobytes(), rows=500, columns=["a", "b"])
 
-    row = store.get_dataset(dataset_id, with_values=True)
+    row = datasets.get(dataset_id, with_values=True)
     assert row is not None
     assert row.values == series.tobytes()
     assert np.array_equal(np.frombuffer(row.values, dtype=np.float64), series, equal_nan=True)
     assert (row.columns, row.rows, row.name) == (["a", "b"], 500, "series")
     assert_utc(row.created_at)
 
-    light = store.get_dataset(dataset_id)
+    light = datasets.get(dataset_id)
     assert light is not None
     assert "values" in inspect(light).unloaded  # not read unless asked for
-    assert store.dataset_columns(dataset_id) == (500, ["a", "b"])
-    assert store.dataset_columns(uuid.uuid4().hex) is None
-    assert store.get_dataset(uuid.uuid4().hex) is None
-    page, total = store.list_datasets(limit=10, offset=0)
+    assert datasets.columns(dataset_id) == (500, ["a", "b"])
+    assert datasets.columns(uuid.uuid4().hex) is None
+    assert datasets.get(uuid.uuid4().hex) is None
+    page, total = datasets.page(limit=10, offset=0)
     assert (total, [found.id for found in page]) == (1, [dataset_id])
 
 
-def test_a_dataset_is_deleted_only_once_no_active_job_reads_it(store: Store) -> None:
-    dataset_id = add_dataset(store, np.ones(10).tobytes(), rows=10, columns=["x"])
-    job_id = add_job(store, dataset_id=dataset_id)
-    assert store.delete_unused_dataset(dataset_id) == (True, 1)
-    assert store.get_dataset(dataset_id) is not None
+def test_a_dataset_is_deleted_only_once_no_active_job_reads_it(
+    jobs: JobRepository, datasets: DatasetRepository
+) -> None:
+    dataset_id = add_dataset(datasets, np.ones(10).tobytes(), rows=10, columns=["x"])
+    job_id = add_job(jobs, dataset_id=dataset_id)
+    assert datasets.delete_unused(dataset_id) == (True, 1)
+    assert datasets.get(dataset_id) is not None
 
-    assert store.claim(job_id, OWNER, "host-1:100")
-    assert store.delete_unused_dataset(dataset_id) == (True, 1)
-    assert store.finish(job_id, OWNER, JobStatus.SUCCEEDED)
+    assert jobs.claim(job_id, OWNER, "host-1:100")
+    assert datasets.delete_unused(dataset_id) == (True, 1)
+    assert jobs.finish(job_id, OWNER, JobStatus.SUCCEEDED)
 
-    assert store.delete_unused_dataset(dataset_id) == (True, 0)
-    assert store.get_dataset(dataset_id) is None
-    assert store.dataset_columns(dataset_id) is None
-    assert store.delete_unused_dataset(dataset_id) == (False, 0)
+    assert datasets.delete_unused(dataset_id) == (True, 0)
+    assert datasets.get(dataset_id) is None
+    assert datasets.columns(dataset_id) is None
+    assert datasets.delete_unused(dataset_id) == (False, 0)
 
 
-def test_timestamps_come_back_in_utc(store: Store) -> None:
+def test_timestamps_come_back_in_utc(jobs: JobRepository) -> None:
     local = datetime(2024, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-    job_id = add_job(store, created_at=local)
-    row = job(store, job_id)
+    job_id = add_job(jobs, created_at=local)
+    row = job(jobs, job_id)
     assert row.created_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     assert row.created_at.tzinfo is not None
     assert row.created_at.utcoffset() == timedelta(0)
 
 
 def test_fail_owned_spares_a_job_that_another_worker_took_over(
-    store: Store, engine: Engine
+    jobs: JobRepository, engine: Engine
 ) -> None:
-    job_id = running_job(store)
+    job_id = running_job(jobs)
     make_stale(engine, job_id)
-    assert reap(store).requeued == [job_id]
-    assert store.claim(job_id, "t" * 32, "second-worker")
+    assert reap(jobs).requeued == [job_id]
+    assert jobs.claim(job_id, "t" * 32, "second-worker")
     # The first worker's process ends badly now: its report must not fail the new run.
-    assert not store.fail_owned(job_id, OWNER, "the worker process died")
-    assert job(store, job_id).status == JobStatus.RUNNING
-    assert store.fail_owned(job_id, "t" * 32, "the worker process died")
-    final = job(store, job_id)
+    assert not jobs.fail_owned(job_id, OWNER, "the worker process died")
+    assert job(jobs, job_id).status == JobStatus.RUNNING
+    assert jobs.fail_owned(job_id, "t" * 32, "the worker process died")
+    final = job(jobs, job_id)
     assert (final.status, final.error) == (JobStatus.FAILED, "the worker process died")

@@ -1,0 +1,76 @@
+"""API keys: `Authorization: Bearer <key>` on every route but /healthz and /readyz.
+
+Keys come from FORECAST_API_KEYS. With none configured (the loopback default) nothing is asked;
+`serve` refuses a non-loopback address in that case. `ApiKeyGate` checks the key before any
+request body is read or parsed, so an anonymous client cannot make the service parse a 50 MB
+body. Keys are compared as SHA-256 digests in constant time, against every configured key, so
+neither a key's length nor its prefix nor which key matched shows in the timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from fastapi import Security
+from fastapi.security import HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.core.config import Settings
+from app.core.errors import error_body
+
+# Declares the scheme in the OpenAPI document (and the docs page's Authorize button); the check
+# itself is ApiKeyGate's, made before FastAPI reads anything.
+bearer_scheme = HTTPBearer(auto_error=False, description="an API key from FORECAST_API_KEYS")
+documented = Security(bearer_scheme)
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+MISSING = "this route needs an API key: send `Authorization: Bearer <key>`"
+INVALID = "the API key is not valid"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class ApiKeyGate:
+    """401 for a request without a configured key, before the app sees it (when keys are
+    configured). The docs and the health routes stay open, and /metrics with METRICS_PUBLIC."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.digests = [_digest(key.get_secret_value()) for key in settings.api_keys]
+        self.open_paths = OPEN_PATHS | ({"/metrics"} if settings.metrics_public else set())
+
+    def allows(self, authorization: str | None) -> str | None:
+        """None if `authorization` carries a configured key, else why not."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return MISSING
+        given, matched = _digest(token.strip()), False
+        for digest in self.digests:
+            matched |= hmac.compare_digest(given, digest)
+        return None if matched else INVALID
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.digests or scope["path"] in self.open_paths:
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization")
+        refusal = self.allows(header.decode("latin-1") if header is not None else None)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(error_body("unauthorized", refusal)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b"Bearer"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,19 @@
+"""Datasets: uploaded series (CSV or JSON), their table, limits, repository and router.
+
+The public face below is what other domains use; everything else is this package's own.
+"""
+
+from app.datasets.repository import DatasetRepository, InUse
+from app.datasets.service import create_dataset, load_values
+from app.datasets.table import DatasetRow
+from app.datasets.values import Limits, to_matrix
+
+__all__ = [
+    "DatasetRepository",
+    "DatasetRow",
+    "InUse",
+    "Limits",
+    "create_dataset",
+    "load_values",
+    "to_matrix",
+]

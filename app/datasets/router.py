@@ -1,0 +1,156 @@
+"""/v1/datasets: upload a series (CSV or JSON), list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from app.core.deps import SettingsDep
+from app.core.errors import InvalidInput, UnsupportedMediaType, responses
+from app.core.schemas import ID_PATTERN
+from app.datasets import csv_format, service
+from app.datasets.deps import DatasetsDep
+from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
+from app.datasets.values import Limits
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
+DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    DatasetUpload.model_json_schema(),
+                    {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "description": "a bare list of numbers: one column named value",
+                    },
+                ]
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV, UTF-8, header row, numeric columns",
+                    },
+                    "name": {"type": "string", "maxLength": 128},
+                    "time_column": {
+                        "type": "string",
+                        "description": "column that orders the rows and is then dropped "
+                        "(default: a column named time, timestamp, date, datetime or ds)",
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _text_field(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 128:
+        raise InvalidInput("must be a text field of at most 128 characters", field=field)
+    return value
+
+
+async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+    form = await request.form(max_files=1, max_fields=8)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("a CSV file is required in the form field 'file'", field="file")
+    name = _text_field(form.get("name"), "name")
+    time_column = _text_field(form.get("time_column"), "time_column")
+    data = await upload.read()
+    matrix, columns = await run_in_threadpool(
+        csv_format.parse_csv, data, time_column=time_column, limits=limits
+    )
+    return matrix, columns, name
+
+
+async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+    body = await request.body()
+    if body.lstrip()[:1] == b"[":  # a bare list of numbers is one column
+        body = b'{"values": ' + body + b"}"
+    try:
+        upload = await run_in_threadpool(DatasetUpload.model_validate_json, body)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    matrix, columns = await run_in_threadpool(service.parse_json, upload, limits=limits)
+    return matrix, columns, upload.name
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DatasetRead,
+    responses=responses(400, 413, 415, 422),
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    summary="Upload a series",
+)
+async def create_dataset(
+    request: Request, response: Response, datasets: DatasetsDep, settings: SettingsDep
+) -> DatasetRead:
+    """Upload a series as a CSV file (multipart field `file`) or as JSON.
+
+    CSV: a header row, numeric columns, and optionally a time column (numbers or ISO 8601) that
+    orders the rows and is then dropped. JSON: `{"columns": [...], "values": [[...], ...]}` or a
+    flat `values` list for one column. Nothing is stored unless the whole series is valid.
+    """
+    limits = Limits.of(settings)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        matrix, columns, name = await _parse_json(request, limits)
+    elif media == "multipart/form-data":
+        matrix, columns, name = await _parse_multipart(request, limits)
+    else:
+        raise UnsupportedMediaType(
+            f"content type {media or 'none'!r}; send application/json or multipart/form-data",
+            field="content-type",
+        )
+    row = await run_in_threadpool(
+        service.create_dataset, datasets=datasets, name=name, matrix=matrix, columns=columns
+    )
+    response.headers["Location"] = f"/v1/datasets/{row.id}"
+    return DatasetRead.from_row(row)
+
+
+@router.get("", response_model=DatasetPage, summary="List datasets")
+def list_datasets(
+    datasets: DatasetsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> DatasetPage:
+    """Stored datasets, newest first."""
+    rows, total = datasets.page(limit=limit, offset=offset)
+    items = [DatasetRead.from_row(row) for row in rows]
+    return DatasetPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{dataset_id}", response_model=DatasetRead, responses=responses(404))
+def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> DatasetRead:
+    """One dataset's columns, length and per-column statistics."""
+    row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
+    return DatasetRead.from_row(row)
+
+
+@router.delete(
+    "/{dataset_id}", status_code=204, response_class=Response, responses=responses(404, 409)
+)
+def delete_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> None:
+    """Delete a dataset (409 while a queued or running job uses it)."""
+    service.delete_dataset(datasets=datasets, dataset_id=dataset_id)

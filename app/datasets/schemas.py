@@ -1,0 +1,82 @@
+"""Uploaded series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from app.core.schemas import PageInfo, ReadSchema, Rows, Schema
+from app.datasets.table import DatasetRow
+
+
+class DatasetUpload(Schema):
+    """A series as JSON: rows of values (or a flat list for one column) and column names."""
+
+    name: str | None = Field(None, max_length=128)
+    columns: list[str] | None = Field(
+        None, description="one name per column; default value, or value_1, value_2, ..."
+    )
+    values: Rows = Field(description="rows in time order; a flat list is one column")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "load", "columns": ["load"], "values": [1.0, 1.2, 1.1, 1.4]}]
+        }
+    }
+
+
+class ColumnStats(ReadSchema):
+    """Summary of one column."""
+
+    name: str
+    min: float
+    max: float
+    mean: float
+    std: float
+
+
+class DatasetRead(ReadSchema):
+    """A stored series (without its values)."""
+
+    id: str
+    name: str | None
+    columns: list[str]
+    length: int = Field(description="number of rows")
+    stats: list[ColumnStats]
+    created_at: datetime
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "3f1c0d9be2a44c4f9b7a0f2f4a1e6c55",
+                    "name": "load",
+                    "columns": ["load"],
+                    "length": 4,
+                    "stats": [
+                        {"name": "load", "min": 1.0, "max": 1.4, "mean": 1.175, "std": 0.148}
+                    ],
+                    "created_at": "2026-11-23T19:23:17Z",
+                }
+            ]
+        }
+    }
+
+    @classmethod
+    def from_row(cls, row: DatasetRow) -> DatasetRead:
+        """The API view of a stored dataset."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            columns=row.columns,
+            length=row.rows,
+            stats=[ColumnStats.model_validate(stat) for stat in row.stats],
+            created_at=row.created_at,
+        )
+
+
+class DatasetPage(PageInfo):
+    """A page of datasets, newest first."""
+
+    items: list[DatasetRead]

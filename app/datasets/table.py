@@ -1,0 +1,25 @@
+"""The datasets table: uploaded series, stored in the database so any worker can read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime
+
+
+class DatasetRow(Base):
+    """An uploaded series, stored as float64 bytes so any worker can read it."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    stats: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    values: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded on demand
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

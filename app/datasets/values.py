@@ -1,0 +1,131 @@
+"""Turn client-supplied values into a checked float64 matrix [rows, columns].
+
+Shared by JSON uploads, inline job data and forecast contexts, so every path reports the same
+errors: ragged rows, non-finite or huge values, bad column names, too many rows or columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+
+from app.core.config import Settings
+from app.core.errors import InvalidInput
+
+# Bigger magnitudes overflow float64 statistics (squares) and float32 models.
+MAX_ABS_VALUE = 1e15
+MAX_COLUMN_NAME = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits from settings."""
+
+    max_rows: int
+    max_columns: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits a service instance is configured with."""
+        return cls(settings.max_dataset_rows, settings.max_dataset_columns)
+
+
+def default_columns(count: int) -> list[str]:
+    """value for one column; value_1, value_2, ... for more."""
+    return ["value"] if count == 1 else [f"value_{i + 1}" for i in range(count)]
+
+
+def check_columns(columns: Sequence[str], field: str, limits: Limits) -> list[str]:
+    """Names must be non-empty, short, unique, and not too many."""
+    if len(columns) > limits.max_columns:
+        raise InvalidInput(
+            f"{len(columns)} columns; at most {limits.max_columns} are allowed", field=field
+        )
+    seen: set[str] = set()
+    for index, name in enumerate(columns):
+        if not name.strip():
+            raise InvalidInput(f"column {index + 1} has an empty name", field=field)
+        if len(name) > MAX_COLUMN_NAME:
+            raise InvalidInput(
+                f"column {index + 1} name is over {MAX_COLUMN_NAME} characters", field=field
+            )
+        if name in seen:
+            raise InvalidInput(f"duplicate column name {name!r}", field=field)
+        seen.add(name)
+    return list(columns)
+
+
+def check_values(matrix: np.ndarray, columns: Sequence[str], field: str) -> np.ndarray:
+    """Reject NaN, infinity and magnitudes over MAX_ABS_VALUE, naming the first bad cell."""
+    bad = ~np.isfinite(matrix) | (np.abs(matrix) > MAX_ABS_VALUE)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        value = matrix[row, column]
+        problem = (
+            "is not finite" if not np.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g} in size"
+        )
+        raise InvalidInput(
+            f"row {row + 1}, column {columns[column]!r}: value {problem}", field=field
+        )
+    return matrix
+
+
+def to_matrix(
+    values: Sequence[float | Sequence[float]],
+    columns: Sequence[str] | None,
+    *,
+    field: str,
+    limits: Limits,
+) -> tuple[np.ndarray, list[str]]:
+    """A flat list (one column) or a list of rows -> ([rows, columns] float64, column names)."""
+    if len(values) == 0:
+        raise InvalidInput("no rows", field=field)
+    if len(values) > limits.max_rows:
+        raise InvalidInput(
+            f"{len(values)} rows; at most {limits.max_rows} are allowed", field=field
+        )
+    flat = not isinstance(values[0], list)
+    for index, row in enumerate(values):
+        if isinstance(row, list) == flat:
+            shape = "a number" if flat else "a list"
+            raise InvalidInput(
+                f"row {index + 1} is not {shape} like row 1; give a flat list of numbers "
+                "(one column) or a list of rows",
+                field=f"{field}[{index}]",
+            )
+    rows = cast(
+        Sequence[Sequence[float]], [[v] for v in values] if flat else values
+    )  # uniform, as checked just above
+    width = len(columns) if columns is not None else len(rows[0])
+    if width == 0:
+        raise InvalidInput("rows have no values", field=field)
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            raise InvalidInput(
+                f"row {index + 1} has {len(row)} values; expected {width}",
+                field=f"{field}[{index}]",
+            )
+    names = check_columns(
+        columns if columns is not None else default_columns(width),
+        "columns" if columns is not None else field,
+        limits,
+    )
+    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+    return check_values(matrix, names, field), names
+
+
+def column_stats(matrix: np.ndarray, columns: Sequence[str]) -> list[dict[str, float | str]]:
+    """min, max, mean and std of every column."""
+    return [
+        {
+            "name": name,
+            "min": float(matrix[:, i].min()),
+            "max": float(matrix[:, i].max()),
+            "mean": float(matrix[:, i].mean()),
+            "std": float(matrix[:, i].std()),
+        }
+        for i, name in enumerate(columns)
+    ]

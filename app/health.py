@@ -1,0 +1,73 @@
+"""Operations routes: liveness, readiness (database and checkpoint store) and /metrics.
+
+It sits beside `main` rather than in a domain because readiness asks several of them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.core.auth import documented
+from app.core.deps import MetricsDep
+from app.core.errors import responses
+from app.core.schemas import ReadSchema
+from app.jobs.deps import JobsDep
+from app.registry.deps import CacheDep, CheckpointsDep
+
+router = APIRouter(tags=["operations"])
+
+
+class HealthRead(ReadSchema):
+    """Liveness."""
+
+    status: str
+
+
+class ReadyRead(ReadSchema):
+    """Readiness of each dependency."""
+
+    status: str
+    checks: dict[str, str]
+    device: str
+
+
+@router.get("/healthz", response_model=HealthRead)
+async def healthz() -> HealthRead:
+    """The process is alive (answered on the event loop, never behind a training job)."""
+    return HealthRead(status="ok")
+
+
+@router.get("/readyz", response_model=ReadyRead, responses={503: {"model": ReadyRead}})
+def readyz(jobs: JobsDep, checkpoints: CheckpointsDep, cache: CacheDep) -> ReadyRead | JSONResponse:
+    """Database and model store reachable (503 otherwise)."""
+    checks: dict[str, str] = {}
+    try:
+        jobs.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        checkpoints.check_writable()
+        checks["models"] = "ok"
+    except OSError as exc:
+        checks["models"] = f"error: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    body = ReadyRead(
+        status="ready" if ready else "unavailable", checks=checks, device=str(cache.device)
+    )
+    return body if ready else JSONResponse(status_code=503, content=body.model_dump())
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **responses(401),
+    },
+    dependencies=[documented],  # open with FORECAST_METRICS_PUBLIC (see ApiKeyGate)
+)
+def metrics(service_metrics: MetricsDep) -> Response:
+    """Prometheus metrics: HTTP requests, jobs by status, epochs, forecasts, loaded models."""
+    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,84 @@
+"""/v1/jobs: submit a training job, poll it, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.core.deps import SettingsDep
+from app.core.errors import responses
+from app.core.schemas import ID_PATTERN
+from app.datasets.deps import DatasetsDep
+from app.jobs import submit
+from app.jobs.deps import JobsDep, RunnerDep
+from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
+from app.jobs.spec import TrainRequest
+from app.jobs.table import JobStatus
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=responses(422))
+JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobRead,
+    responses=responses(400, 413, 422, 503),
+    summary="Submit a training job",
+)
+def create_job(
+    body: TrainRequest,
+    response: Response,
+    jobs: JobsDep,
+    datasets: DatasetsDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+) -> JobRead:
+    """Queue a training job; poll the `Location` it answers with.
+
+    Only `model_name` and `data` are required: `{"model_name": "sine", "data": {"function":
+    "sin"}}` trains on sin(x) with the defaults shown in the schema. A spec that cannot train
+    (unknown parameter, series too short for the window and split, ...) is a 422 and queues nothing.
+    """
+    row = submit.submit_training(
+        jobs=jobs, datasets=datasets, runner=runner, settings=settings, request=body
+    )
+    response.headers["Location"] = f"/v1/jobs/{row.id}"
+    return job_read(row)
+
+
+@router.get("", response_model=JobPage, summary="List jobs")
+def list_jobs(
+    jobs: JobsDep,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> JobPage:
+    """Jobs newest first, optionally of one status (without spec and loss history)."""
+    rows, total = jobs.page(status=status, limit=limit, offset=offset)
+    return JobPage(items=[job_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobRead, responses=responses(404))
+def read_job(job_id: JobId, jobs: JobsDep) -> JobRead:
+    """Status, progress (epoch, losses, ETA), loss history, final metrics, model, error."""
+    return job_read(submit.get_job(jobs=jobs, job_id=job_id))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobRead,
+    responses={
+        202: {"model": JobRead, "description": "Running: it stops within an epoch"},
+        **responses(404, 409),
+    },
+    summary="Cancel a job",
+)
+def cancel_job(job_id: JobId, response: Response, jobs: JobsDep) -> JobRead:
+    """A queued job is cancelled at once (200); a running one is asked to stop (202) and does
+    so within one epoch, freeing its worker; a finished job answers 409."""
+    row = submit.cancel_job(jobs=jobs, job_id=job_id)
+    if row.status == JobStatus.RUNNING:
+        response.status_code = 202
+    return job_read(row)

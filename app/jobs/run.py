@@ -1,0 +1,168 @@
+"""`JobRun`: one claimed job executed top to bottom, the same under every executor.
+
+claim → heartbeat → load the series → train → publish the checkpoint → finish. Every outcome
+(success, cancellation, failure) is written to the job's row with its whole loss history; a job
+taken from this worker meanwhile (re-queued by a reaper, say) is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from sqlalchemy.orm import sessionmaker
+
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.core.errors import AppError
+from app.datasets import DatasetRepository
+from app.jobs import sources
+from app.jobs.configs import ml_configs
+from app.jobs.heartbeat import Heartbeat, worker_name
+from app.jobs.progress import JobLost, ProgressReporter, finite_or_none
+from app.jobs.repository import JobRepository, open_repositories
+from app.jobs.spec import TrainRequest
+from app.jobs.table import JobRow, JobStatus
+from app.ml import checkpoints as checkpoint_format
+from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.train import TrainingCancelled, TrainingDiverged, train
+from app.registry import CheckpointStore
+
+logger = logging.getLogger(__name__)
+
+
+class JobRun:
+    """Runs one job of the job table in this process."""
+
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        jobs: JobRepository,
+        datasets: DatasetRepository,
+        checkpoints: CheckpointStore,
+        settings: Settings,
+        on_epoch: Callable[[float], None] | None = None,
+    ) -> None:
+        self.job_id, self.jobs, self.datasets = job_id, jobs, datasets
+        self.checkpoints, self.settings, self.on_epoch = checkpoints, settings, on_epoch
+
+    def claim_and_run(self) -> bool:
+        """Claim the queued job for this process and run it to its end; False (doing nothing)
+        if it was not queued: already taken, cancelled or finished. A queue may deliver a job
+        twice; only the first claim runs it."""
+        token = uuid.uuid4().hex
+        if not self.jobs.claim(self.job_id, token, worker_name()):
+            return False
+        self.run_claimed(token)
+        return True
+
+    def run_claimed(self, token: str) -> None:
+        """Train a job claimed under `token` to its end state. Never raises: every outcome is
+        written to the row, with the whole loss history and the last progress."""
+        row = self.jobs.get(self.job_id)
+        if row is None or row.status != JobStatus.RUNNING or row.run_token != token:
+            return
+        torch.set_num_threads(self.settings.train_threads)
+        interval = self.settings.heartbeat_seconds
+        with Heartbeat(self.jobs, self.job_id, token, interval) as heartbeat:
+            reporter = ProgressReporter(
+                self.jobs, self.job_id, token, self.on_epoch, heartbeat.lost
+            )
+            status, outcome = self._outcome(row, token, reporter)
+        if status is None:
+            return
+        written = self.jobs.finish(
+            self.job_id, token, status, history=reporter.history,
+            progress=reporter.final_progress(status), **outcome,
+        )  # fmt: skip
+        if not written and "model_version" in outcome:  # the job was taken from us meanwhile
+            self.checkpoints.delete_version(row.model_name, outcome["model_version"])
+
+    def _outcome(
+        self, row: JobRow, token: str, reporter: ProgressReporter
+    ) -> tuple[JobStatus | None, dict[str, Any]]:
+        """Train and save, turning every ending into (final status, row fields); (None, {})
+        when the job was taken from this worker and must not be written."""
+        try:
+            metrics, version = self._train_and_publish(row, token, reporter)
+        except JobLost:
+            logger.info("job %s was taken over while running; stopping", row.id)
+            return None, {}
+        except TrainingCancelled:
+            return JobStatus.CANCELLED, {}
+        except (TrainingDiverged, DeviceUnavailable, ValueError) as exc:
+            return JobStatus.FAILED, {"error": str(exc)}
+        except AppError as exc:
+            return JobStatus.FAILED, {"error": exc.message}
+        except Exception as exc:  # noqa: BLE001 - the job, not the worker, must record the failure
+            logger.exception("job %s failed", row.id)
+            return JobStatus.FAILED, {"error": f"internal error: {type(exc).__name__}: {exc}"}
+        return JobStatus.SUCCEEDED, {"metrics": metrics, "model_version": version}
+
+    def _train_and_publish(
+        self, row: JobRow, token: str, reporter: ProgressReporter
+    ) -> tuple[dict[str, Any], int]:
+        """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
+        spec = TrainRequest.model_validate(row.spec)
+        # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
+        # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
+        settings = self.settings
+        device = resolve_device(settings.device if spec.device == "auto" else spec.device)
+        self.jobs.set_device(row.id, token, str(device))
+        series, columns = sources.load_series(datasets=self.datasets, data=spec.data)
+        model_config, train_config, roles = ml_configs(spec, columns, settings)
+        result = train(
+            series, model_config, train_config, device, reporter, reporter.should_stop, roles
+        )
+        metrics = finite_or_none(
+            {
+                **result.metrics,
+                "best_epoch": result.best_epoch,
+                "epochs_run": len(result.history),
+                "stop_reason": result.stop_reason,
+                "train_seconds": result.seconds,
+            }
+        )
+        if self.jobs.cancel_requested(row.id):  # asked after the last epoch: publish nothing
+            raise TrainingCancelled
+        if not self.jobs.heartbeat(row.id, token):  # re-queued or taken meanwhile: publish nothing
+            raise JobLost
+        extra: dict[str, Any] = {"name": row.model_name, "job_id": row.id, "spec": row.spec}
+        extra |= {"created_at": utcnow().isoformat(), "metrics": metrics, "device": str(device)}
+        version = self.checkpoints.save(
+            row.model_name,
+            lambda folder: checkpoint_format.write(
+                folder,
+                result.model,
+                result.scaler,
+                result.rollout_mode,
+                columns,
+                result.tail,
+                extra,
+                result.interval_widths,
+                (spec.inputs or columns, spec.targets or columns),
+            ),
+        )
+        return metrics, version
+
+
+def job_run(
+    job_id: str,
+    settings: Settings,
+    sessions: sessionmaker,  # type: ignore[type-arg]
+    on_epoch: Callable[[float], None] | None = None,
+) -> JobRun:
+    """A `JobRun` over its own repositories, for a worker process that opened a database."""
+    jobs, datasets = open_repositories(sessions)
+    return JobRun(
+        job_id,
+        jobs=jobs,
+        datasets=datasets,
+        checkpoints=CheckpointStore(settings.models_dir),
+        settings=settings,
+        on_epoch=on_epoch,
+    )

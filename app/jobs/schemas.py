@@ -1,0 +1,154 @@
+"""What a job reports: its status, progress, loss history and metrics (the API's views)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from app.core.schemas import PageInfo, ReadSchema
+from app.jobs.spec import TrainRequest
+from app.jobs.table import JobRow, JobStatus
+from app.registry import MetricsRead
+
+
+class ProgressRead(ReadSchema):
+    """Where a running job is."""
+
+    epoch: int
+    epochs: int
+    fraction: float = Field(ge=0.0, le=1.0)
+    train_loss: float | None
+    val_loss: float | None
+    best_val_loss: float | None
+    best_epoch: int
+    learning_rate: float
+    elapsed_seconds: float
+    eta_seconds: float | None = Field(description="at the current pace, if every epoch runs")
+
+
+class EpochRead(ReadSchema):
+    """One epoch of the loss history (model scale)."""
+
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+    learning_rate: float
+    seconds: float
+
+
+class ModelRef(ReadSchema):
+    """A model version a job produced."""
+
+    name: str
+    version: int
+
+
+class JobSummary(ReadSchema):
+    """A job as listed."""
+
+    id: str
+    model_name: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    cancel_requested: bool
+    device: str | None
+    worker: str | None = Field(description="host:pid of the process that last took the job")
+    attempts: int = Field(description="times a worker took the job (a lost worker's job re-runs)")
+    progress: ProgressRead | None
+    metrics: MetricsRead | None
+    model: ModelRef | None
+    error: str | None = Field(description="why a job failed, in words a user can act on")
+
+
+class JobRead(JobSummary):
+    """A job in full: its resolved spec and loss history too."""
+
+    spec: TrainRequest
+    history: list[EpochRead]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "8d96f30e464a449c9010cec9e716199d",
+                    "model_name": "my-sine",
+                    "status": "running",
+                    "created_at": "2026-11-23T19:23:17Z",
+                    "started_at": "2026-11-23T19:23:17Z",
+                    "finished_at": None,
+                    "cancel_requested": False,
+                    "device": "cpu",
+                    "worker": "gpu-host-1:4121",
+                    "attempts": 1,
+                    "progress": {
+                        "epoch": 11,
+                        "epochs": 100,
+                        "fraction": 0.11,
+                        "train_loss": 9.3e-07,
+                        "val_loss": 2.8e-07,
+                        "best_val_loss": 1.1e-07,
+                        "best_epoch": 8,
+                        "learning_rate": 0.0015,
+                        "elapsed_seconds": 3.2,
+                        "eta_seconds": 25.6,
+                    },
+                    "metrics": None,
+                    "model": None,
+                    "error": None,
+                    "spec": {"model_name": "my-sine", "data": {"function": "sin"}},
+                    "history": [
+                        {
+                            "epoch": 1,
+                            "train_loss": 4.1e-05,
+                            "val_loss": 2.2e-06,
+                            "learning_rate": 0.003,
+                            "seconds": 0.31,
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
+
+class JobPage(PageInfo):
+    """A page of jobs, newest first."""
+
+    items: list[JobSummary]
+
+
+def _job_fields(row: JobRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "model_name": row.model_name,
+        "status": row.status,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "cancel_requested": row.cancel_requested,
+        "device": row.device,
+        "worker": row.worker,
+        "attempts": row.attempts,
+        "progress": row.progress,
+        "metrics": row.metrics,
+        "model": (
+            {"name": row.model_name, "version": row.model_version}
+            if row.model_version is not None
+            else None
+        ),
+        "error": row.error,
+    }
+
+
+def job_summary(row: JobRow) -> JobSummary:
+    """A job row as listed."""
+    return JobSummary.model_validate(_job_fields(row))
+
+
+def job_read(row: JobRow) -> JobRead:
+    """A job row in full."""
+    return JobRead.model_validate({**_job_fields(row), "spec": row.spec, "history": row.history})

@@ -1,0 +1,52 @@
+"""Where a job's series comes from: a built-in function, an uploaded dataset, inline values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.errors import InvalidInput
+from app.datasets import DatasetRepository, Limits, create_dataset, load_values, to_matrix
+from app.jobs.spec import DatasetData, DataSource, FunctionData, InlineData
+from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
+
+
+def resolve_function(data: FunctionData) -> FunctionData:
+    """The same function with every parameter filled in and checked (InvalidInput if not)."""
+    try:
+        params = resolve_params(data.function, data.params)
+    except FunctionParamError as exc:
+        raise InvalidInput(exc.message, field=f"data.params.{exc.param}") from None
+    return FunctionData(function=data.function, params=params)
+
+
+def store_inline(
+    *, datasets: DatasetRepository, data: InlineData, model_name: str, limits: Limits
+) -> DatasetData:
+    """Keep inline values as a dataset, so job records and checkpoints carry only its id."""
+    matrix, columns = to_matrix(data.values, data.columns, field="data.values", limits=limits)
+    row = create_dataset(
+        datasets=datasets, name=f"inline data of a {model_name} job", matrix=matrix, columns=columns
+    )
+    return DatasetData(dataset_id=row.id)
+
+
+def data_shape(
+    *, datasets: DatasetRepository, data: FunctionData | DatasetData
+) -> tuple[int, list[str]]:
+    """(rows, column names) of a resolved source, without generating or loading the series."""
+    if isinstance(data, FunctionData):
+        return int(data.params["points"]), list(CATALOG[data.function].columns)
+    shape = datasets.columns(data.dataset_id)
+    if shape is None:
+        raise InvalidInput(f"no dataset {data.dataset_id!r}", field="data.dataset_id")
+    return shape
+
+
+def load_series(*, datasets: DatasetRepository, data: DataSource) -> tuple[np.ndarray, list[str]]:
+    """A job's series [rows, columns] float64 and its column names."""
+    if isinstance(data, FunctionData):
+        resolved = resolve_function(data)
+        return generate(data.function, resolved.params), list(CATALOG[data.function].columns)
+    if isinstance(data, DatasetData):
+        return load_values(datasets=datasets, dataset_id=data.dataset_id)
+    raise InvalidInput("inline values are stored as a dataset at submission", field="data")

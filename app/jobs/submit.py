@@ -1,0 +1,186 @@
+"""Training jobs: check a request can train, queue it; read and cancel jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound
+from app.datasets import DatasetRepository, Limits
+from app.jobs import sources
+from app.jobs.configs import ml_configs
+from app.jobs.executors import JobRunner
+from app.jobs.repository import JobRepository
+from app.jobs.spec import DatasetData, FunctionData, TrainRequest
+from app.jobs.table import JobRow, JobStatus
+from app.ml.data import Split, split_problems
+from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.train import STATEFUL_NEEDS, stateful_possible
+
+# Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
+# gates, cell and hidden states and their gradients, rounded up.
+_ACTIVATION_FLOATS = 16
+
+
+def _check_trainable(
+    request: TrainRequest,
+    data: FunctionData | DatasetData,
+    *,
+    datasets: DatasetRepository,
+    settings: Settings,
+) -> None:
+    """422 unless the spec can train: device (where jobs run on this host), series length,
+    split, memory. A queue's workers check their own device when they take the job."""
+    if settings.broker_url is None:
+        try:
+            resolve_device(request.device)
+        except DeviceUnavailable as exc:
+            raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
+    rows, columns = sources.data_shape(datasets=datasets, data=data)
+    _check_roles(request, columns, settings)
+    if rows > settings.max_dataset_rows:
+        raise InvalidInput(
+            f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
+        )
+    window, training = request.window, request.training
+    split = Split.of(rows, training.validation_fraction, training.test_fraction)
+    problems = split_problems(rows, split, window.lookback, window.horizon)
+    if problems:
+        raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
+    batch_bytes = training_bytes(request, split.train, len(columns))
+    if batch_bytes > settings.max_train_memory_mb * 2**20:
+        raise InvalidInput(
+            f"training would need about {batch_bytes / 2**20:,.0f} MB (activations of a batch, "
+            "its input windows, and the weights with their gradients and optimizer state); the "
+            f"limit is {settings.max_train_memory_mb} MB (FORECAST_MAX_TRAIN_MEMORY_MB): use a "
+            "smaller batch, window or model",
+            field="training.batch_size",
+            code="job_too_large",
+        )
+
+
+def training_bytes(request: TrainRequest, train_rows: int, n_columns: int) -> int:
+    """A generous estimate of a training run's memory: one batch's activations and windows,
+    and 4 copies of the weights (the weights, their gradients and Adam's two moments)."""
+    window, training, arch = request.window, request.training, request.architecture
+    n_in = len(request.inputs or ()) or n_columns
+    n_out = len(request.targets or ()) or n_columns
+    batch, steps = training.batch_size, window.lookback // window.patch
+    rows_per_sample = window.lookback + window.horizon
+    if training.stateful:  # streams of consecutive rows, backpropagated tbptt steps at a time
+        batch = min(batch, max(1, (train_rows - 1) // 2))
+        steps = min(training.tbptt, max(1, train_rows // batch))
+        rows_per_sample = train_rows // batch + 1
+    activations = _ACTIVATION_FLOATS * batch * steps * arch.hidden_size * arch.num_layers
+    windows = 3 * batch * rows_per_sample * n_columns  # gathered rows and their column picks
+    width, weights = n_in * window.patch, 0
+    for _ in range(arch.num_layers):
+        weights += 4 * arch.hidden_size * (width + arch.hidden_size + 2)
+        width = arch.hidden_size
+    for size in arch.dense_layers:
+        weights += (width + 1) * size
+        width = size
+    weights += (width + 1) * window.horizon * n_out
+    if arch.highway:
+        weights += (window.lookback * n_in + 1) * window.horizon * n_out
+    return 4 * (activations + windows + 4 * weights)
+
+
+def submit_training(
+    *,
+    jobs: JobRepository,
+    datasets: DatasetRepository,
+    runner: JobRunner,
+    settings: Settings,
+    request: TrainRequest,
+) -> JobRow:
+    """Check that the spec can train, then queue it with its data source resolved.
+
+    Function parameters are stored with every default filled in; inline values are stored as a
+    dataset, so the job and its checkpoint carry only the dataset's id.
+    """
+    data = request.data
+    if isinstance(data, FunctionData):
+        data = sources.resolve_function(data)
+        _check_trainable(request, data, datasets=datasets, settings=settings)
+    elif isinstance(data, DatasetData):
+        _check_trainable(request, data, datasets=datasets, settings=settings)
+    else:
+        limits = Limits.of(settings)
+        data = sources.store_inline(
+            datasets=datasets, data=data, model_name=request.model_name, limits=limits
+        )
+        try:
+            _check_trainable(request, data, datasets=datasets, settings=settings)
+        except InvalidInput:
+            datasets.delete_unused(data.dataset_id)  # a refused job leaves nothing behind
+            raise
+    spec = request.model_copy(update={"data": data})
+    row = JobRow(
+        id=uuid.uuid4().hex,
+        model_name=request.model_name,
+        status=JobStatus.QUEUED,
+        spec=spec.model_dump(mode="json"),
+        dataset_id=data.dataset_id if isinstance(data, DatasetData) else None,
+        created_at=utcnow(),
+        history=[],
+        attempts=0,
+    )
+    jobs.add(row)
+    try:
+        runner.submit(row.id)
+    except AppError as exc:  # the queue is down: the job must not wait for a message never sent
+        jobs.fail_queued(row.id, f"could not be queued: {exc.message}")
+        raise
+    return row
+
+
+def get_job(*, jobs: JobRepository, job_id: str) -> JobRow:
+    """One job, or NotFound."""
+    row = jobs.get(job_id)
+    if row is None:
+        raise NotFound(f"no job {job_id!r}", field="job_id")
+    return row
+
+
+def cancel_job(*, jobs: JobRepository, job_id: str) -> JobRow:
+    """Cancel a queued job now, or ask a running one to stop; Conflict if already finished."""
+    before = get_job(jobs=jobs, job_id=job_id)
+    if JobStatus(before.status).finished:
+        raise Conflict(
+            f"job {job_id!r} already {before.status}", field="job_id", code="job_finished"
+        )
+    row = jobs.request_cancel(job_id)
+    assert row is not None
+    if JobStatus(row.status).finished and row.status != JobStatus.CANCELLED:
+        raise Conflict(f"job {job_id!r} already {row.status}", field="job_id", code="job_finished")
+    return row
+
+
+def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) -> None:
+    """422 unless `inputs` and `targets` name columns of the data, in a usable combination."""
+    for field, names in (("inputs", request.inputs), ("targets", request.targets)):
+        unknown = [name for name in names or [] if name not in columns]
+        if unknown:
+            raise InvalidInput(
+                f"{unknown} are not columns of the data; it has {columns}",
+                field=field,
+                code="unknown_column",
+            )
+    inputs, targets = request.inputs or columns, request.targets or columns
+    window, arch = request.window, request.architecture
+    if arch.instance_norm and window.lookback < 2:
+        raise InvalidInput(
+            "instance normalisation needs a lookback of at least 2 rows (a single row "
+            "normalises to zero)",
+            field="architecture.instance_norm",
+        )
+    if request.architecture.instance_norm and not set(targets) <= set(inputs):
+        raise InvalidInput(
+            "instance normalisation needs every target among the inputs",
+            field="architecture.instance_norm",
+        )
+    model_config, _, _ = ml_configs(request, columns, settings)
+    if request.training.stateful and not stateful_possible(model_config):
+        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")

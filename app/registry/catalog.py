@@ -1,0 +1,60 @@
+"""What the registry lists: every model, and each version's metadata, metrics and spec."""
+
+from __future__ import annotations
+
+from app.core.errors import NotFound
+from app.ml.checkpoints import WEIGHTS_FILE, CheckpointError, read_meta
+from app.registry.checkpoint_store import CheckpointStore
+from app.registry.schemas import ModelList, ModelRead, ModelSummary, VersionRead
+
+
+def _version_read(
+    checkpoints: CheckpointStore, name: str, version: int, loaded_on: str | None
+) -> VersionRead:
+    folder = checkpoints.version_dir(name, version)
+    weights = folder / WEIGHTS_FILE
+    size = weights.stat().st_size if weights.exists() else 0
+    try:
+        meta = read_meta(folder)
+    except CheckpointError as exc:
+        return VersionRead(version=version, readable=False, error=str(exc), size_bytes=size)
+    config = meta.get("config", {})
+    return VersionRead(
+        version=version,
+        created_at=meta.get("created_at"),
+        job_id=meta.get("job_id"),
+        columns=meta.get("columns", []),
+        lookback=config.get("lookback"),
+        horizon=config.get("horizon"),
+        rollout_mode=meta.get("rollout_mode"),
+        metrics=meta.get("metrics"),
+        spec=meta.get("spec"),
+        weights_sha256=meta.get("weights_sha256"),
+        size_bytes=size,
+        loaded_on=loaded_on,
+    )
+
+
+def describe_model(
+    *, checkpoints: CheckpointStore, name: str, loaded: dict[tuple[str, int], str]
+) -> ModelRead:
+    """Every version of a model with its metrics and spec, and where it is loaded."""
+    versions = checkpoints.versions(name)
+    if not versions:
+        raise NotFound(f"no model named {name!r}", field="model_name")
+    items = [_version_read(checkpoints, name, v, loaded.get((name, v))) for v in versions]
+    return ModelRead(name=name, latest=versions[-1], versions=items)
+
+
+def list_models(*, checkpoints: CheckpointStore) -> ModelList:
+    """Every model with its versions and the columns of its latest."""
+    items = []
+    for name, versions in checkpoints.all_versions().items():
+        try:
+            columns = checkpoints.meta(name, versions[-1]).get("columns", [])
+        except NotFound:
+            columns = []
+        items.append(
+            ModelSummary(name=name, latest=versions[-1], versions=versions, columns=columns)
+        )
+    return ModelList(items=items)

@@ -1,0 +1,241 @@
+"""Forecasts from saved checkpoints: the request checks, the rollout and the response."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.config import Settings
+from app.core.errors import InvalidInput
+from app.core.metrics import ServiceMetrics
+from app.core.schemas import Rows
+from app.datasets import Limits, to_matrix
+from app.ml.checkpoints import Checkpoint
+from app.ml.forecast import forecast, rollout_flops
+from app.ml.intervals import half_widths
+from app.registry.cache import ModelCache
+from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
+
+
+def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
+    lookback = checkpoint.model.config.lookback
+    inputs = checkpoint.inputs
+    limits = Limits(max_rows=10**9, max_columns=len(inputs))
+    if rows and isinstance(rows[0], list) and len(rows[0]) != len(inputs):
+        raise InvalidInput(
+            f"context rows have {len(rows[0])} values; {label} reads columns {inputs}",
+            field=field,
+            code="context_width",
+        )
+    matrix, _ = to_matrix(rows, inputs, field=field, limits=limits)
+    if len(matrix) < lookback:
+        raise InvalidInput(
+            f"context has {len(matrix)} rows; {label} needs at least {lookback} (its lookback)",
+            field=field,
+            code="context_too_short",
+        )
+    return matrix[-lookback:]
+
+
+def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray:
+    """[B, lookback, F] original-scale contexts: given ones, or the training series' tail."""
+    if request.contexts is not None:
+        tails = [
+            _context_matrix(rows, checkpoint, f"contexts[{i}]", label)
+            for i, rows in enumerate(request.contexts)
+        ]
+        return np.stack(tails)
+    if request.context is not None:
+        return _context_matrix(request.context, checkpoint, "context", label)[None]
+    position = {column: i for i, column in enumerate(checkpoint.columns)}
+    return checkpoint.tail[None][..., [position[column] for column in checkpoint.inputs]]
+
+
+def _future(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray | None:
+    """[1, horizon, F] input rows ahead with the known covariates filled in (None: the model
+    has none), from `request.future`."""
+    covariates, given = checkpoint.covariates, request.future or {}
+    if not covariates:
+        if given:
+            raise InvalidInput(
+                f"{label} predicts every column it reads; it takes no future values",
+                field="future",
+                code="no_covariates",
+            )
+        return None
+    if request.contexts is not None:
+        raise InvalidInput(
+            f"{label} needs future covariates per context; send one request per context",
+            field="contexts",
+            code="covariates_need_one_context",
+        )
+    unknown = sorted(set(given) - set(covariates))
+    if unknown:
+        raise InvalidInput(
+            f"{unknown} are not known covariates of {label}; it needs {covariates}",
+            field=f"future.{unknown[0]}",
+            code="unknown_covariate",
+        )
+    future = np.zeros((1, request.horizon, len(checkpoint.inputs)))
+    for column in covariates:
+        values = given.get(column)
+        if values is None or len(values) < request.horizon:
+            have = "none" if values is None else f"{len(values)} values"
+            raise InvalidInput(
+                f"{label} needs the next {request.horizon} values of its known covariate "
+                f"{column!r} (one per forecast step); got {have}",
+                field=f"future.{column}",
+                code="covariates_missing",
+            )
+        row = np.asarray(values[: request.horizon], dtype=np.float64)
+        if not np.isfinite(row).all():
+            raise InvalidInput("future values must be finite", field=f"future.{column}")
+        future[0, :, checkpoint.inputs.index(column)] = row
+    return future
+
+
+@dataclass(frozen=True)
+class ForecastLimits:
+    """What one forecast request may ask for (from settings)."""
+
+    max_horizon: int
+    max_contexts: int
+    max_values: int
+    max_gflop: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ForecastLimits:
+        """The limits a service instance is configured with."""
+        return cls(
+            settings.max_horizon,
+            settings.max_contexts,
+            settings.max_forecast_values,
+            settings.max_forecast_gflop,
+        )
+
+
+def _check_request_size(request: ForecastRequest, limits: ForecastLimits) -> None:
+    if request.horizon > limits.max_horizon:
+        raise InvalidInput(
+            f"horizon {request.horizon} is over the limit of {limits.max_horizon} "
+            "(FORECAST_MAX_HORIZON)",
+            field="horizon",
+            code="horizon_too_large",
+        )
+    if request.contexts is not None and len(request.contexts) > limits.max_contexts:
+        raise InvalidInput(
+            f"{len(request.contexts)} contexts; at most {limits.max_contexts} per request "
+            "(FORECAST_MAX_CONTEXTS)",
+            field="contexts",
+            code="too_many_contexts",
+        )
+
+
+def _check_work(
+    checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
+) -> None:
+    config = checkpoint.model.config
+    per_step = config.n_outputs * (1 + 2 * len(set(request.levels)))  # forecast and bounds
+    values = contexts * request.horizon * per_step
+    if values > limits.max_values:
+        raise InvalidInput(
+            f"{contexts} context(s) x {request.horizon} steps x {per_step} value(s) a step "
+            f"({config.n_outputs} column(s), lower and upper per level) is {values} values; "
+            f"the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
+            field="horizon",
+            code="forecast_too_large",
+        )
+    gflop = rollout_flops(config, contexts, request.horizon) / 1e9
+    if gflop > limits.max_gflop:
+        raise InvalidInput(
+            f"this forecast needs about {gflop:,.0f} GFLOP ({contexts} context(s) x "
+            f"{request.horizon} steps on a model of lookback {config.lookback}, hidden size "
+            f"{config.hidden_size}, {config.num_layers} layer(s)); the limit is "
+            f"{limits.max_gflop:g} (FORECAST_MAX_FORECAST_GFLOP): ask for fewer steps or contexts",
+            field="horizon",
+            code="forecast_too_large",
+        )
+
+
+def make_forecast(
+    *,
+    cache: ModelCache,
+    name: str,
+    request: ForecastRequest,
+    limits: ForecastLimits,
+    metrics: ServiceMetrics,
+) -> ForecastResponse:
+    """Roll a saved model forward `request.horizon` steps from each context."""
+    began = time.perf_counter()
+    _check_request_size(request, limits)
+    version = cache.checkpoints.resolve_version(name, request.version)
+    checkpoint = cache.get(name, version)
+    label = f"model {name!r} v{version}"
+    contexts = _contexts(request, checkpoint, label)
+    future = _future(request, checkpoint, label)
+    _check_work(checkpoint, len(contexts), request, limits)
+    values = forecast(
+        checkpoint.model,
+        checkpoint.scalers,
+        contexts,
+        request.horizon,
+        checkpoint.rollout_mode,
+        cache.device,
+        future,
+    )  # [B, horizon, O]
+    if not np.isfinite(values).all():
+        raise InvalidInput(
+            f"the forecast of {label} left the range of finite numbers; the context is too far "
+            "from anything the model was trained on",
+            field="context",
+            code="forecast_not_finite",
+        )
+    intervals = _intervals(checkpoint, values, request, label)
+    metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
+    metrics.forecast_horizon.observe(request.horizon)
+    batched = request.contexts is not None
+    return ForecastResponse(
+        model=name,
+        version=version,
+        columns=checkpoint.targets,
+        horizon=request.horizon,
+        device=str(cache.device),
+        rollout_mode=checkpoint.rollout_mode,
+        forecast=None if batched else values[0].tolist(),
+        forecasts=values.tolist() if batched else None,
+        intervals=intervals,
+        interval_calibrated_steps=(
+            None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
+        ),
+    )
+
+
+def _intervals(
+    checkpoint: Checkpoint, values: np.ndarray, request: ForecastRequest, label: str
+) -> list[IntervalRead]:
+    """Conformal bounds around `values` [B, horizon, F] for each requested level."""
+    if not request.levels:
+        return []
+    widths = checkpoint.interval_widths
+    if widths is None:
+        raise InvalidInput(
+            f"{label} has no calibrated prediction intervals (trained before they existed, or "
+            "its validation split was too short for them); retrain it to get them",
+            field="levels",
+            code="intervals_unavailable",
+        )
+    batched = request.contexts is not None
+    found = []
+    for level in sorted(set(request.levels)):
+        half = half_widths(widths, level, request.horizon)[None]  # [1, horizon, F]
+        lower, upper = values - half, values + half
+        found.append(
+            IntervalRead(
+                level=level,
+                lower=lower.tolist() if batched else lower[0].tolist(),
+                upper=upper.tolist() if batched else upper[0].tolist(),
+            )
+        )
+    return found

@@ -1,0 +1,83 @@
+"""/v1/models: the registry of saved checkpoints, and forecasts from them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from app.core.deps import MetricsDep, SettingsDep
+from app.core.errors import responses
+from app.core.schemas import MODEL_NAME_PATTERN
+from app.registry import catalog
+from app.registry.deps import CacheDep, CheckpointsDep
+from app.registry.forecast import ForecastLimits, make_forecast
+from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
+
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=responses(422))
+ModelName = Annotated[
+    str, Path(pattern=MODEL_NAME_PATTERN, description="lowercase letters, digits, - and _")
+]
+Version = Annotated[int, Path(ge=1, le=10**9)]
+
+
+@router.get("", response_model=ModelList, summary="List models")
+def list_models(checkpoints: CheckpointsDep) -> ModelList:
+    """Every saved model with its versions."""
+    return catalog.list_models(checkpoints=checkpoints)
+
+
+@router.get("/{model_name}", response_model=ModelRead, responses=responses(404, 422))
+def read_model(model_name: ModelName, checkpoints: CheckpointsDep, cache: CacheDep) -> ModelRead:
+    """Versions, latest, metrics, spec, and whether and where each version is loaded."""
+    return catalog.describe_model(checkpoints=checkpoints, name=model_name, loaded=cache.loaded())
+
+
+@router.delete(
+    "/{model_name}", status_code=204, response_class=Response, responses=responses(404, 422)
+)
+def delete_model(model_name: ModelName, checkpoints: CheckpointsDep, cache: CacheDep) -> None:
+    """Delete a model and all its versions."""
+    checkpoints.delete_model(model_name)
+    cache.evict(model_name)
+
+
+@router.delete(
+    "/{model_name}/versions/{version}",
+    status_code=204,
+    response_class=Response,
+    responses=responses(404, 422),
+)
+def delete_version(
+    model_name: ModelName, version: Version, checkpoints: CheckpointsDep, cache: CacheDep
+) -> None:
+    """Delete one version of a model."""
+    checkpoints.delete_version(model_name, version)
+    cache.evict(model_name, version)
+
+
+@router.post(
+    "/{model_name}/forecast",
+    response_model=ForecastResponse,
+    responses=responses(400, 404, 413, 422, 500),
+    summary="Forecast from a saved model",
+)
+def create_forecast(
+    model_name: ModelName,
+    body: ForecastRequest,
+    cache: CacheDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> ForecastResponse:
+    """Roll the model forward `horizon` steps, feeding each prediction back as input.
+
+    Without `context` the forecast continues the training series. `contexts` forecasts many
+    series in one batched pass. Values are on the original scale.
+    """
+    return make_forecast(
+        cache=cache,
+        name=model_name,
+        request=body,
+        limits=ForecastLimits.of(settings),
+        metrics=metrics,
+    )

@@ -1,0 +1,202 @@
+"""The model registry's API schemas: versions and their metrics, and forecasts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from app.core.schemas import Number, ReadSchema, Rows, Schema
+from app.ml.intervals import LEVELS
+
+# -- a version's metrics (a job shows the metrics of the version it produced) ---------------
+
+
+class ErrorMetrics(ReadSchema):
+    """Errors on the original scale; null where a forecast was not finite."""
+
+    mse: float | None
+    rmse: float | None
+    mae: float | None
+    mase: float | None = Field(
+        None, description="MAE over the naive forecast's MAE on the same targets (< 1 beats it)"
+    )
+
+
+class IntervalMetrics(ReadSchema):
+    """How the conformal intervals, calibrated on validation rollouts, cover the test split."""
+
+    calibrated_steps: int = Field(description="forecast steps the intervals are calibrated for")
+    test_rollouts: int
+    test_steps: int
+    coverage: dict[str, float | None] = Field(
+        description="percent of test values inside each level's interval, by level"
+    )
+
+
+class MetricsRead(ReadSchema):
+    """Test-split metrics on the original scale, the model's beside the naive forecast's."""
+
+    test_rows: int
+    test_windows: int
+    one_step: ErrorMetrics = Field(description="direct predictions from true history")
+    naive_one_step: ErrorMetrics = Field(description="last value repeated, same windows")
+    rollout_steps: int
+    rollout: ErrorMetrics = Field(
+        description="recursive rollout from the row before the test split"
+    )
+    naive_rollout: ErrorMetrics
+    rollout_mode: Literal["window", "state"]
+    validation_rollout_rmse: dict[str, float | None]
+    intervals: IntervalMetrics | None = Field(
+        None, description="prediction intervals: coverage on the test split's rollouts"
+    )
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    train_seconds: float
+
+
+# -- versions --------------------------------------------------------------------------------
+
+
+class VersionRead(ReadSchema):
+    """One saved version of a model."""
+
+    version: int
+    readable: bool = Field(True, description="false if its files fail their checks")
+    error: str | None = Field(None, description="why an unreadable version cannot be used")
+    created_at: datetime | None = None
+    job_id: str | None = Field(None, description="the job that trained it (null if bundled)")
+    columns: list[str] = Field(default_factory=list)
+    lookback: int | None = None
+    horizon: int | None = None
+    rollout_mode: str | None = None
+    metrics: MetricsRead | None = None
+    spec: dict[str, Any] | None = Field(None, description="the training request, resolved")
+    weights_sha256: str | None = None
+    size_bytes: int = 0
+    loaded_on: str | None = Field(None, description="device this version is cached on, if any")
+
+
+class ModelRead(ReadSchema):
+    """A model and all its versions, oldest first."""
+
+    name: str
+    latest: int
+    versions: list[VersionRead]
+
+
+class ModelSummary(ReadSchema):
+    """A model as listed."""
+
+    name: str
+    latest: int
+    versions: list[int]
+    columns: list[str]
+
+
+class ModelList(ReadSchema):
+    """Every model in the store, by name."""
+
+    items: list[ModelSummary]
+
+
+# -- forecasts -------------------------------------------------------------------------------
+
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+
+
+class ForecastRequest(Schema):
+    """How far to forecast, from which context(s), with which version."""
+
+    horizon: int = Field(ge=1, description="steps to forecast (at most FORECAST_MAX_HORIZON)")
+    context: Rows | None = Field(
+        None,
+        description="recent rows, oldest first (at least the model's lookback); "
+        "default: the tail of the training series",
+    )
+    contexts: list[Rows] | None = Field(
+        None, min_length=1, description="several contexts, forecast together in one batched pass"
+    )
+    version: int | None = Field(None, ge=1, description="default: the latest version")
+    future: dict[str, list[Number]] | None = Field(
+        None,
+        max_length=64,
+        description="for a model with known covariates (input columns it does not predict): "
+        "their next `horizon` values, by column name",
+    )
+    levels: list[Level] = Field(
+        default_factory=list,
+        max_length=len(LEVELS),
+        description="prediction interval levels in percent, e.g. [80, 95]: conformal bounds "
+        "calibrated on the validation split's rollouts",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"horizon": 50},
+                {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+                {"horizon": 100, "levels": [80, 95]},
+                {"horizon": 3, "future": {"sin": [0.0998, 0.1987, 0.2955]}},
+            ]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _one_kind_of_context(self) -> ForecastRequest:
+        if self.context is not None and self.contexts is not None:
+            raise ValueError("give either context or contexts, not both")
+        return self
+
+
+class IntervalRead(ReadSchema):
+    """Bounds of one level, shaped like the forecast: [horizon][columns] for a request with
+    `context` or none, [contexts][horizon][columns] for one with `contexts`."""
+
+    level: int
+    lower: list[list[float]] | list[list[list[float]]]
+    upper: list[list[float]] | list[list[list[float]]]
+
+
+class ForecastResponse(ReadSchema):
+    """Forecast rows on the original scale, one list of `horizon` rows per context."""
+
+    model: str
+    version: int
+    columns: list[str]
+    horizon: int
+    device: str
+    rollout_mode: str
+    forecast: list[list[float]] | None = Field(
+        None, description="[horizon][columns], for a request with `context` or none"
+    )
+    forecasts: list[list[list[float]]] | None = Field(
+        None, description="[contexts][horizon][columns], for a request with `contexts`"
+    )
+    intervals: list[IntervalRead] = Field(
+        default_factory=list, description="one entry per requested level"
+    )
+    interval_calibrated_steps: int | None = Field(
+        None,
+        description="steps the intervals were calibrated for; later steps keep the last width",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "model": "sine",
+                    "version": 1,
+                    "columns": ["sin"],
+                    "horizon": 3,
+                    "device": "cpu",
+                    "rollout_mode": "window",
+                    "forecast": [[0.09996], [0.10992], [0.11986]],
+                    "forecasts": None,
+                }
+            ]
+        }
+    }
