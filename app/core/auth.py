@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 
 from fastapi import Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -62,15 +62,9 @@ class ApiKeyGate:
         if refusal is None:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(error_body("unauthorized", refusal)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
+        response = JSONResponse(
+            error_body("unauthorized", refusal),
+            status_code=401,
+            headers={"www-authenticate": "Bearer"},
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

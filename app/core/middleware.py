@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import BodyTooLarge, body_too_large_message, error_body
@@ -20,26 +20,18 @@ class BodySizeLimit:
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("payload_too_large", body_too_large_message(self.limit))
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            refusal = JSONResponse(
+                error_body("payload_too_large", body_too_large_message(self.limit)),
+                status_code=413,
+                headers={"connection": "close"},
+            )
+            await refusal(scope, receive, send)
             return
         received = 0
 
