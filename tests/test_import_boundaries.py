@@ -1,4 +1,11 @@
-"""app.ml is the pure core: it must import without any web, database or queue library."""
+"""Import boundaries.
+
+app.ml is the pure core: it must import without any web, database or queue library. The domain
+packages import one way, jobs -> registry -> datasets -> core -> ml: a package imports its own
+modules, any module of core and ml, and only the public face (the package itself, its
+`__init__`) of a domain below it; never a domain above it, nor the composition modules
+(main, cli, health, bundled) that wire them together.
+"""
 
 from __future__ import annotations
 
@@ -98,4 +105,84 @@ def test_import_check_flags_a_web_import(tmp_path: Path) -> None:
         "app.core.config",
         "from app import config",
         "sqlalchemy.orm",
+    ]
+
+
+# -- the domains -----------------------------------------------------------------------------
+
+APP_DIR = ML_DIR.parent
+# Lower layers first. Migrations are schema plumbing at the core's level (their Alembic env.py,
+# run by Alembic alone, registers the domains' tables).
+LAYERS = {"ml": 0, "core": 1, "migrations": 1, "datasets": 2, "registry": 3, "jobs": 4}
+FOUNDATIONS = {"ml", "core", "migrations"}  # any of their modules may be imported
+DOMAIN_MODULES = sorted(
+    path
+    for package in ("core", "datasets", "registry", "jobs", "migrations")
+    for path in (APP_DIR / package).rglob("*.py")
+    if path.name != "env.py"
+)
+
+
+def _app_imports(path: Path) -> list[str]:
+    """Every `app...` module `path` imports, `from app import x` read as `app.x`."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("app.")]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module == "app":
+                found += [f"app.{alias.name}" for alias in node.names]
+            elif node.module.startswith("app."):
+                found.append(node.module)
+    return found
+
+
+def boundary_violations(package: str, imports: list[str]) -> list[str]:
+    """The imports a module of `package` must not make, each with the reason."""
+    bad: list[str] = []
+    for name in imports:
+        parts = name.split(".")
+        target = parts[1]
+        if target == package or name == "app.__version__":
+            continue
+        if target not in LAYERS:
+            bad.append(f"{name}: a composition module, above every domain")
+        elif LAYERS[target] > LAYERS[package] or (
+            LAYERS[target] == LAYERS[package] and target not in FOUNDATIONS
+        ):
+            bad.append(f"{name}: {target} is not below {package}")
+        elif target not in FOUNDATIONS and len(parts) > 2:
+            bad.append(f"{name}: an internal module of {target}; import app.{target}")
+    return bad
+
+
+def test_every_domain_module_is_found() -> None:
+    names = {path.relative_to(APP_DIR).as_posix() for path in DOMAIN_MODULES}
+    assert {"jobs/run.py", "datasets/repository.py", "registry/cache.py", "core/db.py"} <= names
+
+
+@pytest.mark.parametrize(
+    "path", DOMAIN_MODULES, ids=lambda path: path.relative_to(APP_DIR).as_posix()
+)
+def test_domains_import_only_downwards_and_only_public_faces(path: Path) -> None:
+    package = path.relative_to(APP_DIR).parts[0]
+    assert boundary_violations(package, _app_imports(path)) == []
+
+
+def test_boundary_check_flags_upward_sideways_and_internal_imports() -> None:
+    imports = [
+        "app.core.db",  # fine: the core
+        "app.ml.model",  # fine: the ml core
+        "app.datasets",  # fine: a lower domain's public face
+        "app.datasets.values",  # an internal of a lower domain
+        "app.jobs.spec",  # upwards
+        "app.main",  # composition
+    ]
+    assert boundary_violations("registry", imports) == [
+        "app.datasets.values: an internal module of datasets; import app.datasets",
+        "app.jobs.spec: jobs is not below registry",
+        "app.main: a composition module, above every domain",
+    ]
+    assert boundary_violations("core", ["app.datasets"]) == [
+        "app.datasets: datasets is not below core"
     ]

@@ -3,6 +3,7 @@
 The public face below is what other domains use; everything else is this package's own.
 """
 
+from app.datasets.deps import DatasetsDep
 from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import create_dataset, load_values
 from app.datasets.table import DatasetRow
@@ -11,6 +12,7 @@ from app.datasets.values import Limits, to_matrix
 __all__ = [
     "DatasetRepository",
     "DatasetRow",
+    "DatasetsDep",
     "InUse",
     "Limits",
     "create_dataset",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.core.deps import SettingsDep
 from app.core.errors import responses
 from app.core.schemas import ID_PATTERN
-from app.datasets.deps import DatasetsDep
+from app.datasets import DatasetsDep
 from app.jobs import submit
 from app.jobs.deps import JobsDep, RunnerDep
 from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
