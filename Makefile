@@ -40,7 +40,7 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-bench: $(VENV)/.app  ## the sin-task benchmark of issue 2
+bench: $(VENV)/.app  ## the sin task: training, accuracy and rollout times in both modes
 	$(PY) -m bench.sin_task
 
 bench-quality: $(VENV)/.app  ## every tutorial task against its target (bench/results/quality.md)

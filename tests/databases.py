@@ -1,4 +1,4 @@
-"""Throwaway databases on the real servers on loopback (see ../shared/SERVICES.md)."""
+"""Throwaway databases on the real servers on loopback (`.ci/services` starts them when down)."""
 
 from __future__ import annotations
 
