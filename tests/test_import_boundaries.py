@@ -28,12 +28,11 @@ FORBIDDEN = [
     "pydantic",
     "pydantic_settings",
     "celery",
-    "app.api",
-    "app.services",
-    "app.store",
-    "app.db",
-    "app.worker",
-    "app.config",
+    "app.core",
+    "app.datasets",
+    "app.registry",
+    "app.jobs",
+    "app.main",
 ]
 ALLOWED_TOP_LEVEL = {"torch", "numpy", "safetensors", "__future__"}
 

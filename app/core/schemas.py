@@ -25,7 +25,7 @@ def _not_a_bool(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(_not_a_bool)]
 # A series: rows of column values, or a flat list of numbers for a single column. One list of
-# either (checked for uniformity in app.services.series), so an error points at `values[3]`
+# either (checked for uniformity in app.datasets.values), so an error points at `values[3]`
 # rather than at a member of a union.
 Rows = list[Number | list[Number]]
 
