@@ -1,8 +1,12 @@
-"""Dependency getters shared by every domain: settings and metrics, built in the lifespan."""
+"""Dependencies: the long-lived objects the lifespan puts on `app.state`, one getter for all.
+
+Each domain declares its own annotated dependencies with `from_state` in its `deps.py`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -10,15 +14,15 @@ from app.core.config import Settings
 from app.core.metrics import ServiceMetrics
 
 
-def get_settings(request: Request) -> Settings:
-    """The app's settings."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+def from_state(attribute: str) -> Callable[[Request], Any]:
+    """A dependency that reads `app.state.<attribute>`, set by the app's lifespan."""
+
+    def read(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    read.__name__ = f"get_{attribute}"
+    return read
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
-    """The app's metric objects."""
-    return request.app.state.metrics  # type: ignore[no-any-return]
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+SettingsDep = Annotated[Settings, Depends(from_state("settings"))]
+MetricsDep = Annotated[ServiceMetrics, Depends(from_state("metrics"))]

@@ -1,17 +1,12 @@
-"""The datasets domain's dependency getters: objects built in the lifespan, read from app.state."""
+"""The datasets domain's dependencies (set on app.state by the lifespan)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from app.core.deps import from_state
 from app.datasets.repository import DatasetRepository
 
-
-def get_datasets(request: Request) -> DatasetRepository:
-    """The dataset repository."""
-    return request.app.state.datasets  # type: ignore[no-any-return]
-
-
-DatasetsDep = Annotated[DatasetRepository, Depends(get_datasets)]
+DatasetsDep = Annotated[DatasetRepository, Depends(from_state("datasets"))]

@@ -1,24 +1,14 @@
-"""The jobs domain's dependency getters: objects built in the lifespan, read from app.state."""
+"""The jobs domain's dependencies (set on app.state by the lifespan)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from app.core.deps import from_state
 from app.jobs.executors import JobRunner
 from app.jobs.repository import JobRepository
 
-
-def get_jobs(request: Request) -> JobRepository:
-    """The job repository."""
-    return request.app.state.jobs  # type: ignore[no-any-return]
-
-
-def get_runner(request: Request) -> JobRunner:
-    """Where submitted jobs run."""
-    return request.app.state.runner  # type: ignore[no-any-return]
-
-
-JobsDep = Annotated[JobRepository, Depends(get_jobs)]
-RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+JobsDep = Annotated[JobRepository, Depends(from_state("jobs"))]
+RunnerDep = Annotated[JobRunner, Depends(from_state("runner"))]  # where submitted jobs run
