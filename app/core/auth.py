@@ -28,6 +28,7 @@ documented = Security(bearer_scheme)
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 MISSING = "this route needs an API key: send `Authorization: Bearer <key>`"
 INVALID = "the API key is not valid"
+TWO_HEADERS = "send one Authorization header, not several"
 
 
 def _digest(key: str) -> bytes:
@@ -57,8 +58,14 @@ class ApiKeyGate:
         if scope["type"] != "http" or not self.digests or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization")
-        refusal = self.allows(header.decode("latin-1") if header is not None else None)
+        headers = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(headers) > 1:  # which one counts would differ between proxies and us: neither
+            response = JSONResponse(
+                error_body("bad_request", TWO_HEADERS, "authorization"), status_code=400
+            )
+            await response(scope, receive, send)
+            return
+        refusal = self.allows(headers[0].decode("latin-1") if headers else None)
         if refusal is None:
             await self.app(scope, receive, send)
             return

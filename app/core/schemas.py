@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 MODEL_NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
 ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -15,6 +23,28 @@ ModelName = Annotated[
     Field(description="lowercase letters, digits, '-' and '_', 1 to 64 characters"),
 ]
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def first_invisible(text: str) -> str | None:
+    """The first control, format or separator character in `text` (NUL, a byte-order mark, a
+    zero-width space, a line break, a no-break space ...) as U+XXXX; None if there is none.
+    A plain space is fine. Such characters make two names look alike, or break a database
+    (PostgreSQL refuses NUL in text)."""
+    for char in text:
+        if char != " " and unicodedata.category(char)[0] in "CZ":
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _visible(value: str) -> str:
+    found = first_invisible(value)
+    if found is not None:
+        raise ValueError(f"contains the control or invisible character {found}")
+    return value
+
+
+# Text a client names things with (datasets, columns): printable characters and plain spaces.
+VisibleText = Annotated[str, AfterValidator(_visible)]
 
 
 def _not_a_bool(value: Any) -> Any:

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, responses
-from app.core.schemas import ID_PATTERN
+from app.core.schemas import ID_PATTERN, first_invisible
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
@@ -64,6 +64,9 @@ def _text_field(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 128:
         raise InvalidInput("must be a text field of at most 128 characters", field=field)
+    invisible = first_invisible(value)
+    if invisible is not None:
+        raise InvalidInput(f"contains the control or invisible character {invisible}", field=field)
     return value
 
 

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.core.schemas import PageInfo, ReadSchema, Rows, Schema
+from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
 
 
 class DatasetUpload(Schema):
     """A series as JSON: rows of values (or a flat list for one column) and column names."""
 
-    name: str | None = Field(None, max_length=128)
+    name: VisibleText | None = Field(None, max_length=128)
     columns: list[str] | None = Field(
         None, description="one name per column; default value, or value_1, value_2, ..."
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
+from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema, VisibleText
 from app.ml.device import DEVICE_PATTERN
 from app.ml.functions import CATALOG
 
@@ -154,7 +154,7 @@ class TrainingSpec(Schema):
     test_fraction: float = Field(0.1, gt=0.0, le=0.5)
 
 
-ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+ColumnName = Annotated[VisibleText, Field(min_length=1, max_length=128)]
 
 
 class TrainRequest(Schema):

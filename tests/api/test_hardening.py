@@ -1,0 +1,75 @@
+"""Defects a hostile probe found at the HTTP edge, each reproduced here first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+KEY = "key-one-0123456789"
+MakeClient = Callable[..., TestClient]
+
+
+def test_two_authorization_headers_are_refused_whatever_their_order(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(api_keys=KEY)
+    good, bad = f"Bearer {KEY}", "Bearer wrong-key-0123456789"
+    for pair in ((bad, good), (good, bad), (good, good)):
+        answer = client.get(
+            "/v1/functions", headers=[("authorization", pair[0]), ("authorization", pair[1])]
+        )
+        assert answer.status_code == 400, pair
+        assert answer.json()["error"]["field"] == "authorization"
+    assert client.get("/v1/functions", headers={"authorization": good}).status_code == 200
+
+
+NAMES = ["x\u0000y", "load\ufeff", "a\u200b", "line\nbreak", "tab\tname", "no\u00a0break"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_client(request: pytest.FixtureRequest, make_client: MakeClient) -> TestClient:
+    """A client on each database backend."""
+    if request.param == "sqlite":
+        return make_client()
+    return make_client(database_url=request.getfixturevalue("postgres_url"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_with_control_or_invisible_characters_are_refused(
+    backend_client: TestClient, name: str
+) -> None:
+    """On every backend: PostgreSQL refused NUL with a 500, SQLite stored it."""
+    client = backend_client
+    cases = [
+        ("name", client.post("/v1/datasets", json={"name": name, "values": [1, 2]})),
+        ("columns", client.post("/v1/datasets", json={"columns": [name], "values": [1, 2]})),
+        ("file", client.post("/v1/datasets", files=csv_file(f'"{name}",b\n1,2\n3,4\n'))),
+        ("name", client.post("/v1/datasets", files=csv_file("a\n1\n2\n"), data={"name": name})),
+    ]
+    for field, answer in cases:
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["error"]["field"].startswith(field), answer.json()
+        assert "U+" in answer.json()["error"]["message"]
+    assert client.get("/v1/datasets").json()["total"] == 0  # nothing stored
+
+
+def test_a_name_and_its_zero_width_twin_are_not_two_columns(make_client: MakeClient) -> None:
+    answer = make_client().post("/v1/datasets", files=csv_file("a,a\u200b\n1,2\n"))
+    assert answer.status_code == 422
+    assert "U+200B" in answer.json()["error"]["message"]
+
+
+def csv_file(text: str) -> dict[str, tuple[str, bytes, str]]:
+    return {"file": ("series.csv", text.encode(), "text/csv")}
+
+
+def test_printable_names_are_stored_on_every_backend(backend_client: TestClient) -> None:
+    name = "Ünïcode näme, with spaces & ∑ymbols"
+    answer = backend_client.post(
+        "/v1/datasets", json={"name": name, "columns": [name], "values": [1]}
+    )
+    assert answer.status_code == 201, answer.text
+    found = backend_client.get(answer.headers["location"]).json()
+    assert (found["name"], found["columns"]) == (name, [name])
