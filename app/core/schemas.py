@@ -61,9 +61,12 @@ Rows = list[Number | list[Number]]
 
 
 class Schema(BaseModel):
-    """Strict base: unknown fields are rejected and no float may be NaN or infinite."""
+    """Strict base of request bodies: unknown fields are rejected, no float may be NaN or
+    infinite, and no value is coerced (`true` or `"5"` is not a number)."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", protected_namespaces=(), allow_inf_nan=False, strict=True
+    )
 
 
 class ReadSchema(BaseModel):

@@ -73,3 +73,36 @@ def test_printable_names_are_stored_on_every_backend(backend_client: TestClient)
     assert answer.status_code == 201, answer.text
     found = backend_client.get(answer.headers["location"]).json()
     assert (found["name"], found["columns"]) == (name, [name])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/models/sine/forecast", {"horizon": True}, "horizon"),
+        ("/v1/models/sine/forecast", {"horizon": "5"}, "horizon"),
+        ("/v1/models/sine/forecast", {"horizon": 5, "version": "1"}, "version"),
+        ("/v1/models/sine/forecast", {"horizon": 2, "levels": ["80"]}, "levels[0]"),
+        (
+            "/v1/jobs",
+            {"model_name": "m", "data": {"function": "sin"}, "window": {"lookback": "10"}},
+            "window.lookback",
+        ),
+        (
+            "/v1/jobs",
+            {"model_name": "m", "data": {"function": "sin"}, "training": {"stateful": 1}},
+            "training.stateful",
+        ),
+        ("/v1/datasets", {"values": ["1", 2]}, "values[0]"),
+    ],
+)
+def test_numbers_and_booleans_are_not_coerced(
+    models_client: TestClient, path: str, body: dict[str, object], field: str
+) -> None:
+    answer = models_client.post(path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+
+
+def test_an_integer_is_a_valid_float(models_client: TestClient) -> None:
+    spec = {"model_name": "m", "data": {"function": "sin"}, "training": {"learning_rate": 1}}
+    assert models_client.post("/v1/jobs", json=spec).status_code == 202
