@@ -109,6 +109,10 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
     """
     details: dict[str, str] = {}
     for err in errors:
+        if err.get("type") == "json_invalid":  # FastAPI's: the body is not (unambiguous) JSON
+            problem = err.get("ctx", {}).get("error", "malformed")
+            details.setdefault("body", f"not valid JSON: {problem}")
+            continue
         details.setdefault(location(err.get("loc", ())), err.get("msg", "invalid"))
     return [{"field": field, "message": message} for field, message in details.items()]
 

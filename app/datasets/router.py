@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from app.core import strict_json
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, responses
 from app.core.schemas import ID_PATTERN, first_invisible
@@ -89,7 +91,12 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str],
     if body.lstrip()[:1] == b"[":  # a bare list of numbers is one column
         body = b'{"values": ' + body + b"}"
     try:
-        upload = await run_in_threadpool(DatasetUpload.model_validate_json, body)
+        parsed = await run_in_threadpool(strict_json.loads, body)
+    except json.JSONDecodeError as exc:
+        invalid = {"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": exc.msg}}
+        raise RequestValidationError([invalid]) from None
+    try:
+        upload = await run_in_threadpool(DatasetUpload.model_validate, parsed)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None

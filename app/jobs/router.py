@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.core.deps import SettingsDep
 from app.core.errors import responses
 from app.core.schemas import ID_PATTERN
+from app.core.strict_json import StrictJSONRoute
 from app.datasets import DatasetsDep
 from app.jobs import submit
 from app.jobs.deps import JobsDep, RunnerDep
@@ -16,7 +17,9 @@ from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobStatus
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=responses(422))
+router = APIRouter(
+    prefix="/v1/jobs", tags=["jobs"], responses=responses(422), route_class=StrictJSONRoute
+)
 JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
 
 

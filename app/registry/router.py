@@ -9,12 +9,15 @@ from fastapi import APIRouter, Path, Response
 from app.core.deps import MetricsDep, SettingsDep
 from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
+from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
 from app.registry.deps import CacheDep, CheckpointsDep
 from app.registry.forecast import ForecastLimits, make_forecast
 from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=responses(422))
+router = APIRouter(
+    prefix="/v1/models", tags=["models"], responses=responses(422), route_class=StrictJSONRoute
+)
 ModelName = Annotated[
     str, Path(pattern=MODEL_NAME_PATTERN, description="lowercase letters, digits, - and _")
 ]

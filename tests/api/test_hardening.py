@@ -106,3 +106,29 @@ def test_numbers_and_booleans_are_not_coerced(
 def test_an_integer_is_a_valid_float(models_client: TestClient) -> None:
     spec = {"model_name": "m", "data": {"function": "sin"}, "training": {"learning_rate": 1}}
     assert models_client.post("/v1/jobs", json=spec).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/models/sine/forecast", b'{"horizon": 5, "horizon": 500}'),
+        ("/v1/models/sine/forecast", b'{"horizon": 5, "future": {"a": [1], "a": [2]}}'),
+        ("/v1/jobs", b'{"model_name": "a", "model_name": "b", "data": {"function": "sin"}}'),
+        ("/v1/datasets", b'{"values": [1, 2], "values": [3, 4]}'),
+    ],
+)
+def test_a_key_named_twice_is_refused(models_client: TestClient, path: str, body: bytes) -> None:
+    answer = models_client.post(path, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "body"
+    assert "appears twice" in answer.json()["error"]["message"]
+
+
+def test_malformed_json_names_the_problem(models_client: TestClient) -> None:
+    for path in ("/v1/models/sine/forecast", "/v1/datasets"):
+        answer = models_client.post(
+            path, content=b'{"horizon": ', headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == "body"
+        assert answer.json()["error"]["message"].startswith("body: not valid JSON: ")
