@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import math
+import re
 from array import array
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,11 +17,46 @@ from app.datasets.values import MAX_ABS_VALUE, Limits, check_columns
 TIME_COLUMN_NAMES = ("time", "timestamp", "date", "datetime", "ds")
 
 
-def _time_value(cell: str, line: int) -> float:
-    """A time cell as seconds: a number, or an ISO 8601 date or datetime."""
-    try:
-        value = float(cell)
-    except ValueError:
+# A number in ASCII: float() alone would also read '١٢٣' and '１２３' (other scripts' digits) and
+# '1_000' (a Python literal), which no CSV writer means as numbers.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def _number(cell: str) -> float | None:
+    """The cell as a float if it is an ASCII decimal number (spaces around allowed), else None."""
+    text = cell.strip(" \t")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+class _TimeColumn:
+    """The time cells of a file, read as seconds: all numbers, or all ISO 8601 dates."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.lines: list[int] = []
+        self.kind: str | None = None  # "numbers" or "dates", set by the first cell
+
+    def add(self, cell: str, line: int) -> None:
+        value, kind = _number(cell), "numbers"
+        if _NOT_FINITE.fullmatch(cell.strip()):
+            raise InvalidInput(f"line {line}: time value is not finite", field="file")
+        if value is None:
+            value, kind = self._date(cell, line), "dates"
+        if self.kind is None:
+            self.kind = kind
+        elif kind != self.kind:
+            raise InvalidInput(
+                f"line {line}: time value {cell[:40]!r} is not like line {self.lines[0]}'s: a "
+                f"time column holds numbers or ISO 8601 dates, not both (this one holds "
+                f"{self.kind})",
+                field="file",
+            )
+        self.values.append(value)
+        self.lines.append(line)
+
+    @staticmethod
+    def _date(cell: str, line: int) -> float:
         try:
             moment = datetime.fromisoformat(cell.strip())
         except ValueError:
@@ -31,21 +66,23 @@ def _time_value(cell: str, line: int) -> float:
             ) from None
         # A date without a zone is read as UTC, never as the server's local time.
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    if not math.isfinite(value):
-        raise InvalidInput(f"line {line}: time value is not finite", field="file")
-    return value
 
 
 def _cell(cell: str, line: int, column: str) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
+    value = _number(cell)
+    if value is None:
         shown = cell.strip()[:40]
-        problem = "is empty" if not shown else f"{shown!r} is not a number"
-        raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file") from None
-    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-        problem = "is not finite" if not math.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g}"
-        raise InvalidInput(f"line {line}, column {column!r}: value {problem}", field="file")
+        if not shown:
+            problem = "is empty"
+        elif _NOT_FINITE.fullmatch(shown):
+            problem = "value is not finite"
+        else:
+            problem = f"{shown!r} is not a number"
+        raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file")
+    if abs(value) > MAX_ABS_VALUE:
+        raise InvalidInput(
+            f"line {line}, column {column!r}: value exceeds {MAX_ABS_VALUE:g}", field="file"
+        )
     return value
 
 
@@ -107,8 +144,7 @@ def parse_csv(
     check_columns(value_columns, "file", limits)
     values = array("d")  # 8 bytes a cell; a list of Python floats would take about 32
     count = 0
-    times: list[float] = []
-    lines: list[int] = []
+    times = _TimeColumn()
     try:
         for line, cells in _data_lines(reader):
             if len(cells) != len(header):
@@ -119,8 +155,7 @@ def parse_csv(
             if count == limits.max_rows:
                 raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
             if time_index is not None:
-                times.append(_time_value(cells[time_index], line))
-                lines.append(line)
+                times.add(cells[time_index], line)
             values.extend(_cell(c, line, header[i]) for i, c in enumerate(cells) if i != time_index)
             count += 1
     except csv.Error as exc:
@@ -129,5 +164,5 @@ def parse_csv(
         raise InvalidInput("the file has a header but no rows", field="file")
     matrix = np.frombuffer(values, dtype=np.float64).reshape(count, len(value_columns)).copy()
     if time_index is not None:
-        matrix = _order_by_time(matrix, times, lines)
+        matrix = _order_by_time(matrix, times.values, times.lines)
     return matrix, value_columns

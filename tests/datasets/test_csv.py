@@ -235,3 +235,30 @@ def test_stored_stats_match_numpy_on_the_parsed_matrix(datasets: DatasetReposito
 def test_loading_an_unknown_dataset_is_not_found(datasets: DatasetRepository) -> None:
     with pytest.raises(NotFound):
         load_values(datasets=datasets, dataset_id="0" * 32)
+
+
+@pytest.mark.parametrize("cell", ["١٢٣", "１２３", "1_000", "0x10", "1e", "--1", "½"])
+def test_only_ascii_decimal_numbers_are_numbers(cell: str) -> None:
+    error = rejection(f"a,b\n1,2\n{cell},3\n")
+    assert error.message == f"line 3, column 'a': {cell!r} is not a number"
+
+
+@pytest.mark.parametrize(("cell", "value"), [(" 12 ", 12.0), ("+1.5e3", 1500.0), (".5", 0.5)])
+def test_ascii_numbers_in_every_usual_form_are_read(cell: str, value: float) -> None:
+    matrix, _ = parse(f"a\n{cell}\n")
+    assert matrix[0, 0] == value
+
+
+def test_one_leading_byte_order_mark_is_stripped_and_no_other() -> None:
+    matrix, columns = parse("\ufeffa,b\n1,2\n".encode())
+    assert columns == ["a", "b"]
+    error = rejection("\ufeff\ufeffa,b\n1,2\n".encode())
+    assert "U+FEFF" in error.message
+    assert "U+FEFF" in rejection("a,\ufeffb\n1,2\n").message
+
+
+def test_a_time_column_of_numbers_and_dates_is_refused() -> None:
+    error = rejection("time,a\n1,1\n2020-01-02,2\n")
+    assert error.message.startswith("line 3: time value '2020-01-02' is not like line 2's")
+    error = rejection("date,a\n2020-01-01,1\n1577923200,2\n")
+    assert error.message.startswith("line 3: time value '1577923200' is not like line 2's")
