@@ -104,14 +104,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     register_error_handlers(app)
-    for router in (
-        functions.router,
-        datasets_router.router,
-        jobs_router.router,
-        registry_router.router,
+    # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one.
+    keyed = settings.auth_required
+    for router, guarded in (
+        (functions.router, keyed),
+        (datasets_router.router, keyed),
+        (jobs_router.router, keyed),
+        (registry_router.router, keyed),
+        (health.router, False),  # /healthz and /readyz are always open
+        (health.metrics_router, keyed and not settings.metrics_public),
     ):
-        app.include_router(router, dependencies=[documented], responses=responses(401))
-    app.include_router(health.router)  # /healthz and /readyz open; /metrics per ApiKeyGate
+        app.include_router(
+            router,
+            dependencies=[documented] if guarded else None,
+            responses=responses(401) if guarded else None,
+        )
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyGate, settings=settings)  # before any body is read
     app.add_middleware(HttpMetrics, metrics=metrics)  # outermost: sees every response, 413s too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 import pytest
@@ -132,3 +133,41 @@ def test_malformed_json_names_the_problem(models_client: TestClient) -> None:
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["field"] == "body"
         assert answer.json()["error"]["message"].startswith("body: not valid JSON: ")
+
+
+def _operations(client: TestClient) -> dict[str, dict[str, object]]:
+    document = client.get("/openapi.json").json()
+    return {
+        f"{method.upper()} {path}": operation
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+
+
+def test_without_keys_the_schema_asks_for_none(make_client: MakeClient) -> None:
+    document = make_client().get("/openapi.json").json()
+    assert "securitySchemes" not in document.get("components", {})
+    for name, operation in _operations(make_client()).items():
+        assert "security" not in operation, name
+        assert "401" not in operation["responses"], name  # type: ignore[operator]
+
+
+def test_with_keys_the_schema_asks_exactly_where_the_gate_does(make_client: MakeClient) -> None:
+    for public_metrics in (False, True):
+        operations = _operations(make_client(api_keys=KEY, metrics_public=public_metrics))
+        for name, operation in operations.items():
+            open_route = name in ("GET /healthz", "GET /readyz") or (
+                public_metrics and name == "GET /metrics"
+            )
+            assert ("security" in operation) is not open_route, name
+            assert ("401" in operation["responses"]) is not open_route, name  # type: ignore[operator]
+
+
+def test_readiness_names_no_server_path(make_client: MakeClient) -> None:
+    client = make_client()
+    models = client.app.state.checkpoints.root  # type: ignore[attr-defined]
+    shutil.rmtree(models)
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["models"] == "error: the model store is not a writable directory"
+    assert str(models) not in answer.text
