@@ -128,6 +128,21 @@ def validation_response(errors: Sequence[Any]) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the app documents for this request's path (its OpenAPI paths, which FastAPI
+    builds once); the router's own 405 names only the first route that matched."""
+    asked = request.url.path.rstrip("/").split("/")
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        parts = template.rstrip("/").split("/")
+        if len(parts) == len(asked) and all(
+            part == segment or part.startswith("{")
+            for part, segment in zip(parts, asked, strict=True)
+        ):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the handlers that give every error the shared shape."""
 
@@ -150,10 +165,13 @@ def register_error_handlers(app: FastAPI) -> None:
             405: "method_not_allowed",
             413: "payload_too_large",
         }.get(exc.status_code, "http_error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405 and (methods := allowed_methods(request)):
+            headers = {"Allow": ", ".join(methods)}  # not only the first matching route's
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(code, str(exc.detail)),
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)

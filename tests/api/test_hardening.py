@@ -171,3 +171,22 @@ def test_readiness_names_no_server_path(make_client: MakeClient) -> None:
     assert answer.status_code == 503
     assert answer.json()["checks"]["models"] == "error: the model store is not a writable directory"
     assert str(models) not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/v1/datasets", "GET, POST"),
+        ("/v1/jobs", "GET, POST"),
+        ("/v1/datasets/" + "0" * 32, "DELETE, GET"),
+        ("/v1/models/sine", "DELETE, GET"),
+        ("/v1/models/sine/forecast", "POST"),
+    ],
+)
+def test_a_405_lists_every_method_of_the_path(
+    make_client: MakeClient, path: str, allowed: str
+) -> None:
+    answer = make_client().request("PATCH", path)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allowed
+    assert make_client().options(path).headers["allow"] == allowed
