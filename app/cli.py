@@ -13,20 +13,14 @@ from app.core.logging import configure_logging
 def serve() -> None:
     """Run the API with uvicorn on FORECAST_HOST:FORECAST_PORT; refuse to serve a non-loopback
     address with no API key."""
-    import uvicorn
+    from app.core.http_server import serve as serve_http
 
     settings = get_settings()
     configure_logging(settings.log_level)
     refusal = settings.unsafe_bind()
     if refusal is not None:
         raise SystemExit(refusal)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    serve_http(settings)
 
 
 def main(argv: list[str] | None = None) -> None:

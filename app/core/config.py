@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # -- slow clients: every phase of a request has a deadline ----------------------------
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="a connection whose request headers take longer is closed"
+    )
+    body_timeout_seconds: float = Field(
+        120.0, gt=0, le=86400, description="a connection whose request body takes longer is closed"
+    )
+    keep_alive_seconds: float = Field(
+        5.0, ge=1, le=3600, description="an idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        1000, ge=1, le=1_000_000, description="connections served at once; past it, 503"
+    )
+
     # -- scale-out: a queue executor, heartbeats and the reaper ---------------------------
     broker_url: str | None = Field(
         None,

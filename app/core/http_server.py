@@ -1,0 +1,90 @@
+"""Serving HTTP with uvicorn, with bounds a slow or stalled client cannot outwait.
+
+uvicorn bounds idle keep-alive connections but not a request in flight: a client that sends
+its headers (or its body) a byte a minute holds a connection for ever, and a few hundred such
+clients hold the server. `guarded_protocol` gives each phase of a request a deadline from its
+start, the headers `header_timeout` seconds and the body `body_timeout`, and closes the
+connection when one passes. uvicorn's `limit_concurrency` answers 503 past `max_connections`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class _GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on reading each request's headers and body."""
+
+    header_timeout = 10.0
+    body_timeout = 120.0
+    _timer: asyncio.TimerHandle | None = None
+    _phase: object = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _watch(self) -> None:
+        """Keep one deadline per phase of the client's side: headers (IDLE), body (SEND_BODY)."""
+        phase = self.conn.their_state
+        if phase is self._phase:
+            return
+        self._cancel()
+        self._phase = phase
+        limit = {h11.IDLE: self.header_timeout, h11.SEND_BODY: self.body_timeout}.get(phase)
+        if limit is not None and not self.transport.is_closing():
+            self._timer = self.loop.call_later(limit, self._too_slow, phase, limit)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _too_slow(self, phase: object, limit: float) -> None:
+        what = "its request headers" if phase is h11.IDLE else "its request body"
+        logger.info("closing the connection of %s: %s took over %g s", self.client, what, limit)
+        self.transport.close()
+
+
+def guarded_protocol(header_timeout: float, body_timeout: float) -> type[H11Protocol]:
+    """The h11 protocol class with these deadlines."""
+    return type(
+        "GuardedH11Protocol",
+        (_GuardedH11Protocol,),
+        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Run the app factory on FORECAST_HOST:FORECAST_PORT until stopped."""
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        http=guarded_protocol(settings.header_timeout_seconds, settings.body_timeout_seconds),
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=int(settings.keep_alive_seconds),
+    )

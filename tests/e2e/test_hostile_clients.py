@@ -1,0 +1,98 @@
+"""Clients a hostile probe played against the real server: slow headers and bodies (slowloris),
+and uploads cut off mid-body. Each one is a client's event: it is cut off or logged in one line,
+never a 5xx or a traceback, and the service keeps answering meanwhile."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.server import Server
+
+pytestmark = pytest.mark.slow
+LIVENESS = 60.0  # generous: the deadlines under test are 1 and 2 seconds
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("hostile")
+    running = Server(root, workers=0, header_timeout_seconds=1, body_timeout_seconds=2).start()
+    yield running
+    running.stop()
+
+
+def _eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + LIVENESS
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _trickle_until_closed(server: Server, start: bytes, drip: bytes) -> bool:
+    """Send `start`, then one byte of `drip` every 0.2 s; True once the server closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS) as conn:
+        conn.sendall(start)
+        conn.settimeout(0.2)
+        deadline = time.monotonic() + LIVENESS
+        for byte in drip * 1000:
+            if time.monotonic() > deadline:
+                return False
+            try:
+                if conn.recv(4096) == b"":
+                    return True
+            except TimeoutError:
+                pass
+            except ConnectionError:
+                return True
+            try:
+                conn.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionError):
+                return True
+    return False
+
+
+SLOW_HEADERS = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaaaaaaaaaaaaaa")
+SLOW_BODY = (
+    b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 100000\r\n\r\n{"values": [',
+    b"1, ",
+)
+
+
+@pytest.mark.parametrize(("start", "drip"), [SLOW_HEADERS, SLOW_BODY], ids=["headers", "body"])
+def test_slow_clients_are_cut_off_while_others_are_served(
+    server: Server, start: bytes, drip: bytes
+) -> None:
+    results: list[bool] = []
+    clients = [
+        threading.Thread(target=lambda: results.append(_trickle_until_closed(server, start, drip)))
+        for _ in range(20)
+    ]
+    for client in clients:
+        client.start()
+    assert server.http.get("/healthz").status_code == 200  # served while they trickle
+    for client in clients:
+        client.join(timeout=LIVENESS + 10)
+    assert results == [True] * 20
+
+
+def test_an_upload_cut_off_midway_is_a_client_event(server: Server, tmp_path: Path) -> None:
+    body = b'{"values": [' + b"1, " * 1000
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(
+            b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body) * 10}\r\n\r\n".encode()
+            + body
+        )
+    _eventually(lambda: "client went away" in server.log(), "the disconnect was not logged")
+    metrics = server.http.get("/metrics").text
+    assert 'route="/v1/datasets",status="499"' in metrics
+    assert 'status="500"' not in metrics
+    assert "Traceback" not in server.log()
+    assert " ERROR " not in server.log()
+    assert server.http.get("/v1/datasets").json()["total"] == 0  # nothing half-stored
