@@ -4,7 +4,6 @@ for real."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from app.core.db import make_engine, make_session_factory, utcnow
 from app.datasets import DatasetRepository, DatasetRow
 from app.jobs.repository import JobRepository, Reaped
 from app.jobs.table import JobRow, JobStatus
+from tests.waiting import wait_until
 
 OWNER, OTHER = "a" * 32, "b" * 32
 LONG_AGO = timedelta(hours=1)
@@ -99,7 +99,8 @@ def test_only_the_owner_beats_and_only_while_running(jobs: JobRepository) -> Non
     assert not jobs.heartbeat(add_job(jobs), OWNER)  # queued: nobody owns it yet
     job_id = running_job(jobs)
     first = job(jobs, job_id).heartbeat_at
-    time.sleep(0.01)
+    assert first is not None
+    wait_until(lambda: utcnow() > first, interval=0.001, message="the clock to pass the claim")
     assert jobs.heartbeat(job_id, OWNER)
     second = job(jobs, job_id).heartbeat_at
     assert_utc(second)
