@@ -121,7 +121,7 @@ class Worker:
         self.root, self.name, self.metrics_port = root, name, free_port()
         self.env = service_env(root, worker_metrics_port=self.metrics_port, **settings)
         self.process: subprocess.Popen[bytes] | None = None
-        self.metrics = httpx.Client(base_url=f"http://127.0.0.1:{self.metrics_port}", timeout=10)
+        self.metrics = httpx.Client(base_url=f"http://127.0.0.1:{self.metrics_port}", timeout=30)
 
     def start(self, timeout: float = 60) -> Worker:
         """Launch and wait until its pool process serves /metrics (it is ready for jobs)."""

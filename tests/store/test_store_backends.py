@@ -16,7 +16,7 @@ from app.core.db import make_engine, make_session_factory, utcnow
 from app.datasets import DatasetRepository, DatasetRow
 from app.jobs.repository import JobRepository, Reaped
 from app.jobs.table import JobRow, JobStatus
-from tests.waiting import wait_until
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 OWNER, OTHER = "a" * 32, "b" * 32
 LONG_AGO = timedelta(hours=1)
@@ -334,7 +334,7 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
 
         def run(reaper: JobRepository) -> None:
             try:
-                barrier.wait(timeout=10)
+                barrier.wait(timeout=LIVENESS_SECONDS)
                 results.append(reap(reaper, max_attempts=max_attempts))
             except BaseException as exc:  # reported below
                 errors.append(exc)
@@ -343,7 +343,7 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=LIVENESS_SECONDS)
     finally:
         other_engine.dispose()
 
