@@ -93,7 +93,9 @@ class Server:
             lambda: self._job_if(job_id, lambda job: job["status"] in until),
             timeout=timeout,
             interval=0.2,
-            message=lambda: f"job {job_id} to reach {sorted(until)}: {self.log()}",
+            message=lambda: (
+                f"job {job_id} to reach {sorted(until)}, {self._status(job_id)}: {self.log()}"
+            ),
         )
 
     def wait_for_epoch(self, job_id: str, epoch: int = 1, timeout: float = 60) -> dict[str, Any]:
@@ -106,6 +108,13 @@ class Server:
             interval=0.1,
             message=lambda: f"job {job_id} to report epoch {epoch}: {self.log()}",
         )
+
+    def _status(self, job_id: str) -> str:
+        """The job's status now, for a failure message."""
+        try:
+            return f"still {self.http.get(f'/v1/jobs/{job_id}').json()['status']}"
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            return f"status unknown ({error!r})"
 
     def _job_if(self, job_id: str, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
         """The job if it passes `test`, else None."""
