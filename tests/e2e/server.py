@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = str(Path(sys.executable).parent / "forecast-service")  # the installed console script
@@ -56,16 +58,22 @@ class Server:
         self.process = subprocess.Popen(
             [COMMAND, "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log()}")
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise TimeoutError(f"server did not start: {self.log()}")
+        wait_until(
+            lambda: self._answers("/healthz"),
+            timeout=timeout,
+            message=lambda: f"the server to answer /healthz: {self.log()}",
+        )
+        return self
+
+    def _answers(self, path: str) -> bool:
+        """Whether `path` answers 200; raises if the process has exited."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited: {self.log()}")
+        try:
+            return self.http.get(path).status_code == 200
+        except httpx.TransportError:  # not listening yet
+            return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Send `sig` and wait for the process to end."""
@@ -81,23 +89,37 @@ class Server:
 
     def wait_for(self, job_id: str, until: set[str], timeout: float = 120) -> dict[str, Any]:
         """Poll a job until its status is in `until`; returns the job."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.http.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in until:
-                return job
-            time.sleep(0.2)
-        raise TimeoutError(f"job {job_id} still {job['status']}: {self.log()}")
+        return wait_until(
+            lambda: self._job_if(job_id, lambda job: job["status"] in until),
+            timeout=timeout,
+            interval=0.2,
+            message=lambda: (
+                f"job {job_id} to reach {sorted(until)}, {self._status(job_id)}: {self.log()}"
+            ),
+        )
 
     def wait_for_epoch(self, job_id: str, epoch: int = 1, timeout: float = 60) -> dict[str, Any]:
         """Poll until a running job has reported `epoch` epochs."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.http.get(f"/v1/jobs/{job_id}").json()
-            if job["progress"] and job["progress"]["epoch"] >= epoch:
-                return job
-            time.sleep(0.1)
-        raise TimeoutError(f"job {job_id} reported no epoch: {self.log()}")
+        return wait_until(
+            lambda: self._job_if(
+                job_id, lambda job: bool(job["progress"]) and job["progress"]["epoch"] >= epoch
+            ),
+            timeout=timeout,
+            interval=0.1,
+            message=lambda: f"job {job_id} to report epoch {epoch}: {self.log()}",
+        )
+
+    def _status(self, job_id: str) -> str:
+        """The job's status now, for a failure message."""
+        try:
+            return f"still {self.http.get(f'/v1/jobs/{job_id}').json()['status']}"
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            return f"status unknown ({error!r})"
+
+    def _job_if(self, job_id: str, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """The job if it passes `test`, else None."""
+        job: dict[str, Any] = self.http.get(f"/v1/jobs/{job_id}").json()
+        return job if test(job) else None
 
 
 class Worker:
@@ -108,7 +130,7 @@ class Worker:
         self.root, self.name, self.metrics_port = root, name, free_port()
         self.env = service_env(root, worker_metrics_port=self.metrics_port, **settings)
         self.process: subprocess.Popen[bytes] | None = None
-        self.metrics = httpx.Client(base_url=f"http://127.0.0.1:{self.metrics_port}", timeout=10)
+        self.metrics = httpx.Client(base_url=f"http://127.0.0.1:{self.metrics_port}", timeout=30)
 
     def start(self, timeout: float = 60) -> Worker:
         """Launch and wait until its pool process serves /metrics (it is ready for jobs)."""
@@ -117,16 +139,23 @@ class Worker:
             [COMMAND, "worker"], cwd=ROOT, env=self.env, stdout=log, stderr=log,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log()}")
-            try:
-                if self.metrics.get("/metrics").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise TimeoutError(f"worker did not start: {self.log()}")
+        wait_until(
+            self._serves_metrics,
+            timeout=timeout,
+            interval=0.2,
+            message=lambda: f"the worker to serve /metrics: {self.log()}",
+        )
+        return self
+
+    def _serves_metrics(self) -> bool:
+        """Whether /metrics answers 200; raises if the process has exited."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"worker exited: {self.log()}")
+        try:
+            return self.metrics.get("/metrics").status_code == 200
+        except httpx.TransportError:  # not listening yet
+            return False
 
     def owns(self, pid: int) -> bool:
         """Whether process `pid` is this worker or one of its pool processes."""

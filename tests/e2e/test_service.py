@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 from tests.e2e.server import Server
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +56,9 @@ def test_train_sine_poll_and_forecast_200_steps(server: Server) -> None:
     assert running["status"] == "running"
     assert running["progress"]["epochs"] == 15
     assert 0 < running["progress"]["fraction"] <= 1
-    began = time.monotonic()
+    # Training runs elsewhere, not in the event loop: the server answers meanwhile (within the
+    # HTTP client's timeout; how fast is bench/'s business). See also the cancel test below.
     assert server.http.get("/healthz").status_code == 200
-    assert time.monotonic() - began < 2  # training runs elsewhere, not in the event loop
 
     done = server.wait_for(job_id, {"succeeded", "failed"})
     assert done["status"] == "succeeded", done["error"]
@@ -74,14 +75,13 @@ def test_train_sine_poll_and_forecast_200_steps(server: Server) -> None:
     truth = np.sin(SINE_PARAMS["stop"] + step * np.arange(1, 201))
     assert float(np.sqrt(np.mean((predicted - truth) ** 2))) < 0.05
 
-    # Epochs reach the API's metrics through a queue from the worker: allow it a moment.
-    deadline = time.monotonic() + 10
-    while True:
+    # Epochs reach the API's metrics through a queue from the worker: wait until all have.
+    def all_epochs_counted() -> str | None:
         text = server.http.get("/metrics").text
         trained = metric(text, "forecast_epochs_trained_total")
-        if trained >= metrics["epochs_run"] or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return text if trained >= metrics["epochs_run"] else None
+
+    text = wait_until(all_epochs_counted, interval=0.1, message="every epoch in /metrics")
     assert metric(text, 'forecast_jobs{status="succeeded"}') == 1
     assert metric(text, "forecast_epochs_trained_total") == metrics["epochs_run"]
     assert metric(text, "forecast_epoch_duration_seconds_count") == metrics["epochs_run"]
@@ -97,11 +97,16 @@ def test_cancel_running_job_stops_it_and_frees_the_worker(server: Server) -> Non
     waiting_id = server.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
     server.wait_for_epoch(long_id)
     assert server.http.get(f"/v1/jobs/{waiting_id}").json()["status"] == "queued"  # one worker
+    # It trains in a worker process of the server's, and the server answers while it does.
+    assert server.process is not None
+    assert len(job_processes(server.process.pid)) == 1
+    assert server.http.get("/healthz").status_code == 200
+    assert server.http.get(f"/v1/jobs/{long_id}").json()["status"] == "running"
 
     cancel = server.http.post(f"/v1/jobs/{long_id}/cancel")
     assert cancel.status_code == 202
     assert cancel.json()["cancel_requested"] is True
-    cancelled = server.wait_for(long_id, {"cancelled", "failed", "succeeded"}, timeout=15)
+    cancelled = server.wait_for(long_id, {"cancelled", "failed", "succeeded"})
     assert cancelled["status"] == "cancelled"
     assert cancelled["progress"]["epoch"] < 5000
     assert server.http.post(f"/v1/jobs/{long_id}/cancel").status_code == 409
@@ -129,10 +134,10 @@ def test_a_worker_process_that_dies_fails_its_job_and_frees_the_slot(server: Ser
     next_id = server.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
     server.wait_for_epoch(long_id)
     assert server.process is not None
-    workers = [pid for pid in child_pids(server.process.pid) if b"spawn_main" in cmdline(pid)]
+    workers = job_processes(server.process.pid)
     assert len(workers) == 1
-    os.kill(workers[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
-    died = server.wait_for(long_id, {"failed", "succeeded", "cancelled"}, timeout=15)
+    os.kill(workers[0].pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    died = server.wait_for(long_id, {"failed", "succeeded", "cancelled"})
     assert died["status"] == "failed"
     assert "worker process died" in died["error"]
     assert server.wait_for(next_id, {"succeeded", "failed"})["status"] == "succeeded"
@@ -145,6 +150,35 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
+class Process(NamedTuple):
+    """One process, told apart from a later one that reuses its pid by its start time."""
+
+    pid: int
+    started: str
+
+    def alive(self) -> bool:
+        """Whether it still exists and can still run (a zombie cannot write anything)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return False
+        return fields[0] != "Z" and fields[19] == self.started  # state; starttime (field 22)
+
+
+def job_processes(server_pid: int) -> list[Process]:
+    """The server's worker processes (spawned children), each running one job."""
+    found = []
+    for pid in child_pids(server_pid):
+        if b"spawn_main" not in cmdline(pid):
+            continue
+        try:
+            started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        except OSError:  # it ended meanwhile
+            continue
+        found.append(Process(pid, started))
+    return found
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
 def test_restart_fails_the_interrupted_job_and_runs_the_queue(
     tmp_path: Path, stop_signal: int
@@ -153,6 +187,9 @@ def test_restart_fails_the_interrupted_job_and_runs_the_queue(
     long_id = first.http.post("/v1/jobs", json=LONG_JOB).json()["id"]
     queued_id = first.http.post("/v1/jobs", json=SINE_JOB).json()["id"]
     first.wait_for_epoch(long_id)
+    assert first.process is not None
+    orphans = job_processes(first.process.pid)  # what would be orphaned if it outlived `first`
+    assert len(orphans) == 1
     first.stop(stop_signal)
 
     second = Server(tmp_path)
@@ -165,7 +202,12 @@ def test_restart_fails_the_interrupted_job_and_runs_the_queue(
         assert interrupted["error"].startswith("interrupted")
         finished = second.wait_for(queued_id, {"succeeded", "failed"})
         assert finished["status"] == "succeeded", finished["error"]
-        time.sleep(1)  # an orphaned worker, had one survived, would have written by now
+        # The first server's worker process dies with it; once it is gone, nothing can write
+        # the interrupted job any more, so its state below is final.
+        wait_until(
+            lambda: not any(process.alive() for process in orphans),
+            message=f"the first server's worker process {orphans} to end with it",
+        )
         assert second.http.get(f"/v1/jobs/{long_id}").json()["status"] == "failed"
         running = second.http.get("/v1/jobs", params={"status": "running"}).json()
         assert running["total"] == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from app.ml.forecast import forecast
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
 from tests.factories import Repositories, inline_repositories, run_inline
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 SMALL = {
     "model_name": "small",
@@ -149,13 +149,12 @@ LONG = SMALL | {"training": {"epochs": 5000, "early_stopping_patience": 0}}
 
 
 def wait_for_progress(repos: Repositories, job_id: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def progress() -> dict[str, Any] | None:
         row = repos.jobs.get(job_id)
-        if row.progress:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("no progress")
+        assert row is not None
+        return row.progress
+
+    wait_until(progress, message=f"job {job_id} to report progress")
 
 
 def test_cancel_flag_stops_a_running_job_as_cancelled(tmp_path: Path) -> None:
@@ -163,7 +162,8 @@ def test_cancel_flag_stops_a_running_job_as_cancelled(tmp_path: Path) -> None:
     job_id, thread = run_in_thread(settings, repos, LONG)
     wait_for_progress(repos, job_id)
     repos.jobs.request_cancel(job_id)
-    thread.join(timeout=30)
+    thread.join(timeout=LIVENESS_SECONDS)
+    assert not thread.is_alive()
     row = repos.jobs.get(job_id)
     assert row is not None
     assert row.status == JobStatus.CANCELLED
@@ -176,7 +176,7 @@ def test_a_job_marked_interrupted_meanwhile_stops_and_stays_failed(tmp_path: Pat
     job_id, thread = run_in_thread(settings, repos, LONG)
     wait_for_progress(repos, job_id)
     assert repos.jobs.fail_running(INTERRUPTED, [job_id]) == [job_id]
-    thread.join(timeout=30)
+    thread.join(timeout=LIVENESS_SECONDS)
     assert not thread.is_alive()
     row = repos.jobs.get(job_id)
     assert row is not None

@@ -4,6 +4,7 @@ old databases keep their rows, and concurrent starts serialise on the migration 
 from __future__ import annotations
 
 import fcntl
+import logging
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from app.core.db import Base, make_engine, make_session_factory
 from app.jobs.repository import open_repositories
 from app.jobs.table import JobStatus
 from app.migrations import FIRST_REVISION, current_revision, upgrade
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "0002"  # update with each new revision
@@ -173,27 +175,25 @@ def test_a_database_made_before_migrations_is_stamped_then_upgraded(engine: Engi
 
 UPGRADE_SCRIPT = textwrap.dedent(
     """
-    import pathlib, sys, time
+    import sys
     from app.core.db import make_engine
     from app.migrations import upgrade
-    url, go = sys.argv[1], pathlib.Path(sys.argv[2])
+    url = sys.argv[1]
     engine = make_engine(url)
     print("ready", flush=True)
-    deadline = time.monotonic() + 30
-    while not go.exists() and time.monotonic() < deadline:
-        time.sleep(0.005)
+    sys.stdin.readline()  # "go": blocks until the test has seen every process ready
     upgrade(engine)
     engine.dispose()
     """
 )
 
 
-def test_processes_starting_together_all_upgrade(url: str, engine: Engine, tmp_path: Path) -> None:
-    go = tmp_path / "go"
+def test_processes_starting_together_all_upgrade(url: str, engine: Engine) -> None:
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", UPGRADE_SCRIPT, url, str(go)],
+            [sys.executable, "-c", UPGRADE_SCRIPT, url],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -203,14 +203,20 @@ def test_processes_starting_together_all_upgrade(url: str, engine: Engine, tmp_p
     for process in processes:  # all imported: now they really upgrade at the same moment
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
-    go.touch()
-    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outputs = [process.communicate(timeout=LIVENESS_SECONDS)[0] for process in processes]
     assert [process.returncode for process in processes] == [0] * 3, outputs
     assert current_revision(engine) == HEAD
     assert schema_differences(engine) == []
 
 
-def test_an_upgrade_waits_for_the_migration_lock(url: str, engine: Engine) -> None:
+def test_an_upgrade_waits_for_the_migration_lock(
+    url: str, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="filelock")  # SQLite: its attempts on the lock file
     done = threading.Event()
     errors: list[BaseException] = []
 
@@ -225,12 +231,36 @@ def test_an_upgrade_waits_for_the_migration_lock(url: str, engine: Engine) -> No
     thread = threading.Thread(target=run, daemon=True)
     with hold_migration_lock(url):
         thread.start()
-        assert not done.wait(0.5), errors  # another process is migrating: wait for it
+        # Another process is migrating: rather than watching half a second for nothing to
+        # happen, see the upgrade blocked on the lock, then check it did not go ahead.
+        wait_until(
+            lambda: waits_for_migration_lock(engine, caplog),
+            message=lambda: f"the upgrade to wait for the migration lock (errors: {errors})",
+        )
+        assert not done.is_set(), errors
         assert current_revision(engine) is None
-    assert done.wait(20)
+    assert done.wait(LIVENESS_SECONDS)
     thread.join()
     assert errors == []
     assert current_revision(engine) == HEAD
+
+
+def waits_for_migration_lock(engine: Engine, caplog: pytest.LogCaptureFixture) -> bool:
+    """Whether an upgrade is waiting for the migration lock: on SQLite, the file lock logged a
+    failed attempt; on PostgreSQL, a session of this database waits for the advisory lock."""
+    if engine.url.get_backend_name() == "sqlite":
+        return any(
+            record.name == "filelock" and "not acquired" in record.getMessage()
+            for record in caplog.records
+        )
+    high, low = divmod(app.migrations._ADVISORY_LOCK_KEY, 2**32)  # a bigint key's two halves
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
+    )
+    with engine.connect() as connection:
+        return bool(connection.execute(query, {"high": high, "low": low}).scalar_one())
 
 
 @contextmanager

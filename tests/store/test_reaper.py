@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from app.jobs.repository import JobRepository, Reaped
 from app.jobs.table import JobRow, JobStatus
 from app.migrations import upgrade
 from tests.factories import make_settings
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 OWNER = "c" * 32
 LONG_AGO = timedelta(minutes=10)
@@ -91,13 +91,31 @@ def status(jobs: JobRepository, job_id: str) -> str:
     return row.status
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+def heartbeat_at(jobs: JobRepository, job_id: str) -> datetime | None:
+    row = jobs.get(job_id)
+    assert row is not None
+    return row.heartbeat_at
+
+
+def moved_on(jobs: JobRepository, job_id: str, since: datetime | None) -> datetime | None:
+    """The job's heartbeat if it has moved on from `since`, else None."""
+    now = heartbeat_at(jobs, job_id)
+    return now if now != since else None
+
+
+class CountingJobs(JobRepository):
+    """The job repository, recording the cut-off (`silent_since`) of every finished reaper pass:
+    a pass whose cut-off is later than a job's heartbeat would have reaped it, had it stayed
+    silent. (The reaper exposes no pass counter of its own.)"""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(make_session_factory(engine))
+        self.passes: list[datetime] = []
+
+    def reap_stale(self, silent_since: datetime, max_attempts: int, timeout: float) -> Reaped:
+        reaped = super().reap_stale(silent_since, max_attempts, timeout)
+        self.passes.append(silent_since)
+        return reaped
 
 
 def reap_once_hands_back_only_requeued_jobs(engine: Engine, settings: Settings) -> None:
@@ -142,52 +160,62 @@ def test_reap_once_resubmits_only_the_requeued_jobs_on_postgresql(
         engine.dispose()
 
 
-def test_the_reaper_thread_requeues_a_stale_job_and_stops_promptly(
-    jobs: JobRepository, engine: Engine, settings: Settings
+def test_the_reaper_thread_requeues_a_stale_job_and_spares_a_beating_one(
+    jobs: JobRepository, engine: Engine, tmp_path: Path
 ) -> None:
+    # A timeout 40 times the beat interval: a busy machine can delay a beat, not by that much.
+    settings = make_settings(tmp_path, heartbeat_seconds=0.2, heartbeat_timeout_seconds=2)
     stale, alive = running_job(jobs), running_job(jobs)
     make_stale(engine, stale)
-    runner = RecordingRunner()
-    reaper = Reaper(jobs, runner, settings)
+    claimed_at = heartbeat_at(jobs, alive)
+    assert claimed_at is not None
+    counting, runner = CountingJobs(engine), RecordingRunner()
+    reaper = Reaper(counting, runner, settings)
     with Heartbeat(jobs, alive, OWNER, interval=0.05) as beat:
         reaper.start()
         try:
-            assert wait_until(lambda: status(jobs, stale) == JobStatus.QUEUED, timeout=3)
-            assert wait_until(lambda: runner.submitted == [stale], timeout=1)
-            time.sleep(2 * settings.heartbeat_timeout_seconds)  # long enough to reap a silent one
+            wait_until(lambda: status(jobs, stale) == JobStatus.QUEUED, message="the reap")
+            wait_until(lambda: runner.submitted == [stale], message="the hand-over")
+            # Rather than sleeping "long enough": a later pass, one that would have reaped
+            # `alive` had its heartbeat been silent since it was claimed.
+            wait_until(
+                lambda: any(cutoff > claimed_at for cutoff in counting.passes),
+                message="a pass past the timeout of the beating job",
+            )
         finally:
-            started = time.monotonic()
             reaper.stop()
-            stopped_in = time.monotonic() - started
-    assert stopped_in < 1.0
     assert not reaper._thread.is_alive()
-    assert runner.submitted == [stale]
+    assert runner.submitted == [stale]  # handed over once, not again on the later passes
     assert status(jobs, alive) == JobStatus.RUNNING  # its heartbeat kept it
     assert not beat.lost.is_set()
+
+
+def test_stopping_the_reaper_cuts_its_wait_short(engine: Engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, heartbeat_seconds=600, heartbeat_timeout_seconds=1800)
+    counting = CountingJobs(engine)
+    reaper = Reaper(counting, RecordingRunner(), settings)
+    reaper.start()
+    reaper.stop()
+    reaper._thread.join(timeout=LIVENESS_SECONDS)  # far less than the 600 s it would wait
+    assert not reaper._thread.is_alive()
+    assert counting.passes == []  # stopped in its wait for the first pass
 
 
 def test_the_heartbeat_keeps_an_owned_job_alive_and_notices_when_it_is_lost(
     jobs: JobRepository,
 ) -> None:
     job_id = running_job(jobs)
-
-    def beat_at() -> object:
-        row = jobs.get(job_id)
-        assert row is not None
-        return row.heartbeat_at
-
     with Heartbeat(jobs, job_id, OWNER, interval=0.05) as beat:
-        seen = [beat_at()]
+        seen = [heartbeat_at(jobs, job_id)]
         for _ in range(3):  # it keeps moving forward
-            assert wait_until(lambda: beat_at() != seen[-1], timeout=1)
-            seen.append(beat_at())
+            seen.append(wait_until(lambda: moved_on(jobs, job_id, seen[-1]), message="a beat"))
         assert seen == sorted(seen)  # type: ignore[type-var]
         assert not beat.lost.is_set()
 
         # A reaper somewhere decided this worker was gone: the token is cleared.
         reaped = jobs.reap_stale(utcnow() + timedelta(seconds=5), 2, 0.6)
         assert reaped.requeued == [job_id]
-        assert beat.lost.wait(1.0)
+        assert beat.lost.wait(LIVENESS_SECONDS)
         row = jobs.get(job_id)
         assert row is not None
         assert (row.status, row.run_token, row.heartbeat_at) == (JobStatus.QUEUED, None, None)
@@ -195,18 +223,20 @@ def test_the_heartbeat_keeps_an_owned_job_alive_and_notices_when_it_is_lost(
 
 
 def test_leaving_the_heartbeat_stops_the_beats(jobs: JobRepository) -> None:
-    job_id = running_job(jobs)
-    with Heartbeat(jobs, job_id, OWNER, interval=0.05) as beat:
-        time.sleep(0.15)
-    row = jobs.get(job_id)
-    assert row is not None
-    last = row.heartbeat_at
-    time.sleep(0.2)
-    row = jobs.get(job_id)
-    assert row is not None
-    assert row.heartbeat_at == last
+    job_id, witness = running_job(jobs), running_job(jobs)
+    claimed_at = heartbeat_at(jobs, job_id)
+    with Heartbeat(jobs, witness, OWNER, interval=0.05):  # a clock that keeps beating
+        with Heartbeat(jobs, job_id, OWNER, interval=0.05) as beat:
+            wait_until(lambda: moved_on(jobs, job_id, claimed_at), message="a beat")
+        assert not beat._thread.is_alive()
+        last = heartbeat_at(jobs, job_id)
+        # Rather than sleeping: the witness, on the same interval, beats three more times; the
+        # heartbeat we left would have beaten meanwhile too, had it not stopped.
+        seen = [heartbeat_at(jobs, witness)]
+        for _ in range(3):
+            seen.append(wait_until(lambda: moved_on(jobs, witness, seen[-1]), message="a beat"))
+        assert heartbeat_at(jobs, job_id) == last
     assert not beat.lost.is_set()
-    assert not beat._thread.is_alive()
 
 
 class FlakyRunner(RecordingRunner):

@@ -4,7 +4,6 @@ for real."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from app.core.db import make_engine, make_session_factory, utcnow
 from app.datasets import DatasetRepository, DatasetRow
 from app.jobs.repository import JobRepository, Reaped
 from app.jobs.table import JobRow, JobStatus
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 OWNER, OTHER = "a" * 32, "b" * 32
 LONG_AGO = timedelta(hours=1)
@@ -99,7 +99,8 @@ def test_only_the_owner_beats_and_only_while_running(jobs: JobRepository) -> Non
     assert not jobs.heartbeat(add_job(jobs), OWNER)  # queued: nobody owns it yet
     job_id = running_job(jobs)
     first = job(jobs, job_id).heartbeat_at
-    time.sleep(0.01)
+    assert first is not None
+    wait_until(lambda: utcnow() > first, interval=0.001, message="the clock to pass the claim")
     assert jobs.heartbeat(job_id, OWNER)
     second = job(jobs, job_id).heartbeat_at
     assert_utc(second)
@@ -333,7 +334,7 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
 
         def run(reaper: JobRepository) -> None:
             try:
-                barrier.wait(timeout=10)
+                barrier.wait(timeout=LIVENESS_SECONDS)
                 results.append(reap(reaper, max_attempts=max_attempts))
             except BaseException as exc:  # reported below
                 errors.append(exc)
@@ -342,7 +343,7 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=LIVENESS_SECONDS)
     finally:
         other_engine.dispose()
 
