@@ -7,15 +7,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.server import Server
+from tests.waiting import LIVENESS_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
-LIVENESS = 60.0  # generous: the deadlines under test are 1 and 2 seconds
+LIVENESS = LIVENESS_SECONDS  # generous: the deadlines under test are 1 and 2 seconds
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(root, workers=0, header_timeout_seconds=1, body_timeout_seconds=2).start()
     yield running
     running.stop()
-
-
-def _eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + LIVENESS
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def _trickle_until_closed(server: Server, start: bytes, drip: bytes) -> bool:
@@ -89,7 +83,7 @@ def test_an_upload_cut_off_midway_is_a_client_event(server: Server, tmp_path: Pa
             + f"Content-Length: {len(body) * 10}\r\n\r\n".encode()
             + body
         )
-    _eventually(lambda: "client went away" in server.log(), "the disconnect was not logged")
+    wait_until(lambda: "client went away" in server.log(), message="the disconnect logged")
     metrics = server.http.get("/metrics").text
     assert 'route="/v1/datasets",status="499"' in metrics
     assert 'status="500"' not in metrics
