@@ -133,3 +133,16 @@ def gather_windows(
     offsets = torch.arange(-lookback, horizon, device=series.device)  # [L + H]
     rows = series[starts[:, None] + offsets]  # [B, L + H, F]
     return rows[:, :lookback], rows[:, lookback:]
+
+
+def column_windows(
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    lookback: int,
+    horizon: int,
+    columns: tuple[list[int], list[int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`gather_windows` of the (input, target) `columns`: inputs [B, lookback, F] of the input
+    columns and targets [B, horizon, O] of the target columns."""
+    inputs, targets = gather_windows(series, starts, lookback, horizon)
+    return inputs[..., columns[0]], targets[..., columns[1]]

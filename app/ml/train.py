@@ -1,7 +1,8 @@
 """The training loop: windows of a series in, a fitted forecaster and its test metrics out.
 
-Knows nothing of HTTP, jobs, databases or queues: callers pass a progress callback and a
-stop predicate.
+`train` fits (epochs, early stopping, learning-rate decay) and hands the fitted model to
+`app.ml.assess` for its rollout mode, metrics and intervals. Knows nothing of HTTP, jobs,
+databases or queues: callers pass a progress callback and a stop predicate.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,21 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.ml.data import Scaler, ScalingKind, Split, gather_windows, split_problems, window_starts
-from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
-from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
-from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
+from app.ml.assess import Fitted, assess, mean_loss
+from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
+from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
-# Long test spans are rolled out over their first steps only: a rollout is sequential, and
-# tens of thousands of steps would cost more than the training itself.
-MAX_ROLLOUT_EVAL_STEPS = 10_000
-MAX_ROLLOUT_EVAL_CALLS = 2_000
-# Windows per forward pass when evaluating: memory stays at one batch whatever the split's size.
-EVAL_BATCH = 1024
-# State carry is chosen only if its validation rollout is at least about as good as the window's.
-STATE_ROLLOUT_TOLERANCE = 1.05
 
 
 @dataclass(frozen=True)
@@ -157,42 +149,6 @@ class Columns:
         return tuple(inputs.index(t) if t in inputs else -1 for t in targets)
 
 
-def _windows(
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    config: LSTMConfig,
-    columns: tuple[list[int], list[int]],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input windows [b, lookback, F] of the input columns and targets [b, H, O]."""
-    inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
-    return inputs[..., columns[0]], targets[..., columns[1]]
-
-
-@torch.inference_mode()
-def _direct(
-    model: LSTMForecaster,
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(starts, predictions [b, H, O], targets [b, H, O]) of EVAL_BATCH windows at a time."""
-    model.eval()
-    for begin in range(0, len(starts), EVAL_BATCH):
-        batch = starts[begin : begin + EVAL_BATCH]
-        inputs, targets = _windows(series, batch, model.config, columns)
-        yield batch, model(inputs)[0], targets
-
-
-def _loss(
-    model: LSTMForecaster,
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
-) -> float:
-    total = sum(float(((p - t) ** 2).sum()) for _, p, t in _direct(model, series, starts, columns))
-    return total / (len(starts) * model.config.horizon * model.config.n_outputs)
-
-
 def _improves(loss: float, best: float, config: TrainConfig) -> bool:
     """Whether `loss` beats `best` by both the absolute and the relative margin."""
     if not math.isfinite(best):
@@ -227,8 +183,6 @@ class _Trainer:
             raise ValueError(STATEFUL_NEEDS)
         self.raw = series
         self.scaler = Scaler.fit(config.scaling, series[: self.split.train])
-        self.out_scaler = self.scaler.subset(self.columns[1])
-        self.raw_targets = series[:, self.columns[1]]
         self.series = torch.as_tensor(self.scaler.transform(series), dtype=torch.float32).to(device)
         lookback, horizon = model_config.lookback, model_config.horizon
         split = self.split
@@ -290,7 +244,9 @@ class _Trainer:
         seen = 0
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
-            inputs, targets = _windows(self.series, starts, config, self.columns)
+            inputs, targets = column_windows(
+                self.series, starts, config.lookback, config.horizon, self.columns
+            )
             prediction, _ = model(inputs)
             loss = nn.functional.mse_loss(prediction, targets)
             self.step(loss)
@@ -326,7 +282,7 @@ class _Trainer:
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
             train_loss = self.epoch(should_stop)
-            val_loss = _loss(self.model, self.series, self.val_starts, self.columns)
+            val_loss = mean_loss(self.model, self.series, self.val_starts, self.columns)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingDiverged(
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
@@ -357,100 +313,12 @@ class _Trainer:
         self.model.load_state_dict(best_state)
         return best_epoch, stop_reason
 
-    def rollout_rmse(self, start: int, steps: int, mode: RolloutMode) -> tuple[np.ndarray, float]:
-        """Roll out `steps` rows from the window before row `start`; original scale."""
-        predicted, actual = self.rollouts_from(np.array([start]), steps, mode)
-        return predicted[0], errors(predicted[0], actual[0])["rmse"]
-
-    def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float | None]]:
-        """Pick the cheaper state carry only where the validation rollout shows it is as good."""
-        steps = min(self.split.val, self.max_rollout_steps())
-        window = self.rollout_rmse(self.split.val_start, steps, "window")[1]
-        if not state_rollout_possible(self.model.config):
-            return "window", {"window": window, "state": None}
-        state = self.rollout_rmse(self.split.val_start, steps, "state")[1]
-        chosen: RolloutMode = "state" if state <= window * STATE_ROLLOUT_TOLERANCE else "window"
-        return chosen, {"window": window, "state": state}
-
-    def rollouts_from(
-        self, starts: np.ndarray, steps: int, mode: RolloutMode
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Batched rollouts of `steps` rows from each start, given the true future of any known
-        covariates: (predicted, actual), each [n, steps, O] on the original scale."""
-        lookback, inputs = self.model.config.lookback, self.columns[0]
-        rows = torch.as_tensor(starts, device=self.device)[:, None]
-        history = rows + torch.arange(-lookback, 0, device=self.device)
-        ahead = rows + torch.arange(0, steps, device=self.device)
-        predicted = [
-            rollout(
-                self.model,
-                self.series[history[begin : begin + EVAL_BATCH]][..., inputs],
-                steps,
-                mode,
-                self.series[ahead[begin : begin + EVAL_BATCH]][..., inputs],
-            )
-            for begin in range(0, len(starts), EVAL_BATCH)
-        ]
-        scaled = torch.cat(predicted).double().cpu().numpy()
-        actual = self.raw_targets[starts[:, None] + np.arange(steps)]
-        return self.out_scaler.inverse(scaled), actual
-
-    def interval_steps(self) -> int:
-        """Steps the intervals are calibrated for: as asked, within half the validation split."""
-        wanted = min(self.config.interval_steps, self.max_rollout_steps())
-        return max(1, min(wanted, self.split.val // 2))
-
-    def max_rollout_steps(self) -> int:
-        """Most steps an evaluation rollout runs: a rollout is sequential, one model call per
-        `horizon` steps, so both the steps and the calls are capped."""
-        return min(MAX_ROLLOUT_EVAL_STEPS, MAX_ROLLOUT_EVAL_CALLS * self.model.config.horizon)
-
-    def calibrate_intervals(self, mode: RolloutMode) -> np.ndarray | None:
-        """Conformal half-widths from rollouts over the validation split (None: too short)."""
-        steps = self.interval_steps()
-        starts = rollout_starts(self.split.val_start, self.split.test_start, steps)
-        if len(starts) < 2:
-            return None
-        predicted, actual = self.rollouts_from(starts, steps, mode)
-        return conformal_quantiles(np.abs(actual - predicted))
-
-    def interval_coverage(self, mode: RolloutMode, widths: np.ndarray) -> dict[str, object]:
-        """Coverage of the calibrated intervals over rollouts from the test split."""
-        steps = max(1, min(widths.shape[1], self.split.test // 2))
-        starts = rollout_starts(self.split.test_start, len(self.raw), steps)
-        predicted, actual = self.rollouts_from(starts, steps, mode)
-        return {
-            "calibrated_steps": widths.shape[1],
-            "test_rollouts": len(starts),
-            "test_steps": steps,
-            "coverage": coverage(predicted, actual, widths[:, :steps]),
-        }
-
-    def evaluate(self, mode: RolloutMode) -> dict[str, object]:
-        """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
-        config, split, raw = self.model.config, self.split, self.raw_targets
-        starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
-        model_sums, naive_sums = ErrorSums(), ErrorSums()
-        test_starts = torch.as_tensor(starts, device=self.device)
-        for batch, predicted, _ in _direct(self.model, self.series, test_starts, self.columns):
-            first = batch.cpu().numpy()
-            targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
-            model_sums.add(self.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
-            naive_sums.add(naive_windows(raw, first, config.horizon), targets)
-        steps = min(split.test, self.max_rollout_steps())
-        rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
-        actual = raw[split.test_start : split.test_start + steps]
-        naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)
-        naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
-        return {
-            "test_rows": split.test,
-            "test_windows": len(starts),
-            "one_step": with_mase(model_sums.result(), naive_one_step),
-            "naive_one_step": naive_one_step,
-            "rollout_steps": steps,
-            "rollout": with_mase(errors(rolled, actual), naive_rolled),
-            "naive_rollout": naive_rolled,
-        }
+    def fitted(self) -> Fitted:
+        """The model with the series it was fitted to, for `app.ml.assess`."""
+        return Fitted(
+            self.model, self.series, self.raw[:, self.columns[1]], self.split, self.columns,
+            self.scaler.subset(self.columns[1]),
+        )  # fmt: skip
 
 
 def train(
@@ -475,12 +343,7 @@ def train(
         np.asarray(series, dtype=np.float64), model_config, config, device, columns or Columns()
     )
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
-    mode, validation_rmse = trainer.choose_rollout_mode()
-    metrics = trainer.evaluate(mode)
-    metrics["rollout_mode"] = mode
-    metrics["validation_rollout_rmse"] = validation_rmse
-    widths = trainer.calibrate_intervals(mode)
-    metrics["intervals"] = None if widths is None else trainer.interval_coverage(mode, widths)
+    mode, metrics, widths = assess(trainer.fitted(), config.interval_steps)
     return TrainResult(
         model=trainer.model.cpu(),
         scaler=trainer.scaler,
