@@ -149,11 +149,55 @@ class Columns:
         return tuple(inputs.index(t) if t in inputs else -1 for t in targets)
 
 
-def _improves(loss: float, best: float, config: TrainConfig) -> bool:
-    """Whether `loss` beats `best` by both the absolute and the relative margin."""
-    if not math.isfinite(best):
-        return True
-    return loss < best - max(config.min_delta, config.min_relative_delta * best)
+class Plateau:
+    """Watches the validation loss for early stopping and learning-rate decay.
+
+    An epoch improves on the best when its loss is lower by both margins, the absolute
+    `min_delta` and the relative `min_relative_delta`. After `lr_decay_patience` epochs in a
+    row without an improvement the learning rate is halved, and the count starts afresh; after
+    `early_stopping_patience` such epochs training stops.
+
+    Not torch's ReduceLROnPlateau, which cannot give the same learning rates: its threshold is
+    absolute or relative, never both (min_delta would have to override its private
+    `_is_better`); its relative test `best * (1 - threshold)` rounds differently from
+    `best - threshold * best`, so a loss on the margin is judged the other way; and early
+    stopping needs the very same judgement, which the scheduler keeps to itself.
+    tests/ml/test_plateau.py shows where the two agree and where they part.
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.best_loss, self.best_epoch = math.inf, 0
+        self.since_best = self.since_decay = 0  # epochs without an improvement
+
+    def improves(self, loss: float) -> bool:
+        """Whether `loss` beats the best so far by both the absolute and the relative margin."""
+        best, config = self.best_loss, self.config
+        if not math.isfinite(best):
+            return True
+        return loss < best - max(config.min_delta, config.min_relative_delta * best)
+
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record epoch `epoch`'s validation loss; whether it is the new best."""
+        if self.improves(loss):
+            self.best_loss, self.best_epoch, self.since_best, self.since_decay = loss, epoch, 0, 0
+            return True
+        self.since_best += 1
+        self.since_decay += 1
+        return False
+
+    def decay_due(self) -> bool:
+        """Whether to halve the learning rate now (then the count starts afresh)."""
+        patience = self.config.lr_decay_patience
+        if patience and self.since_decay >= patience:
+            self.since_decay = 0
+            return True
+        return False
+
+    def stop_due(self) -> bool:
+        """Whether early stopping's patience has run out."""
+        patience = self.config.early_stopping_patience
+        return bool(patience) and self.since_best >= patience
 
 
 class _Trainer:
@@ -270,9 +314,8 @@ class _Trainer:
 
     def fit(self, on_progress: ProgressFn | None, should_stop: StopFn | None) -> tuple[int, str]:
         """Run epochs until max epochs or early stopping; restores the best weights."""
-        config = self.config
-        best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(self.model.state_dict())
-        since_best = since_decay = 0
+        config, plateau = self.config, Plateau(self.config)
+        best_state = copy.deepcopy(self.model.state_dict())
         learning_rate = config.learning_rate
         began = time.perf_counter()
         if config.time_limit_seconds is not None:
@@ -288,30 +331,26 @@ class _Trainer:
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
                     f"in epoch {epoch}; lower the learning rate or turn on gradient clipping"
                 )
-            if _improves(val_loss, best_loss, config):
-                best_loss, best_epoch, since_best, since_decay = val_loss, epoch, 0, 0
+            if plateau.update(epoch, val_loss):
                 best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                since_best += 1
-                since_decay += 1
-            if config.lr_decay_patience and since_decay >= config.lr_decay_patience:
-                learning_rate, since_decay = self.set_learning_rate(0.5), 0
+            if plateau.decay_due():
+                learning_rate = self.set_learning_rate(0.5)
             now = time.perf_counter()
             stats = EpochStats(
-                epoch, config.epochs, train_loss, val_loss, best_loss, best_epoch,
+                epoch, config.epochs, train_loss, val_loss, plateau.best_loss, plateau.best_epoch,
                 learning_rate, now - tick, now - began,
             )  # fmt: skip
             self.history.append(stats)
             if on_progress is not None:
                 on_progress(stats)
-            if config.early_stopping_patience and since_best >= config.early_stopping_patience:
+            if plateau.stop_due():
                 stop_reason = "early_stopping"
                 break
             if self.past_deadline():
                 stop_reason = "time_limit"
                 break
         self.model.load_state_dict(best_state)
-        return best_epoch, stop_reason
+        return plateau.best_epoch, stop_reason
 
     def fitted(self) -> Fitted:
         """The model with the series it was fitted to, for `app.ml.assess`."""
