@@ -16,6 +16,7 @@ from app.jobs.spec import DatasetData, FunctionData, TrainRequest
 from app.jobs.table import JobRow, JobStatus
 from app.ml.data import Split, split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.roles import ColumnRoles, UnknownColumns
 from app.ml.train import STATEFUL_NEEDS, stateful_possible
 
 # Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
@@ -160,15 +161,14 @@ def cancel_job(*, jobs: JobRepository, job_id: str) -> JobRow:
 
 def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) -> None:
     """422 unless `inputs` and `targets` name columns of the data, in a usable combination."""
-    for field, names in (("inputs", request.inputs), ("targets", request.targets)):
-        unknown = [name for name in names or [] if name not in columns]
-        if unknown:
-            raise InvalidInput(
-                f"{unknown} are not columns of the data; it has {columns}",
-                field=field,
-                code="unknown_column",
-            )
-    inputs, targets = request.inputs or columns, request.targets or columns
+    try:
+        roles = ColumnRoles.named(columns, request.inputs, request.targets)
+    except UnknownColumns as exc:
+        raise InvalidInput(
+            f"{exc.unknown} are not columns of the data; it has {columns}",
+            field=exc.role,
+            code="unknown_column",
+        ) from None
     window, arch = request.window, request.architecture
     if arch.instance_norm and window.lookback < 2:
         raise InvalidInput(
@@ -176,7 +176,7 @@ def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) 
             "normalises to zero)",
             field="architecture.instance_norm",
         )
-    if request.architecture.instance_norm and not set(targets) <= set(inputs):
+    if arch.instance_norm and not roles.residual_possible:
         raise InvalidInput(
             "instance normalisation needs every target among the inputs",
             field="architecture.instance_norm",

@@ -17,6 +17,7 @@ from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
 from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
 from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
 from app.ml.model import LSTMForecaster
+from app.ml.roles import ColumnRoles
 
 # Long test spans are rolled out over their first steps only: a rollout is sequential, and
 # tens of thousands of steps would cost more than the training itself.
@@ -36,7 +37,7 @@ class Fitted:
     series: torch.Tensor = field(repr=False)  # [T, C] model scale, on the model's device
     raw_targets: np.ndarray = field(repr=False)  # [T, O] the target columns, original scale
     split: Split
-    columns: tuple[list[int], list[int]]  # (input, target) positions among the C columns
+    roles: ColumnRoles  # the input and target columns among the C
     out_scaler: Scaler  # the target columns' scaler
 
     @property
@@ -50,14 +51,14 @@ def direct_batches(
     model: LSTMForecaster,
     series: torch.Tensor,
     starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
+    roles: ColumnRoles,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(starts, predictions [b, H, O], targets [b, H, O]) of EVAL_BATCH windows at a time."""
     model.eval()
     config = model.config
     for begin in range(0, len(starts), EVAL_BATCH):
         batch = starts[begin : begin + EVAL_BATCH]
-        inputs, targets = column_windows(series, batch, config.lookback, config.horizon, columns)
+        inputs, targets = column_windows(series, batch, config.lookback, config.horizon, roles)
         yield batch, model(inputs)[0], targets
 
 
@@ -65,10 +66,10 @@ def mean_loss(
     model: LSTMForecaster,
     series: torch.Tensor,
     starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
+    roles: ColumnRoles,
 ) -> float:
     """The MSE of the windows at `starts` on the model scale: the training loss's measure."""
-    batches = direct_batches(model, series, starts, columns)
+    batches = direct_batches(model, series, starts, roles)
     total = sum(float(((p - t) ** 2).sum()) for _, p, t in batches)
     return total / (len(starts) * model.config.horizon * model.config.n_outputs)
 
@@ -84,7 +85,8 @@ def rollouts_from(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched rollouts of `steps` rows from each start, given the true future of any known
     covariates: (predicted, actual), each [n, steps, O] on the original scale."""
-    lookback, inputs, device = fitted.model.config.lookback, fitted.columns[0], fitted.device
+    lookback, device = fitted.model.config.lookback, fitted.device
+    inputs = list(fitted.roles.inputs)
     rows = torch.as_tensor(starts, device=device)[:, None]
     history = rows + torch.arange(-lookback, 0, device=device)
     ahead = rows + torch.arange(0, steps, device=device)
@@ -130,7 +132,7 @@ def evaluate(fitted: Fitted, mode: RolloutMode) -> dict[str, object]:
     starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
     model_sums, naive_sums = ErrorSums(), ErrorSums()
     test_starts = torch.as_tensor(starts, device=fitted.device)
-    batches = direct_batches(fitted.model, fitted.series, test_starts, fitted.columns)
+    batches = direct_batches(fitted.model, fitted.series, test_starts, fitted.roles)
     for batch, predicted, _ in batches:
         first = batch.cpu().numpy()
         targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]

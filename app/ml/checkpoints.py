@@ -25,6 +25,7 @@ from app.ml.data import Scaler
 from app.ml.forecast import RolloutMode
 from app.ml.intervals import LEVELS
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.roles import ColumnRoles
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -50,19 +51,21 @@ class Checkpoint:
     inputs: list[str] = field(default_factory=list)  # columns a context gives, in order
     targets: list[str] = field(default_factory=list)  # columns a forecast predicts, in order
 
+    @cached_property
+    def roles(self) -> ColumnRoles:
+        """The input and target columns among `columns`."""
+        return ColumnRoles.named(self.columns, self.inputs, self.targets)
+
     @property
     def covariates(self) -> list[str]:
         """Input columns that are not predicted: a forecast needs their future values."""
-        return [column for column in self.inputs if column not in self.targets]
+        return [self.columns[i] for i in self.roles.covariates]
 
     @cached_property
     def scalers(self) -> tuple[Scaler, Scaler]:
         """(input, output) column scalers for `forecast`, picked once per loaded checkpoint."""
-        position = {column: i for i, column in enumerate(self.columns)}
-        return (
-            self.scaler.subset([position[c] for c in self.inputs]),
-            self.scaler.subset([position[c] for c in self.targets]),
-        )
+        roles = self.roles
+        return self.scaler.subset(list(roles.inputs)), self.scaler.subset(list(roles.targets))
 
 
 def library_versions() -> dict[str, str]:
@@ -161,19 +164,13 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         and len(set(targets)) == len(targets) == config.n_outputs
         and set(inputs) | set(targets) <= set(columns)
         and len(scaler.center) == len(columns)
-        and list(config.target_inputs) == _target_inputs(inputs, targets)
-    )
-    if not consistent:
+    )  # only then are the roles well defined
+    if not consistent or config.target_inputs != (
+        ColumnRoles.named(columns, inputs, targets).target_inputs
+    ):
         raise CheckpointError("checkpoint metadata is inconsistent with its model")
     model = model.to(device).eval()
     return Checkpoint(model, scaler, rollout_mode, columns, tail, meta, widths, inputs, targets)
-
-
-def _target_inputs(inputs: list[str], targets: list[str]) -> list[int]:
-    """What LSTMConfig.target_inputs must be for these columns (empty: targets are inputs)."""
-    if inputs == targets:
-        return []
-    return [inputs.index(target) if target in inputs else -1 for target in targets]
 
 
 def _interval_widths(intervals: Any, n_features: int) -> np.ndarray | None:

@@ -8,6 +8,8 @@ from typing import Literal, cast, get_args
 import numpy as np
 import torch
 
+from app.ml.roles import ColumnRoles
+
 ScalingKind = Literal["standard", "minmax", "none"]
 
 
@@ -140,9 +142,9 @@ def column_windows(
     starts: torch.Tensor,
     lookback: int,
     horizon: int,
-    columns: tuple[list[int], list[int]],
+    roles: ColumnRoles,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`gather_windows` of the (input, target) `columns`: inputs [B, lookback, F] of the input
-    columns and targets [B, horizon, O] of the target columns."""
+    """`gather_windows` of a model's columns: inputs [B, lookback, F] of the input columns and
+    targets [B, horizon, O] of the target columns."""
     inputs, targets = gather_windows(series, starts, lookback, horizon)
-    return inputs[..., columns[0]], targets[..., columns[1]]
+    return inputs[..., list(roles.inputs)], targets[..., list(roles.targets)]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
+
+from app.ml.roles import ColumnRoles
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, hidden_size]
 # Smallest spread a window is divided by (model scale): a flat window is shifted, not blown up.
@@ -34,6 +37,7 @@ class LSTMConfig:
     patch: int = 1
     # For each predicted column, its position among the input columns, or -1 for a target that
     # is not an input (forecast from known covariates). Empty: the targets are the inputs.
+    # Always `ColumnRoles.target_inputs` of the roles the model was built for; see `roles`.
     target_inputs: tuple[int, ...] = ()
     # A linear map from the whole window straight to the output, added to the LSTM's (LSTNet's
     # "highway"): the linear part of a relation (a cosine from past sines) is then exact at once
@@ -45,25 +49,20 @@ class LSTMConfig:
             raise ValueError(f"lookback {self.lookback} is not a multiple of patch {self.patch}")
         if any(not -1 <= index < self.n_features for index in self.target_inputs):
             raise ValueError("target_inputs must name input positions (or -1)")
-        if (self.residual or self.instance_norm) and not self.targets_are_inputs:
+        if (self.residual or self.instance_norm) and not self.roles.residual_possible:
             raise ValueError(
                 "residual output and instance normalisation need every target among the inputs"
             )
 
+    @cached_property
+    def roles(self) -> ColumnRoles:
+        """The column roles `target_inputs` records, in the model's own columns."""
+        return ColumnRoles.of_model(self.n_features, self.target_inputs)
+
     @property
     def n_outputs(self) -> int:
         """Columns predicted per step."""
-        return len(self.target_inputs) or self.n_features
-
-    @property
-    def targets_are_inputs(self) -> bool:
-        """Whether every predicted column is also fed in (so a rollout can feed it back)."""
-        return -1 not in self.target_inputs
-
-    @property
-    def output_positions(self) -> list[int]:
-        """Input position of each predicted column, -1 for one that is not an input."""
-        return list(self.target_inputs) or list(range(self.n_features))
+        return len(self.roles.targets)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
@@ -127,7 +126,7 @@ class LSTMForecaster(nn.Module):
         out, state = self.lstm(x, state)  # [B, T, hidden]
         step = self.head(self.dense(out))  # [B, T, O]
         if config.residual:
-            step = step + x[..., config.output_positions]
+            step = step + x[..., config.roles.target_input_positions]
         return step, state
 
     def forward(
@@ -146,7 +145,7 @@ class LSTMForecaster(nn.Module):
         if self.highway is not None:
             step = step + self.highway(x.flatten(1)).view_as(step)
         if config.residual or config.instance_norm:
-            outputs = config.output_positions
+            outputs = config.roles.target_input_positions
             if config.residual:
                 step = step + x[:, -1:, outputs]  # [B, H, O] + [B, 1, O]
             if config.instance_norm:

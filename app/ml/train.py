@@ -22,6 +22,7 @@ from app.ml.assess import Fitted, assess, mean_loss
 from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
 from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.roles import ColumnRoles
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 
@@ -124,31 +125,6 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which series columns the model reads (inputs) and predicts (targets), by position.
-
-    Empty tuples mean every column: an autoregressive model. Targets that are not inputs are
-    predicted from the inputs alone; inputs that are not targets are known covariates, whose
-    future a rollout is given.
-    """
-
-    inputs: tuple[int, ...] = ()
-    targets: tuple[int, ...] = ()
-
-    def resolve(self, n_columns: int) -> tuple[list[int], list[int]]:
-        """(input positions, target positions) in a series of `n_columns` columns."""
-        every = list(range(n_columns))
-        return list(self.inputs) or every, list(self.targets) or every
-
-    def target_inputs(self, n_columns: int) -> tuple[int, ...]:
-        """LSTMConfig.target_inputs: each target's position among the inputs (-1: not one)."""
-        inputs, targets = self.resolve(n_columns)
-        if inputs == targets:
-            return ()
-        return tuple(inputs.index(t) if t in inputs else -1 for t in targets)
-
-
 class Plateau:
     """Watches the validation loss for early stopping and learning-rate decay.
 
@@ -209,13 +185,13 @@ class _Trainer:
         model_config: LSTMConfig,
         config: TrainConfig,
         device: torch.device,
-        columns: Columns,
+        roles: ColumnRoles,
     ) -> None:
-        self.config, self.device = config, device
-        self.columns = columns.resolve(series.shape[1])
-        if model_config.n_features != len(self.columns[0]) or model_config.target_inputs != (
-            columns.target_inputs(series.shape[1])
-        ):
+        self.config, self.device, self.roles = config, device, roles
+        if roles.n_columns != series.shape[1] or (
+            model_config.n_features,
+            model_config.target_inputs,
+        ) != (len(roles.inputs), roles.target_inputs):
             raise ValueError("the model config does not match the chosen input/target columns")
         self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
         problems = split_problems(
@@ -259,7 +235,8 @@ class _Trainer:
                                   generator=self.generator))  # fmt: skip
         rows = shift + torch.arange(streams)[:, None] * length + torch.arange(length + 1)
         data = self.series[rows.to(self.device)]  # [streams, length + 1, C]
-        inputs, targets = data[:, :-1, self.columns[0]], data[:, 1:, self.columns[1]]
+        inputs = data[:, :-1, list(self.roles.inputs)]
+        targets = data[:, 1:, list(self.roles.targets)]
         state: tuple[torch.Tensor, torch.Tensor] | None = None
         total, seen = torch.zeros((), device=self.device), 0
         for begin in range(0, length, config.tbptt):
@@ -289,7 +266,7 @@ class _Trainer:
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
             inputs, targets = column_windows(
-                self.series, starts, config.lookback, config.horizon, self.columns
+                self.series, starts, config.lookback, config.horizon, self.roles
             )
             prediction, _ = model(inputs)
             loss = nn.functional.mse_loss(prediction, targets)
@@ -325,7 +302,7 @@ class _Trainer:
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
             train_loss = self.epoch(should_stop)
-            val_loss = mean_loss(self.model, self.series, self.val_starts, self.columns)
+            val_loss = mean_loss(self.model, self.series, self.val_starts, self.roles)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingDiverged(
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
@@ -354,9 +331,10 @@ class _Trainer:
 
     def fitted(self) -> Fitted:
         """The model with the series it was fitted to, for `app.ml.assess`."""
+        targets = list(self.roles.targets)
         return Fitted(
-            self.model, self.series, self.raw[:, self.columns[1]], self.split, self.columns,
-            self.scaler.subset(self.columns[1]),
+            self.model, self.series, self.raw[:, targets], self.split, self.roles,
+            self.scaler.subset(targets),
         )  # fmt: skip
 
 
@@ -367,7 +345,7 @@ def train(
     device: torch.device,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    columns: Columns | None = None,
+    columns: ColumnRoles | None = None,
 ) -> TrainResult:
     """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
 
@@ -378,9 +356,9 @@ def train(
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
     """
     began = time.perf_counter()
-    trainer = _Trainer(
-        np.asarray(series, dtype=np.float64), model_config, config, device, columns or Columns()
-    )
+    series = np.asarray(series, dtype=np.float64)
+    roles = columns or ColumnRoles.of(series.shape[1])
+    trainer = _Trainer(series, model_config, config, device, roles)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
     mode, metrics, widths = assess(trainer.fitted(), config.interval_steps)
     return TrainResult(
