@@ -88,20 +88,6 @@ def rollout(
     return predicted[:, :steps]
 
 
-def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
-    """Floating-point operations of a window rollout (the costlier mode): the LSTM layers over
-    each window, the head and the highway."""
-    per_step, width = 0, config.n_features * config.patch
-    for _ in range(config.num_layers):
-        per_step += 8 * config.hidden_size * (width + config.hidden_size)  # 4 gates, mul + add
-        width = config.hidden_size
-    head = 2 * config.horizon * config.n_outputs * config.hidden_size
-    if config.highway:
-        head += 2 * config.lookback * config.n_features * config.horizon * config.n_outputs
-    calls = -(-steps // config.horizon)
-    return float(contexts * calls * ((config.lookback // config.patch) * per_step + head))
-
-
 def forecast(
     model: LSTMForecaster,
     scalers: tuple[Scaler, Scaler],

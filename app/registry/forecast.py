@@ -13,7 +13,8 @@ from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
 from app.datasets import Limits, to_matrix
 from app.ml.checkpoints import Checkpoint
-from app.ml.forecast import forecast, rollout_flops
+from app.ml.cost import rollout_flops
+from app.ml.forecast import forecast
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
 from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
