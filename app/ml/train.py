@@ -20,6 +20,7 @@ from torch import nn
 
 from app.ml.assess import Fitted, assess, mean_loss
 from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
+from app.ml.fields import described
 from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
@@ -31,28 +32,43 @@ OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 class TrainConfig:
     """How to fit: optimisation, early stopping, scaling and the split."""
 
-    epochs: int = 100
+    epochs: int = described(100, "maximum epochs")
     batch_size: int = 64
     learning_rate: float = 3e-3
     optimizer: OptimizerName = "adam"
     weight_decay: float = 0.0
-    early_stopping_patience: int = 10  # epochs without improvement; 0 turns it off
-    min_delta: float = 0.0  # absolute improvement of the validation loss that counts
-    # ...and relative: a loss creeping down by 1e-11 an epoch is not progress worth an epoch.
-    min_relative_delta: float = 0.01
-    lr_decay_patience: int = 3  # halve the learning rate after this many flat epochs; 0: never
-    grad_clip: float = 1.0  # max gradient norm; 0 turns it off
+    early_stopping_patience: int = described(
+        10, "epochs without a better validation loss; 0 turns it off"
+    )
+    min_delta: float = described(0.0, "absolute improvement that counts")
+    # A loss creeping down by 1e-11 an epoch is not progress worth an epoch.
+    min_relative_delta: float = described(
+        0.01,
+        "relative improvement that counts (also for learning-rate decay): the default stops a "
+        "loss that only creeps down by under 1% an epoch",
+    )
+    lr_decay_patience: int = described(
+        3, "halve the learning rate after this many flat epochs; 0: never"
+    )
+    grad_clip: float = described(1.0, "max gradient norm; 0 turns it off")
     seed: int = 0
-    scaling: ScalingKind = "standard"
+    scaling: ScalingKind = described("standard", "fitted on the training split only")
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
-    interval_steps: int = 200  # forecast steps the prediction intervals are calibrated for
-    # Stateful training: `batch_size` consecutive streams of the training rows, read in order,
-    # `tbptt` steps at a time, each chunk's final (h, c) carried into the next (truncated
-    # backpropagation through time). Otherwise: shuffled windows from a zero state.
-    stateful: bool = False
-    tbptt: int = 20
+    interval_steps: int = described(
+        200,
+        "forecast steps the prediction intervals are calibrated for (at most half the "
+        "validation split)",
+    )
+    # Otherwise: shuffled windows from a zero state.
+    stateful: bool = described(
+        False,
+        "train over the series in order as batch_size streams, carrying the LSTM state from one "
+        "chunk of tbptt steps to the next (truncated backpropagation through time), predicting "
+        "the next row at every step; needs horizon 1 and patch 1",
+    )
+    tbptt: int = described(20, "steps per chunk of stateful training")
 
 
 @dataclass(frozen=True)
