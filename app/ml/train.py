@@ -204,10 +204,8 @@ class _Trainer:
         roles: ColumnRoles,
     ) -> None:
         self.config, self.device, self.roles = config, device, roles
-        if roles.n_columns != series.shape[1] or (
-            model_config.n_features,
-            model_config.target_inputs,
-        ) != (len(roles.inputs), roles.target_inputs):
+        chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
+        if chosen != (series.shape[1], model_config.n_features, model_config.target_inputs):
             raise ValueError("the model config does not match the chosen input/target columns")
         self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
         problems = split_problems(
