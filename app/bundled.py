@@ -6,11 +6,11 @@ command (`make default-model`), and it needs nothing but the job path every user
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from app.core.config import Settings
@@ -21,7 +21,7 @@ from app.jobs.spec import TrainRequest
 from app.jobs.submit import submit_training
 from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
-from app.ml.checkpoints import META_FILE
+from app.ml.checkpoints import read_meta, write_meta
 
 logger = logging.getLogger(__name__)
 # The README's minimal request, on the CPU so that the bundled weights are reproducible.
@@ -33,10 +33,8 @@ def _install(built: Path, target: Path) -> None:
     staged = target.with_name(f".{target.name}.new")
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree(built, staged)
-    meta_path = staged / META_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["job_id"] = None  # trained by a throwaway job, not one of this store's
-    meta_path.write_text(json.dumps(meta, indent=2, allow_nan=False))
+    # Trained by a throwaway job, not one of this store's.
+    write_meta(staged, replace(read_meta(staged), job_id=None))
     retired = target.with_name(f".{target.name}.old")
     if target.exists():
         os.rename(target, retired)

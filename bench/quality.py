@@ -35,7 +35,6 @@ from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.checkpoints import load
 from app.ml.data import Split
-from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
 from app.registry.checkpoint_store import CheckpointStore
 
@@ -114,10 +113,7 @@ def vibration_ahead(job: Job) -> dict[str, float]:
     starts = np.linspace(split.test_start, len(series) - VIBRATION_AHEAD, VIBRATION_FORECASTS)
     starts = starts.astype(int)
     contexts = np.stack([series[s - lookback : s] for s in starts])
-    predicted = forecast(
-        checkpoint.model, checkpoint.scalers, contexts, VIBRATION_AHEAD,
-        checkpoint.rollout_mode, torch.device("cpu"),
-    )  # fmt: skip
+    predicted = checkpoint.forecast(contexts, VIBRATION_AHEAD, torch.device("cpu"))
     actual = np.stack([series[s : s + VIBRATION_AHEAD] for s in starts])
     naive = np.stack([np.repeat(series[s - 1 : s], VIBRATION_AHEAD, axis=0) for s in starts])
     cycle = np.arange(VIBRATION_AHEAD) % SHAFT_PERIOD

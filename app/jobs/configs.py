@@ -5,28 +5,20 @@ from __future__ import annotations
 from app.core.config import Settings
 from app.jobs.spec import TrainRequest
 from app.ml.model import LSTMConfig
-from app.ml.train import Columns, TrainConfig
-
-
-def _columns(spec: TrainRequest, names: list[str]) -> Columns:
-    """Positions of the spec's input and target columns in a series with columns `names`."""
-    return Columns(
-        tuple(names.index(name) for name in spec.inputs or ()),
-        tuple(names.index(name) for name in spec.targets or ()),
-    )
+from app.ml.roles import ColumnRoles
+from app.ml.train import TrainConfig
 
 
 def ml_configs(
     spec: TrainRequest, names: list[str], settings: Settings
-) -> tuple[LSTMConfig, TrainConfig, Columns]:
+) -> tuple[LSTMConfig, TrainConfig, ColumnRoles]:
     """The `ml` model and fit configs of a request on a series with columns `names`, and the
-    positions of its input and target columns."""
+    roles of those columns. Raises UnknownColumns for a role naming no column."""
     arch, training = spec.architecture, spec.training
-    columns = _columns(spec, names)
-    inputs, targets = columns.resolve(len(names))
+    roles = ColumnRoles.named(names, spec.inputs, spec.targets)
     model_config = LSTMConfig(
-        n_features=len(inputs),
-        target_inputs=columns.target_inputs(len(names)),
+        n_features=len(roles.inputs),
+        target_inputs=roles.target_inputs,
         lookback=spec.window.lookback,
         horizon=spec.window.horizon,
         patch=spec.window.patch,
@@ -34,7 +26,7 @@ def ml_configs(
         num_layers=arch.num_layers,
         dropout=arch.dropout,
         dense_layers=tuple(arch.dense_layers),
-        residual=arch.residual and set(targets) <= set(inputs),  # only a fed-in column
+        residual=arch.residual and roles.residual_possible,
         instance_norm=arch.instance_norm,
         highway=arch.highway,
     )
@@ -58,4 +50,4 @@ def ml_configs(
         stateful=training.stateful,
         tbptt=training.tbptt,
     )
-    return model_config, train_config, columns
+    return model_config, train_config, roles

@@ -26,7 +26,8 @@ from app.jobs.progress import JobLost, ProgressReporter, finite_or_none
 from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
-from app.ml import checkpoints as checkpoint_format
+from app.ml.checkpoints import CheckpointMeta
+from app.ml.checkpoints import write as write_checkpoint
 from app.ml.device import DeviceUnavailable, resolve_device
 from app.ml.train import TrainingCancelled, TrainingDiverged, train
 from app.registry import CheckpointStore
@@ -131,21 +132,25 @@ class JobRun:
             raise TrainingCancelled
         if not self.jobs.heartbeat(row.id, token):  # re-queued or taken meanwhile: publish nothing
             raise JobLost
-        extra: dict[str, Any] = {"name": row.model_name, "job_id": row.id, "spec": row.spec}
-        extra |= {"created_at": utcnow().isoformat(), "metrics": metrics, "device": str(device)}
+        inputs, targets = roles.names(columns)
+        meta = CheckpointMeta(
+            name=row.model_name,
+            job_id=row.id,
+            spec=row.spec,
+            created_at=utcnow().isoformat(),
+            metrics=metrics,
+            device=str(device),
+            config=result.model.config,
+            scaler=result.scaler,
+            rollout_mode=result.rollout_mode,
+            columns=columns,
+            inputs=inputs,
+            targets=targets,
+            tail=result.tail,
+            interval_widths=result.interval_widths,
+        )
         version = self.checkpoints.save(
-            row.model_name,
-            lambda folder: checkpoint_format.write(
-                folder,
-                result.model,
-                result.scaler,
-                result.rollout_mode,
-                columns,
-                result.tail,
-                extra,
-                result.interval_widths,
-                (spec.inputs or columns, spec.targets or columns),
-            ),
+            row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)
         )
         return metrics, version
 

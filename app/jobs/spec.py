@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema, VisibleText
+from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
+from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
+from app.ml.model import LSTMConfig
+from app.ml.train import OptimizerName, TrainConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
 
@@ -62,18 +67,23 @@ DataSpec = Annotated[
 ]
 
 
+def _ml(config: type[Any], name: str, **bounds: Any) -> Any:
+    """A request field with the default and description of `config`'s field `name`: app.ml
+    writes them once. `bounds` (ge, le, max_length...) are the API's validation, kept here."""
+    spec = config_field(config, name)
+    description = spec.metadata.get(DESCRIPTION)
+    factory = spec.default_factory
+    if factory is not dataclasses.MISSING:  # a tuple in app.ml, a JSON array here
+        return Field(default_factory=lambda: list(factory()), description=description, **bounds)
+    return Field(spec.default, description=description, **bounds)
+
+
 class WindowSpec(Schema):
     """`lookback` past rows predict the next `horizon` rows at once."""
 
-    lookback: int = Field(10, ge=1, le=10_000)
-    horizon: int = Field(1, ge=1, le=1000)
-    patch: int = Field(
-        1,
-        ge=1,
-        le=1000,
-        description="rows each LSTM step sees (lookback must be a multiple): a window of "
-        "1,000 samples with patch 100 is 10 LSTM steps",
-    )
+    lookback: int = _ml(LSTMConfig, "lookback", ge=1, le=10_000)
+    horizon: int = _ml(LSTMConfig, "horizon", ge=1, le=1000)
+    patch: int = _ml(LSTMConfig, "patch", ge=1, le=1000)
 
     @model_validator(mode="after")
     def _whole_patches(self) -> WindowSpec:
@@ -85,73 +95,37 @@ class WindowSpec(Schema):
 class ArchitectureSpec(Schema):
     """Stacked LSTM, optional dense layers, linear head."""
 
-    hidden_size: int = Field(32, ge=1, le=1024)
-    num_layers: int = Field(2, ge=1, le=8)
-    dropout: float = Field(0.0, ge=0.0, le=0.9, description="between LSTM layers")
-    dense_layers: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
-        default_factory=list, max_length=4, description="widths of tanh layers after the LSTM"
+    hidden_size: int = _ml(LSTMConfig, "hidden_size", ge=1, le=1024)
+    num_layers: int = _ml(LSTMConfig, "num_layers", ge=1, le=8)
+    dropout: float = _ml(LSTMConfig, "dropout", ge=0.0, le=0.9)
+    dense_layers: list[Annotated[int, Field(ge=1, le=1024)]] = _ml(
+        LSTMConfig, "dense_layers", max_length=4
     )
-    residual: bool = Field(
-        True, description="predict the change from the last input (starts at the naive forecast)"
-    )
-    highway: bool = Field(
-        False,
-        description="add a linear map from the whole window to the output (LSTNet's highway): "
-        "learns the linear part of a relation at once, e.g. a target column from covariates",
-    )
-    instance_norm: bool = Field(
-        False,
-        description="normalise each window by its own mean and spread, on top of the global "
-        "scaling: for series whose level or amplitude grows beyond the training range",
-    )
+    residual: bool = _ml(LSTMConfig, "residual")
+    highway: bool = _ml(LSTMConfig, "highway")
+    instance_norm: bool = _ml(LSTMConfig, "instance_norm")
 
 
 class TrainingSpec(Schema):
     """Optimisation, early stopping, scaling and the chronological split."""
 
-    epochs: int = Field(100, ge=1, le=5000, description="maximum epochs")
-    batch_size: int = Field(64, ge=1, le=8192)
-    learning_rate: float = Field(0.003, gt=0.0, le=10.0)
-    optimizer: Literal["adam", "adagrad", "rmsprop", "sgd"] = "adam"
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
-    early_stopping_patience: int = Field(
-        10, ge=0, le=1000, description="epochs without a better validation loss; 0 turns it off"
-    )
-    min_delta: float = Field(0.0, ge=0.0, le=1e3, description="absolute improvement that counts")
-    min_relative_delta: float = Field(
-        0.01,
-        ge=0.0,
-        lt=1.0,
-        description="relative improvement that counts (also for learning-rate decay): the "
-        "default stops a loss that only creeps down by under 1% an epoch",
-    )
-    lr_decay_patience: int = Field(
-        3,
-        ge=0,
-        le=1000,
-        description="halve the learning rate after this many flat epochs; 0: never",
-    )
-    grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="max gradient norm; 0 turns it off")
-    stateful: bool = Field(
-        False,
-        description="train over the series in order as batch_size streams, carrying the LSTM "
-        "state from one chunk of tbptt steps to the next (truncated backpropagation through "
-        "time), predicting the next row at every step; needs horizon 1 and patch 1",
-    )
-    tbptt: int = Field(20, ge=1, le=10_000, description="steps per chunk of stateful training")
-    interval_steps: int = Field(
-        200,
-        ge=1,
-        le=10_000,
-        description="forecast steps the prediction intervals are calibrated for (at most half "
-        "the validation split)",
-    )
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    scaling: Literal["standard", "minmax", "none"] = Field(
-        "standard", description="fitted on the training split only"
-    )
-    validation_fraction: float = Field(0.1, gt=0.0, le=0.5)
-    test_fraction: float = Field(0.1, gt=0.0, le=0.5)
+    epochs: int = _ml(TrainConfig, "epochs", ge=1, le=5000)
+    batch_size: int = _ml(TrainConfig, "batch_size", ge=1, le=8192)
+    learning_rate: float = _ml(TrainConfig, "learning_rate", gt=0.0, le=10.0)
+    optimizer: OptimizerName = _ml(TrainConfig, "optimizer")
+    weight_decay: float = _ml(TrainConfig, "weight_decay", ge=0.0, le=1.0)
+    early_stopping_patience: int = _ml(TrainConfig, "early_stopping_patience", ge=0, le=1000)
+    min_delta: float = _ml(TrainConfig, "min_delta", ge=0.0, le=1e3)
+    min_relative_delta: float = _ml(TrainConfig, "min_relative_delta", ge=0.0, lt=1.0)
+    lr_decay_patience: int = _ml(TrainConfig, "lr_decay_patience", ge=0, le=1000)
+    grad_clip: float = _ml(TrainConfig, "grad_clip", ge=0.0, le=1e6)
+    stateful: bool = _ml(TrainConfig, "stateful")
+    tbptt: int = _ml(TrainConfig, "tbptt", ge=1, le=10_000)
+    interval_steps: int = _ml(TrainConfig, "interval_steps", ge=1, le=10_000)
+    seed: int = _ml(TrainConfig, "seed", ge=0, le=2**32 - 1)
+    scaling: ScalingKind = _ml(TrainConfig, "scaling")
+    validation_fraction: float = _ml(TrainConfig, "val_fraction", gt=0.0, le=0.5)
+    test_fraction: float = _ml(TrainConfig, "test_fraction", gt=0.0, le=0.5)
 
 
 ColumnName = Annotated[VisibleText, Field(min_length=1, max_length=128)]

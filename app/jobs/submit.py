@@ -14,13 +14,12 @@ from app.jobs.executors import JobRunner
 from app.jobs.repository import JobRepository
 from app.jobs.spec import DatasetData, FunctionData, TrainRequest
 from app.jobs.table import JobRow, JobStatus
+from app.ml.cost import training_bytes
 from app.ml.data import Split, split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
-from app.ml.train import STATEFUL_NEEDS, stateful_possible
-
-# Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
-# gates, cell and hidden states and their gradients, rounded up.
-_ACTIVATION_FLOATS = 16
+from app.ml.model import LSTMConfig
+from app.ml.roles import ColumnRoles, UnknownColumns
+from app.ml.train import STATEFUL_NEEDS, TrainConfig, stateful_possible
 
 
 def _check_trainable(
@@ -38,7 +37,7 @@ def _check_trainable(
         except DeviceUnavailable as exc:
             raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
     rows, columns = sources.data_shape(datasets=datasets, data=data)
-    _check_roles(request, columns, settings)
+    model_config, train_config = _check_roles(request, columns, settings)
     if rows > settings.max_dataset_rows:
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
@@ -48,7 +47,7 @@ def _check_trainable(
     problems = split_problems(rows, split, window.lookback, window.horizon)
     if problems:
         raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
-    batch_bytes = training_bytes(request, split.train, len(columns))
+    batch_bytes = training_bytes(model_config, train_config, split.train, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
             f"training would need about {batch_bytes / 2**20:,.0f} MB (activations of a batch, "
@@ -58,33 +57,6 @@ def _check_trainable(
             field="training.batch_size",
             code="job_too_large",
         )
-
-
-def training_bytes(request: TrainRequest, train_rows: int, n_columns: int) -> int:
-    """A generous estimate of a training run's memory: one batch's activations and windows,
-    and 4 copies of the weights (the weights, their gradients and Adam's two moments)."""
-    window, training, arch = request.window, request.training, request.architecture
-    n_in = len(request.inputs or ()) or n_columns
-    n_out = len(request.targets or ()) or n_columns
-    batch, steps = training.batch_size, window.lookback // window.patch
-    rows_per_sample = window.lookback + window.horizon
-    if training.stateful:  # streams of consecutive rows, backpropagated tbptt steps at a time
-        batch = min(batch, max(1, (train_rows - 1) // 2))
-        steps = min(training.tbptt, max(1, train_rows // batch))
-        rows_per_sample = train_rows // batch + 1
-    activations = _ACTIVATION_FLOATS * batch * steps * arch.hidden_size * arch.num_layers
-    windows = 3 * batch * rows_per_sample * n_columns  # gathered rows and their column picks
-    width, weights = n_in * window.patch, 0
-    for _ in range(arch.num_layers):
-        weights += 4 * arch.hidden_size * (width + arch.hidden_size + 2)
-        width = arch.hidden_size
-    for size in arch.dense_layers:
-        weights += (width + 1) * size
-        width = size
-    weights += (width + 1) * window.horizon * n_out
-    if arch.highway:
-        weights += (window.lookback * n_in + 1) * window.horizon * n_out
-    return 4 * (activations + windows + 4 * weights)
 
 
 def submit_training(
@@ -158,17 +130,19 @@ def cancel_job(*, jobs: JobRepository, job_id: str) -> JobRow:
     return row
 
 
-def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) -> None:
-    """422 unless `inputs` and `targets` name columns of the data, in a usable combination."""
-    for field, names in (("inputs", request.inputs), ("targets", request.targets)):
-        unknown = [name for name in names or [] if name not in columns]
-        if unknown:
-            raise InvalidInput(
-                f"{unknown} are not columns of the data; it has {columns}",
-                field=field,
-                code="unknown_column",
-            )
-    inputs, targets = request.inputs or columns, request.targets or columns
+def _check_roles(
+    request: TrainRequest, columns: list[str], settings: Settings
+) -> tuple[LSTMConfig, TrainConfig]:
+    """422 unless `inputs` and `targets` name columns of the data, in a usable combination;
+    the request's model and fit configs for data with these `columns`."""
+    try:
+        roles = ColumnRoles.named(columns, request.inputs, request.targets)
+    except UnknownColumns as exc:
+        raise InvalidInput(
+            f"{exc.unknown} are not columns of the data; it has {columns}",
+            field=exc.role,
+            code="unknown_column",
+        ) from None
     window, arch = request.window, request.architecture
     if arch.instance_norm and window.lookback < 2:
         raise InvalidInput(
@@ -176,11 +150,12 @@ def _check_roles(request: TrainRequest, columns: list[str], settings: Settings) 
             "normalises to zero)",
             field="architecture.instance_norm",
         )
-    if request.architecture.instance_norm and not set(targets) <= set(inputs):
+    if arch.instance_norm and not roles.residual_possible:
         raise InvalidInput(
             "instance normalisation needs every target among the inputs",
             field="architecture.instance_norm",
         )
-    model_config, _, _ = ml_configs(request, columns, settings)
+    model_config, train_config, _ = ml_configs(request, columns, settings)
     if request.training.stateful and not stateful_possible(model_config):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    return model_config, train_config

@@ -1,7 +1,8 @@
 """Self-describing checkpoints: `weights.safetensors` + `meta.json`, never a pickle.
 
-`meta.json` holds the model config, scaler, rollout mode and whatever the caller adds (spec,
-metrics, columns), plus the SHA-256 of the weights file, which every load checks.
+`meta.json` is a `CheckpointMeta`: who trained the model (job, spec, metrics), what rebuilds
+it (config, scaler, rollout mode, columns and their roles, default context, intervals), and the
+SHA-256 of the weights file, which every load checks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ import torch
 from safetensors.torch import load as load_safetensors  # parses tensors from bytes; no pickle
 
 from app.ml.data import Scaler
-from app.ml.forecast import RolloutMode
+from app.ml.forecast import RolloutMode, forecast
 from app.ml.intervals import LEVELS
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.roles import ColumnRoles
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -35,33 +37,203 @@ class CheckpointError(Exception):
     """A checkpoint is missing, malformed or does not match its recorded hash."""
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CheckpointMeta:
+    """What `meta.json` holds (format `FORMAT_VERSION`), field by field in its order.
+
+    The job's record (name to device) is None where a checkpoint does not hold it; a checkpoint
+    older than column roles reads every column as input and target, one older than intervals
+    reads none. `write` fills in `weights_sha256` and `versions`.
+    """
+
+    name: str | None = None  # the model's name
+    job_id: str | None = None  # the job that trained it (None: bundled)
+    spec: dict[str, Any] | None = None  # the training request, resolved
+    created_at: str | None = None  # ISO 8601
+    metrics: dict[str, Any] | None = None  # the job's test metrics
+    device: str | None = None  # where it was trained
+    config: LSTMConfig
+    scaler: Scaler  # of every column
+    rollout_mode: RolloutMode
+    columns: list[str]  # the series' columns: the scaler's and the tail's
+    inputs: list[str]  # columns a context gives, in order
+    targets: list[str]  # columns a forecast predicts, in order
+    tail: np.ndarray = field(repr=False)  # [lookback, C] last rows of the series, original scale
+    # [len(LEVELS), steps, O] conformal half-widths, original scale; stored as "intervals"
+    interval_widths: np.ndarray | None = field(default=None, repr=False)
+    weights_sha256: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # libraries that wrote it
+
+    @cached_property
+    def roles(self) -> ColumnRoles:
+        """The input and target columns among `columns`."""
+        return ColumnRoles.named(self.columns, self.inputs, self.targets)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `meta.json` object, keys in their stored order."""
+        widths = self.interval_widths
+        return {
+            "name": self.name,
+            "job_id": self.job_id,
+            "spec": self.spec,
+            "created_at": self.created_at,
+            "metrics": self.metrics,
+            "device": self.device,
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "scaler": self.scaler.to_dict(),
+            "rollout_mode": self.rollout_mode,
+            "columns": list(self.columns),
+            "inputs": list(self.inputs),
+            "targets": list(self.targets),
+            "tail": self.tail.tolist(),
+            "intervals": (
+                None if widths is None else {"levels": list(LEVELS), "half_widths": widths.tolist()}
+            ),
+            "weights_sha256": self.weights_sha256,
+            "versions": dict(self.versions),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> CheckpointMeta:
+        """Inverse of `to_json`, checked; raises CheckpointError."""
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
+        try:
+            config = LSTMConfig.from_dict(data["config"])
+            columns = [str(column) for column in data["columns"]]
+            meta = cls(
+                **{key: _optional(data, key, kind) for key, kind in _RECORD.items()},
+                config=config,
+                scaler=Scaler.from_dict(data["scaler"]),
+                rollout_mode=data["rollout_mode"],
+                columns=columns,
+                inputs=[str(column) for column in data.get("inputs", columns)],
+                targets=[str(column) for column in data.get("targets", columns)],
+                tail=np.asarray(data["tail"], dtype=np.float64).reshape(
+                    config.lookback, len(columns)
+                ),
+                interval_widths=_interval_widths(data.get("intervals"), config.n_outputs),
+                weights_sha256=_optional(data, "weights_sha256", str),
+                versions=_optional(data, "versions", dict) or {},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
+        if not meta._consistent():
+            raise CheckpointError("checkpoint metadata is inconsistent with its model")
+        return meta
+
+    def _consistent(self) -> bool:
+        """Whether the columns, roles, scaler and rollout mode fit the config and each other."""
+        config, inputs, targets = self.config, self.inputs, self.targets
+        return (
+            self.rollout_mode in ("window", "state")
+            and len(set(self.columns)) == len(self.columns)
+            and len(set(inputs)) == len(inputs) == config.n_features
+            and len(set(targets)) == len(targets) == config.n_outputs
+            and set(inputs) | set(targets) <= set(self.columns)
+            and len(self.scaler.center) == len(self.columns)
+            and config.target_inputs == self.roles.target_inputs  # roles well defined by now
+        )
+
+
+# The job's record in meta.json and the type of each entry (None where absent).
+_RECORD: dict[str, type] = {
+    "name": str,
+    "job_id": str,
+    "spec": dict,
+    "created_at": str,
+    "metrics": dict,
+    "device": str,
+}
+
+
+def _optional(data: dict[str, Any], key: str, kind: type) -> Any:
+    """`data[key]` if it is a `kind`, None if absent or null; TypeError otherwise."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{key} must be a {kind.__name__}")
+    return value
+
+
+def _interval_widths(intervals: Any, n_outputs: int) -> np.ndarray | None:
+    """The stored half-widths, checked; None for a checkpoint without intervals."""
+    if intervals is None:
+        return None
+    if list(intervals["levels"]) != list(LEVELS):
+        raise ValueError("interval levels differ from this version's")
+    widths = np.asarray(intervals["half_widths"], dtype=np.float64)
+    if widths.ndim != 3 or widths.shape[0] != len(LEVELS) or widths.shape[2] != n_outputs:
+        raise ValueError("interval half-widths have the wrong shape")
+    if not np.isfinite(widths).all() or (widths < 0).any():
+        raise ValueError("interval half-widths must be finite and non-negative")
+    return widths
+
+
+@dataclass(eq=False)
 class Checkpoint:
-    """A loaded model with what it needs to forecast."""
+    """A loaded model with its metadata: everything a forecast needs."""
 
     model: LSTMForecaster
-    scaler: Scaler
-    rollout_mode: RolloutMode
-    columns: list[str]
-    tail: np.ndarray  # [lookback, F] default context, original scale
-    meta: dict[str, Any]
-    # [len(LEVELS), steps, O] conformal half-widths (original scale); None: not calibrated
-    interval_widths: np.ndarray | None = None
-    inputs: list[str] = field(default_factory=list)  # columns a context gives, in order
-    targets: list[str] = field(default_factory=list)  # columns a forecast predicts, in order
+    meta: CheckpointMeta
+
+    @property
+    def columns(self) -> list[str]:
+        """The training series' columns."""
+        return self.meta.columns
+
+    @property
+    def inputs(self) -> list[str]:
+        """Columns a context gives, in order."""
+        return self.meta.inputs
+
+    @property
+    def targets(self) -> list[str]:
+        """Columns a forecast predicts, in order."""
+        return self.meta.targets
 
     @property
     def covariates(self) -> list[str]:
         """Input columns that are not predicted: a forecast needs their future values."""
-        return [column for column in self.inputs if column not in self.targets]
+        return [self.meta.columns[i] for i in self.meta.roles.covariates]
+
+    @property
+    def rollout_mode(self) -> RolloutMode:
+        """How a forecast continues past the context."""
+        return self.meta.rollout_mode
+
+    @property
+    def tail(self) -> np.ndarray:
+        """[lookback, C] the training series' last rows, every column, original scale."""
+        return self.meta.tail
+
+    @property
+    def default_context(self) -> np.ndarray:
+        """[1, lookback, F] the context of a forecast given none: the tail's input columns."""
+        return self.meta.tail[None][..., list(self.meta.roles.inputs)]
+
+    @property
+    def interval_widths(self) -> np.ndarray | None:
+        """[len(LEVELS), steps, O] conformal half-widths; None: not calibrated."""
+        return self.meta.interval_widths
 
     @cached_property
     def scalers(self) -> tuple[Scaler, Scaler]:
-        """(input, output) column scalers for `forecast`, picked once per loaded checkpoint."""
-        position = {column: i for i, column in enumerate(self.columns)}
-        return (
-            self.scaler.subset([position[c] for c in self.inputs]),
-            self.scaler.subset([position[c] for c in self.targets]),
+        """(input, output) column scalers, picked once per loaded checkpoint."""
+        roles, scaler = self.meta.roles, self.meta.scaler
+        return scaler.subset(list(roles.inputs)), scaler.subset(list(roles.targets))
+
+    def forecast(
+        self,
+        contexts: np.ndarray,
+        steps: int,
+        device: torch.device,
+        future: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F]
+        rows ahead, for a model with known covariates) -> [B, steps, O], original scale."""
+        return forecast(
+            self.model, self.scalers, contexts, steps, self.meta.rollout_mode, device, future
         )
 
 
@@ -78,58 +250,37 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def write(
-    directory: Path,
-    model: LSTMForecaster,
-    scaler: Scaler,
-    rollout_mode: RolloutMode,
-    columns: list[str],
-    tail: np.ndarray,
-    extra: dict[str, Any],
-    interval_widths: np.ndarray | None = None,
-    roles: tuple[list[str], list[str]] | None = None,
-) -> None:
-    """Write a checkpoint into the existing, empty `directory`, flushed to disk. `columns` are
-    the series' columns (the scaler's and the tail's); `roles` the (input, target) columns, by
-    default all of them."""
+def write(directory: Path, model: LSTMForecaster, meta: CheckpointMeta) -> None:
+    """Write `model` with `meta` (whose config must be the model's) into the existing, empty
+    `directory`, flushed to disk; the weights' SHA-256 and the library versions are filled in."""
+    if meta.config != model.config:
+        raise ValueError("the metadata describes another model config")
     weights_path = directory / WEIGHTS_FILE
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     safetensors.torch.save_file(state, str(weights_path))
-    meta = {
-        **extra,
-        "format_version": FORMAT_VERSION,
-        "config": model.config.to_dict(),
-        "scaler": scaler.to_dict(),
-        "rollout_mode": rollout_mode,
-        "columns": columns,
-        "inputs": list(roles[0]) if roles else list(columns),
-        "targets": list(roles[1]) if roles else list(columns),
-        "tail": tail.tolist(),
-        "intervals": (
-            None
-            if interval_widths is None
-            else {"levels": list(LEVELS), "half_widths": interval_widths.tolist()}
-        ),
-        "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
-        "versions": library_versions(),
-    }
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    write_meta(directory, replace(meta, weights_sha256=digest, versions=library_versions()))
+    weights_path.chmod(0o644)  # safetensors writes 0600; serving processes may run as other users
+    with weights_path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_meta(directory: Path, meta: CheckpointMeta) -> None:
+    """Write `meta.json` of a checkpoint, flushed to disk, readable by every user."""
     meta_path = directory / META_FILE
-    meta_path.write_text(json.dumps(meta, indent=2, allow_nan=False))
-    for path in (weights_path, meta_path):
-        path.chmod(0o644)  # safetensors writes 0600; serving processes may run as other users
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
+    meta_path.write_text(json.dumps(meta.to_json(), indent=2, allow_nan=False))
+    meta_path.chmod(0o644)
+    with meta_path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
-def read_meta(directory: Path) -> dict[str, Any]:
-    """Parse `meta.json` of a checkpoint; raises CheckpointError."""
+def read_meta(directory: Path) -> CheckpointMeta:
+    """Read and check `meta.json` of a checkpoint; raises CheckpointError."""
     try:
-        meta = json.loads((directory / META_FILE).read_text())
+        data = json.loads((directory / META_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {META_FILE}: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
-    return meta
+    return CheckpointMeta.from_json(data)
 
 
 def load(directory: Path, device: torch.device) -> Checkpoint:
@@ -139,52 +290,11 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         data = (directory / WEIGHTS_FILE).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read {WEIGHTS_FILE}: {exc}") from exc
-    if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
+    if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
         raise CheckpointError(f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE}")
     try:
-        config = LSTMConfig.from_dict(meta["config"])
-        scaler = Scaler.from_dict(meta["scaler"])
-        model = LSTMForecaster(config)
+        model = LSTMForecaster(meta.config)
         model.load_state_dict(load_safetensors(data))
-        columns = [str(column) for column in meta["columns"]]
-        inputs = [str(column) for column in meta.get("inputs", columns)]
-        targets = [str(column) for column in meta.get("targets", columns)]
-        tail = np.asarray(meta["tail"], dtype=np.float64).reshape(config.lookback, len(columns))
-        rollout_mode = meta["rollout_mode"]
-        widths = _interval_widths(meta.get("intervals"), config.n_outputs)
-    except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
+    except (TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
-    consistent = (
-        rollout_mode in ("window", "state")
-        and len(set(columns)) == len(columns)
-        and len(set(inputs)) == len(inputs) == config.n_features
-        and len(set(targets)) == len(targets) == config.n_outputs
-        and set(inputs) | set(targets) <= set(columns)
-        and len(scaler.center) == len(columns)
-        and list(config.target_inputs) == _target_inputs(inputs, targets)
-    )
-    if not consistent:
-        raise CheckpointError("checkpoint metadata is inconsistent with its model")
-    model = model.to(device).eval()
-    return Checkpoint(model, scaler, rollout_mode, columns, tail, meta, widths, inputs, targets)
-
-
-def _target_inputs(inputs: list[str], targets: list[str]) -> list[int]:
-    """What LSTMConfig.target_inputs must be for these columns (empty: targets are inputs)."""
-    if inputs == targets:
-        return []
-    return [inputs.index(target) if target in inputs else -1 for target in targets]
-
-
-def _interval_widths(intervals: Any, n_features: int) -> np.ndarray | None:
-    """The stored half-widths, checked; None for a checkpoint without intervals."""
-    if intervals is None:
-        return None
-    if list(intervals["levels"]) != list(LEVELS):
-        raise ValueError("interval levels differ from this version's")
-    widths = np.asarray(intervals["half_widths"], dtype=np.float64)
-    if widths.ndim != 3 or widths.shape[0] != len(LEVELS) or widths.shape[2] != n_features:
-        raise ValueError("interval half-widths have the wrong shape")
-    if not np.isfinite(widths).all() or (widths < 0).any():
-        raise ValueError("interval half-widths must be finite and non-negative")
-    return widths
+    return Checkpoint(model.to(device).eval(), meta)

@@ -8,6 +8,8 @@ from typing import Literal, cast, get_args
 import numpy as np
 import torch
 
+from app.ml.roles import ColumnRoles
+
 ScalingKind = Literal["standard", "minmax", "none"]
 
 
@@ -133,3 +135,16 @@ def gather_windows(
     offsets = torch.arange(-lookback, horizon, device=series.device)  # [L + H]
     rows = series[starts[:, None] + offsets]  # [B, L + H, F]
     return rows[:, :lookback], rows[:, lookback:]
+
+
+def column_windows(
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    lookback: int,
+    horizon: int,
+    roles: ColumnRoles,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`gather_windows` of a model's columns: inputs [B, lookback, F] of the input columns and
+    targets [B, horizon, O] of the target columns."""
+    inputs, targets = gather_windows(series, starts, lookback, horizon)
+    return inputs[..., list(roles.inputs)], targets[..., list(roles.targets)]

@@ -25,9 +25,8 @@ RolloutMode = Literal["window", "state"]
 def state_rollout_possible(config: LSTMConfig) -> bool:
     """Whether carrying (h, c) can continue this model: not when each window is normalised on
     its own, nor when the predicted chunk cannot be cut into whole patches."""
-    outputs_are_inputs = list(config.output_positions) == list(range(config.n_features))
     return (
-        outputs_are_inputs
+        config.roles.state_rollout_possible
         and not config.instance_norm
         and not config.highway  # it reads a whole window, not a continuation
         and config.horizon % config.patch == 0
@@ -53,12 +52,13 @@ def rollout(
     lookback, horizon = config.lookback, config.horizon
     if context.shape[1] < lookback:
         raise ValueError(f"context has {context.shape[1]} rows; the model needs {lookback}")
-    if has_covariates(config) and (future is None or future.shape[1] < steps):
+    covariates = bool(config.roles.covariates)
+    if covariates and (future is None or future.shape[1] < steps):
         raise ValueError(f"this model needs {steps} future rows of its known covariates")
     context = context[:, -lookback:]  # [B, lookback, F]
     calls = -(-steps // horizon)  # ceil
     if mode == "state":
-        if has_covariates(config):
+        if covariates:
             raise ValueError("a model with known covariates rolls out by window")
         chunk, state = model(context)  # [B, H, F]
         chunks = [chunk]
@@ -73,7 +73,9 @@ def rollout(
     buffer = torch.cat([context, ahead], 1)  # [B, lookback + calls * H, F]
     # Predicted columns that are also inputs are fed back; the rest of the inputs are given.
     pairs = [
-        (out, at_input) for out, at_input in enumerate(config.output_positions) if at_input >= 0
+        (out, at_input)
+        for out, at_input in enumerate(config.roles.target_input_positions)
+        if at_input >= 0
     ]
     outputs, inputs = [out for out, _ in pairs], [at_input for _, at_input in pairs]
     predicted = context.new_empty(context.shape[0], calls * horizon, config.n_outputs)
@@ -84,26 +86,6 @@ def rollout(
         if inputs:
             buffer[:, at : at + horizon, inputs] = chunk[..., outputs]
     return predicted[:, :steps]
-
-
-def has_covariates(config: LSTMConfig) -> bool:
-    """Whether some input columns are not predicted, so their future must be given."""
-    predicted = {index for index in config.target_inputs if index >= 0}
-    return bool(config.target_inputs) and len(predicted) < config.n_features
-
-
-def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
-    """Floating-point operations of a window rollout (the costlier mode): the LSTM layers over
-    each window, the head and the highway."""
-    per_step, width = 0, config.n_features * config.patch
-    for _ in range(config.num_layers):
-        per_step += 8 * config.hidden_size * (width + config.hidden_size)  # 4 gates, mul + add
-        width = config.hidden_size
-    head = 2 * config.horizon * config.n_outputs * config.hidden_size
-    if config.highway:
-        head += 2 * config.lookback * config.n_features * config.horizon * config.n_outputs
-    calls = -(-steps // config.horizon)
-    return float(contexts * calls * ((config.lookback // config.patch) * per_step + head))
 
 
 def forecast(

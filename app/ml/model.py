@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
+
+from app.ml.fields import DESCRIPTION, described
+from app.ml.roles import ColumnRoles
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, hidden_size]
 # Smallest spread a window is divided by (model scale): a flat window is shifted, not blown up.
@@ -21,49 +25,59 @@ class LSTMConfig:
     horizon: int = 1
     hidden_size: int = 32
     num_layers: int = 2
-    dropout: float = 0.0  # between LSTM layers
-    dense_layers: tuple[int, ...] = field(default_factory=tuple)
-    # Predict the change from the last input rather than the level: the model starts as the naive
-    # last-value forecast and learns the correction, which is far easier to get precise.
-    residual: bool = True
-    # Normalise each window by its own mean and spread (and the prediction back), so a series
-    # whose level or amplitude grows past the training range still looks familiar to the LSTM.
-    instance_norm: bool = False
-    # Rows per LSTM step: the window is cut into lookback / patch chunks of patch rows each, so
-    # a long window (1,000 samples of a vibration) takes 10 LSTM steps instead of 1,000.
-    patch: int = 1
+    dropout: float = described(0.0, "between LSTM layers")
+    dense_layers: tuple[int, ...] = field(
+        default_factory=tuple, metadata={DESCRIPTION: "widths of tanh layers after the LSTM"}
+    )
+    # The naive last-value forecast is where the model starts; the correction it learns is far
+    # easier to get precise than the level.
+    residual: bool = described(
+        True, "predict the change from the last input (starts at the naive forecast)"
+    )
+    # The prediction is scaled back by the same mean and spread, so a series whose level or
+    # amplitude grows past the training range still looks familiar to the LSTM.
+    instance_norm: bool = described(
+        False,
+        "normalise each window by its own mean and spread, on top of the global scaling: for "
+        "series whose level or amplitude grows beyond the training range",
+    )
+    # The window is cut into lookback / patch chunks of patch rows each.
+    patch: int = described(
+        1,
+        "rows each LSTM step sees (lookback must be a multiple): a window of 1,000 samples with "
+        "patch 100 is 10 LSTM steps",
+    )
     # For each predicted column, its position among the input columns, or -1 for a target that
     # is not an input (forecast from known covariates). Empty: the targets are the inputs.
+    # Always `ColumnRoles.target_inputs` of the roles the model was built for; see `roles`.
     target_inputs: tuple[int, ...] = ()
-    # A linear map from the whole window straight to the output, added to the LSTM's (LSTNet's
-    # "highway"): the linear part of a relation (a cosine from past sines) is then exact at once
-    # instead of being approximated through the LSTM's tanh gates.
-    highway: bool = False
+    # Added to the LSTM's output: the linear part of a relation (a cosine from past sines) is
+    # then exact at once instead of being approximated through the LSTM's tanh gates.
+    highway: bool = described(
+        False,
+        "add a linear map from the whole window to the output (LSTNet's highway): learns the "
+        "linear part of a relation at once, e.g. a target column from covariates",
+    )
 
     def __post_init__(self) -> None:
         if self.patch < 1 or self.lookback % self.patch:
             raise ValueError(f"lookback {self.lookback} is not a multiple of patch {self.patch}")
         if any(not -1 <= index < self.n_features for index in self.target_inputs):
             raise ValueError("target_inputs must name input positions (or -1)")
-        if (self.residual or self.instance_norm) and not self.targets_are_inputs:
+        if (self.residual or self.instance_norm) and not self.roles.residual_possible:
             raise ValueError(
                 "residual output and instance normalisation need every target among the inputs"
             )
 
+    @cached_property
+    def roles(self) -> ColumnRoles:
+        """The column roles `target_inputs` records, in the model's own columns."""
+        return ColumnRoles.of_model(self.n_features, self.target_inputs)
+
     @property
     def n_outputs(self) -> int:
         """Columns predicted per step."""
-        return len(self.target_inputs) or self.n_features
-
-    @property
-    def targets_are_inputs(self) -> bool:
-        """Whether every predicted column is also fed in (so a rollout can feed it back)."""
-        return -1 not in self.target_inputs
-
-    @property
-    def output_positions(self) -> list[int]:
-        """Input position of each predicted column, -1 for one that is not an input."""
-        return list(self.target_inputs) or list(range(self.n_features))
+        return len(self.roles.targets)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
@@ -127,7 +141,7 @@ class LSTMForecaster(nn.Module):
         out, state = self.lstm(x, state)  # [B, T, hidden]
         step = self.head(self.dense(out))  # [B, T, O]
         if config.residual:
-            step = step + x[..., config.output_positions]
+            step = step + x[..., config.roles.target_input_positions]
         return step, state
 
     def forward(
@@ -146,7 +160,7 @@ class LSTMForecaster(nn.Module):
         if self.highway is not None:
             step = step + self.highway(x.flatten(1)).view_as(step)
         if config.residual or config.instance_norm:
-            outputs = config.output_positions
+            outputs = config.roles.target_input_positions
             if config.residual:
                 step = step + x[:, -1:, outputs]  # [B, H, O] + [B, 1, O]
             if config.instance_norm:

@@ -1,7 +1,8 @@
 """The training loop: windows of a series in, a fitted forecaster and its test metrics out.
 
-Knows nothing of HTTP, jobs, databases or queues: callers pass a progress callback and a
-stop predicate.
+`train` fits (epochs, early stopping, learning-rate decay) and hands the fitted model to
+`app.ml.assess` for its rollout mode, metrics and intervals. Knows nothing of HTTP, jobs,
+databases or queues: callers pass a progress callback and a stop predicate.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,49 +18,57 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.ml.data import Scaler, ScalingKind, Split, gather_windows, split_problems, window_starts
-from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
-from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
-from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
+from app.ml.assess import Fitted, assess, mean_loss
+from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
+from app.ml.fields import described
+from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.roles import ColumnRoles
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
-# Long test spans are rolled out over their first steps only: a rollout is sequential, and
-# tens of thousands of steps would cost more than the training itself.
-MAX_ROLLOUT_EVAL_STEPS = 10_000
-MAX_ROLLOUT_EVAL_CALLS = 2_000
-# Windows per forward pass when evaluating: memory stays at one batch whatever the split's size.
-EVAL_BATCH = 1024
-# State carry is chosen only if its validation rollout is at least about as good as the window's.
-STATE_ROLLOUT_TOLERANCE = 1.05
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How to fit: optimisation, early stopping, scaling and the split."""
 
-    epochs: int = 100
+    epochs: int = described(100, "maximum epochs")
     batch_size: int = 64
     learning_rate: float = 3e-3
     optimizer: OptimizerName = "adam"
     weight_decay: float = 0.0
-    early_stopping_patience: int = 10  # epochs without improvement; 0 turns it off
-    min_delta: float = 0.0  # absolute improvement of the validation loss that counts
-    # ...and relative: a loss creeping down by 1e-11 an epoch is not progress worth an epoch.
-    min_relative_delta: float = 0.01
-    lr_decay_patience: int = 3  # halve the learning rate after this many flat epochs; 0: never
-    grad_clip: float = 1.0  # max gradient norm; 0 turns it off
+    early_stopping_patience: int = described(
+        10, "epochs without a better validation loss; 0 turns it off"
+    )
+    min_delta: float = described(0.0, "absolute improvement that counts")
+    # A loss creeping down by 1e-11 an epoch is not progress worth an epoch.
+    min_relative_delta: float = described(
+        0.01,
+        "relative improvement that counts (also for learning-rate decay): the default stops a "
+        "loss that only creeps down by under 1% an epoch",
+    )
+    lr_decay_patience: int = described(
+        3, "halve the learning rate after this many flat epochs; 0: never"
+    )
+    grad_clip: float = described(1.0, "max gradient norm; 0 turns it off")
     seed: int = 0
-    scaling: ScalingKind = "standard"
+    scaling: ScalingKind = described("standard", "fitted on the training split only")
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
-    interval_steps: int = 200  # forecast steps the prediction intervals are calibrated for
-    # Stateful training: `batch_size` consecutive streams of the training rows, read in order,
-    # `tbptt` steps at a time, each chunk's final (h, c) carried into the next (truncated
-    # backpropagation through time). Otherwise: shuffled windows from a zero state.
-    stateful: bool = False
-    tbptt: int = 20
+    interval_steps: int = described(
+        200,
+        "forecast steps the prediction intervals are calibrated for (at most half the "
+        "validation split)",
+    )
+    # Otherwise: shuffled windows from a zero state.
+    stateful: bool = described(
+        False,
+        "train over the series in order as batch_size streams, carrying the LSTM state from one "
+        "chunk of tbptt steps to the next (truncated backpropagation through time), predicting "
+        "the next row at every step; needs horizon 1 and patch 1",
+    )
+    tbptt: int = described(20, "steps per chunk of stateful training")
 
 
 @dataclass(frozen=True)
@@ -132,72 +141,55 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which series columns the model reads (inputs) and predicts (targets), by position.
+class Plateau:
+    """Watches the validation loss for early stopping and learning-rate decay.
 
-    Empty tuples mean every column: an autoregressive model. Targets that are not inputs are
-    predicted from the inputs alone; inputs that are not targets are known covariates, whose
-    future a rollout is given.
+    An epoch improves on the best when its loss is lower by both margins, the absolute
+    `min_delta` and the relative `min_relative_delta`. After `lr_decay_patience` epochs in a
+    row without an improvement the learning rate is halved, and the count starts afresh; after
+    `early_stopping_patience` such epochs training stops.
+
+    Not torch's ReduceLROnPlateau, which cannot give the same learning rates: its threshold is
+    absolute or relative, never both (min_delta would have to override its private
+    `_is_better`); its relative test `best * (1 - threshold)` rounds differently from
+    `best - threshold * best`, so a loss on the margin is judged the other way; and early
+    stopping needs the very same judgement, which the scheduler keeps to itself.
+    tests/ml/test_plateau.py shows where the two agree and where they part.
     """
 
-    inputs: tuple[int, ...] = ()
-    targets: tuple[int, ...] = ()
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.best_loss, self.best_epoch = math.inf, 0
+        self.since_best = self.since_decay = 0  # epochs without an improvement
 
-    def resolve(self, n_columns: int) -> tuple[list[int], list[int]]:
-        """(input positions, target positions) in a series of `n_columns` columns."""
-        every = list(range(n_columns))
-        return list(self.inputs) or every, list(self.targets) or every
+    def improves(self, loss: float) -> bool:
+        """Whether `loss` beats the best so far by both the absolute and the relative margin."""
+        best, config = self.best_loss, self.config
+        if not math.isfinite(best):
+            return True
+        return loss < best - max(config.min_delta, config.min_relative_delta * best)
 
-    def target_inputs(self, n_columns: int) -> tuple[int, ...]:
-        """LSTMConfig.target_inputs: each target's position among the inputs (-1: not one)."""
-        inputs, targets = self.resolve(n_columns)
-        if inputs == targets:
-            return ()
-        return tuple(inputs.index(t) if t in inputs else -1 for t in targets)
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record epoch `epoch`'s validation loss; whether it is the new best."""
+        if self.improves(loss):
+            self.best_loss, self.best_epoch, self.since_best, self.since_decay = loss, epoch, 0, 0
+            return True
+        self.since_best += 1
+        self.since_decay += 1
+        return False
 
+    def decay_due(self) -> bool:
+        """Whether to halve the learning rate now (then the count starts afresh)."""
+        patience = self.config.lr_decay_patience
+        if patience and self.since_decay >= patience:
+            self.since_decay = 0
+            return True
+        return False
 
-def _windows(
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    config: LSTMConfig,
-    columns: tuple[list[int], list[int]],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input windows [b, lookback, F] of the input columns and targets [b, H, O]."""
-    inputs, targets = gather_windows(series, starts, config.lookback, config.horizon)
-    return inputs[..., columns[0]], targets[..., columns[1]]
-
-
-@torch.inference_mode()
-def _direct(
-    model: LSTMForecaster,
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(starts, predictions [b, H, O], targets [b, H, O]) of EVAL_BATCH windows at a time."""
-    model.eval()
-    for begin in range(0, len(starts), EVAL_BATCH):
-        batch = starts[begin : begin + EVAL_BATCH]
-        inputs, targets = _windows(series, batch, model.config, columns)
-        yield batch, model(inputs)[0], targets
-
-
-def _loss(
-    model: LSTMForecaster,
-    series: torch.Tensor,
-    starts: torch.Tensor,
-    columns: tuple[list[int], list[int]],
-) -> float:
-    total = sum(float(((p - t) ** 2).sum()) for _, p, t in _direct(model, series, starts, columns))
-    return total / (len(starts) * model.config.horizon * model.config.n_outputs)
-
-
-def _improves(loss: float, best: float, config: TrainConfig) -> bool:
-    """Whether `loss` beats `best` by both the absolute and the relative margin."""
-    if not math.isfinite(best):
-        return True
-    return loss < best - max(config.min_delta, config.min_relative_delta * best)
+    def stop_due(self) -> bool:
+        """Whether early stopping's patience has run out."""
+        patience = self.config.early_stopping_patience
+        return bool(patience) and self.since_best >= patience
 
 
 class _Trainer:
@@ -209,13 +201,11 @@ class _Trainer:
         model_config: LSTMConfig,
         config: TrainConfig,
         device: torch.device,
-        columns: Columns,
+        roles: ColumnRoles,
     ) -> None:
-        self.config, self.device = config, device
-        self.columns = columns.resolve(series.shape[1])
-        if model_config.n_features != len(self.columns[0]) or model_config.target_inputs != (
-            columns.target_inputs(series.shape[1])
-        ):
+        self.config, self.device, self.roles = config, device, roles
+        chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
+        if chosen != (series.shape[1], model_config.n_features, model_config.target_inputs):
             raise ValueError("the model config does not match the chosen input/target columns")
         self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
         problems = split_problems(
@@ -227,8 +217,6 @@ class _Trainer:
             raise ValueError(STATEFUL_NEEDS)
         self.raw = series
         self.scaler = Scaler.fit(config.scaling, series[: self.split.train])
-        self.out_scaler = self.scaler.subset(self.columns[1])
-        self.raw_targets = series[:, self.columns[1]]
         self.series = torch.as_tensor(self.scaler.transform(series), dtype=torch.float32).to(device)
         lookback, horizon = model_config.lookback, model_config.horizon
         split = self.split
@@ -261,7 +249,8 @@ class _Trainer:
                                   generator=self.generator))  # fmt: skip
         rows = shift + torch.arange(streams)[:, None] * length + torch.arange(length + 1)
         data = self.series[rows.to(self.device)]  # [streams, length + 1, C]
-        inputs, targets = data[:, :-1, self.columns[0]], data[:, 1:, self.columns[1]]
+        inputs = data[:, :-1, list(self.roles.inputs)]
+        targets = data[:, 1:, list(self.roles.targets)]
         state: tuple[torch.Tensor, torch.Tensor] | None = None
         total, seen = torch.zeros((), device=self.device), 0
         for begin in range(0, length, config.tbptt):
@@ -290,7 +279,9 @@ class _Trainer:
         seen = 0
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
-            inputs, targets = _windows(self.series, starts, config, self.columns)
+            inputs, targets = column_windows(
+                self.series, starts, config.lookback, config.horizon, self.roles
+            )
             prediction, _ = model(inputs)
             loss = nn.functional.mse_loss(prediction, targets)
             self.step(loss)
@@ -314,9 +305,8 @@ class _Trainer:
 
     def fit(self, on_progress: ProgressFn | None, should_stop: StopFn | None) -> tuple[int, str]:
         """Run epochs until max epochs or early stopping; restores the best weights."""
-        config = self.config
-        best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(self.model.state_dict())
-        since_best = since_decay = 0
+        config, plateau = self.config, Plateau(self.config)
+        best_state = copy.deepcopy(self.model.state_dict())
         learning_rate = config.learning_rate
         began = time.perf_counter()
         if config.time_limit_seconds is not None:
@@ -326,131 +316,40 @@ class _Trainer:
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
             train_loss = self.epoch(should_stop)
-            val_loss = _loss(self.model, self.series, self.val_starts, self.columns)
+            val_loss = mean_loss(self.model, self.series, self.val_starts, self.roles)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingDiverged(
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
                     f"in epoch {epoch}; lower the learning rate or turn on gradient clipping"
                 )
-            if _improves(val_loss, best_loss, config):
-                best_loss, best_epoch, since_best, since_decay = val_loss, epoch, 0, 0
+            if plateau.update(epoch, val_loss):
                 best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                since_best += 1
-                since_decay += 1
-            if config.lr_decay_patience and since_decay >= config.lr_decay_patience:
-                learning_rate, since_decay = self.set_learning_rate(0.5), 0
+            if plateau.decay_due():
+                learning_rate = self.set_learning_rate(0.5)
             now = time.perf_counter()
             stats = EpochStats(
-                epoch, config.epochs, train_loss, val_loss, best_loss, best_epoch,
+                epoch, config.epochs, train_loss, val_loss, plateau.best_loss, plateau.best_epoch,
                 learning_rate, now - tick, now - began,
             )  # fmt: skip
             self.history.append(stats)
             if on_progress is not None:
                 on_progress(stats)
-            if config.early_stopping_patience and since_best >= config.early_stopping_patience:
+            if plateau.stop_due():
                 stop_reason = "early_stopping"
                 break
             if self.past_deadline():
                 stop_reason = "time_limit"
                 break
         self.model.load_state_dict(best_state)
-        return best_epoch, stop_reason
+        return plateau.best_epoch, stop_reason
 
-    def rollout_rmse(self, start: int, steps: int, mode: RolloutMode) -> tuple[np.ndarray, float]:
-        """Roll out `steps` rows from the window before row `start`; original scale."""
-        predicted, actual = self.rollouts_from(np.array([start]), steps, mode)
-        return predicted[0], errors(predicted[0], actual[0])["rmse"]
-
-    def choose_rollout_mode(self) -> tuple[RolloutMode, dict[str, float | None]]:
-        """Pick the cheaper state carry only where the validation rollout shows it is as good."""
-        steps = min(self.split.val, self.max_rollout_steps())
-        window = self.rollout_rmse(self.split.val_start, steps, "window")[1]
-        if not state_rollout_possible(self.model.config):
-            return "window", {"window": window, "state": None}
-        state = self.rollout_rmse(self.split.val_start, steps, "state")[1]
-        chosen: RolloutMode = "state" if state <= window * STATE_ROLLOUT_TOLERANCE else "window"
-        return chosen, {"window": window, "state": state}
-
-    def rollouts_from(
-        self, starts: np.ndarray, steps: int, mode: RolloutMode
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Batched rollouts of `steps` rows from each start, given the true future of any known
-        covariates: (predicted, actual), each [n, steps, O] on the original scale."""
-        lookback, inputs = self.model.config.lookback, self.columns[0]
-        rows = torch.as_tensor(starts, device=self.device)[:, None]
-        history = rows + torch.arange(-lookback, 0, device=self.device)
-        ahead = rows + torch.arange(0, steps, device=self.device)
-        predicted = [
-            rollout(
-                self.model,
-                self.series[history[begin : begin + EVAL_BATCH]][..., inputs],
-                steps,
-                mode,
-                self.series[ahead[begin : begin + EVAL_BATCH]][..., inputs],
-            )
-            for begin in range(0, len(starts), EVAL_BATCH)
-        ]
-        scaled = torch.cat(predicted).double().cpu().numpy()
-        actual = self.raw_targets[starts[:, None] + np.arange(steps)]
-        return self.out_scaler.inverse(scaled), actual
-
-    def interval_steps(self) -> int:
-        """Steps the intervals are calibrated for: as asked, within half the validation split."""
-        wanted = min(self.config.interval_steps, self.max_rollout_steps())
-        return max(1, min(wanted, self.split.val // 2))
-
-    def max_rollout_steps(self) -> int:
-        """Most steps an evaluation rollout runs: a rollout is sequential, one model call per
-        `horizon` steps, so both the steps and the calls are capped."""
-        return min(MAX_ROLLOUT_EVAL_STEPS, MAX_ROLLOUT_EVAL_CALLS * self.model.config.horizon)
-
-    def calibrate_intervals(self, mode: RolloutMode) -> np.ndarray | None:
-        """Conformal half-widths from rollouts over the validation split (None: too short)."""
-        steps = self.interval_steps()
-        starts = rollout_starts(self.split.val_start, self.split.test_start, steps)
-        if len(starts) < 2:
-            return None
-        predicted, actual = self.rollouts_from(starts, steps, mode)
-        return conformal_quantiles(np.abs(actual - predicted))
-
-    def interval_coverage(self, mode: RolloutMode, widths: np.ndarray) -> dict[str, object]:
-        """Coverage of the calibrated intervals over rollouts from the test split."""
-        steps = max(1, min(widths.shape[1], self.split.test // 2))
-        starts = rollout_starts(self.split.test_start, len(self.raw), steps)
-        predicted, actual = self.rollouts_from(starts, steps, mode)
-        return {
-            "calibrated_steps": widths.shape[1],
-            "test_rollouts": len(starts),
-            "test_steps": steps,
-            "coverage": coverage(predicted, actual, widths[:, :steps]),
-        }
-
-    def evaluate(self, mode: RolloutMode) -> dict[str, object]:
-        """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
-        config, split, raw = self.model.config, self.split, self.raw_targets
-        starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
-        model_sums, naive_sums = ErrorSums(), ErrorSums()
-        test_starts = torch.as_tensor(starts, device=self.device)
-        for batch, predicted, _ in _direct(self.model, self.series, test_starts, self.columns):
-            first = batch.cpu().numpy()
-            targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
-            model_sums.add(self.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
-            naive_sums.add(naive_windows(raw, first, config.horizon), targets)
-        steps = min(split.test, self.max_rollout_steps())
-        rolled, _ = self.rollout_rmse(split.test_start, steps, mode)
-        actual = raw[split.test_start : split.test_start + steps]
-        naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)
-        naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
-        return {
-            "test_rows": split.test,
-            "test_windows": len(starts),
-            "one_step": with_mase(model_sums.result(), naive_one_step),
-            "naive_one_step": naive_one_step,
-            "rollout_steps": steps,
-            "rollout": with_mase(errors(rolled, actual), naive_rolled),
-            "naive_rollout": naive_rolled,
-        }
+    def fitted(self) -> Fitted:
+        """The model with the series it was fitted to, for `app.ml.assess`."""
+        targets = list(self.roles.targets)
+        return Fitted(
+            self.model, self.series, self.raw[:, targets], self.split, self.roles,
+            self.scaler.subset(targets),
+        )  # fmt: skip
 
 
 def train(
@@ -460,7 +359,7 @@ def train(
     device: torch.device,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    columns: Columns | None = None,
+    columns: ColumnRoles | None = None,
 ) -> TrainResult:
     """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
 
@@ -471,16 +370,11 @@ def train(
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
     """
     began = time.perf_counter()
-    trainer = _Trainer(
-        np.asarray(series, dtype=np.float64), model_config, config, device, columns or Columns()
-    )
+    series = np.asarray(series, dtype=np.float64)
+    roles = columns or ColumnRoles.of(series.shape[1])
+    trainer = _Trainer(series, model_config, config, device, roles)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
-    mode, validation_rmse = trainer.choose_rollout_mode()
-    metrics = trainer.evaluate(mode)
-    metrics["rollout_mode"] = mode
-    metrics["validation_rollout_rmse"] = validation_rmse
-    widths = trainer.calibrate_intervals(mode)
-    metrics["intervals"] = None if widths is None else trainer.interval_coverage(mode, widths)
+    mode, metrics, widths = assess(trainer.fitted(), config.interval_steps)
     return TrainResult(
         model=trainer.model.cpu(),
         scaler=trainer.scaler,

@@ -18,18 +18,17 @@ def _version_read(
         meta = read_meta(folder)
     except CheckpointError as exc:
         return VersionRead(version=version, readable=False, error=str(exc), size_bytes=size)
-    config = meta.get("config", {})
     return VersionRead(
         version=version,
-        created_at=meta.get("created_at"),
-        job_id=meta.get("job_id"),
-        columns=meta.get("columns", []),
-        lookback=config.get("lookback"),
-        horizon=config.get("horizon"),
-        rollout_mode=meta.get("rollout_mode"),
-        metrics=meta.get("metrics"),
-        spec=meta.get("spec"),
-        weights_sha256=meta.get("weights_sha256"),
+        created_at=meta.created_at,
+        job_id=meta.job_id,
+        columns=meta.columns,
+        lookback=meta.config.lookback,
+        horizon=meta.config.horizon,
+        rollout_mode=meta.rollout_mode,
+        metrics=meta.metrics,
+        spec=meta.spec,
+        weights_sha256=meta.weights_sha256,
         size_bytes=size,
         loaded_on=loaded_on,
     )
@@ -51,7 +50,7 @@ def list_models(*, checkpoints: CheckpointStore) -> ModelList:
     items = []
     for name, versions in checkpoints.all_versions().items():
         try:
-            columns = checkpoints.meta(name, versions[-1]).get("columns", [])
+            columns = checkpoints.meta(name, versions[-1]).columns
         except NotFound:
             columns = []
         items.append(

@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock
 
 from app.core.errors import InvalidInput, NotFound
 from app.core.schemas import MODEL_NAME_PATTERN
-from app.ml.checkpoints import CheckpointError, read_meta
+from app.ml.checkpoints import CheckpointError, CheckpointMeta, read_meta
 
 _NAME = re.compile(MODEL_NAME_PATTERN)
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}$")  # ASCII only: str.isdigit() also accepts '²'
@@ -100,7 +99,7 @@ class CheckpointStore:
             )
         return version
 
-    def meta(self, name: str, version: int) -> dict[str, Any]:
+    def meta(self, name: str, version: int) -> CheckpointMeta:
         """A version's metadata; NotFound if unreadable."""
         try:
             return read_meta(self.version_dir(name, version))

@@ -13,7 +13,7 @@ from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
 from app.datasets import Limits, to_matrix
 from app.ml.checkpoints import Checkpoint
-from app.ml.forecast import forecast, rollout_flops
+from app.ml.cost import rollout_flops
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
 from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
@@ -49,8 +49,7 @@ def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> n
         return np.stack(tails)
     if request.context is not None:
         return _context_matrix(request.context, checkpoint, "context", label)[None]
-    position = {column: i for i, column in enumerate(checkpoint.columns)}
-    return checkpoint.tail[None][..., [position[column] for column in checkpoint.inputs]]
+    return checkpoint.default_context
 
 
 def _future(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray | None:
@@ -176,15 +175,7 @@ def make_forecast(
     contexts = _contexts(request, checkpoint, label)
     future = _future(request, checkpoint, label)
     _check_work(checkpoint, len(contexts), request, limits)
-    values = forecast(
-        checkpoint.model,
-        checkpoint.scalers,
-        contexts,
-        request.horizon,
-        checkpoint.rollout_mode,
-        cache.device,
-        future,
-    )  # [B, horizon, O]
+    values = checkpoint.forecast(contexts, request.horizon, cache.device, future)  # [B, H, O]
     if not np.isfinite(values).all():
         raise InvalidInput(
             f"the forecast of {label} left the range of finite numbers; the context is too far "

@@ -52,9 +52,9 @@ def test_each_success_writes_a_new_version_that_round_trips(tmp_path: Path) -> N
     models = CheckpointStore(settings.models_dir)
     assert models.versions("small") == [1, 2]
     checkpoint = load(models.version_dir("small", 2), torch.device("cpu"))
-    assert checkpoint.meta["job_id"] == second.id
-    assert checkpoint.meta["spec"]["training"]["seed"] == 7
-    assert checkpoint.meta["metrics"] == second.metrics
+    assert checkpoint.meta.job_id == second.id
+    assert checkpoint.meta.spec["training"]["seed"] == 7  # type: ignore[index]
+    assert checkpoint.meta.metrics == second.metrics
     # The cache serves the very model the checkpoint holds, with its scaler and tail.
     cached = ModelCache(models, torch.device("cpu"), size=2).get("small", 2)
     cpu = torch.device("cpu")

@@ -13,7 +13,7 @@ import torch
 
 import app.ml
 from app.ml import checkpoints
-from app.ml.checkpoints import CheckpointError, load, read_meta, write
+from app.ml.checkpoints import CheckpointError, CheckpointMeta, load, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig, LSTMForecaster
@@ -38,7 +38,11 @@ def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
     tail = np.arange(10.0).reshape(5, 2)
     directory = tmp_path / "ckpt"
     directory.mkdir()
-    write(directory, model, scaler, "state", ["a", "b"], tail, {"spec": {"name": "x"}})
+    meta = CheckpointMeta(
+        spec={"name": "x"}, config=model.config, scaler=scaler, rollout_mode="state",
+        columns=["a", "b"], inputs=["a", "b"], targets=["a", "b"], tail=tail,
+    )  # fmt: skip
+    write(directory, model, meta)
     return directory, model, scaler, tail
 
 
@@ -51,9 +55,9 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
     assert not loaded.model.training
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[key], value), key
-    assert loaded.scaler == scaler
+    assert loaded.meta.scaler == scaler
     assert loaded.rollout_mode == "state"
-    assert loaded.columns == ["a", "b"]
+    assert loaded.meta.columns == ["a", "b"]
     np.testing.assert_array_equal(loaded.tail, tail)
     contexts = np.random.default_rng(0).normal(size=(3, 5, 2))
     for mode in ("window", "state"):
@@ -61,6 +65,10 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
             forecast(loaded.model, loaded.scalers, contexts, 7, mode, CPU),
             forecast(model, (scaler, scaler), contexts, 7, mode, CPU),
         )
+    np.testing.assert_array_equal(
+        loaded.forecast(contexts, 7, CPU),
+        forecast(model, (scaler, scaler), contexts, 7, "state", CPU),
+    )
 
 
 def test_meta_json_records_config_scaler_hash_versions_and_extra(
@@ -68,7 +76,7 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
 ) -> None:
     directory, model, _, _ = saved
     assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
-    meta = read_meta(directory)
+    meta = json.loads((directory / "meta.json").read_text())
     assert meta["format_version"] == 1
     assert meta["config"] == model.config.to_dict()
     assert meta["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}

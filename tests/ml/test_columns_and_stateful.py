@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from app.ml.data import Scaler
-from app.ml.forecast import forecast, has_covariates, rollout, state_rollout_possible
+from app.ml.forecast import forecast, rollout, state_rollout_possible
 from app.ml.functions import generate, resolve_params
 from app.ml.model import LSTMConfig, LSTMForecaster
-from app.ml.train import STATEFUL_NEEDS, Columns, TrainConfig, stateful_possible, train
+from app.ml.roles import ColumnRoles
+from app.ml.train import STATEFUL_NEEDS, TrainConfig, stateful_possible, train
 
 CPU = torch.device("cpu")
 
@@ -20,12 +21,8 @@ def sin_cos() -> np.ndarray:
     return generate("sin_cos", resolve_params("sin_cos", {"stop": 60.0, "points": 1200}))
 
 
-def test_columns_map_targets_onto_input_positions() -> None:
-    assert Columns().target_inputs(3) == ()  # every column in, every column out
-    assert Columns((0,), (1,)).target_inputs(2) == (-1,)  # cos from sin only
-    assert Columns((0, 1), (1,)).target_inputs(2) == (1,)  # cos from both: sin is a covariate
-    assert Columns((1, 0), (0, 1)).target_inputs(2) == (1, 0)
-    assert Columns((0,), (1,)).resolve(2) == ([0], [1])
+def has_covariates(config: LSTMConfig) -> bool:
+    return bool(config.roles.covariates)
 
 
 def test_a_target_outside_the_inputs_needs_residual_and_instance_norm_off() -> None:
@@ -34,7 +31,7 @@ def test_a_target_outside_the_inputs_needs_residual_and_instance_norm_off() -> N
     with pytest.raises(ValueError, match="every target among the inputs"):
         LSTMConfig(n_features=1, target_inputs=(-1,), residual=False, instance_norm=True)
     config = LSTMConfig(n_features=1, target_inputs=(-1,), residual=False)
-    assert (config.n_outputs, config.targets_are_inputs) == (1, False)
+    assert (config.n_outputs, config.roles.residual_possible) == (1, False)
     assert has_covariates(config)  # its one input is not predicted: a forecast needs its future
 
 
@@ -51,10 +48,10 @@ def test_which_models_have_covariates_and_may_carry_state() -> None:
 
 
 def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.ndarray) -> None:
-    columns = Columns((0,), (1,))
+    columns = ColumnRoles.of(2, (0,), (1,))
     model = LSTMConfig(
         n_features=1, lookback=20, hidden_size=8, num_layers=1, residual=False, highway=True,
-        target_inputs=columns.target_inputs(2),
+        target_inputs=columns.target_inputs,
     )  # fmt: skip
     result = train(sin_cos, model, TrainConfig(epochs=15, seed=0), CPU, columns=columns)
     metrics = result.metrics

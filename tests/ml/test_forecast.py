@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.assess import EVAL_BATCH, mean_loss
 from app.ml.data import Scaler, gather_windows
 from app.ml.forecast import forecast, rollout
 from app.ml.model import LSTMConfig, LSTMForecaster
-from app.ml.train import EVAL_BATCH, _loss
+from app.ml.roles import ColumnRoles
 
 LOOKBACK = 6
 
@@ -120,7 +121,7 @@ def test_loss_over_several_evaluation_batches_equals_one_forward_pass() -> None:
     inputs, targets = gather_windows(series, starts, model.config.lookback, 2)
     with torch.no_grad():
         expected = float(torch.nn.functional.mse_loss(model(inputs)[0], targets))
-    assert _loss(model, series, starts, ([0, 1], [0, 1])) == pytest.approx(expected, rel=1e-5)
+    assert mean_loss(model, series, starts, ColumnRoles.of(2)) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["window", "state"])

@@ -55,7 +55,7 @@ def test_prediction_scales_and_shifts_with_the_window(overrides: dict[str, objec
     shift = torch.tensor([-50.0, 7.5])
     base, _ = model(x)
     moved, _ = model(x * scale + shift)
-    outputs = model.config.output_positions
+    outputs = model.config.roles.target_input_positions
     torch.testing.assert_close((moved - shift[outputs]) / scale[outputs], base, rtol=0, atol=1e-3)
     # Not trivially so: the prediction depends on the window's shape.
     other, _ = model(windows().flip(1))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.checkpoints import META_FILE, CheckpointError, load, write
+from app.ml.checkpoints import META_FILE, CheckpointError, CheckpointMeta, load, write
 from app.ml.data import Scaler, Split
 from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
@@ -334,7 +334,11 @@ def write_checkpoint(directory: Path, widths: np.ndarray | None) -> LSTMForecast
     model = LSTMForecaster(config).eval()
     directory.mkdir()
     scaler = Scaler("standard", (0.0, 1.0), (1.0, 2.0))
-    write(directory, model, scaler, "window", ["a", "b"], np.zeros((4, 2)), {}, widths)
+    meta = CheckpointMeta(
+        config=config, scaler=scaler, rollout_mode="window", columns=["a", "b"],
+        inputs=["a", "b"], targets=["a", "b"], tail=np.zeros((4, 2)), interval_widths=widths,
+    )  # fmt: skip
+    write(directory, model, meta)
     return model
 
 

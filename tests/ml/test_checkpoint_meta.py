@@ -1,0 +1,149 @@
+"""CheckpointMeta: meta.json as one type, written, read, and read from older checkpoints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from app.bundled import _install
+from app.ml.checkpoints import (
+    CheckpointError,
+    CheckpointMeta,
+    load,
+    read_meta,
+    write,
+    write_meta,
+)
+from app.ml.data import Scaler
+from app.ml.intervals import LEVELS
+from app.ml.model import LSTMConfig, LSTMForecaster
+
+CPU = torch.device("cpu")
+BUNDLED = Path(__file__).resolve().parents[2] / "models" / "sine" / "1"
+# meta.json's keys, in their stored order: what a job's checkpoint has always held.
+KEYS = [
+    "name", "job_id", "spec", "created_at", "metrics", "device", "format_version", "config",
+    "scaler", "rollout_mode", "columns", "inputs", "targets", "tail", "intervals",
+    "weights_sha256", "versions",
+]  # fmt: skip
+
+
+def covariate_meta() -> tuple[LSTMForecaster, CheckpointMeta]:
+    """A model of `load` from `temp` and `sin`, with the job's record and intervals."""
+    config = LSTMConfig(
+        n_features=2, lookback=3, hidden_size=4, num_layers=1, target_inputs=(-1,),
+        residual=False,
+    )  # fmt: skip
+    meta = CheckpointMeta(
+        name="power", job_id="abc", spec={"model_name": "power"}, created_at="2026-01-02T03:04:05",
+        metrics={"best_epoch": 3}, device="cpu", config=config,
+        scaler=Scaler("standard", (1.0, 2.0, 3.0), (0.5, 0.25, 2.0)), rollout_mode="window",
+        columns=["sin", "load", "temp"], inputs=["temp", "sin"], targets=["load"],
+        tail=np.arange(9.0).reshape(3, 3),
+        interval_widths=np.linspace(0.1, 1.0, len(LEVELS) * 2).reshape(len(LEVELS), 2, 1),
+    )  # fmt: skip
+    return LSTMForecaster(config), meta
+
+
+def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) -> None:
+    model, meta = covariate_meta()
+    write(tmp_path, model, meta)
+    stored = json.loads((tmp_path / "meta.json").read_text())
+    assert list(stored) == KEYS
+    assert stored["inputs"] == ["temp", "sin"]
+    assert stored["config"]["target_inputs"] == [-1]
+    assert stored["intervals"]["levels"] == list(LEVELS)
+    read = read_meta(tmp_path)
+    assert read.to_json() == stored
+    assert read.weights_sha256 is not None
+    assert read.versions["torch"] == torch.__version__
+    assert read.roles.inputs == (2, 0)
+    loaded = load(tmp_path, CPU)
+    assert loaded.covariates == ["temp", "sin"]
+    np.testing.assert_array_equal(loaded.default_context, meta.tail[None][..., [2, 0]])
+
+
+def test_the_bundled_checkpoint_reads_and_writes_back_byte_for_byte(tmp_path: Path) -> None:
+    text = (BUNDLED / "meta.json").read_text()
+    meta = read_meta(BUNDLED)
+    assert (meta.name, meta.job_id, meta.device, meta.rollout_mode) == (
+        "sine",
+        None,
+        "cpu",
+        "window",
+    )
+    assert meta.columns == meta.inputs == meta.targets == ["sin"]
+    assert meta.interval_widths is not None
+    assert meta.interval_widths.shape == (len(LEVELS), 200, 1)
+    assert meta.to_json() == json.loads(text)
+    write_meta(tmp_path, meta)
+    assert (tmp_path / "meta.json").read_text() == text
+
+
+def test_bundling_rewrites_the_job_id_and_nothing_else(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    shutil.copytree(BUNDLED, built)
+    write_meta(built, replace(read_meta(built), job_id="throwaway"))
+    _install(built, tmp_path / "sine" / "1")
+    installed = tmp_path / "sine" / "1"
+    assert (installed / "meta.json").read_text() == (BUNDLED / "meta.json").read_text()
+    assert load(installed, CPU).meta.job_id is None
+
+
+def test_an_older_checkpoint_reads_with_what_it_lacks_defaulted(tmp_path: Path) -> None:
+    shutil.copytree(BUNDLED, tmp_path, dirs_exist_ok=True)
+    stored: dict[str, Any] = json.loads((tmp_path / "meta.json").read_text())
+    for key in ("name", "job_id", "spec", "created_at", "metrics", "device", "inputs"):
+        del stored[key]
+    for key in ("targets", "intervals", "versions"):
+        del stored[key]
+    del stored["config"]["patch"], stored["config"]["highway"], stored["config"]["target_inputs"]
+    (tmp_path / "meta.json").write_text(json.dumps(stored))
+    meta = load(tmp_path, CPU).meta
+    assert (meta.name, meta.spec, meta.metrics, meta.interval_widths) == (None, None, None, None)
+    assert meta.inputs == meta.targets == ["sin"]
+    assert meta.versions == {}
+    assert (meta.config.patch, meta.config.highway, meta.config.target_inputs) == (1, False, ())
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("name", 3), ("spec", "not a dict"), ("metrics", [1]), ("versions", "1.0"), ("inputs", 7)],
+)
+def test_a_mistyped_entry_is_a_checkpoint_error(tmp_path: Path, key: str, value: object) -> None:
+    model, meta = covariate_meta()
+    write(tmp_path, model, meta)
+    stored = json.loads((tmp_path / "meta.json").read_text())
+    stored[key] = value
+    with pytest.raises(CheckpointError, match="valid model"):
+        CheckpointMeta.from_json(stored)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("targets", ["sin"]),  # the config says the target is not an input
+        ("inputs", ["temp", "load"]),  # the target among the inputs: target_inputs differ
+        ("inputs", ["temp", "nope"]),  # not a column
+        ("columns", ["sin", "sin", "temp"]),
+    ],
+)
+def test_roles_that_disagree_with_the_config_are_inconsistent(key: str, value: object) -> None:
+    stored = covariate_meta()[1].to_json()
+    stored[key] = value
+    with pytest.raises(CheckpointError, match="inconsistent"):
+        CheckpointMeta.from_json(stored)
+
+
+def test_write_refuses_a_meta_of_another_config(tmp_path: Path) -> None:
+    model, meta = covariate_meta()
+    other = replace(meta, config=replace(meta.config, hidden_size=5))
+    with pytest.raises(ValueError, match="another model config"):
+        write(tmp_path, model, other)
