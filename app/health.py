@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.core.deps import MetricsDep
+from app.core.errors import responses
 from app.core.schemas import ReadSchema
 from app.jobs.deps import JobsDep
 from app.registry.deps import CacheDep, CheckpointsDep
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=responses(422))  # 422: unknown query
 
 
 class HealthRead(ReadSchema):
@@ -62,7 +63,7 @@ def readyz(jobs: JobsDep, checkpoints: CheckpointsDep, cache: CacheDep) -> Ready
 
 
 # Apart, so that the app declares a key for it only where one is asked (see create_app).
-metrics_router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"], responses=responses(422))
 
 
 @metrics_router.get(

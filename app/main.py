@@ -7,15 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from app import __version__, health
+from app import __version__, health, openapi
 from app.core.auth import ApiKeyGate, documented
 from app.core.config import Settings, get_settings
 from app.core.db import lock_sqlite_store, make_engine, make_session_factory
 from app.core.errors import register_error_handlers, responses
 from app.core.metrics import ServiceMetrics
 from app.core.middleware import BodySizeLimit, HttpMetrics
+from app.core.query import reject_unknown_query
 from app.datasets import router as datasets_router
 from app.jobs import functions
 from app.jobs import router as jobs_router
@@ -102,8 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     register_error_handlers(app)
+    openapi.install(app, settings)
     # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one.
     keyed = settings.auth_required
     for router, guarded in (

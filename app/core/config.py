@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
     max_horizon: int = Field(10_000, ge=1, description="most forecast steps per request")
     max_contexts: int = Field(1024, ge=1, description="most contexts in one forecast request")
+    max_context_rows: int = Field(
+        10_000, ge=1, description="most rows in one forecast context (a lookback is at most 10,000)"
+    )
     max_forecast_values: int = Field(
         2_000_000, ge=1, description="most values (contexts x horizon x columns) in one response"
     )

@@ -92,13 +92,16 @@ def error_body(
     return {"error": error}
 
 
+_TYPE_LABELS = frozenset({"float", "int", "str", "bool", "none"})  # no field has these names
+
+
 def location(loc: Sequence[int | str]) -> str:
     """('body', 'data', 'params', 'points') -> 'data.params.points'; list indices as [i]."""
     parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
     text = ""
     for part in parts:
-        if isinstance(part, str) and any(mark in part for mark in "<[("):
-            continue  # a union member's label (e.g. "list[float]", "<function>"), not a field
+        if isinstance(part, str) and (part in _TYPE_LABELS or any(m in part for m in "<[(")):
+            continue  # a union member's label (e.g. "float", "list[float]", "<function>")
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or (str(loc[0]) if loc else "request")
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 MODEL_NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
@@ -47,13 +47,12 @@ def _visible(value: str) -> str:
 VisibleText = Annotated[str, AfterValidator(_visible)]
 
 
-def _not_a_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    return value
-
-
-Number = Annotated[float, BeforeValidator(_not_a_bool)]
+# Bigger magnitudes overflow float64 statistics (squares) and float32 models. Documented here,
+# checked where values are read (app.datasets.values), so the error names the row and column.
+MAX_ABS_VALUE = 1e15
+Number = Annotated[
+    float, WithJsonSchema({"type": "number", "minimum": -MAX_ABS_VALUE, "maximum": MAX_ABS_VALUE})
+]
 # A series: rows of column values, or a flat list of numbers for a single column. One list of
 # either (checked for uniformity in app.datasets.values), so an error points at `values[3]`
 # rather than at a member of a union.

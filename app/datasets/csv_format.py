@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.core.errors import InvalidInput
-from app.datasets.values import MAX_ABS_VALUE, Limits, check_columns
+from app.core.schemas import MAX_ABS_VALUE
+from app.datasets.values import Limits, check_columns
 
 TIME_COLUMN_NAMES = ("time", "timestamp", "date", "datetime", "ds")
 

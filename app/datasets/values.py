@@ -14,10 +14,8 @@ import numpy as np
 
 from app.core.config import Settings
 from app.core.errors import InvalidInput
-from app.core.schemas import first_invisible
+from app.core.schemas import MAX_ABS_VALUE, first_invisible
 
-# Bigger magnitudes overflow float64 statistics (squares) and float32 models.
-MAX_ABS_VALUE = 1e15
 MAX_COLUMN_NAME = 64
 
 

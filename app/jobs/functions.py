@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from app.core.errors import responses
 from app.core.schemas import ReadSchema
 from app.ml.functions import CATALOG
 
@@ -30,7 +31,7 @@ class FunctionRead(ReadSchema):
     parameters: list[FunctionParamRead]
 
 
-router = APIRouter(prefix="/v1/functions", tags=["functions"])
+router = APIRouter(prefix="/v1/functions", tags=["functions"], responses=responses(422))
 
 
 @router.get("", response_model=list[FunctionRead], summary="List the built-in functions")

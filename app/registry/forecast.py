@@ -29,14 +29,14 @@ def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) 
             field=field,
             code="context_width",
         )
-    matrix, _ = to_matrix(rows, inputs, field=field, limits=limits)
-    if len(matrix) < lookback:
+    if len(rows) < lookback:
         raise InvalidInput(
-            f"context has {len(matrix)} rows; {label} needs at least {lookback} (its lookback)",
+            f"context has {len(rows)} rows; {label} needs at least {lookback} (its lookback)",
             field=field,
             code="context_too_short",
         )
-    return matrix[-lookback:]
+    matrix, _ = to_matrix(rows[-lookback:], inputs, field=field, limits=limits)  # what it reads
+    return matrix
 
 
 def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray:
@@ -101,6 +101,7 @@ class ForecastLimits:
 
     max_horizon: int
     max_contexts: int
+    max_context_rows: int
     max_values: int
     max_gflop: float
 
@@ -110,6 +111,7 @@ class ForecastLimits:
         return cls(
             settings.max_horizon,
             settings.max_contexts,
+            settings.max_context_rows,
             settings.max_forecast_values,
             settings.max_forecast_gflop,
         )
@@ -130,6 +132,19 @@ def _check_request_size(request: ForecastRequest, limits: ForecastLimits) -> Non
             field="contexts",
             code="too_many_contexts",
         )
+    given = (
+        {"context": request.context}
+        if request.contexts is None
+        else {f"contexts[{i}]": rows for i, rows in enumerate(request.contexts)}
+    )
+    for field, rows in given.items():
+        if rows is not None and len(rows) > limits.max_context_rows:
+            raise InvalidInput(
+                f"{len(rows)} context rows; at most {limits.max_context_rows} per context "
+                "(FORECAST_MAX_CONTEXT_ROWS); only the last `lookback` rows are read anyway",
+                field=field,
+                code="context_too_long",
+            )
 
 
 def _check_work(

@@ -136,12 +136,17 @@ class ForecastRequest(Schema):
 
     model_config = {
         "json_schema_extra": {
+            # As the validator below: not `context` and `contexts` both given (as lists).
+            "not": {
+                "required": ["context", "contexts"],
+                "properties": {"context": {"type": "array"}, "contexts": {"type": "array"}},
+            },
             "examples": [
                 {"horizon": 50},
                 {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
                 {"horizon": 100, "levels": [80, 95]},
                 {"horizon": 3, "future": {"sin": [0.0998, 0.1987, 0.2955]}},
-            ]
+            ],
         }
     }
 

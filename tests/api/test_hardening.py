@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factories import BUNDLED_MODELS
+
 KEY = "key-one-0123456789"
 MakeClient = Callable[..., TestClient]
 
@@ -190,3 +192,54 @@ def test_a_405_lists_every_method_of_the_path(
     assert answer.status_code == 405
     assert answer.headers["allow"] == allowed
     assert make_client().options(path).headers["allow"] == allowed
+
+
+def test_a_context_longer_than_the_limit_is_refused_naming_it(make_client: MakeClient) -> None:
+    client = make_client(max_context_rows=50)
+    shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    for body, field in (
+        ({"horizon": 1, "context": [0.5] * 51}, "context"),
+        ({"horizon": 1, "contexts": [[0.5] * 10, [0.5] * 51]}, "contexts[1]"),
+    ):
+        answer = client.post("/v1/models/sine/forecast", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == field
+        assert "FORECAST_MAX_CONTEXT_ROWS" in answer.json()["error"]["message"]
+    answer = client.post("/v1/models/sine/forecast", json={"horizon": 1, "context": [0.5] * 50})
+    assert answer.status_code == 200
+
+
+def test_only_the_rows_a_model_reads_are_converted(make_client: MakeClient) -> None:
+    """Rows before the lookback are not read: a longer context forecasts like its tail."""
+    client = make_client()
+    shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    tail = [0.1 * i for i in range(10)]
+    long = client.post(
+        "/v1/models/sine/forecast", json={"horizon": 3, "context": [9.0] * 5000 + tail}
+    )
+    short = client.post("/v1/models/sine/forecast", json={"horizon": 3, "context": tail})
+    assert long.json()["forecast"] == short.json()["forecast"]
+
+
+def test_the_schema_states_the_limits_of_this_instance(make_client: MakeClient) -> None:
+    client = make_client(max_horizon=77, max_contexts=5, max_context_rows=300, max_dataset_rows=900)
+    document = client.get("/openapi.json").json()
+    forecast = document["components"]["schemas"]["ForecastRequest"]["properties"]
+    assert forecast["horizon"]["maximum"] == 77
+    assert forecast["context"]["anyOf"][0]["maxItems"] == 300
+    assert forecast["contexts"]["anyOf"][0]["maxItems"] == 5
+    inline = document["components"]["schemas"]["InlineData"]["properties"]["values"]
+    assert inline["maxItems"] == 900
+    number = inline["items"]["anyOf"][0]
+    assert (number["minimum"], number["maximum"]) == (-1e15, 1e15)
+    answer = client.post("/v1/models/sine/forecast", json={"horizon": 78})
+    assert answer.json()["error"]["code"] in ("horizon_too_large", "not_found")
+
+
+def test_unknown_query_parameters_are_refused(make_client: MakeClient) -> None:
+    client = make_client()
+    answer = client.get("/v1/jobs?limt=5")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "limt"
+    assert client.get("/v1/jobs?limit=5").status_code == 200
+    assert client.get("/healthz?probe=1").status_code == 422
