@@ -37,6 +37,10 @@ class CheckpointError(Exception):
     """A checkpoint is missing, malformed or does not match its recorded hash."""
 
 
+class CheckpointMissing(CheckpointError):
+    """A file of the checkpoint is not there (for example, the version was just deleted)."""
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class CheckpointMeta:
     """What `meta.json` holds (format `FORMAT_VERSION`), field by field in its order.
@@ -278,7 +282,11 @@ def read_meta(directory: Path) -> CheckpointMeta:
     """Read and check `meta.json` of a checkpoint; raises CheckpointError."""
     try:
         data = json.loads((directory / META_FILE).read_text())
-    except (OSError, ValueError) as exc:
+    except FileNotFoundError:
+        raise CheckpointMissing(f"{META_FILE} is missing") from None
+    except OSError as exc:  # its message would name the path: the reason is enough
+        raise CheckpointError(f"cannot read {META_FILE}: {exc.strerror}") from exc
+    except ValueError as exc:
         raise CheckpointError(f"cannot read {META_FILE}: {exc}") from exc
     return CheckpointMeta.from_json(data)
 
@@ -288,8 +296,10 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
     meta = read_meta(directory)
     try:
         data = (directory / WEIGHTS_FILE).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointMissing(f"{WEIGHTS_FILE} is missing") from None
     except OSError as exc:
-        raise CheckpointError(f"cannot read {WEIGHTS_FILE}: {exc}") from exc
+        raise CheckpointError(f"cannot read {WEIGHTS_FILE}: {exc.strerror}") from exc
     if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
         raise CheckpointError(f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE}")
     try:

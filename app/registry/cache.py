@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from app.core.errors import AppError, NotFound
-from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, load
+from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, CheckpointMissing, load
 from app.registry.checkpoint_store import CheckpointStore
 
 
@@ -48,7 +48,11 @@ class ModelCache:
                 self._entries.move_to_end(key)
                 return entry.checkpoint
         try:
-            checkpoint = load(path, self.device)
+            with self.checkpoints.reading(name):  # not while the version is being deleted
+                checkpoint = load(path, self.device)
+        except CheckpointMissing:  # deleted since the stat above
+            self.evict(name, version)
+            raise NotFound(f"model {name!r} has no version {version}", field="version") from None
         except CheckpointError as exc:
             raise CheckpointUnreadable(f"model {name!r} version {version}: {exc}") from exc
         with self._lock:

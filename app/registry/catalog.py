@@ -12,8 +12,10 @@ def _version_read(
     checkpoints: CheckpointStore, name: str, version: int, loaded_on: str | None
 ) -> VersionRead:
     folder = checkpoints.version_dir(name, version)
-    weights = folder / WEIGHTS_FILE
-    size = weights.stat().st_size if weights.exists() else 0
+    try:
+        size = (folder / WEIGHTS_FILE).stat().st_size
+    except OSError:
+        size = 0
     try:
         meta = read_meta(folder)
     except CheckpointError as exc:
@@ -38,21 +40,26 @@ def describe_model(
     *, checkpoints: CheckpointStore, name: str, loaded: dict[tuple[str, int], str]
 ) -> ModelRead:
     """Every version of a model with its metrics and spec, and where it is loaded."""
-    versions = checkpoints.versions(name)
-    if not versions:
-        raise NotFound(f"no model named {name!r}", field="model_name")
-    items = [_version_read(checkpoints, name, v, loaded.get((name, v))) for v in versions]
+    with checkpoints.reading(name):  # no version is published or deleted meanwhile
+        versions = checkpoints.versions(name)
+        if not versions:
+            raise NotFound(f"no model named {name!r}", field="model_name")
+        items = [_version_read(checkpoints, name, v, loaded.get((name, v))) for v in versions]
     return ModelRead(name=name, latest=versions[-1], versions=items)
 
 
 def list_models(*, checkpoints: CheckpointStore) -> ModelList:
     """Every model with its versions and the columns of its latest."""
     items = []
-    for name, versions in checkpoints.all_versions().items():
-        try:
-            columns = checkpoints.meta(name, versions[-1]).columns
-        except NotFound:
-            columns = []
+    for name in checkpoints.all_versions():
+        with checkpoints.reading(name):  # the versions as they are, none half gone
+            versions = checkpoints.versions(name)
+            if not versions:
+                continue  # deleted since the folder was listed
+            try:
+                columns = checkpoints.meta(name, versions[-1]).columns
+            except NotFound:
+                columns = []
         items.append(
             ModelSummary(name=name, latest=versions[-1], versions=versions, columns=columns)
         )

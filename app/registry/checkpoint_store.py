@@ -129,16 +129,17 @@ class CheckpointStore:
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
-    def _discard(self, path: Path) -> None:
+    def _to_trash(self, path: Path) -> Path:
         trash = self.root / f"{_TRASH_PREFIX}{uuid.uuid4().hex}"
-        os.rename(path, trash)  # gone from view at once, even if removal is slow
-        shutil.rmtree(trash, ignore_errors=True)
+        os.rename(path, trash)  # gone from view at once; removed after the lock is released
+        return trash
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove one version; NotFound if it does not exist. Its number is not reused."""
         with self._locked(name):
             self.resolve_version(name, version)
-            self._discard(self.version_dir(name, version))
+            trash = self._to_trash(self.version_dir(name, version))
+        shutil.rmtree(trash, ignore_errors=True)
 
     def delete_model(self, name: str) -> list[int]:
         """Remove a model and every version; returns the versions removed."""
@@ -146,5 +147,17 @@ class CheckpointStore:
             versions = self.versions(name)
             if not versions:
                 raise NotFound(f"no model named {name!r}", field="model_name")
-            self._discard(self.model_dir(name))
+            trash = self._to_trash(self.model_dir(name))
+        shutil.rmtree(trash, ignore_errors=True)
         return versions
+
+    @contextmanager
+    def reading(self, name: str) -> Iterator[None]:
+        """Read versions of `name` while none is published or deleted: a listing or a load
+        under it never sees a version half gone. A model that does not exist takes no lock (so
+        probing names creates no lock files)."""
+        if not self.model_dir(name).is_dir():
+            yield
+            return
+        with self._locked(name):
+            yield
