@@ -48,6 +48,27 @@ class ProgressReporter:
         self.progress: dict[str, Any] | None = None
         self.last_write = self.last_check = 0.0
 
+    def begin(self, epochs: int, learning_rate: float) -> None:
+        """Write epoch 0 at once, before the series is loaded and prepared: a client polling a
+        long job sees it has started."""
+        self.progress = {
+            "epoch": 0,
+            "epochs": epochs,
+            "fraction": 0.0,
+            "train_loss": None,
+            "val_loss": None,
+            "best_val_loss": None,
+            "best_epoch": 0,
+            "learning_rate": learning_rate,
+            "elapsed_seconds": 0.0,
+            "eta_seconds": None,
+        }
+        self.last_write = time.monotonic()
+        if not self.jobs.report_progress(
+            self.job_id, self.token, progress=self.progress, history=self.history
+        ):
+            raise JobLost
+
     def __call__(self, stats: EpochStats) -> None:
         self.history.append(
             finite_or_none(

@@ -26,10 +26,11 @@ from app.jobs.progress import JobLost, ProgressReporter, finite_or_none
 from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
+from app.ml.budget import TrainingCancelled
 from app.ml.checkpoints import CheckpointMeta
 from app.ml.checkpoints import write as write_checkpoint
 from app.ml.device import DeviceUnavailable, resolve_device
-from app.ml.train import TrainingCancelled, TrainingDiverged, train
+from app.ml.train import TrainingDiverged, train
 from app.registry import CheckpointStore
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class JobRun:
     ) -> tuple[dict[str, Any], int]:
         """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
         spec = TrainRequest.model_validate(row.spec)
+        reporter.begin(spec.training.epochs, spec.training.learning_rate)
         # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
         # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
         settings = self.settings

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from app.ml.budget import Budget
 from app.ml.data import Scaler, Split, column_windows, window_starts
 from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
 from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
@@ -27,6 +28,7 @@ MAX_ROLLOUT_EVAL_CALLS = 2_000
 EVAL_BATCH = 1024
 # State carry is chosen only if its validation rollout is at least about as good as the window's.
 STATE_ROLLOUT_TOLERANCE = 1.05
+UNLIMITED = Budget()  # no deadline, no stop predicate
 
 
 @dataclass(frozen=True)
@@ -81,52 +83,63 @@ def max_rollout_steps(fitted: Fitted) -> int:
 
 
 def rollouts_from(
-    fitted: Fitted, starts: np.ndarray, steps: int, mode: RolloutMode
+    fitted: Fitted, starts: np.ndarray, steps: int, mode: RolloutMode, budget: Budget = UNLIMITED
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched rollouts of `steps` rows from each start, given the true future of any known
-    covariates: (predicted, actual), each [n, steps, O] on the original scale."""
+    covariates: (predicted, actual), each [n, steps, O] on the original scale. Past the
+    budget's deadline they end early: fewer starts (n < len(starts)) or fewer steps."""
     lookback, device = fitted.model.config.lookback, fitted.device
     inputs = list(fitted.roles.inputs)
     rows = torch.as_tensor(starts, device=device)[:, None]
     history = rows + torch.arange(-lookback, 0, device=device)
     ahead = rows + torch.arange(0, steps, device=device)
-    predicted = [
-        rollout(
-            fitted.model,
-            fitted.series[history[begin : begin + EVAL_BATCH]][..., inputs],
-            steps,
-            mode,
-            fitted.series[ahead[begin : begin + EVAL_BATCH]][..., inputs],
+    predicted: list[torch.Tensor] = []
+    for begin in range(0, len(starts), EVAL_BATCH):
+        if predicted and not budget.left():
+            break
+        predicted.append(
+            rollout(
+                fitted.model,
+                fitted.series[history[begin : begin + EVAL_BATCH]][..., inputs],
+                steps,
+                mode,
+                fitted.series[ahead[begin : begin + EVAL_BATCH]][..., inputs],
+                keep_going=budget.left,
+            )
         )
-        for begin in range(0, len(starts), EVAL_BATCH)
-    ]
-    scaled = torch.cat(predicted).double().cpu().numpy()
-    actual = fitted.raw_targets[starts[:, None] + np.arange(steps)]
+    done = min(chunk.shape[1] for chunk in predicted)  # steps every rollout reached
+    scaled = torch.cat([chunk[:, :done] for chunk in predicted]).double().cpu().numpy()
+    actual = fitted.raw_targets[starts[: len(scaled), None] + np.arange(done)]
     return fitted.out_scaler.inverse(scaled), actual
 
 
 def rollout_rmse(
-    fitted: Fitted, start: int, steps: int, mode: RolloutMode
+    fitted: Fitted, start: int, steps: int, mode: RolloutMode, budget: Budget = UNLIMITED
 ) -> tuple[np.ndarray, float]:
-    """Roll out `steps` rows from the window before row `start`: ([steps, O], RMSE), original
-    scale."""
-    predicted, actual = rollouts_from(fitted, np.array([start]), steps, mode)
+    """Roll out up to `steps` rows from the window before row `start` (fewer past the budget's
+    deadline): ([steps rolled, O], RMSE), original scale."""
+    predicted, actual = rollouts_from(fitted, np.array([start]), steps, mode, budget)
     return predicted[0], errors(predicted[0], actual[0])["rmse"]
 
 
-def choose_rollout_mode(fitted: Fitted) -> tuple[RolloutMode, dict[str, float | None]]:
-    """Pick the cheaper state carry only where the validation rollout shows it is as good."""
+def choose_rollout_mode(
+    fitted: Fitted, budget: Budget = UNLIMITED
+) -> tuple[RolloutMode, dict[str, float | None]]:
+    """Pick the cheaper state carry only where the validation rollout shows it is as good (and
+    the window, which the model was fitted on, when the budget ends before both are measured)."""
     start = fitted.split.val_start
     steps = min(fitted.split.val, max_rollout_steps(fitted))
-    window = rollout_rmse(fitted, start, steps, "window")[1]
-    if not state_rollout_possible(fitted.model.config):
+    rolled, window = rollout_rmse(fitted, start, steps, "window", budget)
+    if not state_rollout_possible(fitted.model.config) or len(rolled) < steps or not budget.left():
         return "window", {"window": window, "state": None}
-    state = rollout_rmse(fitted, start, steps, "state")[1]
+    rolled, state = rollout_rmse(fitted, start, steps, "state", budget)
+    if len(rolled) < steps:  # not compared over the same steps: keep the window
+        return "window", {"window": window, "state": None}
     chosen: RolloutMode = "state" if state <= window * STATE_ROLLOUT_TOLERANCE else "window"
     return chosen, {"window": window, "state": state}
 
 
-def evaluate(fitted: Fitted, mode: RolloutMode) -> dict[str, object]:
+def evaluate(fitted: Fitted, mode: RolloutMode, budget: Budget = UNLIMITED) -> dict[str, object]:
     """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
     config, split, raw = fitted.model.config, fitted.split, fitted.raw_targets
     starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
@@ -138,8 +151,10 @@ def evaluate(fitted: Fitted, mode: RolloutMode) -> dict[str, object]:
         targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
         model_sums.add(fitted.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
         naive_sums.add(naive_windows(raw, first, config.horizon), targets)
-    steps = min(split.test, max_rollout_steps(fitted))
-    rolled, _ = rollout_rmse(fitted, split.test_start, steps, mode)
+    rolled, _ = rollout_rmse(
+        fitted, split.test_start, min(split.test, max_rollout_steps(fitted)), mode, budget
+    )
+    steps = len(rolled)
     actual = raw[split.test_start : split.test_start + steps]
     naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)
     naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
@@ -160,39 +175,53 @@ def calibration_steps(fitted: Fitted, wanted: int) -> int:
     return max(1, min(wanted, fitted.split.val // 2))
 
 
-def calibrate_intervals(fitted: Fitted, mode: RolloutMode, wanted: int) -> np.ndarray | None:
+def calibrate_intervals(
+    fitted: Fitted, mode: RolloutMode, wanted: int, budget: Budget = UNLIMITED
+) -> np.ndarray | None:
     """[len(LEVELS), steps, O] conformal half-widths from rollouts over the validation split,
-    for up to `wanted` steps (None: the split is too short for them)."""
+    for up to `wanted` steps (None: the split is too short for them, or the budget ended)."""
     steps = calibration_steps(fitted, wanted)
     starts = rollout_starts(fitted.split.val_start, fitted.split.test_start, steps)
-    if len(starts) < 2:
+    if len(starts) < 2 or not budget.left():
         return None
-    predicted, actual = rollouts_from(fitted, starts, steps, mode)
+    predicted, actual = rollouts_from(fitted, starts, steps, mode, budget)
+    if len(predicted) < 2:
+        return None
     return conformal_quantiles(np.abs(actual - predicted))
 
 
-def interval_coverage(fitted: Fitted, mode: RolloutMode, widths: np.ndarray) -> dict[str, object]:
+def interval_coverage(
+    fitted: Fitted, mode: RolloutMode, widths: np.ndarray, budget: Budget = UNLIMITED
+) -> dict[str, object]:
     """Coverage of the calibrated intervals over rollouts from the test split."""
     steps = max(1, min(widths.shape[1], fitted.split.test // 2))
     starts = rollout_starts(fitted.split.test_start, len(fitted.raw_targets), steps)
-    predicted, actual = rollouts_from(fitted, starts, steps, mode)
+    predicted, actual = rollouts_from(fitted, starts, steps, mode, budget)
+    steps = predicted.shape[1]
     return {
         "calibrated_steps": widths.shape[1],
-        "test_rollouts": len(starts),
+        "test_rollouts": len(predicted),
         "test_steps": steps,
         "coverage": coverage(predicted, actual, widths[:, :steps]),
     }
 
 
 def assess(
-    fitted: Fitted, interval_steps: int
+    fitted: Fitted, interval_steps: int, budget: Budget = UNLIMITED
 ) -> tuple[RolloutMode, dict[str, object], np.ndarray | None]:
     """Choose the rollout mode, measure the test split, calibrate intervals for up to
-    `interval_steps` steps: (mode, metrics, half-widths or None)."""
-    mode, validation_rmse = choose_rollout_mode(fitted)
-    metrics = evaluate(fitted, mode)
+    `interval_steps` steps: (mode, metrics, half-widths or None).
+
+    Measuring stops at the budget's deadline (the job's time limit) like fitting does: the
+    rollouts then cover fewer steps, intervals may be left out, and `evaluation_cut_short`
+    says so. The budget's stop predicate (a cancel) is asked between model calls."""
+    mode, validation_rmse = choose_rollout_mode(fitted, budget)
+    metrics = evaluate(fitted, mode, budget)
     metrics["rollout_mode"] = mode
     metrics["validation_rollout_rmse"] = validation_rmse
-    widths = calibrate_intervals(fitted, mode, interval_steps)
-    metrics["intervals"] = None if widths is None else interval_coverage(fitted, mode, widths)
+    widths = calibrate_intervals(fitted, mode, interval_steps, budget)
+    metrics["intervals"] = (
+        None if widths is None else interval_coverage(fitted, mode, widths, budget)
+    )
+    metrics["evaluation_cut_short"] = not budget.left()
     return mode, metrics, widths

@@ -11,6 +11,7 @@ Two ways to continue past the context, both batched (one tensor pass per model c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -40,12 +41,15 @@ def rollout(
     steps: int,
     mode: RolloutMode = "window",
     future: torch.Tensor | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     """context: [B, >= lookback, F] scaled input rows; only its last `lookback` rows are used.
     future: [B, >= steps, F] scaled input rows ahead, read only in the columns that are not
-    predicted (known covariates); needed when the model has such columns.
+    predicted (known covariates); needed when the model has such columns. `keep_going`, asked
+    before every model call after the first, ends the rollout early when it answers False.
 
-    Returns the next `steps` predicted rows, [B, steps, O] scaled.
+    Returns the next `steps` predicted rows, [B, steps, O] scaled (fewer, whole calls of
+    `horizon` rows, when `keep_going` ended it).
     """
     model.eval()
     config = model.config
@@ -60,12 +64,40 @@ def rollout(
     if mode == "state":
         if covariates:
             raise ValueError("a model with known covariates rolls out by window")
-        chunk, state = model(context)  # [B, H, F]
-        chunks = [chunk]
-        for _ in range(calls - 1):
-            chunk, state = model(chunk, state)  # continue with the H rows just predicted
-            chunks.append(chunk)
-        return torch.cat(chunks, 1)[:, :steps]  # [B, calls * H, F] -> [B, steps, F]
+        return _state_rollout(model, context, calls, keep_going)[:, :steps]
+    return _window_rollout(model, context, calls, future, keep_going)[:, :steps]
+
+
+def _state_rollout(
+    model: LSTMForecaster,
+    context: torch.Tensor,
+    calls: int,
+    keep_going: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """Run the context once, then feed back each predicted chunk carrying (h, c):
+    [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
+    chunk, state = model(context)  # [B, H, F]
+    chunks = [chunk]
+    for _ in range(calls - 1):
+        if keep_going is not None and not keep_going():
+            break
+        chunk, state = model(chunk, state)  # continue with the H rows just predicted
+        chunks.append(chunk)
+    return torch.cat(chunks, 1)
+
+
+def _window_rollout(
+    model: LSTMForecaster,
+    context: torch.Tensor,
+    calls: int,
+    future: torch.Tensor | None,
+    keep_going: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """Re-run the model on the last `lookback` rows for every chunk, predicted inputs fed
+    back and known covariates read from `future`: [B, calls * H, O] (fewer whole chunks when
+    `keep_going` ended it)."""
+    config = model.config
+    lookback, horizon = config.lookback, config.horizon
     ahead = context.new_zeros(context.shape[0], calls * horizon, context.shape[2])
     if future is not None:
         known = future[:, : calls * horizon]
@@ -80,12 +112,14 @@ def rollout(
     outputs, inputs = [out for out, _ in pairs], [at_input for _, at_input in pairs]
     predicted = context.new_empty(context.shape[0], calls * horizon, config.n_outputs)
     for call in range(calls):
+        if call and keep_going is not None and not keep_going():
+            return predicted[:, : call * horizon]
         at = lookback + call * horizon
         chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, O]
         predicted[:, call * horizon : (call + 1) * horizon] = chunk
         if inputs:
             buffer[:, at : at + horizon, inputs] = chunk[..., outputs]
-    return predicted[:, :steps]
+    return predicted
 
 
 def forecast(

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from app.ml.assess import Fitted, assess, mean_loss
+from app.ml.budget import Budget, StopFn, TrainingCancelled
 from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
 from app.ml.fields import described
 from app.ml.forecast import RolloutMode
@@ -118,16 +119,11 @@ def stateful_possible(config: LSTMConfig) -> bool:
     )  # fmt: skip
 
 
-class TrainingCancelled(Exception):
-    """The caller's stop predicate asked to stop."""
-
-
 class TrainingDiverged(Exception):
     """The loss became NaN or infinite."""
 
 
 ProgressFn = Callable[[EpochStats], None]
-StopFn = Callable[[], bool]
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -202,6 +198,7 @@ class _Trainer:
         config: TrainConfig,
         device: torch.device,
         roles: ColumnRoles,
+        deadline: float | None,
     ) -> None:
         self.config, self.device, self.roles = config, device, roles
         chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
@@ -228,7 +225,7 @@ class _Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = LSTMForecaster(model_config).to(device)
         self.optimizer = _optimizer(self.model, config)
-        self.deadline: float | None = None  # set when fitting starts
+        self.deadline = deadline  # the job's time limit (perf_counter seconds), or None
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -309,8 +306,6 @@ class _Trainer:
         best_state = copy.deepcopy(self.model.state_dict())
         learning_rate = config.learning_rate
         began = time.perf_counter()
-        if config.time_limit_seconds is not None:
-            self.deadline = began + config.time_limit_seconds
         self.history: list[EpochStats] = []
         stop_reason = "max_epochs"
         for epoch in range(1, config.epochs + 1):
@@ -370,11 +365,13 @@ def train(
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
     """
     began = time.perf_counter()
+    limit = config.time_limit_seconds
+    budget = Budget(None if limit is None else began + limit, should_stop)  # the whole job's
     series = np.asarray(series, dtype=np.float64)
     roles = columns or ColumnRoles.of(series.shape[1])
-    trainer = _Trainer(series, model_config, config, device, roles)
+    trainer = _Trainer(series, model_config, config, device, roles, budget.deadline)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
-    mode, metrics, widths = assess(trainer.fitted(), config.interval_steps)
+    mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)
     return TrainResult(
         model=trainer.model.cpu(),
         scaler=trainer.scaler,

@@ -56,6 +56,11 @@ class MetricsRead(ReadSchema):
     epochs_run: int
     stop_reason: str
     train_seconds: float
+    evaluation_cut_short: bool = Field(
+        False,
+        description="the job's time limit passed while measuring: rollouts and intervals cover "
+        "fewer steps than asked (see rollout_steps and intervals)",
+    )
 
 
 # -- versions --------------------------------------------------------------------------------

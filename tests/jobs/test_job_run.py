@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app.core.db import utcnow
-from app.datasets.service import create_dataset
+from app.datasets import create_dataset
 from app.jobs.repository import INTERRUPTED
 from app.jobs.run import JobRun
 from app.jobs.table import JobRow, JobStatus
@@ -212,3 +212,36 @@ def test_early_stopped_job_keeps_every_epoch_of_its_history(tmp_path: Path) -> N
     assert [e["epoch"] for e in row.history] == list(range(1, row.metrics["epochs_run"] + 1))
     assert row.progress["epoch"] == row.metrics["epochs_run"]
     assert row.progress["fraction"] == 1.0
+
+
+def test_progress_shows_the_job_started_before_its_series_is_loaded(tmp_path: Path) -> None:
+    """Epoch 0 is written before loading and preparing the series: here the dataset vanished
+    behind the service's back, so the job fails while loading, with that progress kept."""
+    settings, repos = inline_repositories(tmp_path)
+    x = np.linspace(0, 60, 600)
+    dataset = create_dataset(
+        datasets=repos.datasets, name="gone", matrix=np.sin(x)[:, None], columns=["s"]
+    )
+    spec = {**SMALL, "data": {"dataset_id": dataset.id}}
+    row = JobRow(
+        id=uuid.uuid4().hex,
+        model_name="small",
+        status=JobStatus.QUEUED,
+        spec=spec,
+        created_at=utcnow(),
+        history=[],
+    )
+    repos.jobs.add(row)
+    with repos.datasets._session() as session:  # not through the service: it would refuse
+        session.delete(session.get(type(dataset), dataset.id))
+    job_run(settings, repos, row.id).claim_and_run()
+    final = repos.jobs.get(row.id)
+    assert final is not None
+    assert final.status == JobStatus.FAILED
+    assert "no longer exists" in (final.error or "")
+    assert final.progress is not None
+    assert (final.progress["epoch"], final.progress["epochs"], final.progress["fraction"]) == (
+        0,
+        4,
+        0.0,
+    )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.budget import TrainingCancelled
 from app.ml.data import Split, gather_windows, window_starts
 from app.ml.evaluation import errors
 from app.ml.forecast import rollout
@@ -16,7 +17,6 @@ from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.train import (
     EpochStats,
     TrainConfig,
-    TrainingCancelled,
     TrainingDiverged,
     TrainResult,
     train,
@@ -228,3 +228,36 @@ def test_short_sin_training_beats_the_naive_one_step_forecast() -> None:
 def test_series_too_short_for_the_window_raises_value_error() -> None:
     with pytest.raises(ValueError, match=r"the training split \(10 rows\) holds no window"):
         train(np.zeros((12, 1)), TINY, TrainConfig(epochs=1), CPU)
+
+
+def test_the_time_limit_covers_measuring_too() -> None:
+    """Fitting stops at the limit, and measuring (thousands of rollout steps here) stops there
+    too: its rollouts are cut short and say so, instead of running past the limit."""
+    series = generate("sin", resolve_params("sin", {"points": 20000, "stop": 2000}))
+    config = TrainConfig(epochs=10_000, early_stopping_patience=0, time_limit_seconds=0.2)
+    result = train(series, TINY, config, CPU)
+    assert result.stop_reason == "time_limit"
+    assert result.metrics["evaluation_cut_short"] is True
+    assert result.metrics["rollout_steps"] < 2000  # the test split holds 2000 rows
+    assert result.metrics["rollout_mode"] == "window"
+
+
+def test_a_cancel_during_measuring_stops_the_job() -> None:
+    series = generate("sin", resolve_params("sin", {"points": 4000, "stop": 400}))
+    fitted: list[int] = []
+    with pytest.raises(TrainingCancelled):
+        train(
+            series,
+            TINY,
+            TrainConfig(epochs=2, early_stopping_patience=0),
+            CPU,
+            on_progress=lambda stats: fitted.append(stats.epoch),
+            should_stop=lambda: len(fitted) == 2,  # asked only once every epoch is done
+        )
+    assert fitted == [1, 2]
+
+
+def test_an_unhurried_job_is_measured_in_full(series: np.ndarray) -> None:
+    result = fit(series, time_limit_seconds=3600)
+    assert result.metrics["evaluation_cut_short"] is False
+    assert result.metrics["rollout_steps"] == 30  # the whole test split
