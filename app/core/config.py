@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     max_dataset_rows: int = Field(1_000_000, ge=10, description="most rows in a series")
     max_dataset_columns: int = Field(64, ge=1, le=4096, description="most columns in a series")
     max_train_seconds: float = Field(
-        3600, gt=0, description="a job stops there, keeping its best weights so far"
+        3600,
+        gt=0,
+        description="a job, fitting and then measuring, ends within it (fitting stops at 80%, "
+        "keeping its best weights so far)",
     )
     max_train_memory_mb: int = Field(
         4096, ge=16, description="largest estimated activation memory of a training batch"

@@ -26,6 +26,9 @@ from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
 
+# Of a job's time limit, the share fitting may use: the rest is kept for measuring the model
+# (rollouts, the rollout-mode choice, intervals), which the limit covers too.
+FIT_SHARE = 0.8
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 
 
@@ -367,9 +370,10 @@ def train(
     began = time.perf_counter()
     limit = config.time_limit_seconds
     budget = Budget(None if limit is None else began + limit, should_stop)  # the whole job's
+    fit_deadline = None if limit is None else began + FIT_SHARE * limit
     series = np.asarray(series, dtype=np.float64)
     roles = columns or ColumnRoles.of(series.shape[1])
-    trainer = _Trainer(series, model_config, config, device, roles, budget.deadline)
+    trainer = _Trainer(series, model_config, config, device, roles, fit_deadline)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
     mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)
     return TrainResult(
