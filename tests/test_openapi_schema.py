@@ -71,7 +71,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples every run, so the gate is stable; bench/soak.py probes at random.
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_own_schema(case: schemathesis.Case) -> None:
     """Every check schemathesis has (status codes, content types, bodies, headers, auth,
     rejection of invalid data, acceptance of valid data, ...), none ignored."""

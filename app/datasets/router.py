@@ -21,6 +21,7 @@ from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
 from app.datasets.values import Limits
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
+FORM_FIELDS = ("file", "name", "time_column")
 DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
 
 _UPLOAD_BODY: dict[str, Any] = {
@@ -42,6 +43,7 @@ _UPLOAD_BODY: dict[str, Any] = {
             "schema": {
                 "type": "object",
                 "required": ["file"],
+                "additionalProperties": False,
                 "properties": {
                     "file": {
                         "type": "string",
@@ -74,9 +76,17 @@ def _text_field(value: Any, field: str) -> str | None:
 
 async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
     form = await request.form(max_files=1, max_fields=8)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
+    if not isinstance(form.get("file"), UploadFile):
         raise InvalidInput("a CSV file is required in the form field 'file'", field="file")
+    for key in form:
+        if key not in FORM_FIELDS:
+            raise InvalidInput(
+                f"unknown form field {key!r}; the fields are {', '.join(FORM_FIELDS)}", field=key
+            )
+        if len(form.getlist(key)) > 1:
+            raise InvalidInput(f"the form field {key!r} is given twice", field=key)
+    upload = form["file"]
+    assert isinstance(upload, UploadFile)  # checked above
     name = _text_field(form.get("name"), "name")
     time_column = _text_field(form.get("time_column"), "time_column")
     data = await upload.read()

@@ -243,3 +243,14 @@ def test_unknown_query_parameters_are_refused(make_client: MakeClient) -> None:
     assert answer.json()["error"]["field"] == "limt"
     assert client.get("/v1/jobs?limit=5").status_code == 200
     assert client.get("/healthz?probe=1").status_code == 422
+
+
+def test_unknown_or_repeated_form_fields_are_refused(make_client: MakeClient) -> None:
+    client = make_client()
+    unknown = client.post("/v1/datasets", files=csv_file("a\n1\n2\n"), data={"nmae": "typo"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "nmae"
+    twice = client.post("/v1/datasets", files=csv_file("a\n1\n2\n"), data={"name": ["one", "two"]})
+    assert twice.status_code == 422
+    assert twice.json()["error"]["field"] == "name"
+    assert client.get("/v1/datasets").json()["total"] == 0
