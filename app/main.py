@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import torch
 from fastapi import Depends, FastAPI
 
 from app import __version__, health, openapi
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:
                 logger.warning("marked %d interrupted job(s) failed", len(interrupted))
+        torch.set_num_threads(settings.serve_threads)  # forecasts run in this process
         checkpoints = CheckpointStore(settings.models_dir)
         checkpoints.ensure()
         cache = ModelCache(checkpoints, resolve_device(settings.device), settings.model_cache_size)

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=0, le=64, description="training jobs run at once in local worker processes"
     )
+    serve_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="torch CPU threads of the API process for forecasts (measured: one thread "
+        "is fastest for these small models, and far faster when training shares the cores)",
+    )
     train_threads: int = Field(
         1,
         ge=1,

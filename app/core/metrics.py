@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -49,6 +49,9 @@ class ServiceMetrics:
             ["route", "method"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
+        )
+        self.http_in_progress = Gauge(
+            "forecast_http_requests_in_progress", "HTTP requests being served", registry=r
         )
         self.epochs_trained = Counter(
             "forecast_epochs_trained_total", "Training epochs finished", registry=r

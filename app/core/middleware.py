@@ -65,9 +65,11 @@ class HttpMetrics:
                 status = message["status"]
             await send(message)
 
+        self.metrics.http_in_progress.inc()
         try:
             await self.app(scope, receive, send_status)
         finally:
+            self.metrics.http_in_progress.dec()
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "other"
             self.metrics.http_requests.labels(route, method, str(status)).inc()

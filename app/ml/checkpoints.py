@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -233,11 +234,20 @@ class Checkpoint:
         steps: int,
         device: torch.device,
         future: np.ndarray | None = None,
+        keep_going: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F]
-        rows ahead, for a model with known covariates) -> [B, steps, O], original scale."""
+        rows ahead, for a model with known covariates) -> [B, steps, O], original scale (fewer
+        steps when `keep_going`, asked between model calls, ended it)."""
         return forecast(
-            self.model, self.scalers, contexts, steps, self.meta.rollout_mode, device, future
+            self.model,
+            self.scalers,
+            contexts,
+            steps,
+            self.meta.rollout_mode,
+            device,
+            future,
+            keep_going,
         )
 
 

@@ -130,9 +130,11 @@ def forecast(
     mode: RolloutMode,
     device: torch.device,
     future: np.ndarray | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F] rows
-    ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale.
+    ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale
+    (fewer steps when `keep_going`, asked between model calls, ended the rollout).
 
     `scalers` are the (input, output) column scalers. The one place where a forecast is scaled
     in and out.
@@ -143,5 +145,5 @@ def forecast(
     ahead = None
     if future is not None:
         ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
-    out = rollout(model, scaled, steps, mode, ahead)  # [B, steps, O]
+    out = rollout(model, scaled, steps, mode, ahead, keep_going)  # [B, steps, O]
     return scale_out.inverse(out.double().cpu().numpy())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,10 @@ from app.ml.cost import rollout_flops
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
 from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
+
+
+class ForecastAbandoned(Exception):
+    """The caller stopped the forecast (its client went away) before every step was made."""
 
 
 def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
@@ -180,8 +185,10 @@ def make_forecast(
     request: ForecastRequest,
     limits: ForecastLimits,
     metrics: ServiceMetrics,
+    keep_going: Callable[[], bool] | None = None,
 ) -> ForecastResponse:
-    """Roll a saved model forward `request.horizon` steps from each context."""
+    """Roll a saved model forward `request.horizon` steps from each context; `keep_going`,
+    asked between model calls, abandons the work (ForecastAbandoned) when it answers False."""
     began = time.perf_counter()
     _check_request_size(request, limits)
     version = cache.checkpoints.resolve_version(name, request.version)
@@ -190,7 +197,9 @@ def make_forecast(
     contexts = _contexts(request, checkpoint, label)
     future = _future(request, checkpoint, label)
     _check_work(checkpoint, len(contexts), request, limits)
-    values = checkpoint.forecast(contexts, request.horizon, cache.device, future)  # [B, H, O]
+    values = checkpoint.forecast(contexts, request.horizon, cache.device, future, keep_going)
+    if values.shape[1] < request.horizon:  # [B, H, O]: ended early
+        raise ForecastAbandoned
     if not np.isfinite(values).all():
         raise InvalidInput(
             f"the forecast of {label} left the range of finite numbers; the context is too far "

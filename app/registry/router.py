@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.core.deps import MetricsDep, SettingsDep
+from app.core.disconnect import run_while_connected
 from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
 from app.core.strict_json import StrictJSONRoute
@@ -65,9 +66,10 @@ def delete_version(
     responses=responses(400, 404, 413, 422, 500),
     summary="Forecast from a saved model",
 )
-def create_forecast(
+async def create_forecast(
     model_name: ModelName,
     body: ForecastRequest,
+    request: Request,
     cache: CacheDep,
     settings: SettingsDep,
     metrics: MetricsDep,
@@ -75,12 +77,18 @@ def create_forecast(
     """Roll the model forward `horizon` steps, feeding each prediction back as input.
 
     Without `context` the forecast continues the training series. `contexts` forecasts many
-    series in one batched pass. Values are on the original scale.
+    series in one batched pass. Values are on the original scale. A forecast whose client
+    disconnects stops at its next model call.
     """
-    return make_forecast(
-        cache=cache,
-        name=model_name,
-        request=body,
-        limits=ForecastLimits.of(settings),
-        metrics=metrics,
+    limits = ForecastLimits.of(settings)
+    return await run_while_connected(
+        request,
+        lambda keep_going: make_forecast(
+            cache=cache,
+            name=model_name,
+            request=body,
+            limits=limits,
+            metrics=metrics,
+            keep_going=keep_going,
+        ),
     )

@@ -4,6 +4,8 @@ never a 5xx or a traceback, and the service keeps answering meanwhile."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import threading
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.server import Server
+from tests.factories import BUNDLED_MODELS
 from tests.waiting import LIVENESS_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
@@ -90,3 +93,40 @@ def test_an_upload_cut_off_midway_is_a_client_event(server: Server, tmp_path: Pa
     assert "Traceback" not in server.log()
     assert " ERROR " not in server.log()
     assert server.http.get("/v1/datasets").json()["total"] == 0  # nothing half-stored
+
+
+def test_a_forecast_stops_when_its_client_goes_away(tmp_path: Path) -> None:
+    """A forecast of minutes (16 contexts x 400,000 sequential steps), its client gone after
+    its request: the work ends at the next model call. The line is logged only once the work
+    has returned, so seeing it proves the threads are free again."""
+    server = Server(
+        tmp_path,
+        workers=0,
+        max_horizon=400_000,
+        max_forecast_gflop=10**6,
+        max_forecast_values=10**8,
+    )
+    shutil.copytree(BUNDLED_MODELS, tmp_path / "models")
+    server.start()
+    try:
+        body = json.dumps({"horizon": 400_000, "contexts": [[0.1] * 10] * 16}).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(
+                b"POST /v1/models/sine/forecast HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            wait_until(  # the forecast and this scrape are in progress
+                lambda: "requests_in_progress 2.0" in server.http.get("/metrics").text,
+                message="the forecast to be under way",
+            )
+        wait_until(
+            lambda: "client went away during POST /v1/models/sine/forecast" in server.log(),
+            message=server.log,
+        )
+        assert 'status="499"' in server.http.get("/metrics").text
+        quick = server.http.post("/v1/models/sine/forecast", json={"horizon": 5})
+        assert quick.status_code == 200
+    finally:
+        server.stop()
