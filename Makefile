@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality default-model clean
+.PHONY: run worker test services lint format bench bench-quality bench-soak default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.app  ## the sin task: training, accuracy and rollout times in both modes
 	$(PY) -m bench.sin_task
+
+bench-soak: $(VENV)/.dev  ## the hostile probe: kill -9, delete race, hostile uploads, slow clients
+	$(PY) -m bench.soak
 
 bench-quality: $(VENV)/.app  ## every tutorial task against its target (bench/results/quality.md)
 	$(PY) -m bench.quality

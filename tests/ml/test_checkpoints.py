@@ -13,7 +13,7 @@ import torch
 
 import app.ml
 from app.ml import checkpoints
-from app.ml.checkpoints import CheckpointError, CheckpointMeta, load, write
+from app.ml.checkpoints import CheckpointError, CheckpointMeta, CheckpointMissing, load, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig, LSTMForecaster
@@ -103,7 +103,7 @@ def test_missing_weights_file_raises_checkpoint_error(
 ) -> None:
     directory = saved[0]
     (directory / "weights.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="cannot read weights.safetensors"):
+    with pytest.raises(CheckpointMissing, match="^weights.safetensors is missing$"):
         load(directory, CPU)
 
 
@@ -118,8 +118,15 @@ def test_malformed_meta_json_raises_checkpoint_error(
 
 
 def test_missing_meta_json_raises_checkpoint_error(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="cannot read meta.json"):
+    with pytest.raises(CheckpointMissing, match="^meta.json is missing$"):  # no path in it
         load(tmp_path, CPU)
+
+
+def test_an_unreadable_file_is_named_without_its_path(tmp_path: Path) -> None:
+    (tmp_path / "meta.json").mkdir()  # a folder where the file should be
+    with pytest.raises(CheckpointError) as caught:
+        load(tmp_path, CPU)
+    assert str(caught.value) == "cannot read meta.json: Is a directory"
 
 
 @pytest.mark.parametrize(
