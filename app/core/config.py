@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         120.0, gt=0, le=86400, description="a connection whose request body takes longer is closed"
     )
-    keep_alive_seconds: float = Field(
-        5.0, ge=1, le=3600, description="an idle keep-alive connection is closed after this"
+    keep_alive_seconds: int = Field(
+        5, ge=1, le=3600, description="an idle keep-alive connection is closed after this"
     )
     max_connections: int = Field(
         1000, ge=1, le=1_000_000, description="connections served at once; past it, 503"

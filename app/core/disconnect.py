@@ -34,6 +34,9 @@ async def run_while_connected(request: Request, work: Callable[[Callable[[], boo
     async def run() -> None:
         try:
             outcome.append(await anyio.to_thread.run_sync(work, lambda: not gone.is_set()))
+        except anyio.get_cancelled_exc_class():  # the request itself was cancelled (shutdown)
+            gone.set()  # the thread finishes soon: its next keep_going() answers False
+            raise
         except Exception as exc:  # re-raised below, outside the task group (no ExceptionGroup)
             failure.append(exc)
         tasks.cancel_scope.cancel()  # the watcher too

@@ -2,9 +2,13 @@
 
 uvicorn bounds idle keep-alive connections but not a request in flight: a client that sends
 its headers (or its body) a byte a minute holds a connection for ever, and a few hundred such
-clients hold the server. `guarded_protocol` gives each phase of a request a deadline from its
-start, the headers `header_timeout` seconds and the body `body_timeout`, and closes the
-connection when one passes. uvicorn's `limit_concurrency` answers 503 past `max_connections`.
+clients hold the server. `guarded_protocol` gives each phase in which the client sends a
+deadline from its start: the headers `header_timeout` seconds (from the connection's start, or
+from the first byte of a later request on a kept-alive connection) and the body
+`body_timeout`; the connection is closed when one passes. It also bounds what a client may
+send ahead while its request is answered (pipelined bytes). uvicorn's `limit_concurrency`
+answers 503 past `max_connections`. A client that stops reading its response is not bounded
+here: the operating system's send buffer is.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
+MAX_SENT_AHEAD = 64 * 1024  # bytes of a next request a client may send before this one is done
 
 
 class _GuardedH11Protocol(H11Protocol):
@@ -31,29 +36,41 @@ class _GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._watch()
+        self._phase = h11.IDLE
+        self._arm(h11.IDLE)  # a client that connects and sends nothing is a slow client too
 
     def data_received(self, data: bytes) -> None:
+        if self._phase is h11.IDLE and self._timer is None:
+            self._arm(h11.IDLE)  # the first bytes of a request on a kept-alive connection
         super().data_received(data)
+        if len(self.conn.trailing_data[0]) > MAX_SENT_AHEAD:
+            logger.info("closing the connection of %s: it sent too much ahead", self.client)
+            self.transport.close()
+            return
         self._watch()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._watch()
+        self._watch()  # back to IDLE: uvicorn's keep-alive bounds the wait for the next request
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
         super().connection_lost(exc)
 
     def _watch(self) -> None:
-        """Keep one deadline per phase of the client's side: headers (IDLE), body (SEND_BODY)."""
+        """One deadline per phase of the client's side: the body (SEND_BODY) from its start;
+        the headers (IDLE) from the first byte (see data_received)."""
         phase = self.conn.their_state
         if phase is self._phase:
             return
         self._cancel()
         self._phase = phase
-        limit = {h11.IDLE: self.header_timeout, h11.SEND_BODY: self.body_timeout}.get(phase)
-        if limit is not None and not self.transport.is_closing():
+        if phase is h11.SEND_BODY:
+            self._arm(phase)
+
+    def _arm(self, phase: object) -> None:
+        limit = self.header_timeout if phase is h11.IDLE else self.body_timeout
+        if not self.transport.is_closing():
             self._timer = self.loop.call_later(limit, self._too_slow, phase, limit)
 
     def _cancel(self) -> None:
@@ -86,5 +103,5 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         http=guarded_protocol(settings.header_timeout_seconds, settings.body_timeout_seconds),
         limit_concurrency=settings.max_connections,
-        timeout_keep_alive=int(settings.keep_alive_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
     )

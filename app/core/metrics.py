@@ -12,8 +12,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class _StateCollector(Collector):
-    """Gauges read at scrape time: jobs by status (every status, zeros included, from the job
-    table), models loaded (the serving cache)."""
+    """Gauges read at scrape time: jobs by status (as `job_counts` gives them: the app passes
+    every status, zeros included), models loaded (the serving cache)."""
 
     def __init__(
         self, job_counts: Callable[[], Mapping[str, int]], models_loaded: Callable[[], int]

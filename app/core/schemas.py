@@ -25,21 +25,21 @@ ModelName = Annotated[
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
-def first_invisible(text: str) -> str | None:
-    """The first control, format or separator character in `text` (NUL, a byte-order mark, a
-    zero-width space, a line break, a no-break space ...) as U+XXXX; None if there is none.
-    A plain space is fine. Such characters make two names look alike, or break a database
-    (PostgreSQL refuses NUL in text)."""
+def invisible_character(text: str) -> str | None:
+    """What is wrong with a name holding a control, format or separator character (NUL, a
+    byte-order mark, a zero-width space, a line break, a no-break space ...), naming the first
+    as U+XXXX; None if it holds none. A plain space is fine. Such characters make two names
+    look alike, or break a database (PostgreSQL refuses NUL in text)."""
     for char in text:
         if char != " " and unicodedata.category(char)[0] in "CZ":
-            return f"U+{ord(char):04X}"
+            return f"contains the control or invisible character U+{ord(char):04X}"
     return None
 
 
 def _visible(value: str) -> str:
-    found = first_invisible(value)
-    if found is not None:
-        raise ValueError(f"contains the control or invisible character {found}")
+    problem = invisible_character(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -32,8 +32,13 @@ def loads(data: bytes | str) -> Any:
     """json.loads that refuses duplicate keys; every refusal is a json.JSONDecodeError."""
     try:
         return json.loads(data, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError:
+        raise
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError(f"it is not UTF-8 text (byte {exc.start})", "", 0) from None
+    except (ValueError, RecursionError) as exc:  # an integer of 4,300+ digits, deep nesting
+        problem = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise json.JSONDecodeError(problem, "", 0) from None
 
 
 class _StrictJSONRequest(Request):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from array import array
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ class _TimeColumn:
 
     def add(self, cell: str, line: int) -> None:
         value, kind = _number(cell), "numbers"
-        if _NOT_FINITE.fullmatch(cell.strip()):
+        if _NOT_FINITE.fullmatch(cell.strip()) or (value is not None and not math.isfinite(value)):
             raise InvalidInput(f"line {line}: time value is not finite", field="file")
         if value is None:
             value, kind = self._date(cell, line), "dates"
@@ -80,10 +81,9 @@ def _cell(cell: str, line: int, column: str) -> float:
         else:
             problem = f"{shown!r} is not a number"
         raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file")
-    if abs(value) > MAX_ABS_VALUE:
-        raise InvalidInput(
-            f"line {line}, column {column!r}: value exceeds {MAX_ABS_VALUE:g}", field="file"
-        )
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:  # '1e400' reads as infinity
+        problem = "is not finite" if not math.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g}"
+        raise InvalidInput(f"line {line}, column {column!r}: value {problem}", field="file")
     return value
 
 

@@ -15,14 +15,10 @@ from app.datasets.table import DatasetRow
 InUse = Callable[[Session, str], int]
 
 
-def _unused(session: Session, dataset_id: str) -> int:
-    return 0
-
-
 class DatasetRepository(Repository):
     """Queries over the datasets table; each method is its own short transaction."""
 
-    def __init__(self, sessions: sessionmaker, in_use: InUse = _unused) -> None:  # type: ignore[type-arg]
+    def __init__(self, sessions: sessionmaker, in_use: InUse) -> None:  # type: ignore[type-arg]
         super().__init__(sessions)
         self._in_use = in_use
 

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from app.core import strict_json
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, responses
-from app.core.schemas import ID_PATTERN, first_invisible
+from app.core.schemas import ID_PATTERN, invisible_character
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
@@ -68,9 +68,9 @@ def _text_field(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 128:
         raise InvalidInput("must be a text field of at most 128 characters", field=field)
-    invisible = first_invisible(value)
+    invisible = invisible_character(value)
     if invisible is not None:
-        raise InvalidInput(f"contains the control or invisible character {invisible}", field=field)
+        raise InvalidInput(invisible, field=field)
     return value
 
 

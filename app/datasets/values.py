@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.core.errors import InvalidInput
-from app.core.schemas import MAX_ABS_VALUE, first_invisible
+from app.core.schemas import MAX_ABS_VALUE, invisible_character
 
 MAX_COLUMN_NAME = 64
 
@@ -47,12 +47,9 @@ def check_columns(columns: Sequence[str], field: str, limits: Limits) -> list[st
     for index, name in enumerate(columns):
         if not name.strip():
             raise InvalidInput(f"column {index + 1} has an empty name", field=field)
-        invisible = first_invisible(name)
+        invisible = invisible_character(name)
         if invisible is not None:
-            raise InvalidInput(
-                f"column {index + 1} name contains the control or invisible character {invisible}",
-                field=field,
-            )
+            raise InvalidInput(f"column {index + 1} name {invisible}", field=field)
         if len(name) > MAX_COLUMN_NAME:
             raise InvalidInput(
                 f"column {index + 1} name is over {MAX_COLUMN_NAME} characters", field=field

@@ -102,7 +102,10 @@ class JobRun:
             return JobStatus.FAILED, {"error": exc.message}
         except Exception as exc:  # noqa: BLE001 - the job, not the worker, must record the failure
             logger.exception("job %s failed", row.id)
-            return JobStatus.FAILED, {"error": f"internal error: {type(exc).__name__}: {exc}"}
+            # A client reads the error: an OSError's text names server paths, so it gives
+            # only its reason; the whole exception is in the worker's log above.
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return JobStatus.FAILED, {"error": f"internal error: {type(exc).__name__}: {detail}"}
         return JobStatus.SUCCEEDED, {"metrics": metrics, "model_version": version}
 
     def _train_and_publish(

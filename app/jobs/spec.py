@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema, VisibleText
+from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
 from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
@@ -128,7 +128,7 @@ class TrainingSpec(Schema):
     test_fraction: float = _ml(TrainConfig, "test_fraction", gt=0.0, le=0.5)
 
 
-ColumnName = Annotated[VisibleText, Field(min_length=1, max_length=128)]
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class TrainRequest(Schema):

@@ -28,7 +28,7 @@ MAX_ROLLOUT_EVAL_CALLS = 2_000
 EVAL_BATCH = 1024
 # State carry is chosen only if its validation rollout is at least about as good as the window's.
 STATE_ROLLOUT_TOLERANCE = 1.05
-UNLIMITED = Budget()  # no deadline, no stop predicate
+UNLIMITED = Budget()  # no deadline and no stop predicate: it never runs out, so never changes
 
 
 @dataclass(frozen=True)
@@ -223,5 +223,5 @@ def assess(
     metrics["intervals"] = (
         None if widths is None else interval_coverage(fitted, mode, widths, budget)
     )
-    metrics["evaluation_cut_short"] = not budget.left()
+    metrics["evaluation_cut_short"] = budget.ran_out
     return mode, metrics, widths

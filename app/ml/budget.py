@@ -17,16 +17,20 @@ class TrainingCancelled(Exception):
     """The caller's stop predicate asked to stop."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Budget:
     """A deadline (perf_counter seconds; None: no limit) and the caller's stop predicate."""
 
     deadline: float | None = None
     should_stop: StopFn | None = None
+    ran_out: bool = False  # whether some work was cut short at the deadline
 
     def left(self) -> bool:
-        """Whether work may go on: False once the deadline has passed. Raises
-        TrainingCancelled when the caller asked to stop."""
+        """Whether work may go on: False once the deadline has passed (and then `ran_out`).
+        Raises TrainingCancelled when the caller asked to stop."""
         if self.should_stop is not None and self.should_stop():
             raise TrainingCancelled
-        return self.deadline is None or time.perf_counter() < self.deadline
+        if self.deadline is None or time.perf_counter() < self.deadline:
+            return True
+        self.ran_out = True
+        return False

@@ -357,12 +357,12 @@ def train(
     device: torch.device,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    columns: ColumnRoles | None = None,
+    roles: ColumnRoles | None = None,
 ) -> TrainResult:
     """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
 
-    `columns` picks the input and target columns (default: all of them, both); `model_config`
-    must describe them (n_features = inputs, target_inputs = `columns.target_inputs`).
+    `roles` picks the input and target columns (default: all of them, both); `model_config`
+    must describe them (n_features = inputs, target_inputs = `roles.target_inputs`).
 
     Raises ValueError if the series is too short for the split and window, TrainingCancelled if
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
@@ -372,7 +372,7 @@ def train(
     budget = Budget(None if limit is None else began + limit, should_stop)  # the whole job's
     fit_deadline = None if limit is None else began + FIT_SHARE * limit
     series = np.asarray(series, dtype=np.float64)
-    roles = columns or ColumnRoles.of(series.shape[1])
+    roles = roles or ColumnRoles.of(series.shape[1])
     trainer = _Trainer(series, model_config, config, device, roles, fit_deadline)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
     mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)

@@ -48,9 +48,8 @@ class ModelCache:
                 self._entries.move_to_end(key)
                 return entry.checkpoint
         try:
-            with self.checkpoints.reading(name):  # not while the version is being deleted
-                checkpoint = load(path, self.device)
-        except CheckpointMissing:  # deleted since the stat above
+            checkpoint = load(path, self.device)
+        except CheckpointMissing:  # deleted since the stat above (a delete renames it away)
             self.evict(name, version)
             raise NotFound(f"model {name!r} has no version {version}", field="version") from None
         except CheckpointError as exc:

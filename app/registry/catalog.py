@@ -40,7 +40,7 @@ def describe_model(
     *, checkpoints: CheckpointStore, name: str, loaded: dict[tuple[str, int], str]
 ) -> ModelRead:
     """Every version of a model with its metrics and spec, and where it is loaded."""
-    with checkpoints.reading(name):  # no version is published or deleted meanwhile
+    with checkpoints.unchanging(name):  # no version is published or deleted meanwhile
         versions = checkpoints.versions(name)
         if not versions:
             raise NotFound(f"no model named {name!r}", field="model_name")
@@ -52,7 +52,7 @@ def list_models(*, checkpoints: CheckpointStore) -> ModelList:
     """Every model with its versions and the columns of its latest."""
     items = []
     for name in checkpoints.all_versions():
-        with checkpoints.reading(name):  # the versions as they are, none half gone
+        with checkpoints.unchanging(name):  # the versions as they are, none half gone
             versions = checkpoints.versions(name)
             if not versions:
                 continue  # deleted since the folder was listed

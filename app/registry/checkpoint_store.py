@@ -46,7 +46,8 @@ class CheckpointStore:
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        """Serialise publishing and deleting versions of one model, across processes."""
+        """Serialise publishing, deleting and listing versions of one model, across processes."""
+        self.model_dir(name)  # a valid name, before it names a lock file
         locks = self.root / ".locks"
         locks.mkdir(parents=True, exist_ok=True)
         with FileLock(locks / f"{name}.lock"):
@@ -136,6 +137,7 @@ class CheckpointStore:
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove one version; NotFound if it does not exist. Its number is not reused."""
+        self._existing(name)
         with self._locked(name):
             self.resolve_version(name, version)
             trash = self._to_trash(self.version_dir(name, version))
@@ -143,6 +145,7 @@ class CheckpointStore:
 
     def delete_model(self, name: str) -> list[int]:
         """Remove a model and every version; returns the versions removed."""
+        self._existing(name)
         with self._locked(name):
             versions = self.versions(name)
             if not versions:
@@ -151,11 +154,16 @@ class CheckpointStore:
         shutil.rmtree(trash, ignore_errors=True)
         return versions
 
+    def _existing(self, name: str) -> None:
+        """NotFound for a model with no folder, before any lock file is made for its name."""
+        if not self.model_dir(name).is_dir():
+            raise NotFound(f"no model named {name!r}", field="model_name")
+
     @contextmanager
-    def reading(self, name: str) -> Iterator[None]:
-        """Read versions of `name` while none is published or deleted: a listing or a load
-        under it never sees a version half gone. A model that does not exist takes no lock (so
-        probing names creates no lock files)."""
+    def unchanging(self, name: str) -> Iterator[None]:
+        """Hold off publishing and deleting versions of `name` (briefly: a listing reads small
+        files under it), so a listing never shows a version half gone. A model that does not
+        exist takes no lock, so probing names creates no lock files."""
         if not self.model_dir(name).is_dir():
             yield
             return

@@ -21,7 +21,8 @@ from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
 
 
 class ForecastAbandoned(Exception):
-    """The caller stopped the forecast (its client went away) before every step was made."""
+    """The caller stopped the forecast before every step was made: its client went away, which
+    `app.core.disconnect.run_while_connected` answers as a client event."""
 
 
 def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
@@ -34,14 +35,14 @@ def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) 
             field=field,
             code="context_width",
         )
-    if len(rows) < lookback:
+    matrix, _ = to_matrix(rows, inputs, field=field, limits=limits)  # at most max_context_rows
+    if len(matrix) < lookback:
         raise InvalidInput(
-            f"context has {len(rows)} rows; {label} needs at least {lookback} (its lookback)",
+            f"context has {len(matrix)} rows; {label} needs at least {lookback} (its lookback)",
             field=field,
             code="context_too_short",
         )
-    matrix, _ = to_matrix(rows[-lookback:], inputs, field=field, limits=limits)  # what it reads
-    return matrix
+    return matrix[-lookback:]
 
 
 def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray:
@@ -190,6 +191,8 @@ def make_forecast(
     """Roll a saved model forward `request.horizon` steps from each context; `keep_going`,
     asked between model calls, abandons the work (ForecastAbandoned) when it answers False."""
     began = time.perf_counter()
+    if keep_going is not None and not keep_going():  # its client left while it waited
+        raise ForecastAbandoned
     _check_request_size(request, limits)
     version = cache.checkpoints.resolve_version(name, request.version)
     checkpoint = cache.get(name, version)

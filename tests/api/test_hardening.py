@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
+import uuid
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.db import utcnow
+from app.jobs.table import JobRow, JobStatus
 from tests.factories import BUNDLED_MODELS
 
 KEY = "key-one-0123456789"
@@ -254,3 +258,59 @@ def test_unknown_or_repeated_form_fields_are_refused(make_client: MakeClient) ->
     assert twice.status_code == 422
     assert twice.json()["error"]["field"] == "name"
     assert client.get("/v1/datasets").json()["total"] == 0
+
+
+def test_the_query_check_runs_on_the_event_loop() -> None:
+    """A sync dependency would run in the thread pool, and /healthz would wait behind forecasts."""
+    from app.core.query import reject_unknown_query
+
+    assert inspect.iscoroutinefunction(reject_unknown_query)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"values": [' + b"9" * 5000 + b"]}",
+        b'{"values": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_json_that_python_cannot_read_is_a_422(make_client: MakeClient, body: bytes) -> None:
+    for path in ("/v1/datasets", "/v1/jobs"):
+        answer = make_client().post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == "body"
+
+
+def test_every_context_row_is_checked_and_named_by_its_place(make_client: MakeClient) -> None:
+    client = make_client()
+    shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    context = [0.1] * 30
+    context[20] = 5e300
+    answer = client.post("/v1/models/sine/forecast", json={"horizon": 2, "context": context})
+    assert answer.status_code == 422
+    assert "row 21" in answer.json()["error"]["message"]
+
+
+def test_a_stored_job_with_a_name_refused_today_still_reads(make_client: MakeClient) -> None:
+    """Jobs stored before names were checked keep reading (their spec is validated again)."""
+    client = make_client()
+    spec = {"model_name": "old", "data": {"function": "sin"}, "inputs": ["a\u00a0b"]}
+    row = JobRow(
+        id=uuid.uuid4().hex, model_name="old", status=JobStatus.FAILED, spec=spec,
+        created_at=utcnow(), history=[],
+    )  # fmt: skip
+    client.app.state.jobs.add(row)  # type: ignore[attr-defined]
+    answer = client.get(f"/v1/jobs/{row.id}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["spec"]["inputs"] == ["a\u00a0b"]
+
+
+def test_deleting_an_unknown_model_leaves_no_lock_file(make_client: MakeClient) -> None:
+    client = make_client()
+    root = client.app.state.checkpoints.root  # type: ignore[attr-defined]
+    assert client.delete("/v1/models/never-there").status_code == 404
+    assert client.delete("/v1/models/never-there/versions/1").status_code == 404
+    assert client.get("/v1/models/never-there").status_code == 404
+    assert not list(root.glob(".locks/never-there*"))

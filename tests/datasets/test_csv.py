@@ -31,7 +31,7 @@ def rejection(text: str | bytes, time_column: str | None = None) -> InvalidInput
 def datasets(tmp_path: Path) -> DatasetRepository:
     engine = make_engine(f"sqlite:///{tmp_path}/datasets.db")
     upgrade_schema(engine)
-    return DatasetRepository(make_session_factory(engine))
+    return DatasetRepository(make_session_factory(engine), in_use=lambda session, dataset_id: 0)
 
 
 def test_parses_numeric_columns_in_file_order_without_a_time_column() -> None:
@@ -262,3 +262,8 @@ def test_a_time_column_of_numbers_and_dates_is_refused() -> None:
     assert error.message.startswith("line 3: time value '2020-01-02' is not like line 2's")
     error = rejection("date,a\n2020-01-01,1\n1577923200,2\n")
     assert error.message.startswith("line 3: time value '1577923200' is not like line 2's")
+
+
+def test_numbers_too_big_for_a_float_are_not_finite() -> None:
+    assert rejection("time,a\n1e400,1\n2,2\n").message == "line 2: time value is not finite"
+    assert rejection("a\n1e400\n").message == "line 2, column 'a': value is not finite"

@@ -130,3 +130,31 @@ def test_a_forecast_stops_when_its_client_goes_away(tmp_path: Path) -> None:
         assert quick.status_code == 200
     finally:
         server.stop()
+
+
+def test_a_kept_alive_connection_outlives_the_header_deadline(tmp_path: Path) -> None:
+    """Waiting idle between requests is the keep-alive's to bound, not the header deadline's."""
+    server = Server(tmp_path, workers=0, header_timeout_seconds=1, keep_alive_seconds=60).start()
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS) as kept:
+            assert _ask(kept, request).startswith(b"HTTP/1.1 200")
+            # A witness that sends nothing is closed at the header deadline: once it is, the
+            # kept connection has been idle past that deadline too.
+            with socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS) as mute:
+                assert mute.recv(1) == b""
+            assert _ask(kept, request).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()
+
+
+def _ask(conn: socket.socket, request: bytes) -> bytes:
+    """Send `request` and read its whole /healthz response (headers and body may come apart)."""
+    conn.sendall(request)
+    answer = b""
+    while not answer.endswith(b'{"status":"ok"}'):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer

@@ -53,7 +53,7 @@ def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.nd
         n_features=1, lookback=20, hidden_size=8, num_layers=1, residual=False, highway=True,
         target_inputs=columns.target_inputs,
     )  # fmt: skip
-    result = train(sin_cos, model, TrainConfig(epochs=15, seed=0), CPU, columns=columns)
+    result = train(sin_cos, model, TrainConfig(epochs=15, seed=0), CPU, roles=columns)
     metrics = result.metrics
     assert metrics["one_step"]["mse"] < 1e-3  # type: ignore[index]
     # The naive baseline is the target's own last value, on the original scale.
