@@ -5,8 +5,9 @@ The public face below is what other domains use; everything else is this package
 
 from app.datasets.deps import DatasetsDep
 from app.datasets.repository import DatasetRepository, InUse
-from app.datasets.service import create_dataset, load_values
+from app.datasets.service import LoadedSeries, create_dataset, load_values
 from app.datasets.table import DatasetRow
+from app.datasets.time_index import TimeAxis
 from app.datasets.values import Limits, to_matrix
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "DatasetsDep",
     "InUse",
     "Limits",
+    "LoadedSeries",
+    "TimeAxis",
     "create_dataset",
     "load_values",
     "to_matrix",

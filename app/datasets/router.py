@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -18,10 +19,12 @@ from app.core.schemas import ID_PATTERN, invisible_character
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
+from app.datasets.service import ParsedSeries
+from app.datasets.time_index import MISSING_POLICIES, MissingPolicy
 from app.datasets.values import Limits
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
-FORM_FIELDS = ("file", "name", "time_column")
+FORM_FIELDS = ("file", "name", "time_column", "freq", "missing")
 DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
 
 _UPLOAD_BODY: dict[str, Any] = {
@@ -53,8 +56,21 @@ _UPLOAD_BODY: dict[str, Any] = {
                     "name": {"type": "string", "maxLength": 128},
                     "time_column": {
                         "type": "string",
-                        "description": "column that orders the rows and is then dropped "
-                        "(default: a column named time, timestamp, date, datetime or ds)",
+                        "description": "the time index's column (default: one named time, "
+                        "timestamp, date, datetime, ds, year, month, week, quarter or period, "
+                        "or an unnamed first column of times, as pandas' to_csv writes it)",
+                    },
+                    "freq": {
+                        "type": "string",
+                        "maxLength": 32,
+                        "description": "the index's frequency (a pandas alias: D, W-SUN, MS, "
+                        "ME, QS-JAN, YS-JAN, h, 30min, ...); default: inferred",
+                    },
+                    "missing": {
+                        "type": "string",
+                        "enum": list(MISSING_POLICIES),
+                        "description": "empty cells and missing timestamps: error (a 422 "
+                        "naming them), interpolate (linear in time), ffill or zero",
                     },
                 },
             }
@@ -74,7 +90,7 @@ def _text_field(value: Any, field: str) -> str | None:
     return value
 
 
-async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeries, str | None]:
     form = await request.form(max_files=1, max_fields=8)
     if not isinstance(form.get("file"), UploadFile):
         raise InvalidInput("a CSV file is required in the form field 'file'", field="file")
@@ -89,14 +105,25 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[Any, list[
     assert isinstance(upload, UploadFile)  # checked above
     name = _text_field(form.get("name"), "name")
     time_column = _text_field(form.get("time_column"), "time_column")
+    freq = _text_field(form.get("freq"), "freq")
+    missing = _text_field(form.get("missing"), "missing") or "error"
+    if missing not in MISSING_POLICIES:
+        raise InvalidInput(f"must be one of {', '.join(MISSING_POLICIES)}", field="missing")
     data = await upload.read()
-    matrix, columns = await run_in_threadpool(
-        csv_format.parse_csv, data, time_column=time_column, limits=limits
+    series = await run_in_threadpool(
+        partial(
+            csv_format.parse_csv,
+            data,
+            time_column=time_column,
+            freq=freq,
+            missing=cast(MissingPolicy, missing),
+            limits=limits,
+        )
     )
-    return matrix, columns, name
+    return series, name
 
 
-async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str], str | None]:
+async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, str | None]:
     body = await request.body()
     if body.lstrip()[:1] == b"[":  # a bare list of numbers is one column
         body = b'{"values": ' + body + b"}"
@@ -110,8 +137,8 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[Any, list[str],
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-    matrix, columns = await run_in_threadpool(service.parse_json, upload, limits=limits)
-    return matrix, columns, upload.name
+    series = await run_in_threadpool(service.parse_json, upload, limits=limits)
+    return series, upload.name
 
 
 @router.post(
@@ -127,23 +154,34 @@ async def create_dataset(
 ) -> DatasetRead:
     """Upload a series as a CSV file (multipart field `file`) or as JSON.
 
-    CSV: a header row, numeric columns, and optionally a time column (numbers or ISO 8601) that
-    orders the rows and is then dropped. JSON: `{"columns": [...], "values": [[...], ...]}` or a
-    flat `values` list for one column. Nothing is stored unless the whole series is valid.
+    CSV: a header row, numeric columns, and optionally a time index (found by name, or an
+    unnamed first column as pandas writes it): ISO 8601 dates and datetimes, years, months
+    (1959-01, 1959M01), quarters (1959Q1) or numbers. Its frequency is inferred (or `freq`);
+    empty cells and missing timestamps follow `missing`. JSON: `{"columns": [...], "values":
+    [[...], ...]}` or a flat `values` list for one column, with `start` and `freq` for a time
+    index. Nothing is stored unless the whole series is valid.
     """
     limits = Limits.of(settings)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
-        matrix, columns, name = await _parse_json(request, limits)
+        series, name = await _parse_json(request, limits)
     elif media == "multipart/form-data":
-        matrix, columns, name = await _parse_multipart(request, limits)
+        series, name = await _parse_multipart(request, limits)
     else:
         raise UnsupportedMediaType(
             f"content type {media or 'none'!r}; send application/json or multipart/form-data",
             field="content-type",
         )
     row = await run_in_threadpool(
-        service.create_dataset, datasets=datasets, name=name, matrix=matrix, columns=columns
+        partial(
+            service.create_dataset,
+            datasets=datasets,
+            name=name,
+            matrix=series.matrix,
+            columns=series.columns,
+            time_axis=series.time_axis,
+            filled=series.filled,
+        )
     )
     response.headers["Location"] = f"/v1/datasets/{row.id}"
     return DatasetRead.from_row(row)

@@ -22,4 +22,7 @@ class DatasetRow(Base):
     rows: Mapped[int] = mapped_column(Integer)
     stats: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     values: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded on demand
+    # The rows' regular time axis (TimeAxis.to_json()); None: rows in order, no timestamps.
+    time_axis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    filled: Mapped[dict[str, int] | None] = mapped_column(JSON)  # values filled, by column
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

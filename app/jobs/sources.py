@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.core.errors import InvalidInput
-from app.datasets import DatasetRepository, Limits, create_dataset, load_values, to_matrix
+from app.datasets import (
+    DatasetRepository,
+    Limits,
+    LoadedSeries,
+    create_dataset,
+    load_values,
+    to_matrix,
+)
 from app.jobs.spec import DatasetData, DataSource, FunctionData, InlineData
 from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
 
@@ -42,11 +49,12 @@ def data_shape(
     return shape
 
 
-def load_series(*, datasets: DatasetRepository, data: DataSource) -> tuple[np.ndarray, list[str]]:
-    """A job's series [rows, columns] float64 and its column names."""
+def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSeries:
+    """A job's series [rows, columns] float64, its column names and its time axis."""
     if isinstance(data, FunctionData):
         resolved = resolve_function(data)
-        return generate(data.function, resolved.params), list(CATALOG[data.function].columns)
+        columns = list(CATALOG[data.function].columns)
+        return LoadedSeries(generate(data.function, resolved.params), columns, None)
     if isinstance(data, DatasetData):
         return load_values(datasets=datasets, dataset_id=data.dataset_id)
     raise InvalidInput("inline values are stored as a dataset at submission", field="data")

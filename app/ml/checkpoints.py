@@ -68,6 +68,9 @@ class CheckpointMeta:
     interval_widths: np.ndarray | None = field(default=None, repr=False)
     weights_sha256: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # libraries that wrote it
+    # The series' time axis, as the datasets domain writes it (opaque here); written only when
+    # the series had one, so older checkpoints read and write back unchanged.
+    time_axis: dict[str, Any] | None = None
 
     @cached_property
     def roles(self) -> ColumnRoles:
@@ -97,7 +100,7 @@ class CheckpointMeta:
             ),
             "weights_sha256": self.weights_sha256,
             "versions": dict(self.versions),
-        }
+        } | ({} if self.time_axis is None else {"time_axis": self.time_axis})
 
     @classmethod
     def from_json(cls, data: object) -> CheckpointMeta:
@@ -121,6 +124,7 @@ class CheckpointMeta:
                 interval_widths=_interval_widths(data.get("intervals"), config.n_outputs),
                 weights_sha256=_optional(data, "weights_sha256", str),
                 versions=_optional(data, "versions", dict) or {},
+                time_axis=_optional(data, "time_axis", dict),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc

@@ -12,7 +12,7 @@ from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
-from app.datasets import Limits, to_matrix
+from app.datasets import Limits, TimeAxis, to_matrix
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
 from app.ml.intervals import half_widths
@@ -227,7 +227,17 @@ def make_forecast(
         interval_calibrated_steps=(
             None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
         ),
+        timestamps=_timestamps(checkpoint, request),
     )
+
+
+def _timestamps(checkpoint: Checkpoint, request: ForecastRequest) -> list[str] | None:
+    """The forecast steps' times: the training series' axis continued, when the forecast
+    continues that series (no context given) and it had an axis."""
+    axis = checkpoint.meta.time_axis
+    if axis is None or request.context is not None or request.contexts is not None:
+        return None
+    return TimeAxis.from_json(axis).continued(request.horizon)
 
 
 def _intervals(

@@ -193,6 +193,11 @@ class ForecastResponse(ReadSchema):
         None,
         description="steps the intervals were calibrated for; later steps keep the last width",
     )
+    timestamps: list[str] | None = Field(
+        None,
+        description="the time of each forecast step, continuing the training series' time "
+        "index (a forecast without context, from a model trained on a series with one)",
+    )
 
     model_config = {
         "json_schema_extra": {
