@@ -12,6 +12,7 @@ any other number makes the column plain numbers, where those cells are numbers t
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -122,7 +123,7 @@ class TimeAxis:
             start, step = Decimal(self.start), Decimal(self.freq)
             return [repr(float(start + (skip + k) * step)) for k in range(count)]
         first, offset = _timestamp(self.start), _offset(self.freq)
-        points = pd.date_range(first + skip * offset, periods=count, freq=offset)
+        points = pd.date_range(first + skip * offset, periods=count, freq=offset, unit="us")
         # One format for the whole axis, so labels() and continued() always agree.
         if first == first.normalize() and first + offset == (first + offset).normalize():
             return [str(day) for day in points.strftime("%Y-%m-%d")]
@@ -262,13 +263,19 @@ def _parse_dates(texts: list[str], is_number: np.ndarray) -> tuple[np.ndarray, b
 
 def _parse_iso(texts: list[str]) -> tuple[Any, bool]:
     """ISO 8601 texts -> naive UTC DatetimeIndex (NaT where not ISO 8601), and whether zoned."""
+    parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce", utc=True)
+    return parsed.tz_localize(None), _zoned(texts)
+
+
+def _zoned(texts: list[str]) -> bool:
+    """Whether any ISO 8601 text carries a UTC offset: pandas reads them naive only if none does."""
     try:
-        parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce")
-    except ValueError:  # offsets differ, or zoned and naive cells mix: pandas asks for utc=True
-        parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce", utc=True)
-    if parsed.tz is None:
-        return parsed, False
-    return parsed.tz_convert("UTC").tz_localize(None), True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pandas 2 warns on mixed offsets
+            plain = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+    except ValueError:  # pandas 3 refuses mixed offsets, and zoned cells beside naive ones
+        return True
+    return getattr(plain, "tz", "mixed") is not None  # pandas 2 gives mixed ones as objects
 
 
 def _put(dates: np.ndarray, positions: list[int], parsed: Any) -> None:
