@@ -253,8 +253,8 @@ def _parse_dates(texts: list[str], is_number: np.ndarray) -> tuple[np.ndarray, b
         read = [texts[i].upper() for i in months]
         _put(dates, months, pd.to_datetime(read, format="%YM%m", errors="coerce"))
     if quarters:
-        read = [texts[i].upper().replace("-", "") for i in quarters]
-        _put(dates, quarters, pd.PeriodIndex(read, freq="Q-DEC").to_timestamp())
+        read = [f"{texts[i][:4]}-{3 * int(texts[i][-1]) - 2:02d}" for i in quarters]  # 1st month
+        _put(dates, quarters, pd.to_datetime(read, format="%Y-%m", errors="coerce"))
     if iso:
         parsed, zoned = _parse_iso([texts[i] for i in iso])
         _put(dates, iso, parsed)
@@ -349,8 +349,9 @@ def _number_grid(times: np.ndarray, lines: list[int], freq: str | None) -> _Grid
     ratio = (times - times[0]) / step
     positions = np.rint(ratio).astype(np.int64)
     spacing = f"a step of {step!r}"
-    if (np.abs(ratio - positions) > 1e-6).any():
-        positions[np.abs(ratio - positions) > 1e-6] = -1
+    off = np.abs(ratio - positions) > 1e-6  # float noise is not a break
+    if off.any():
+        positions[off] = -1
         raise _off_axis([repr(float(t)) for t in times], lines, positions, spacing, freq)
     _refuse_repeats(positions, lines)  # distinct times closer than the step allows
     length = int(positions[-1]) + 1
@@ -468,7 +469,7 @@ def _date_range(index: Any, offset: Any, *, given: bool) -> Any:
     per_step = ((reference + 100 * offset) - reference) / 100
     estimate = int((last - first) / per_step) + 1
     _refuse_sparse(estimate, len(index), _spacing(offset), given=given, slack=1.05)
-    grid = pd.date_range(first, last, freq=offset)
+    grid = pd.date_range(first, last, freq=offset, unit="us")
     _refuse_sparse(len(grid), len(index), _spacing(offset), given=given)
     return grid
 
@@ -490,21 +491,23 @@ def _refuse_sparse(
 def _off_axis(
     shown: list[str], lines: list[int], positions: np.ndarray, spacing: str, freq: str | None
 ) -> InvalidInput:
-    """The first sorted time that is not on the axis."""
+    """The first sorted time that is not on the axis, and the spacing it breaks."""
     i = int(np.flatnonzero(positions < 0)[0])
     if freq is not None:
-        where = f"counted from the first time {shown[0]} (line {lines[0]})" if i else ""
+        where = f" counted from the first time {shown[0]} (line {lines[0]})" if i else ""
         return InvalidInput(
-            f"line {lines[i]}: time {shown[i]} does not fall on freq {spacing} {where}".rstrip(),
+            f"line {lines[i]}: time {shown[i]} does not fall on freq {freq!r}{where}",
             field="freq",
         )
-    return InvalidInput(
-        f"line {lines[i]}: time {shown[i]} breaks the regular spacing {spacing} that the times "
-        f"take from {shown[0]} (line {lines[0]}); the time before it is {shown[i - 1]} "
-        f"(line {lines[i - 1]})",
-        field="file",
-        code="irregular_time_index",
-    )
+    if i == 0:  # the later times agree on a spacing that the first one is not on
+        problem = f"the first time {shown[0]} is off the spacing of the times after it, {spacing}"
+    else:
+        problem = (
+            f"time {shown[i]} breaks the regular spacing that the times take from {shown[0]} "
+            f"(line {lines[0]}), {spacing}; the time before it is {shown[i - 1]} "
+            f"(line {lines[i - 1]})"
+        )
+    return InvalidInput(f"line {lines[i]}: {problem}", field="file", code="irregular_time_index")
 
 
 def _show_date(moment: Any) -> str:

@@ -140,6 +140,9 @@ def test_naive_datetimes_are_dates_read_as_utc() -> None:
         (["2020-01-01", "01/02/2020"], "line 3: time value '01/02/2020' is not a time"),
         (["1959Q1", "1959Q5"], "line 3: time value '1959Q5' is not a time"),
         (["1959M01", "1959M13"], "line 3: time value '1959M13' is not a time"),
+        (["1959Q1", "0000Q1"], "line 3: time value '0000Q1' is not a time"),
+        (["1959Q1", "1500Q1"], "line 3: time value '1500Q1' is not a time"),
+        (["1959Q1", "2262Q3"], "line 3: time value '2262Q3' is not a time"),  # past datetime64[ns]
         (["2020-01-01", "1500-01-01"], "line 3: time value '1500-01-01' is not a time"),
         (["1", "nan"], "line 3: time value 'nan' is not a time"),
         (["1", "1e400"], "line 3: time value '1e400' is not finite"),
@@ -335,9 +338,12 @@ def test_an_unknown_alias_is_refused_on_freq(alias: str, hint: str) -> None:
 def test_times_off_a_given_freq_are_refused_on_freq() -> None:
     error = refusal(place, ["2020-01-01", "2020-02-01", "2020-02-15"], freq="MS")
     assert error.field == "freq"
-    assert error.message.startswith("line 4: time 2020-02-15 does not fall on freq 'MS'")
+    assert error.message == (
+        "line 4: time 2020-02-15 does not fall on freq 'MS' counted from the first time "
+        "2020-01-01 (line 2)"
+    )
     error = refusal(place, ["2020-01-04", "2020-01-11"], freq="W-SUN")  # Saturdays
-    assert error.message == "line 2: time 2020-01-04 does not fall on freq 'W-SUN' (weekly)"
+    assert error.message == "line 2: time 2020-01-04 does not fall on freq 'W-SUN'"
 
 
 def test_one_time_needs_a_freq() -> None:
@@ -378,21 +384,33 @@ def test_a_time_off_the_spacing_is_irregular_whatever_the_policy() -> None:
     for missing in ("error", "interpolate", "ffill", "zero"):
         error = refusal(place, cells, missing=missing)
         assert (error.field, error.code) == ("file", "irregular_time_index")
-        assert error.message.startswith(
-            "line 5: time 2020-03-15 breaks the regular spacing 'MS' (monthly, first day)"
+        assert error.message == (
+            "line 5: time 2020-03-15 breaks the regular spacing that the times take from "
+            "2020-01-01 (line 2), 'MS' (monthly, first day); the time before it is 2020-03-01 "
+            "(line 4)"
         )
-        assert "the time before it is 2020-03-01 (line 4)" in error.message
 
 
 def test_irregular_hours_and_numbers_name_the_break_and_the_spacing() -> None:
     hours = ["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00", "2020-01-01T02:20"]
     error = refusal(place, hours)
-    assert error.message.startswith(
-        "line 5: time 2020-01-01T02:20:00 breaks the regular spacing 'h' (every 1 hour)"
-    )
+    assert error.message.startswith("line 5: time 2020-01-01T02:20:00 breaks the regular spacing")
+    assert "'h' (every 1 hour)" in error.message
     error = refusal(place, ["0", "1", "2", "3", "3.5"])
     assert error.code == "irregular_time_index"
-    assert error.message.startswith("line 6: time 3.5 breaks the regular spacing a step of 1.0")
+    assert error.message == (
+        "line 6: time 3.5 breaks the regular spacing that the times take from 0.0 (line 2), "
+        "a step of 1.0; the time before it is 3.0 (line 5)"
+    )
+
+
+def test_a_first_time_off_the_spacing_of_the_others_is_irregular() -> None:
+    error = refusal(place, ["2020-01-15", "2020-02-01", "2020-03-01", "2020-04-01"])
+    assert (error.field, error.code) == ("file", "irregular_time_index")
+    assert error.message == (
+        "line 2: the first time 2020-01-15 is off the spacing of the times after it, "
+        "'MS' (monthly, first day)"
+    )
 
 
 def test_a_missing_time_is_irregular_under_the_error_policy() -> None:
