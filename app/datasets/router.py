@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +20,7 @@ from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
 from app.datasets.service import ParsedSeries
-from app.datasets.time_index import MISSING_POLICIES, MissingPolicy
+from app.datasets.time_index import MISSING_POLICIES, missing_policy
 from app.datasets.values import Limits
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
@@ -106,9 +106,7 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
     name = _text_field(form.get("name"), "name")
     time_column = _text_field(form.get("time_column"), "time_column")
     freq = _text_field(form.get("freq"), "freq")
-    missing = _text_field(form.get("missing"), "missing") or "error"
-    if missing not in MISSING_POLICIES:
-        raise InvalidInput(f"must be one of {', '.join(MISSING_POLICIES)}", field="missing")
+    missing = missing_policy(_text_field(form.get("missing"), "missing"))
     data = await upload.read()
     series = await run_in_threadpool(
         partial(
@@ -116,7 +114,7 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
             data,
             time_column=time_column,
             freq=freq,
-            missing=cast(MissingPolicy, missing),
+            missing=missing,
             limits=limits,
         )
     )

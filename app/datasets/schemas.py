@@ -113,8 +113,8 @@ class DatasetRead(ReadSchema):
 
 def time_read(axis: TimeAxis) -> TimeRead:
     """The API view of a time axis."""
-    labels = axis.labels()
-    return TimeRead(kind=axis.kind, start=labels[0], end=labels[-1], freq=axis.freq)
+    start, end = axis.point(0), axis.point(axis.length - 1)
+    return TimeRead(kind=axis.kind, start=start, end=end, freq=axis.freq)
 
 
 class DatasetPage(PageInfo):

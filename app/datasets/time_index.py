@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,19 @@ TIME_COLUMN_NAMES = (
     "time", "timestamp", "date", "datetime", "ds", "year", "month", "week", "quarter", "period",
 )  # fmt: skip
 MissingPolicy = Literal["error", "interpolate", "ffill", "zero"]
+MISSING_POLICIES: tuple[MissingPolicy, ...] = get_args(MissingPolicy)
+
+
+def missing_policy(text: str | None) -> MissingPolicy:
+    """The policy `text` names ("error" when None); InvalidInput(field="missing") otherwise."""
+    if text is None:
+        return "error"
+    for policy in MISSING_POLICIES:
+        if text == policy:
+            return policy
+    raise InvalidInput(f"must be one of {', '.join(MISSING_POLICIES)}", field="missing")
+
+
 # What parse_times found. "zoned dates" are dates some of whose cells carried a UTC offset: the
 # values are UTC all the same, and the axis writes its times with "+00:00".
 TimeKind = Literal["dates", "zoned dates", "numbers"]
@@ -39,7 +52,6 @@ FIRST_YEAR, LAST_YEAR = 1678, 2262
 MAX_AXIS_GROWTH = 10
 
 # An ASCII decimal number: float() alone would also read other scripts' digits and '1_000'.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _YEAR = re.compile(r"[0-9]{4}(?:\.0*)?")
 _MONTH = re.compile(r"[0-9]{4}M[0-9]{1,2}", re.IGNORECASE)  # 1959M01 (IMF, Eurostat, statsmodels)
 _QUARTER = re.compile(r"[0-9]{4}-?Q[1-4]", re.IGNORECASE)  # 1959Q1, 1959-Q1
@@ -93,6 +105,10 @@ class TimeAxis:
     def labels(self) -> list[str]:
         """Every point: ISO dates (date only on a daily-or-coarser axis at midnight), or numbers."""
         return self._points(0, self.length)
+
+    def point(self, index: int) -> str:
+        """One point, written like labels() (without writing all of them)."""
+        return self._points(index, 1)[0]
 
     def continued(self, steps: int) -> list[str]:
         """The `steps` points after the last one, written like labels()."""
@@ -227,12 +243,57 @@ def regularize(
     return filled_values, grid.axis, filled
 
 
+def fill_missing(
+    matrix: np.ndarray, columns: list[str], lines: list[int], missing: MissingPolicy
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows without a time index: NaN (empty cells) filled by `missing` along the rows, as
+    regularize does in time; with "error", the first empty cell is InvalidInput."""
+    if missing == "error":
+        _refuse_empty_cells(matrix, columns, lines)
+    return _fill(matrix.copy(), np.arange(len(matrix), dtype=np.float64), missing, columns)
+
+
+def axis_from(start: str, freq: str, length: int) -> TimeAxis:
+    """The axis of `length` rows from `start` (ISO 8601, or a number for a numeric axis), one
+    `freq` apart (a pandas alias, or the numeric step); InvalidInput naming what is wrong."""
+    if ascii_number(start) is not None:
+        try:
+            return TimeAxis("numbers", repr(float(start)), repr(float(freq)), length)
+        except ValueError:
+            problem = f"{freq!r} is not a positive step for a numeric start"
+            raise InvalidInput(problem, field="freq") from None
+    try:
+        first = _timestamp(start)
+    except ValueError:
+        raise InvalidInput(f"{start!r} is neither ISO 8601 nor a number", field="start") from None
+    try:
+        offset = _offset(freq)
+    except ValueError:
+        problem = f"{freq!r} is not a frequency ({_ALIASES}, ...)"
+        raise InvalidInput(problem, field="freq") from None
+    if not offset.is_on_offset(first):
+        raise InvalidInput(f"start {start!r} does not fall on freq {freq!r}", field="start")
+    return TimeAxis("dates", first.isoformat(), offset.freqstr, length)
+
+
+# A number in ASCII: float() alone would also read '١٢٣' and '１２３' (other scripts' digits) and
+# '1_000' (a Python literal), which no CSV writer means as numbers.
+_ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def ascii_number(text: str) -> float | None:
+    """`text` as a float if it is an ASCII decimal number (spaces and tabs around it allowed)."""
+    stripped = text.strip(" \t")
+    return float(stripped) if _ASCII_NUMBER.fullmatch(stripped) else None
+
+
 # --- reading cells -------------------------------------------------------------------------
 
 
 def _number(text: str) -> float:
     """The text as a float if it is an ASCII decimal number, else NaN."""
-    return float(text) if _NUMBER.fullmatch(text) else float("nan")
+    value = ascii_number(text)
+    return float("nan") if value is None else value
 
 
 def _is_year(text: str, value: float) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from app.core.errors import InvalidInput
 from app.datasets import (
     DatasetRepository,
