@@ -22,6 +22,7 @@ from app.jobs.repository import open_repositories
 from app.main import create_app
 from app.migrations import current_revision
 from tests.factories import BUNDLED_MODELS, make_settings
+from tests.store.test_migrations import HEAD
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "old_layout_store.sql"
 SUCCEEDED, QUEUED = "5a505bd4c610467eacc26ab2ed7e4207", "889d35f28a8d42fc899655ce95c6a445"
@@ -44,12 +45,14 @@ def client(old_root: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_the_schema_needs_no_migration(old_root: Path) -> None:
+def test_the_store_is_upgraded_in_place(old_root: Path, client: TestClient) -> None:
+    """Written at revision 0002; the service's start brings it to head, rows kept."""
     engine = make_engine(f"sqlite:///{old_root}/forecast.db")
     try:
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == HEAD
     finally:
         engine.dispose()
+    assert client.get("/v1/datasets").json()["total"] == 1
 
 
 def test_old_jobs_read_with_their_spec_history_metrics_and_model(client: TestClient) -> None:
@@ -78,13 +81,14 @@ def test_an_old_dataset_reads_back_value_for_value(client: TestClient, old_root:
     engine = make_engine(f"sqlite:///{old_root}/forecast.db")
     try:
         _, datasets = open_repositories(make_session_factory(engine))
-        values, columns = load_values(datasets=datasets, dataset_id=DATASET)
+        values, columns, time_axis = load_values(datasets=datasets, dataset_id=DATASET)
     finally:
         engine.dispose()
     x = np.linspace(0, 20, 120)
     expected = np.stack([np.round(np.sin(x), 6), np.round(np.cos(x), 6)], 1)
     assert columns == ["load", "temp"]
     assert values.tobytes() == expected.tobytes()
+    assert time_axis is None  # stored before datasets had one
 
 
 def test_the_old_models_folder_lists_and_forecasts(client: TestClient) -> None:
