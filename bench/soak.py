@@ -18,7 +18,6 @@ import json
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.e2e.clients import trickle_until_closed
 from tests.e2e.server import Server
 from tests.factories import BUNDLED_MODELS
 
@@ -151,27 +151,6 @@ def hostile_uploads(root: Path, count: int) -> tuple[bool, str]:
     return errors == 0, f"{sent} uploads: {shown}; {errors} 5xx"
 
 
-def _slow_client(port: int, start: bytes, drip: bytes, limit: float) -> bool:
-    """True once the server closes a connection we feed one byte every 0.2 s."""
-    with socket.create_connection(("127.0.0.1", port), timeout=limit) as conn:
-        conn.sendall(start)
-        conn.settimeout(0.2)
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            try:
-                if conn.recv(4096) == b"":
-                    return True
-            except TimeoutError:
-                pass
-            except ConnectionError:
-                return True
-            try:
-                conn.sendall(drip[:1])
-            except OSError:
-                return True
-    return False
-
-
 def slow_clients(root: Path, count: int) -> tuple[bool, str]:
     """`count` slow-header and `count` slow-body clients at once, against 2 s and 5 s deadlines."""
     server = Server(root, workers=0, header_timeout_seconds=2, body_timeout_seconds=5).start()
@@ -179,8 +158,8 @@ def slow_clients(root: Path, count: int) -> tuple[bool, str]:
     body = b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Length: 9999\r\n\r\n{"
     results: list[bool] = []
     jobs: list[Callable[[], bool]] = [
-        lambda: _slow_client(server.port, head, b"X", limit=60),
-        lambda: _slow_client(server.port, body, b"1", limit=60),
+        lambda: trickle_until_closed(server.port, head, b"X", limit=60),
+        lambda: trickle_until_closed(server.port, body, b"1", limit=60),
     ]
     threads = [
         threading.Thread(target=lambda job=job: results.append(job()))

@@ -8,12 +8,12 @@ import json
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.clients import trickle_until_closed
 from tests.e2e.server import Server
 from tests.factories import BUNDLED_MODELS
 from tests.waiting import LIVENESS_SECONDS, wait_until
@@ -30,29 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-def _trickle_until_closed(server: Server, start: bytes, drip: bytes) -> bool:
-    """Send `start`, then one byte of `drip` every 0.2 s; True once the server closes."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS) as conn:
-        conn.sendall(start)
-        conn.settimeout(0.2)
-        deadline = time.monotonic() + LIVENESS
-        for byte in drip * 1000:
-            if time.monotonic() > deadline:
-                return False
-            try:
-                if conn.recv(4096) == b"":
-                    return True
-            except TimeoutError:
-                pass
-            except ConnectionError:
-                return True
-            try:
-                conn.sendall(bytes([byte]))
-            except (BrokenPipeError, ConnectionError):
-                return True
-    return False
-
-
 SLOW_HEADERS = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaaaaaaaaaaaaaa")
 SLOW_BODY = (
     b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -67,7 +44,9 @@ def test_slow_clients_are_cut_off_while_others_are_served(
 ) -> None:
     results: list[bool] = []
     clients = [
-        threading.Thread(target=lambda: results.append(_trickle_until_closed(server, start, drip)))
+        threading.Thread(
+            target=lambda: results.append(trickle_until_closed(server.port, start, drip, LIVENESS))
+        )
         for _ in range(20)
     ]
     for client in clients:

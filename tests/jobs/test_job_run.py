@@ -96,17 +96,23 @@ def test_failures_are_recorded_with_an_actionable_reason(
     assert CheckpointStore(settings.models_dir).versions("small") == []
 
 
-def test_a_job_owned_by_another_token_is_left_alone(tmp_path: Path) -> None:
-    settings, repos = inline_repositories(tmp_path)
+def queue(repos: Repositories, spec: dict[str, Any]) -> JobRow:
+    """Add `spec` as a queued job behind the submission's checks, as a worker finds it."""
     row = JobRow(
         id=uuid.uuid4().hex,
-        model_name="small",
+        model_name=spec["model_name"],
         status=JobStatus.QUEUED,
-        spec=SMALL,
+        spec=spec,
         created_at=utcnow(),
         history=[],
     )
     repos.jobs.add(row)
+    return row
+
+
+def test_a_job_owned_by_another_token_is_left_alone(tmp_path: Path) -> None:
+    settings, repos = inline_repositories(tmp_path)
+    row = queue(repos, SMALL)
     assert repos.jobs.claim(row.id, "mine", "test-worker")
     job_run(settings, repos, row.id).run_claimed("not-mine")
     after = repos.jobs.get(row.id)
@@ -129,15 +135,7 @@ def run_in_thread(
     settings: Any, repos: Repositories, spec: dict[str, Any]
 ) -> tuple[str, threading.Thread]:
     """Queue `spec`, claim it, and train it on a thread; returns (job id, thread)."""
-    row = JobRow(
-        id=uuid.uuid4().hex,
-        model_name=spec["model_name"],
-        status=JobStatus.QUEUED,
-        spec=spec,
-        created_at=utcnow(),
-        history=[],
-    )
-    repos.jobs.add(row)
+    row = queue(repos, spec)
     token = uuid.uuid4().hex
     assert repos.jobs.claim(row.id, token, "test-worker")
     thread = threading.Thread(target=job_run(settings, repos, row.id).run_claimed, args=(token,))
@@ -223,15 +221,7 @@ def test_progress_shows_the_job_started_before_its_series_is_loaded(tmp_path: Pa
         datasets=repos.datasets, name="gone", matrix=np.sin(x)[:, None], columns=["s"]
     )
     spec = {**SMALL, "data": {"dataset_id": dataset.id}}
-    row = JobRow(
-        id=uuid.uuid4().hex,
-        model_name="small",
-        status=JobStatus.QUEUED,
-        spec=spec,
-        created_at=utcnow(),
-        history=[],
-    )
-    repos.jobs.add(row)
+    row = queue(repos, spec)
     with repos.datasets._session() as session:  # not through the service: it would refuse
         session.delete(session.get(type(dataset), dataset.id))
     job_run(settings, repos, row.id).claim_and_run()
