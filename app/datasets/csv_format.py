@@ -16,6 +16,7 @@ from app.core.schemas import MAX_ABS_VALUE
 from app.datasets.service import ParsedSeries
 from app.datasets.time_index import (
     MissingPolicy,
+    TimeKind,
     ascii_number,
     fill_missing,
     find_time_column,
@@ -64,7 +65,7 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
 def _time_column_candidate(header: list[str], time_column: str | None) -> int | None:
     """The time column by name, or column 0 when it is unnamed (pandas' index, confirmed by its
     cells once they are read)."""
-    named = find_time_column(header, time_column, [])
+    named = find_time_column(header, time_column)
     if named is None and header and not header[0]:
         return 0
     return named
@@ -92,9 +93,13 @@ def parse_csv(
     header = _header(reader)
     candidate = _time_column_candidate(header, time_column)
     values, time_cells, lines = _read_rows(reader, header, candidate, limits)
-    if candidate == 0 and not header[0]:  # unnamed: a time index only if its cells are times
-        candidate = find_time_column(header, None, time_cells)
-        if candidate is None:
+    times: tuple[TimeKind, np.ndarray] | None = None
+    if candidate is not None and header[candidate]:
+        times = parse_times(time_cells, lines)
+    elif candidate is not None:  # unnamed: pandas' index only if its cells are times
+        try:
+            times = parse_times(time_cells, lines)
+        except InvalidInput:
             check_columns(header, "file", limits)  # names the empty header cell
     columns = [name for i, name in enumerate(header) if i != candidate]
     if not columns:
@@ -103,8 +108,7 @@ def parse_csv(
     if not lines:
         raise InvalidInput("the file has a header but no rows", field="file")
     matrix = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns)).copy()
-    return _arrange(matrix, columns, lines, time_cells if candidate is not None else None,
-                    freq=freq, missing=missing, limits=limits)  # fmt: skip
+    return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
 
 
 def _read_rows(
@@ -137,21 +141,21 @@ def _arrange(
     matrix: np.ndarray,
     columns: list[str],
     lines: list[int],
-    time_cells: list[str] | None,
+    times: tuple[TimeKind, np.ndarray] | None,
     *,
     freq: str | None,
     missing: MissingPolicy,
     limits: Limits,
 ) -> ParsedSeries:
     """Rows on their time axis (or in file order), missing values filled by the policy."""
-    if time_cells is None:
+    if times is None:
         if freq is not None:
             raise InvalidInput("`freq` needs a time column; the file has none", field="freq")
         filled_matrix, filled = fill_missing(matrix, columns, lines, missing)
         return ParsedSeries(filled_matrix, columns, None, filled)
-    kind, times = parse_times(time_cells, lines)
+    kind, stamps = times
     regular, axis, filled = regularize(
-        kind, times, matrix, columns, lines, freq=freq, missing=missing
+        kind, stamps, matrix, columns, lines, freq=freq, missing=missing
     )
     if len(regular) > limits.max_rows:
         raise InvalidInput(

@@ -146,13 +146,11 @@ class TimeAxis:
         return [str(point.isoformat()) for point in points]
 
 
-def find_time_column(
-    header: list[str], time_column: str | None, first_column_cells: list[str]
-) -> int | None:
-    """The time column's position: `time_column` if given (InvalidInput field="time_column" if
-    absent); else the first header name in TIME_COLUMN_NAMES (case-insensitive, stripped); else
-    column 0 when its header cell is empty (pandas' unnamed index) and its cells parse as times;
-    else None."""
+def find_time_column(header: list[str], time_column: str | None) -> int | None:
+    """The time column's position by name: `time_column` if given (InvalidInput
+    field="time_column" if absent), else the first header name in TIME_COLUMN_NAMES
+    (case-insensitive, stripped), else None. pandas' unnamed index is recognised by its cells
+    (parse_times), which the CSV reader has only once it has read the rows."""
     if time_column is not None:
         if time_column not in header:
             raise InvalidInput(
@@ -162,12 +160,6 @@ def find_time_column(
     for index, name in enumerate(header):
         if name.strip().lower() in TIME_COLUMN_NAMES:
             return index
-    if header and not header[0].strip() and first_column_cells:
-        try:  # df.to_csv() writes the index first, under an empty name
-            parse_times(first_column_cells, list(range(len(first_column_cells))))
-        except InvalidInput:
-            return None
-        return 0
     return None
 
 

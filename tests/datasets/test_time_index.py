@@ -15,6 +15,8 @@ import pytest
 
 import app.datasets.time_index as time_index
 from app.core.errors import InvalidInput
+from app.datasets import Limits
+from app.datasets.csv_format import parse_csv
 from app.datasets.time_index import (
     MissingPolicy,
     TimeAxis,
@@ -174,8 +176,8 @@ def test_dates_after_numbers_are_refused_and_years_count_as_either() -> None:
 
 
 def test_a_named_time_column_is_used_and_an_absent_one_refused() -> None:
-    assert find_time_column(["a", "when", "b"], "when", []) == 1
-    error = refusal(find_time_column, ["a", "b"], "when", [])
+    assert find_time_column(["a", "when", "b"], "when") == 1
+    error = refusal(find_time_column, ["a", "b"], "when")
     assert error.field == "time_column"
     assert "'when'" in error.message
 
@@ -191,15 +193,21 @@ def test_a_named_time_column_is_used_and_an_absent_one_refused() -> None:
     ],
 )
 def test_known_time_names_are_found(header: list[str], found: int | None) -> None:
-    assert find_time_column(header, None, ["1", "2"]) == found
+    assert find_time_column(header, None) == found
 
 
 def test_an_unnamed_first_column_of_times_is_the_index() -> None:
-    assert find_time_column(["", "a"], None, ["2020-01-01", "2020-01-02"]) == 0
-    assert find_time_column(["", "a"], None, ["0", "1", "2"]) == 0  # a RangeIndex
-    assert find_time_column(["", "a"], None, ["x", "y"]) is None
-    assert find_time_column(["", "a"], None, []) is None
-    assert find_time_column(["v", "a"], None, ["2020-01-01"]) is None  # named: a value column
+    """pandas' to_csv() writes the index first under an empty name: read by its cells."""
+    limits = Limits(max_rows=100, max_columns=8)
+    dated = parse_csv(b",a\n2020-01-01,1\n2020-01-02,2\n", time_column=None, limits=limits)
+    assert dated.columns == ["a"]
+    assert dated.time_axis == TimeAxis("dates", "2020-01-01T00:00:00", "D", 2)
+    ranged = parse_csv(b",a\n0,1\n1,2\n2,3\n", time_column=None, limits=limits)
+    assert ranged.time_axis == TimeAxis("numbers", "0.0", "1.0", 3)  # a RangeIndex
+    with pytest.raises(InvalidInput, match="column 1 has an empty name"):
+        parse_csv(b",a\nx,1\ny,2\n", time_column=None, limits=limits)
+    with pytest.raises(InvalidInput, match="is not a number"):  # a named column is a value
+        parse_csv(b"v,a\n2020-01-01,1\n2020-01-02,2\n", time_column=None, limits=limits)
 
 
 def read_csv_text(text: str) -> tuple[list[str], list[list[str]]]:
@@ -211,8 +219,8 @@ def test_pandas_to_csv_with_a_monthly_index_round_trips() -> None:
     index = pd.date_range("1959-01-01", periods=24, freq="MS")
     frame = pd.DataFrame({"a": np.arange(24.0), "b": np.arange(24.0) * 2}, index=index)
     header, rows = read_csv_text(frame.to_csv())
-    column = find_time_column(header, None, [row[0] for row in rows])
-    assert column == 0
+    assert header[0] == ""  # pandas' unnamed index
+    column = 0
     cells = [row[column] for row in rows]
     kind, times = parse_times(cells, lines_of(len(rows)))
     matrix = np.array([[float(c) for c in row[1:]] for row in rows])
@@ -228,7 +236,7 @@ def test_pandas_to_csv_with_a_monthly_index_round_trips() -> None:
 def test_pandas_to_csv_with_a_range_index_is_a_numeric_axis() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
     header, rows = read_csv_text(frame.to_csv())
-    assert find_time_column(header, None, [row[0] for row in rows]) == 0
+    assert header[0] == ""
     _, axis, _ = place([row[0] for row in rows])
     assert axis == TimeAxis("numbers", "0.0", "1.0", 3)
 
