@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import AppError
-from app.datasets import DatasetRepository
+from app.datasets import DatasetRepository, LoadedSeries
 from app.jobs import sources
 from app.jobs.configs import ml_configs
 from app.jobs.heartbeat import Heartbeat, worker_name
@@ -27,10 +27,10 @@ from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
 from app.ml.budget import TrainingCancelled
-from app.ml.checkpoints import CheckpointMeta
+from app.ml.checkpoints import CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import write as write_checkpoint
 from app.ml.device import DeviceUnavailable, resolve_device
-from app.ml.train import TrainingDiverged, train
+from app.ml.train import TrainingDiverged, TrainResult, train
 from app.registry import CheckpointStore
 
 logger = logging.getLogger(__name__)
@@ -119,11 +119,13 @@ class JobRun:
         settings = self.settings
         device = resolve_device(settings.device if spec.device == "auto" else spec.device)
         self.jobs.set_device(row.id, token, str(device))
-        series, columns, time_axis = sources.load_series(datasets=self.datasets, data=spec.data)
+        loaded = sources.load_series(datasets=self.datasets, data=spec.data)
+        columns, panel = loaded.columns, sources.panel_layout(loaded)
         model_config, train_config, roles = ml_configs(spec, columns, settings)
         result = train(
-            series, model_config, train_config, device, reporter, reporter.should_stop, roles
-        )
+            loaded.values, model_config, train_config, device, reporter, reporter.should_stop,
+            roles, panel,
+        )  # fmt: skip
         metrics = finite_or_none(
             {
                 **result.metrics,
@@ -153,12 +155,25 @@ class JobRun:
             targets=targets,
             tail=result.tail,
             interval_widths=result.interval_widths,
-            time_axis=None if time_axis is None else time_axis.to_json(),
+            time_axis=None if loaded.time_axis is None else loaded.time_axis.to_json(),
+            series=_series_meta(loaded, result),
         )
         version = self.checkpoints.save(
             row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)
         )
         return metrics, version
+
+
+def _series_meta(loaded: LoadedSeries, result: TrainResult) -> list[SeriesMeta] | None:
+    """A global model's series for its checkpoint: what continues each (None: one series)."""
+    if loaded.series is None:
+        return None
+    return [
+        SeriesMeta(
+            part.id, scaler, tail, None if part.time_axis is None else part.time_axis.to_json()
+        )
+        for part, scaler, tail in zip(loaded.series, result.scalers, result.tails, strict=True)
+    ]
 
 
 def job_run(

@@ -9,10 +9,12 @@ from app.datasets import (
     LoadedSeries,
     create_dataset,
     load_values,
+    season_length,
     to_matrix,
 )
 from app.jobs.spec import DatasetData, DataSource, FunctionData, InlineData
 from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
+from app.ml.train import PanelLayout
 
 
 def resolve_function(data: FunctionData) -> FunctionData:
@@ -47,6 +49,15 @@ def data_shape(
     return shape
 
 
+def series_lengths(
+    *, datasets: DatasetRepository, data: FunctionData | DatasetData
+) -> list[tuple[str, int]] | None:
+    """(id, rows) of each series of a many-series dataset; None for one series."""
+    if isinstance(data, FunctionData):
+        return None
+    return datasets.series_lengths(data.dataset_id)
+
+
 def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSeries:
     """A job's series [rows, columns] float64, its column names and its time axis."""
     if isinstance(data, FunctionData):
@@ -56,3 +67,17 @@ def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSerie
     if isinstance(data, DatasetData):
         return load_values(datasets=datasets, dataset_id=data.dataset_id)
     raise InvalidInput("inline values are stored as a dataset at submission", field="data")
+
+
+def panel_layout(loaded: LoadedSeries) -> PanelLayout | None:
+    """How a many-series dataset's rows divide into series (None: one series), with the season
+    its seasonal naive baseline repeats, from the first series' frequency."""
+    if loaded.series is None:
+        return None
+    axis = loaded.series[0].time_axis
+    season = season_length(axis.freq) if axis is not None and axis.kind == "dates" else 1
+    return PanelLayout(
+        ids=tuple(part.id for part in loaded.series),
+        lengths=tuple(part.rows for part in loaded.series),
+        season=season,
+    )

@@ -42,12 +42,9 @@ def _check_trainable(
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
         )
-    window, training = request.window, request.training
-    split = Split.of(rows, training.validation_fraction, training.test_fraction)
-    problems = split_problems(rows, split, window.lookback, window.horizon)
-    if problems:
-        raise InvalidInput("; ".join(problems), field="window.lookback", code="series_too_short")
-    batch_bytes = training_bytes(model_config, train_config, split.train, len(columns))
+    lengths = sources.series_lengths(datasets=datasets, data=data)
+    train_rows = _check_splits(request, rows, lengths)
+    batch_bytes = training_bytes(model_config, train_config, train_rows, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
             f"training would need about {batch_bytes / 2**20:,.0f} MB (activations of a batch, "
@@ -57,6 +54,25 @@ def _check_trainable(
             field="training.batch_size",
             code="job_too_large",
         )
+
+
+def _check_splits(request: TrainRequest, rows: int, lengths: list[tuple[str, int]] | None) -> int:
+    """422 unless the series (every series of `lengths`, when there are many) splits into training, validation and test parts that each hold
+    a window (the series named, when there are many); the most training rows of a series."""
+    window, training = request.window, request.training
+    if lengths is not None and training.stateful:
+        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    most = 0
+    for series_id, length in lengths or [("", rows)]:
+        split = Split.of(length, training.validation_fraction, training.test_fraction)
+        problems = split_problems(length, split, window.lookback, window.horizon)
+        if problems:
+            named = "" if lengths is None else f"series {series_id!r} ({length} rows): "
+            raise InvalidInput(
+                named + "; ".join(problems), field="window.lookback", code="series_too_short"
+            )
+        most = max(most, split.train)
+    return most
 
 
 def submit_training(

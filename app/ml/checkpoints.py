@@ -23,13 +23,15 @@ import safetensors.torch
 import torch
 from safetensors.torch import load as load_safetensors  # parses tensors from bytes; no pickle
 
-from app.ml.data import Scaler
+from app.ml.data import Scaler, ScalerStack, Scaling
 from app.ml.forecast import RolloutMode, forecast
 from app.ml.intervals import LEVELS
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
 
 FORMAT_VERSION = 1
+Scalers = tuple[Scaling, Scaling]  # (input columns, output columns)
+StackedScalers = tuple[ScalerStack, ScalerStack]  # the same, one scaler per context
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.json"
 
@@ -40,6 +42,34 @@ class CheckpointError(Exception):
 
 class CheckpointMissing(CheckpointError):
     """A file of the checkpoint is not there (for example, the version was just deleted)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesMeta:
+    """One series of a global model's training panel: what continues it."""
+
+    id: str
+    scaler: Scaler  # of every column, fitted on the series' own training rows
+    tail: np.ndarray = field(repr=False)  # [lookback, C] its last rows, original scale
+    time_axis: dict[str, Any] | None = None  # as the datasets domain writes it (opaque here)
+
+    def to_json(self) -> dict[str, Any]:
+        """The series' entry in `meta.json`."""
+        return {
+            "id": self.id,
+            "scaler": self.scaler.to_dict(),
+            "tail": self.tail.tolist(),
+            "time_axis": self.time_axis,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, lookback: int, columns: int) -> SeriesMeta:
+        """Inverse of `to_json`, checked; raises KeyError, TypeError or ValueError."""
+        scaler = Scaler.from_dict(data["scaler"])
+        if len(scaler.center) != columns:
+            raise ValueError("a series' scaler does not cover every column")
+        tail = np.asarray(data["tail"], dtype=np.float64).reshape(lookback, columns)
+        return cls(str(data["id"]), scaler, tail, _optional(data, "time_axis", dict))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -71,6 +101,10 @@ class CheckpointMeta:
     # The series' time axis, as the datasets domain writes it (opaque here); written only when
     # the series had one, so older checkpoints read and write back unchanged.
     time_axis: dict[str, Any] | None = None
+    # A global model's series, in training order (None: one series). `scaler` and `tail` are
+    # then the first series', and `interval_widths` are in the model scale: a forecast of a
+    # series multiplies them by that series' spread.
+    series: list[SeriesMeta] | None = None
 
     @cached_property
     def roles(self) -> ColumnRoles:
@@ -80,27 +114,37 @@ class CheckpointMeta:
     def to_json(self) -> dict[str, Any]:
         """The `meta.json` object, keys in their stored order."""
         widths = self.interval_widths
-        return {
-            "name": self.name,
-            "job_id": self.job_id,
-            "spec": self.spec,
-            "created_at": self.created_at,
-            "metrics": self.metrics,
-            "device": self.device,
-            "format_version": FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            "scaler": self.scaler.to_dict(),
-            "rollout_mode": self.rollout_mode,
-            "columns": list(self.columns),
-            "inputs": list(self.inputs),
-            "targets": list(self.targets),
-            "tail": self.tail.tolist(),
-            "intervals": (
-                None if widths is None else {"levels": list(LEVELS), "half_widths": widths.tolist()}
-            ),
-            "weights_sha256": self.weights_sha256,
-            "versions": dict(self.versions),
-        } | ({} if self.time_axis is None else {"time_axis": self.time_axis})
+        return (
+            {
+                "name": self.name,
+                "job_id": self.job_id,
+                "spec": self.spec,
+                "created_at": self.created_at,
+                "metrics": self.metrics,
+                "device": self.device,
+                "format_version": FORMAT_VERSION,
+                "config": self.config.to_dict(),
+                "scaler": self.scaler.to_dict(),
+                "rollout_mode": self.rollout_mode,
+                "columns": list(self.columns),
+                "inputs": list(self.inputs),
+                "targets": list(self.targets),
+                "tail": self.tail.tolist(),
+                "intervals": (
+                    None
+                    if widths is None
+                    else {"levels": list(LEVELS), "half_widths": widths.tolist()}
+                ),
+                "weights_sha256": self.weights_sha256,
+                "versions": dict(self.versions),
+            }
+            | ({} if self.time_axis is None else {"time_axis": self.time_axis})
+            | (
+                {}
+                if self.series is None
+                else {"series": [entry.to_json() for entry in self.series]}
+            )
+        )
 
     @classmethod
     def from_json(cls, data: object) -> CheckpointMeta:
@@ -125,6 +169,7 @@ class CheckpointMeta:
                 weights_sha256=_optional(data, "weights_sha256", str),
                 versions=_optional(data, "versions", dict) or {},
                 time_axis=_optional(data, "time_axis", dict),
+                series=_series(data.get("series"), config.lookback, len(columns)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
@@ -163,6 +208,18 @@ def _optional(data: dict[str, Any], key: str, kind: type) -> Any:
     if value is not None and not isinstance(value, kind):
         raise TypeError(f"{key} must be a {kind.__name__}")
     return value
+
+
+def _series(entries: Any, lookback: int, columns: int) -> list[SeriesMeta] | None:
+    """A global model's series entries, checked; None for a one-series checkpoint."""
+    if entries is None:
+        return None
+    if not isinstance(entries, list) or not entries:
+        raise TypeError("series must be a non-empty list")
+    found = [SeriesMeta.from_json(entry, lookback, columns) for entry in entries]
+    if len({entry.id for entry in found}) != len(found):
+        raise ValueError("series ids must be unique")
+    return found
 
 
 def _interval_widths(intervals: Any, n_outputs: int) -> np.ndarray | None:
@@ -232,6 +289,30 @@ class Checkpoint:
         roles, scaler = self.meta.roles, self.meta.scaler
         return scaler.subset(list(roles.inputs)), scaler.subset(list(roles.targets))
 
+    @property
+    def series_ids(self) -> list[str] | None:
+        """A global model's series ids in training order; None for a one-series model."""
+        return None if self.meta.series is None else [entry.id for entry in self.meta.series]
+
+    def series_contexts(self, numbers: list[int]) -> tuple[np.ndarray, StackedScalers]:
+        """The tails of the training series at `numbers` as contexts [B, lookback, F], and the
+        scalers of each (every series keeps its own)."""
+        entries = self.meta.series or []
+        roles = self.meta.roles
+        tails = np.stack([entries[number].tail for number in numbers])[..., list(roles.inputs)]
+        stack = ScalerStack.of([entries[number].scaler for number in numbers])
+        return tails, (stack.subset(list(roles.inputs)), stack.subset(list(roles.targets)))
+
+    def own_scalers(self, contexts: list[np.ndarray]) -> StackedScalers:
+        """Scalers fitted on each context's own rows: how a global model forecasts a series it
+        never saw (a cold start). Every target must be an input for its scale to be known."""
+        positions = self.meta.roles.target_input_positions
+        if min(positions) < 0:
+            raise ValueError("a target that is not an input has no scale in a context")
+        kind = self.meta.scaler.kind
+        stack = ScalerStack.of([Scaler.fit(kind, rows) for rows in contexts])
+        return stack, stack.subset(positions)
+
     def forecast(
         self,
         contexts: np.ndarray,
@@ -239,13 +320,15 @@ class Checkpoint:
         device: torch.device,
         future: np.ndarray | None = None,
         keep_going: Callable[[], bool] | None = None,
+        scalers: Scalers | None = None,
     ) -> np.ndarray:
         """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F]
         rows ahead, for a model with known covariates) -> [B, steps, O], original scale (fewer
-        steps when `keep_going`, asked between model calls, ended it)."""
+        steps when `keep_going`, asked between model calls, ended it). `scalers` (input,
+        output) scale each context on its own; default: the training series' scalers."""
         return forecast(
             self.model,
-            self.scalers,
+            scalers or self.scalers,
             contexts,
             steps,
             self.meta.rollout_mode,

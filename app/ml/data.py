@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Literal, Protocol, cast, get_args
 
 import numpy as np
 import torch
@@ -71,6 +72,46 @@ class Scaler:
         return cls(kind, tuple(map(float, centers)), tuple(map(float, scales)))
 
 
+class Scaling(Protocol):
+    """What a forecast scales its contexts in and its predictions out with."""
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Original scale -> model scale."""
+        ...
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        """Model scale -> original scale."""
+        ...
+
+
+@dataclass(frozen=True)
+class ScalerStack:
+    """One scaler per context of a batch (a panel's series each keep their own statistics):
+    center and scale [B, 1, F] broadcast over the rows of [B, T, F] values."""
+
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, scalers: Sequence[Scaler]) -> ScalerStack:
+        """The stack of `scalers`, one per context, in order."""
+        center = np.asarray([scaler.center for scaler in scalers], dtype=np.float64)[:, None]
+        scale = np.asarray([scaler.scale for scaler in scalers], dtype=np.float64)[:, None]
+        return cls(center, scale)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """[B, T, F] original scale -> model scale, each context by its own scaler."""
+        return np.asarray((values - self.center) / self.scale)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        """[B, T, F] model scale -> original scale, each context by its own scaler."""
+        return np.asarray(values * self.scale + self.center)
+
+    def subset(self, columns: list[int]) -> ScalerStack:
+        """The stack of some columns, in the order given."""
+        return ScalerStack(self.center[..., columns], self.scale[..., columns])
+
+
 @dataclass(frozen=True)
 class Split:
     """Row counts of the chronological train / validation / test split."""
@@ -87,6 +128,11 @@ class Split:
         return cls(rows - val - test, val, test)
 
     @property
+    def rows(self) -> int:
+        """Rows of the whole series."""
+        return self.train + self.val + self.test
+
+    @property
     def val_start(self) -> int:
         """Index of the first validation row."""
         return self.train
@@ -95,6 +141,51 @@ class Split:
     def test_start(self) -> int:
         """Index of the first test row."""
         return self.train + self.val
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One series of a panel: rows [offset, offset + split.rows) of the concatenated values, and
+    its own chronological split (a short series gives every split its share too)."""
+
+    offset: int
+    split: Split
+
+    @property
+    def end(self) -> int:
+        """One past the segment's last row."""
+        return self.offset + self.split.rows
+
+    def starts(self, part: SplitPart, lookback: int, horizon: int) -> np.ndarray:
+        """Window starts (indices into the concatenated values) whose targets lie in `part`."""
+        split = self.split
+        begin, stop = {
+            "train": (0, split.train),
+            "val": (split.val_start, split.test_start),
+            "test": (split.test_start, split.rows),
+        }[part]
+        return self.offset + window_starts(begin, stop, lookback, horizon)
+
+
+SplitPart = Literal["train", "val", "test"]
+
+
+def segments_of(lengths: Sequence[int], val_fraction: float, test_fraction: float) -> list[Segment]:
+    """The segments of series of `lengths` rows laid end to end, each split on its own."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    return [
+        Segment(int(offset), Split.of(int(rows), val_fraction, test_fraction))
+        for offset, rows in zip(offsets, lengths, strict=True)
+    ]
+
+
+def panel_starts(
+    segments: Sequence[Segment], part: SplitPart, lookback: int, horizon: int
+) -> np.ndarray:
+    """Window starts of `part` of every segment: no window crosses from one series into the
+    next, since each window's lookback lies inside its own series."""
+    found = [segment.starts(part, lookback, horizon) for segment in segments]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def window_starts(start: int, stop: int, lookback: int, horizon: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from app.ml.data import Scaler
+from app.ml.data import Scaling
 from app.ml.model import LSTMConfig, LSTMForecaster
 
 RolloutMode = Literal["window", "state"]
@@ -124,7 +124,7 @@ def _window_rollout(
 
 def forecast(
     model: LSTMForecaster,
-    scalers: tuple[Scaler, Scaler],
+    scalers: tuple[Scaling, Scaling],
     contexts: np.ndarray,
     steps: int,
     mode: RolloutMode,
@@ -136,8 +136,9 @@ def forecast(
     ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale
     (fewer steps when `keep_going`, asked between model calls, ended the rollout).
 
-    `scalers` are the (input, output) column scalers. The one place where a forecast is scaled
-    in and out.
+    `scalers` are the (input, output) column scalers: one for every context, or a stack of
+    one per context (each series of a global model keeps its own). The one place where a
+    forecast is scaled in and out.
     """
     scale_in, scale_out = scalers
     tail = contexts[:, -model.config.lookback :]  # [B, lookback, F]

@@ -20,10 +20,18 @@ from torch import nn
 
 from app.ml.assess import Fitted, assess, mean_loss
 from app.ml.budget import Budget, StopFn, TrainingCancelled
-from app.ml.data import Scaler, ScalingKind, Split, column_windows, split_problems, window_starts
+from app.ml.data import (
+    Scaler,
+    ScalingKind,
+    column_windows,
+    panel_starts,
+    segments_of,
+    split_problems,
+)
 from app.ml.fields import described
 from app.ml.forecast import RolloutMode
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.panel_assess import PanelFitted, assess_panel
 from app.ml.roles import ColumnRoles
 
 # Of a job's time limit, the share fitting may use: the rest is kept for measuring the model
@@ -95,17 +103,29 @@ class TrainResult:
     """A fitted model with everything a checkpoint and a job record need."""
 
     model: LSTMForecaster
-    scaler: Scaler
+    scalers: list[Scaler]  # each series' own, in order (one for a single series)
     history: list[EpochStats]
     best_epoch: int
     stop_reason: str
     metrics: dict[str, object]
     rollout_mode: RolloutMode
     seconds: float
-    tail: np.ndarray = field(repr=False)  # [lookback, F] last rows of the series, original scale
-    # [len(LEVELS), steps, F] conformal half-widths on the original scale; None if the
-    # validation split is too short to calibrate them
+    # [lookback, C] last rows of each series, original scale
+    tails: list[np.ndarray] = field(repr=False)
+    # [len(LEVELS), steps, O] conformal half-widths, on the original scale for one series and in
+    # the model scale for many (each forecast multiplies them by its series' spread); None if
+    # the validation split is too short to calibrate them
     interval_widths: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def scaler(self) -> Scaler:
+        """The first (for one series, the) series' scaler."""
+        return self.scalers[0]
+
+    @property
+    def tail(self) -> np.ndarray:
+        """The first (for one series, the) series' tail."""
+        return self.tails[0]
 
 
 STATEFUL_NEEDS = (
@@ -120,6 +140,16 @@ def stateful_possible(config: LSTMConfig) -> bool:
         config.horizon == 1 and config.patch == 1 and not config.instance_norm
         and not config.highway
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PanelLayout:
+    """Many series laid end to end: their ids and row counts in order, and the season length
+    their seasonal naive baseline repeats (1: the naive forecast)."""
+
+    ids: tuple[str, ...]
+    lengths: tuple[int, ...]
+    season: int = 1
 
 
 class TrainingDiverged(Exception):
@@ -202,27 +232,43 @@ class _Trainer:
         device: torch.device,
         roles: ColumnRoles,
         deadline: float | None,
+        lengths: list[int],
     ) -> None:
         self.config, self.device, self.roles = config, device, roles
         chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
         if chosen != (series.shape[1], model_config.n_features, model_config.target_inputs):
             raise ValueError("the model config does not match the chosen input/target columns")
-        self.split = Split.of(len(series), config.val_fraction, config.test_fraction)
-        problems = split_problems(
-            len(series), self.split, model_config.lookback, model_config.horizon
-        )
-        if problems:
-            raise ValueError("; ".join(problems))
-        if config.stateful and not stateful_possible(model_config):
+        if sum(lengths) != len(series):
+            raise ValueError("the series' lengths do not add up to the rows given")
+        self.segments = segments_of(lengths, config.val_fraction, config.test_fraction)
+        self.split = self.segments[0].split  # the series' split, when there is one series
+        lookback, horizon = model_config.lookback, model_config.horizon
+        for number, segment in enumerate(self.segments):
+            problems = split_problems(segment.split.rows, segment.split, lookback, horizon)
+            if problems:
+                named = "" if len(lengths) == 1 else f"series {number + 1}: "
+                raise ValueError(named + "; ".join(problems))
+        if config.stateful and (len(lengths) > 1 or not stateful_possible(model_config)):
             raise ValueError(STATEFUL_NEEDS)
         self.raw = series
-        self.scaler = Scaler.fit(config.scaling, series[: self.split.train])
-        self.series = torch.as_tensor(self.scaler.transform(series), dtype=torch.float32).to(device)
-        lookback, horizon = model_config.lookback, model_config.horizon
-        split = self.split
-        self.train_starts = torch.as_tensor(window_starts(0, split.train, lookback, horizon))
+        # Each series is scaled by its own training rows: a global model sees every series on
+        # a common scale whatever its level and spread.
+        self.scalers = [
+            Scaler.fit(
+                config.scaling, series[segment.offset : segment.offset + segment.split.train]
+            )
+            for segment in self.segments
+        ]
+        scaled = np.concatenate(
+            [
+                scaler.transform(series[segment.offset : segment.end])
+                for scaler, segment in zip(self.scalers, self.segments, strict=True)
+            ]
+        )
+        self.series = torch.as_tensor(scaled, dtype=torch.float32).to(device)
+        self.train_starts = torch.as_tensor(panel_starts(self.segments, "train", lookback, horizon))
         self.val_starts = torch.as_tensor(
-            window_starts(split.val_start, split.test_start, lookback, horizon), device=device
+            panel_starts(self.segments, "val", lookback, horizon), device=device
         )
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -346,8 +392,14 @@ class _Trainer:
         targets = list(self.roles.targets)
         return Fitted(
             self.model, self.series, self.raw[:, targets], self.split, self.roles,
-            self.scaler.subset(targets),
+            self.scalers[0].subset(targets),
         )  # fmt: skip
+
+    def panel_fitted(self, ids: list[str]) -> PanelFitted:
+        """The model with the many series it was fitted to, for `app.ml.panel_assess`."""
+        return PanelFitted(
+            self.model, self.series, self.raw, self.segments, self.roles, self.scalers, ids
+        )
 
 
 def train(
@@ -358,13 +410,16 @@ def train(
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     roles: ColumnRoles | None = None,
+    panel: PanelLayout | None = None,
 ) -> TrainResult:
     """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
 
     `roles` picks the input and target columns (default: all of them, both); `model_config`
-    must describe them (n_features = inputs, target_inputs = `roles.target_inputs`).
+    must describe them (n_features = inputs, target_inputs = `roles.target_inputs`). `panel`
+    says the rows are many series laid end to end: one global model is fitted to windows of
+    them all, each series scaled and split on its own, and measured series by series.
 
-    Raises ValueError if the series is too short for the split and window, TrainingCancelled if
+    Raises ValueError if a series is too short for the split and window, TrainingCancelled if
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
     """
     began = time.perf_counter()
@@ -373,18 +428,24 @@ def train(
     fit_deadline = None if limit is None else began + FIT_SHARE * limit
     series = np.asarray(series, dtype=np.float64)
     roles = roles or ColumnRoles.of(series.shape[1])
-    trainer = _Trainer(series, model_config, config, device, roles, fit_deadline)
+    lengths = [len(series)] if panel is None else list(panel.lengths)
+    trainer = _Trainer(series, model_config, config, device, roles, fit_deadline, lengths)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
-    mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)
+    if panel is None:
+        mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)
+    else:
+        fitted = trainer.panel_fitted(list(panel.ids))
+        mode, metrics, widths = assess_panel(fitted, panel.season, config.interval_steps, budget)
+    lookback = model_config.lookback
     return TrainResult(
         model=trainer.model.cpu(),
-        scaler=trainer.scaler,
+        scalers=trainer.scalers,
         history=trainer.history,
         best_epoch=best_epoch,
         stop_reason=stop_reason,
         metrics=metrics,
         rollout_mode=mode,
         seconds=time.perf_counter() - began,
-        tail=trainer.raw[-model_config.lookback :].copy(),
+        tails=[series[segment.end - lookback : segment.end].copy() for segment in trainer.segments],
         interval_widths=widths,
     )

@@ -13,11 +13,16 @@ from app.core.errors import InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
 from app.datasets import Limits, TimeAxis, to_matrix
-from app.ml.checkpoints import Checkpoint
+from app.ml.checkpoints import Checkpoint, StackedScalers
 from app.ml.cost import rollout_flops
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
-from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead
+from app.registry.schemas import (
+    ForecastRequest,
+    ForecastResponse,
+    IntervalRead,
+    SeriesForecast,
+)
 
 
 class ForecastAbandoned(Exception):
@@ -42,23 +47,76 @@ def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) 
             field=field,
             code="context_too_short",
         )
-    return matrix[-lookback:]
+    return matrix
 
 
-def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray:
-    """[B, lookback, F] original-scale contexts: given ones, or the training series' tail."""
+@dataclass(frozen=True)
+class Contexts:
+    """What a request rolls out: contexts [B, lookback, F] on the original scale, the scalers
+    that scale them in and out (None: the training series'), and, when they continue a global
+    model's own series, the ids of those series."""
+
+    values: np.ndarray
+    scalers: StackedScalers | None = None
+    series: list[int] | None = None  # positions of the series among the model's
+
+
+def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> list[int]:
+    """Positions of the requested series among the model's (every one by default)."""
+    ids = checkpoint.series_ids or []
+    if request.series is None:
+        return list(range(len(ids)))
+    position = {series_id: number for number, series_id in enumerate(ids)}
+    numbers = []
+    for index, series_id in enumerate(request.series):
+        if series_id not in position:
+            raise InvalidInput(
+                f"{label} has no series {series_id!r}; forecast a series it never saw by giving "
+                "its recent rows as `context`",
+                field=f"series[{index}]",
+                code="unknown_series",
+            )
+        numbers.append(position[series_id])
+    if len(set(numbers)) < len(numbers):
+        raise InvalidInput("a series is asked for twice", field="series", code="duplicate_series")
+    return numbers
+
+
+def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> Contexts:
+    """The contexts to roll out: given ones, or the training series' tails."""
+    given: list[np.ndarray] | None = None
     if request.contexts is not None:
-        tails = [
+        given = [
             _context_matrix(rows, checkpoint, f"contexts[{i}]", label)
             for i, rows in enumerate(request.contexts)
         ]
-        return np.stack(tails)
-    if request.context is not None:
-        return _context_matrix(request.context, checkpoint, "context", label)[None]
-    return checkpoint.default_context
+    elif request.context is not None:
+        given = [_context_matrix(request.context, checkpoint, "context", label)]
+    panel = checkpoint.series_ids is not None
+    if request.series is not None and not panel:
+        raise InvalidInput(
+            f"{label} was trained on one series; it has no series ids",
+            field="series",
+            code="not_a_panel_model",
+        )
+    if given is None and not panel:
+        return Contexts(checkpoint.default_context)
+    if given is None:
+        numbers = _series_numbers(request, checkpoint, label)
+        tails, scalers = checkpoint.series_contexts(numbers)
+        return Contexts(tails, scalers, numbers)
+    tails = np.stack([rows[-checkpoint.model.config.lookback :] for rows in given])
+    if not panel:
+        return Contexts(tails)
+    try:  # a series the global model never saw: scaled by its own statistics
+        return Contexts(tails, checkpoint.own_scalers(given))
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="context", code="context_not_scalable") from None
 
 
-def _future(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.ndarray | None:
+def _future(
+    request: ForecastRequest, checkpoint: Checkpoint, label: str, contexts: int
+) -> np.ndarray | None:
     """[1, horizon, F] input rows ahead with the known covariates filled in (None: the model
     has none), from `request.future`."""
     covariates, given = checkpoint.covariates, request.future or {}
@@ -70,10 +128,10 @@ def _future(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> np.
                 code="no_covariates",
             )
         return None
-    if request.contexts is not None:
+    if contexts > 1:
         raise InvalidInput(
             f"{label} needs future covariates per context; send one request per context",
-            field="contexts",
+            field="contexts" if request.contexts is not None else "series",
             code="covariates_need_one_context",
         )
     unknown = sorted(set(given) - set(covariates))
@@ -198,9 +256,11 @@ def make_forecast(
     checkpoint = cache.get(name, version)
     label = f"model {name!r} v{version}"
     contexts = _contexts(request, checkpoint, label)
-    future = _future(request, checkpoint, label)
-    _check_work(checkpoint, len(contexts), request, limits)
-    values = checkpoint.forecast(contexts, request.horizon, cache.device, future, keep_going)
+    future = _future(request, checkpoint, label, len(contexts.values))
+    _check_work(checkpoint, len(contexts.values), request, limits)
+    values = checkpoint.forecast(
+        contexts.values, request.horizon, cache.device, future, keep_going, contexts.scalers
+    )
     if values.shape[1] < request.horizon:  # [B, H, O]: ended early
         raise ForecastAbandoned
     if not np.isfinite(values).all():
@@ -210,25 +270,64 @@ def make_forecast(
             field="context",
             code="forecast_not_finite",
         )
-    intervals = _intervals(checkpoint, values, request, label)
+    bounds = _bounds(checkpoint, values, contexts, request, label)
     metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
     metrics.forecast_horizon.observe(request.horizon)
-    batched = request.contexts is not None
-    return ForecastResponse(
+    response = ForecastResponse(
         model=name,
         version=version,
         columns=checkpoint.targets,
         horizon=request.horizon,
         device=str(cache.device),
         rollout_mode=checkpoint.rollout_mode,
-        forecast=None if batched else values[0].tolist(),
-        forecasts=values.tolist() if batched else None,
-        intervals=intervals,
         interval_calibrated_steps=(
             None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
         ),
-        timestamps=_timestamps(checkpoint, request),
     )
+    if contexts.series is not None:
+        response.series = _per_series(checkpoint, contexts.series, values, bounds, request)
+    elif request.contexts is not None:
+        response.forecasts = values.tolist()
+        response.intervals = [
+            IntervalRead(level=level, lower=lower.tolist(), upper=upper.tolist())
+            for level, (lower, upper) in bounds.items()
+        ]
+    else:
+        response.forecast = values[0].tolist()
+        response.intervals = [
+            IntervalRead(level=level, lower=lower[0].tolist(), upper=upper[0].tolist())
+            for level, (lower, upper) in bounds.items()
+        ]
+        response.timestamps = _timestamps(checkpoint, request)
+    return response
+
+
+def _per_series(
+    checkpoint: Checkpoint,
+    numbers: list[int],
+    values: np.ndarray,
+    bounds: dict[int, tuple[np.ndarray, np.ndarray]],
+    request: ForecastRequest,
+) -> list[SeriesForecast]:
+    """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
+    entries = checkpoint.meta.series or []
+    found = []
+    for at, number in enumerate(numbers):
+        axis = entries[number].time_axis
+        found.append(
+            SeriesForecast(
+                id=entries[number].id,
+                forecast=values[at].tolist(),
+                timestamps=(
+                    None if axis is None else TimeAxis.from_json(axis).continued(request.horizon)
+                ),
+                intervals=[
+                    IntervalRead(level=level, lower=lower[at].tolist(), upper=upper[at].tolist())
+                    for level, (lower, upper) in bounds.items()
+                ],
+            )
+        )
+    return found
 
 
 def _timestamps(checkpoint: Checkpoint, request: ForecastRequest) -> list[str] | None:
@@ -240,12 +339,17 @@ def _timestamps(checkpoint: Checkpoint, request: ForecastRequest) -> list[str] |
     return TimeAxis.from_json(axis).continued(request.horizon)
 
 
-def _intervals(
-    checkpoint: Checkpoint, values: np.ndarray, request: ForecastRequest, label: str
-) -> list[IntervalRead]:
-    """Conformal bounds around `values` [B, horizon, F] for each requested level."""
+def _bounds(
+    checkpoint: Checkpoint,
+    values: np.ndarray,
+    contexts: Contexts,
+    request: ForecastRequest,
+    label: str,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Conformal (lower, upper) [B, horizon, O] around `values` for each requested level. A
+    global model's widths are in the model scale: each context's spread scales them."""
     if not request.levels:
-        return []
+        return {}
     widths = checkpoint.interval_widths
     if widths is None:
         raise InvalidInput(
@@ -254,16 +358,10 @@ def _intervals(
             field="levels",
             code="intervals_unavailable",
         )
-    batched = request.contexts is not None
-    found = []
+    # [B, 1, O]: a global model's unit of scale in each context's original scale
+    spread = 1.0 if contexts.scalers is None else contexts.scalers[1].scale
+    found = {}
     for level in sorted(set(request.levels)):
-        half = half_widths(widths, level, request.horizon)[None]  # [1, horizon, F]
-        lower, upper = values - half, values + half
-        found.append(
-            IntervalRead(
-                level=level,
-                lower=lower.tolist() if batched else lower[0].tolist(),
-                upper=upper.tolist() if batched else upper[0].tolist(),
-            )
-        )
+        half = half_widths(widths, level, request.horizon)[None] * spread  # [B, horizon, O]
+        found[level] = (values - half, values + half)
     return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -111,6 +111,8 @@ class ModelList(ReadSchema):
 # -- forecasts -------------------------------------------------------------------------------
 
 Level = Literal[LEVELS]  # type: ignore[valid-type]
+SeriesId = Annotated[str, Field(min_length=1, max_length=256)]
+MAX_SERIES_PER_FORECAST = 100_000
 
 
 class ForecastRequest(Schema):
@@ -138,27 +140,47 @@ class ForecastRequest(Schema):
         description="prediction interval levels in percent, e.g. [80, 95]: conformal bounds "
         "calibrated on the validation split's rollouts",
     )
+    series: list[SeriesId] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_SERIES_PER_FORECAST,
+        description="for a model trained on many series: the ids of the series to continue, "
+        "each from its own tail (default: every series); answered in `series`",
+    )
 
     model_config = {
         "json_schema_extra": {
-            # As the validator below: not `context` and `contexts` both given (as lists).
-            "not": {
-                "required": ["context", "contexts"],
-                "properties": {"context": {"type": "array"}, "contexts": {"type": "array"}},
-            },
+            # As the validator below: at most one of `context`, `contexts` and `series` given.
+            "allOf": [
+                {
+                    "not": {
+                        "required": [first, second],
+                        "properties": {first: {"type": "array"}, second: {"type": "array"}},
+                    }
+                }
+                for first, second in (
+                    ("context", "contexts"),
+                    ("context", "series"),
+                    ("contexts", "series"),
+                )
+            ],
             "examples": [
                 {"horizon": 50},
                 {"horizon": 20, "context": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
                 {"horizon": 100, "levels": [80, 95]},
                 {"horizon": 3, "future": {"sin": [0.0998, 0.1987, 0.2955]}},
+                {"horizon": 18, "series": ["N1402", "N1403"], "levels": [90]},
             ],
         }
     }
 
     @model_validator(mode="after")
     def _one_kind_of_context(self) -> ForecastRequest:
-        if self.context is not None and self.contexts is not None:
-            raise ValueError("give either context or contexts, not both")
+        given = [
+            name for name in ("context", "contexts", "series") if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give one of context, contexts and series, not {' and '.join(given)}")
         return self
 
 
@@ -169,6 +191,19 @@ class IntervalRead(ReadSchema):
     level: int
     lower: list[list[float]] | list[list[list[float]]]
     upper: list[list[float]] | list[list[list[float]]]
+
+
+class SeriesForecast(ReadSchema):
+    """One series of a global model, continued from its own tail."""
+
+    id: str
+    forecast: list[list[float]] = Field(description="[horizon][columns]")
+    timestamps: list[str] | None = Field(
+        None, description="the time of each step, continuing the series' own time index"
+    )
+    intervals: list[IntervalRead] = Field(
+        default_factory=list, description="one entry per requested level, [horizon][columns]"
+    )
 
 
 class ForecastResponse(ReadSchema):
@@ -197,6 +232,11 @@ class ForecastResponse(ReadSchema):
         None,
         description="the time of each forecast step, continuing the training series' time "
         "index (a forecast without context, from a model trained on a series with one)",
+    )
+    series: list[SeriesForecast] | None = Field(
+        None,
+        description="a model trained on many series, asked without a context: each series "
+        "continued from its own tail, in the order asked (or trained)",
     )
 
     model_config = {

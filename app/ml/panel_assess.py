@@ -1,0 +1,251 @@
+"""Measuring a global model fitted to many series: per-series test metrics and intervals.
+
+Each series is rolled out from the row before its own test part over its test rows, all series
+in one batched pass, and scored on its own original scale against the naive (last value) and
+seasonal naive (last season) forecasts of the same rows. Intervals are calibrated on the
+validation parts in the model's scale, which is each series' own: a forecast multiplies them by
+its series' spread (see `app.ml.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from app.ml.assess import EVAL_BATCH, MAX_ROLLOUT_EVAL_CALLS, MAX_ROLLOUT_EVAL_STEPS, UNLIMITED
+from app.ml.budget import Budget
+from app.ml.data import Scaler, Segment
+from app.ml.forecast import RolloutMode, rollout
+from app.ml.intervals import MAX_CALIBRATION_STARTS, conformal_quantiles, coverage, rollout_starts
+from app.ml.model import LSTMForecaster
+from app.ml.roles import ColumnRoles
+
+
+@dataclass(frozen=True)
+class PanelFitted:
+    """A global model with the series it was fitted to, laid end to end."""
+
+    model: LSTMForecaster
+    series: torch.Tensor = field(repr=False)  # [T, C] each series in its own model scale
+    raw: np.ndarray = field(repr=False)  # [T, C] original scale
+    segments: list[Segment]
+    roles: ColumnRoles
+    scalers: list[Scaler]  # each series' scaler of every column
+    ids: list[str]
+
+    def max_steps(self) -> int:
+        """Most steps an evaluation rollout runs (a rollout is sequential)."""
+        return min(MAX_ROLLOUT_EVAL_STEPS, MAX_ROLLOUT_EVAL_CALLS * self.model.config.horizon)
+
+
+def scaled_rollouts(
+    fitted: PanelFitted, starts: np.ndarray, ends: np.ndarray, steps: int, budget: Budget
+) -> np.ndarray:
+    """Rollouts of `steps` rows from each start (a row index into the laid-out series), every
+    one inside its own series (known covariates are read up to `ends`, exclusive): [n, steps, O]
+    in the model scale; fewer rollouts or steps when the budget ran out."""
+    lookback, device = fitted.model.config.lookback, fitted.series.device
+    inputs = list(fitted.roles.inputs)
+    first = torch.as_tensor(starts, device=device)[:, None]
+    history = first + torch.arange(-lookback, 0, device=device)
+    last = torch.as_tensor(ends - 1, device=device)[:, None]
+    ahead = torch.minimum(first + torch.arange(0, steps, device=device), last)
+    predicted: list[torch.Tensor] = []
+    for begin in range(0, len(starts), EVAL_BATCH):
+        if predicted and not budget.left():
+            break
+        batch = slice(begin, begin + EVAL_BATCH)
+        predicted.append(
+            rollout(
+                fitted.model,
+                fitted.series[history[batch]][..., inputs],
+                steps,
+                "window",
+                fitted.series[ahead[batch]][..., inputs],
+                keep_going=budget.left,
+            )
+        )
+    done = min(chunk.shape[1] for chunk in predicted)
+    return torch.cat([chunk[:, :done] for chunk in predicted]).double().cpu().numpy()
+
+
+def smape(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """The M3 competition's sMAPE in percent, 200·|A−F|/(|A|+|F|) averaged (0 where both are 0)."""
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(
+        np.abs(actual - predicted), denominator, out=np.zeros_like(denominator),
+        where=denominator > 0,
+    )  # fmt: skip
+    return float(200 * ratio.mean())
+
+
+def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    """[steps, O]: the last `season` rows of `history` repeated (the last row when it is
+    shorter than a season, or the season is 1: the naive forecast)."""
+    if season <= 1 or len(history) < season:
+        return np.repeat(history[-1:], steps, axis=0)
+    return history[-season:][np.arange(steps) % season]
+
+
+SCORES = ("mse", "rmse", "mae", "smape")
+
+
+def _scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    mse = float(np.mean((predicted - actual) ** 2))
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(np.mean(np.abs(predicted - actual))),
+        "smape": smape(predicted, actual),
+    }
+
+
+def _ratio(mae: float, baseline: float) -> float | None:
+    return mae / baseline if baseline > 0 else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None and math.isfinite(value)]
+    return float(np.mean(known)) if known else None
+
+
+@dataclass(frozen=True)
+class SeriesScores:
+    """One series' test scores: the model's, the naive forecast's and the seasonal naive's."""
+
+    test_rows: int
+    model: dict[str, float]
+    naive: dict[str, float]
+    seasonal: dict[str, float]
+
+    @property
+    def mase(self) -> float | None:
+        """The model's MAE over the naive forecast's, on the same rows (< 1 beats it)."""
+        return _ratio(self.model["mae"], self.naive["mae"])
+
+    @property
+    def mase_seasonal(self) -> float | None:
+        """The model's MAE over the seasonal naive forecast's, on the same rows."""
+        return _ratio(self.model["mae"], self.seasonal["mae"])
+
+    def row(self, series_id: str) -> dict[str, object]:
+        """The series' line of the metrics: the model's scores and its MASE against both."""
+        return {
+            "id": series_id,
+            "test_rows": self.test_rows,
+            **self.model,
+            "mase": self.mase,
+            "mase_seasonal": self.mase_seasonal,
+        }
+
+
+def _series_scores(
+    fitted: PanelFitted, number: int, scaled: np.ndarray, season: int
+) -> SeriesScores:
+    """One series' scores over its test rows (as many as its rollout reached)."""
+    segment, targets = fitted.segments[number], list(fitted.roles.targets)
+    split = segment.split
+    steps = min(split.test, len(scaled))
+    out = fitted.scalers[number].subset(targets)
+    history = fitted.raw[segment.offset : segment.offset + split.test_start][:, targets]
+    actual = fitted.raw[segment.offset + split.test_start :][:steps][:, targets]
+    return SeriesScores(
+        steps,
+        _scores(out.inverse(scaled[:steps]), actual),
+        _scores(np.repeat(history[-1:], steps, axis=0), actual),
+        _scores(seasonal_naive(history, steps, season), actual),
+    )
+
+
+def _means(scores: list[dict[str, float]]) -> dict[str, float | None]:
+    return {name: _mean([score[name] for score in scores]) for name in SCORES}
+
+
+def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str, object]:
+    """Every series' test metrics (original scale) and their means over series."""
+    segments = fitted.segments
+    starts = np.asarray([s.offset + s.split.test_start for s in segments])
+    ends = np.asarray([s.end for s in segments])
+    steps = min(max(s.split.test for s in segments), fitted.max_steps())
+    scaled = scaled_rollouts(fitted, starts, ends, steps, budget)
+    scores = [_series_scores(fitted, i, scaled[i], season) for i in range(len(scaled))]
+    return {
+        "series_count": len(segments),
+        "series_measured": len(scores),
+        "season_length": season,
+        "test_rows": sum(score.test_rows for score in scores),
+        "mean": {
+            **_means([score.model for score in scores]),
+            "mase": _mean([score.mase for score in scores]),
+            "mase_seasonal": _mean([score.mase_seasonal for score in scores]),
+        },
+        "naive": _means([score.naive for score in scores]),
+        "seasonal_naive": _means([score.seasonal for score in scores]),
+        "series": [score.row(fitted.ids[i]) for i, score in enumerate(scores)],
+    }
+
+
+def _val_rollouts(
+    fitted: PanelFitted, steps: int, budget: Budget
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(predicted, actual) [n, steps, O] model-scale rollouts from points of every series'
+    validation part, spread so the panel gives about MAX_CALIBRATION_STARTS or more."""
+    per_series = max(1, MAX_CALIBRATION_STARTS // len(fitted.segments))
+    starts: list[int] = []
+    ends: list[int] = []
+    for segment in fitted.segments:
+        split = segment.split
+        found = rollout_starts(split.val_start, split.test_start, steps, per_series)
+        starts.extend(segment.offset + found)
+        ends.extend([segment.end] * len(found))
+    if len(starts) < 2:
+        return None
+    first = np.asarray(starts)
+    predicted = scaled_rollouts(fitted, first, np.asarray(ends), steps, budget)
+    targets = fitted.series[:, list(fitted.roles.targets)].double().cpu().numpy()
+    actual = targets[first[: len(predicted), None] + np.arange(predicted.shape[1])]
+    return predicted, actual
+
+
+def calibrate_panel_intervals(
+    fitted: PanelFitted, wanted: int, budget: Budget
+) -> tuple[np.ndarray | None, dict[str, object] | None]:
+    """Conformal half-widths [len(LEVELS), steps, O] in the model scale from validation
+    rollouts, and their coverage of rollouts over the test parts; (None, None) when the
+    validation parts are too short or the budget ran out."""
+    shortest = min(segment.split.val for segment in fitted.segments)
+    steps = max(1, min(wanted, fitted.max_steps(), shortest))
+    found = _val_rollouts(fitted, steps, budget) if budget.left() else None
+    if found is None or len(found[0]) < 2:
+        return None, None
+    predicted, actual = found
+    widths = conformal_quantiles(np.abs(actual - predicted))
+    test_steps = max(1, min(widths.shape[1], min(s.split.test for s in fitted.segments)))
+    starts = np.asarray([s.offset + s.split.test_start for s in fitted.segments])
+    ends = np.asarray([s.end for s in fitted.segments])
+    rolled = scaled_rollouts(fitted, starts, ends, test_steps, budget)
+    targets = fitted.series[:, list(fitted.roles.targets)].double().cpu().numpy()
+    truth = targets[starts[: len(rolled), None] + np.arange(rolled.shape[1])]
+    measured = {
+        "calibrated_steps": widths.shape[1],
+        "test_rollouts": len(rolled),
+        "test_steps": rolled.shape[1],
+        "coverage": coverage(rolled, truth, widths[:, : rolled.shape[1]]),
+    }
+    return widths, measured
+
+
+def assess_panel(
+    fitted: PanelFitted, season: int, interval_steps: int, budget: Budget = UNLIMITED
+) -> tuple[RolloutMode, dict[str, object], np.ndarray | None]:
+    """(rollout mode, metrics, model-scale half-widths or None) of a global model. It always
+    rolls out by window: the regime it was fitted in, right for every series."""
+    metrics = evaluate_panel(fitted, season, budget)
+    widths, measured = calibrate_panel_intervals(fitted, interval_steps, budget)
+    metrics["rollout_mode"] = "window"
+    metrics["intervals"] = measured
+    metrics["evaluation_cut_short"] = budget.ran_out
+    return "window", metrics, widths
