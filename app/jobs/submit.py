@@ -57,8 +57,9 @@ def _check_trainable(
 
 
 def _check_splits(request: TrainRequest, rows: int, lengths: list[tuple[str, int]] | None) -> int:
-    """422 unless the series (every series of `lengths`, when there are many) splits into training, validation and test parts that each hold
-    a window (the series named, when there are many); the most training rows of a series."""
+    """422 unless the series of `rows` rows (every series of `lengths`, when there are many,
+    each named) splits into training, validation and test parts that each hold a window; the
+    most training rows of a series."""
     window, training = request.window, request.training
     if lengths is not None and training.stateful:
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
