@@ -129,8 +129,8 @@ class TrainResult:
 
 
 STATEFUL_NEEDS = (
-    "stateful training predicts the next row after every step: it needs horizon 1, patch 1, "
-    "and neither instance normalisation nor the highway"
+    "stateful training predicts the next row after every step: it needs one series, horizon 1, "
+    "patch 1, and neither instance normalisation nor the highway"
 )
 
 

@@ -1,0 +1,166 @@
+"""A global model over many series: segments, per-series scaling, metrics, checkpoints and
+forecasts by series or from a context the model never saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.ml.checkpoints import CheckpointMeta, SeriesMeta, load, write
+from app.ml.data import Scaler, ScalerStack, panel_starts, segments_of
+from app.ml.forecast import forecast
+from app.ml.model import LSTMConfig
+from app.ml.panel_assess import seasonal_naive, smape
+from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
+
+CPU = torch.device("cpu")
+MODEL = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=16, num_layers=1)
+LENGTHS = (60, 84, 72, 96)
+LEVELS = (5.0, 300.0, -40.0, 2_000.0)  # very different scales: each series scales on its own
+
+
+def seasonal_panel() -> tuple[np.ndarray, PanelLayout]:
+    """Four monthly-like series of different lengths, levels and spreads, laid end to end."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for number, (rows, level) in enumerate(zip(LENGTHS, LEVELS, strict=True)):
+        t = np.arange(rows)
+        spread = abs(level) * 0.2 + 1
+        wave = np.sin(2 * np.pi * t / 12 + number)
+        parts.append(level + spread * wave + rng.normal(0, 0.02 * spread, rows))
+    layout = PanelLayout(ids=("a", "b", "c", "d"), lengths=LENGTHS, season=12)
+    return np.concatenate(parts)[:, None], layout
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[np.ndarray, PanelLayout, TrainResult]:
+    series, layout = seasonal_panel()
+    config = TrainConfig(epochs=40, batch_size=32, val_fraction=0.2, test_fraction=0.2)
+    return series, layout, train(series, MODEL, config, CPU, panel=layout)
+
+
+def test_no_window_crosses_from_one_series_into_the_next() -> None:
+    segments = segments_of([30, 12, 25], 0.2, 0.2)
+    assert [segment.offset for segment in segments] == [0, 30, 42]
+    for part in ("train", "val", "test"):
+        starts = panel_starts(segments, part, 5, 2)
+        owner = np.searchsorted([s.end for s in segments], starts, side="right")
+        for start, number in zip(starts, owner, strict=True):
+            segment = segments[number]
+            assert segment.offset + 5 <= start <= segment.end - 2
+    # the 12-row series: train 8 rows, val 2, test 2; one window of 5 + 2 in each part
+    assert list(segments[1].starts("test", 5, 2)) == [30 + 10]
+
+
+def test_each_series_is_scaled_by_its_own_training_rows(
+    fitted: tuple[np.ndarray, PanelLayout, TrainResult],
+) -> None:
+    series, layout, result = fitted
+    assert len(result.scalers) == len(result.tails) == 4
+    offset = 0
+    for rows, scaler, tail in zip(layout.lengths, result.scalers, result.tails, strict=True):
+        train_rows = series[offset : offset + rows - 2 * round(rows * 0.2)]
+        assert scaler.center == pytest.approx((float(train_rows.mean()),))
+        assert scaler.scale == pytest.approx((float(train_rows.std()),))
+        np.testing.assert_array_equal(tail, series[offset + rows - 12 : offset + rows])
+        offset += rows
+
+
+def test_metrics_are_per_series_and_beat_the_naive_forecast(
+    fitted: tuple[np.ndarray, PanelLayout, TrainResult],
+) -> None:
+    _, layout, result = fitted
+    metrics = result.metrics
+    assert metrics["series_count"] == metrics["series_measured"] == 4
+    assert metrics["season_length"] == 12
+    rows = metrics["series"]
+    assert isinstance(rows, list)
+    assert [row["id"] for row in rows] == list(layout.ids)
+    assert [row["test_rows"] for row in rows] == [round(n * 0.2) for n in LENGTHS]
+    mean = metrics["mean"]
+    assert isinstance(mean, dict)
+    assert mean["mae"] == pytest.approx(np.mean([row["mae"] for row in rows]))
+    # a clean seasonal wave: far better than repeating the last value
+    assert mean["mase"] < 0.5
+    assert metrics["rollout_mode"] == result.rollout_mode == "window"
+    intervals = metrics["intervals"]
+    assert isinstance(intervals, dict)
+    assert result.interval_widths is not None
+    assert intervals["calibrated_steps"] == result.interval_widths.shape[1]
+
+
+def test_a_too_short_series_is_named() -> None:
+    series, layout = seasonal_panel()
+    short = PanelLayout(("a", "b"), (len(series) - 20, 20))
+    with pytest.raises(ValueError, match="series 2: the validation split"):
+        train(series, MODEL, TrainConfig(epochs=1), CPU, panel=short)
+
+
+def test_stateful_training_needs_one_series() -> None:
+    series, layout = seasonal_panel()
+    one_step = LSTMConfig(n_features=1, lookback=12, hidden_size=4, num_layers=1)
+    with pytest.raises(ValueError, match="one series"):
+        train(series, one_step, TrainConfig(epochs=1, stateful=True), CPU, panel=layout)
+
+
+def test_seasonal_naive_and_smape() -> None:
+    history = np.arange(1.0, 9.0)[:, None]  # 1..8
+    np.testing.assert_array_equal(seasonal_naive(history, 5, 4)[:, 0], [5, 6, 7, 8, 5])
+    np.testing.assert_array_equal(seasonal_naive(history, 2, 1)[:, 0], [8, 8])
+    np.testing.assert_array_equal(seasonal_naive(history[:3], 2, 4)[:, 0], [3, 3])  # too short
+    assert smape(np.array([110.0, 0.0]), np.array([90.0, 0.0])) == pytest.approx(10.0)
+
+
+def saved_panel(tmp_path: Path, result: TrainResult, layout: PanelLayout) -> Path:
+    directory = tmp_path / "panel"
+    directory.mkdir()
+    entries = [
+        SeriesMeta(series_id, scaler, tail, {"kind": "numbers", "start": 0, "freq": 1})
+        for series_id, scaler, tail in zip(layout.ids, result.scalers, result.tails, strict=True)
+    ]
+    meta = CheckpointMeta(
+        config=result.model.config, scaler=result.scaler, rollout_mode="window",
+        columns=["y"], inputs=["y"], targets=["y"], tail=result.tail,
+        interval_widths=result.interval_widths, series=entries,
+    )  # fmt: skip
+    write(directory, result.model, meta)
+    return directory
+
+
+def test_checkpoint_keeps_every_series_and_forecasts_each_by_its_own_scaler(
+    fitted: tuple[np.ndarray, PanelLayout, TrainResult], tmp_path: Path
+) -> None:
+    _, layout, result = fitted
+    loaded = load(saved_panel(tmp_path, result, layout), CPU)
+    assert loaded.series_ids == ["a", "b", "c", "d"]
+    assert loaded.meta.series is not None
+    assert loaded.meta.series[3].scaler == result.scalers[3]
+    contexts, scalers = loaded.series_contexts([3, 1])
+    np.testing.assert_array_equal(contexts[0], result.tails[3])
+    together = loaded.forecast(contexts, 7, CPU, scalers=scalers)
+    for at, number in enumerate([3, 1]):
+        scaler = result.scalers[number]
+        alone = forecast(
+            result.model, (scaler, scaler), result.tails[number][None], 7, "window", CPU
+        )
+        np.testing.assert_allclose(together[at], alone[0], rtol=1e-5, atol=1e-6 * abs(LEVELS[0]))
+
+
+def test_a_context_the_model_never_saw_is_scaled_by_its_own_statistics(
+    fitted: tuple[np.ndarray, PanelLayout, TrainResult], tmp_path: Path
+) -> None:
+    _, layout, result = fitted
+    loaded = load(saved_panel(tmp_path, result, layout), CPU)
+    context = result.tails[1]
+    moved = 1_000.0 * context + 50_000.0  # the same shape at another level and spread
+    scalers = loaded.own_scalers([context, moved])
+    assert isinstance(scalers[0], ScalerStack)
+    predicted = loaded.forecast(np.stack([context, moved]), 6, CPU, scalers=scalers)
+    # standard scaling removes level and spread: the forecast moves with the context
+    np.testing.assert_allclose(predicted[1], 1_000.0 * predicted[0] + 50_000.0, rtol=1e-5)
+    assert scalers[1].center[1, 0, 0] == pytest.approx(float(moved.mean()))
+    own = Scaler.fit("standard", context)
+    assert scalers[1].scale[0, 0, 0] == pytest.approx(own.scale[0])
