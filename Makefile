@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality bench-soak default-model clean
+.PHONY: run worker test services lint format bench bench-quality bench-soak bench-panel default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ bench: $(VENV)/.app  ## the sin task: training, accuracy and rollout times in bo
 
 bench-soak: $(VENV)/.dev  ## the hostile probe: kill -9, delete race, hostile uploads, slow clients
 	$(PY) -m bench.soak
+
+# torch pinned by a constraint: the peers in the extra must not replace the local CPU wheel.
+$(VENV)/.bench: pyproject.toml $(VENV)/.dev
+	echo torch==2.13.0 > $(VENV)/torch-pin.txt
+	$(PIP) install -c $(VENV)/torch-pin.txt -e '.[dev,bench]'
+	touch $@
+
+bench-panel: $(VENV)/.bench  ## the 1,428 M3 monthly series: one upload, one global job, one forecast
+	$(PY) -m bench.panel
 
 bench-quality: $(VENV)/.app  ## every tutorial task against its target (bench/results/quality.md)
 	$(PY) -m bench.quality
