@@ -119,7 +119,7 @@ class JobRun:
         settings = self.settings
         device = resolve_device(settings.device if spec.device == "auto" else spec.device)
         self.jobs.set_device(row.id, token, str(device))
-        series, columns, time_axis = sources.load_series(datasets=self.datasets, data=spec.data)
+        series, columns, time_axis, _ = sources.load_series(datasets=self.datasets, data=spec.data)
         model_config, train_config, roles = ml_configs(spec, columns, settings)
         result = train(
             series, model_config, train_config, device, reporter, reporter.should_stop, roles
