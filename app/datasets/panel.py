@@ -194,11 +194,13 @@ def arrange(
     if kind is None:
         if freq is not None:
             raise InvalidInput("`freq` needs a time column; the file has none", field="freq")
-        parts = []
+        parts: list[OneSeries] = []
+        total = 0  # a wide file's columns may hold more rows than the file
         for series in raw:
             with _about(series.id):
                 matrix, filled = fill_missing(series.matrix, columns, series.lines, missing)
             parts.append(OneSeries(series.id, matrix, None, filled))
+            total = _counted(total, parts[-1], limits)
         return combine(parts, columns)
     for series in raw:
         _refuse_repeated_times(series)

@@ -150,6 +150,8 @@ def test_rows_over_the_limit_count_every_series_and_stop_the_reading() -> None:
     error = refusal(text + "s0,1\n" + "not a number at all\n", limits)
     assert error.code == "too_many_rows"
     assert "at most 10 rows (FORECAST_MAX_DATASET_ROWS)" in error.message
+    wide = "a,b\n" + "1,2\n" * 6  # 6 rows in the file, 12 in its two series
+    assert refusal(wide, limits, layout="columns_are_series").code == "too_many_rows"
     gaps = "id,time,v\na,1,1\na,9,2\nb,1,1\nb,2,2\n"  # 9 + 2 rows once a's gaps are filled
     assert refusal(gaps, limits, missing="zero", freq="1").code == "too_many_rows"
 
