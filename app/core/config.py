@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, ge=1024, description="largest request body, checked while reading"
     )
-    max_dataset_rows: int = Field(1_000_000, ge=10, description="most rows in a series")
+    max_dataset_rows: int = Field(
+        1_000_000, ge=10, description="most rows in a dataset, over all its series together"
+    )
+    max_series: int = Field(10_000, ge=1, description="most series in one dataset")
+    max_series_id_length: int = Field(
+        64, ge=1, le=1024, description="longest series id in a many-series dataset, in characters"
+    )
     max_dataset_columns: int = Field(64, ge=1, le=4096, description="most columns in a series")
     max_train_seconds: float = Field(
         3600,

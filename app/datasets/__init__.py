@@ -1,13 +1,15 @@
-"""Datasets: uploaded series (CSV or JSON), their table, limits, repository and router.
+"""Datasets: uploaded series, one or many (CSV or JSON), their table, limits, repository
+and router.
 
 The public face below is what other domains use; everything else is this package's own.
 """
 
 from app.datasets.deps import DatasetsDep
+from app.datasets.parsed import SeriesPart
 from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import LoadedSeries, create_dataset, load_values
 from app.datasets.table import DatasetRow
-from app.datasets.time_index import TimeAxis
+from app.datasets.time_index import TimeAxis, season_length
 from app.datasets.values import Limits, to_matrix
 
 __all__ = [
@@ -17,8 +19,10 @@ __all__ = [
     "InUse",
     "Limits",
     "LoadedSeries",
+    "SeriesPart",
     "TimeAxis",
     "create_dataset",
     "load_values",
+    "season_length",
     "to_matrix",
 ]

@@ -8,12 +8,24 @@ import math
 import re
 from array import array
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
 from app.core.errors import InvalidInput
 from app.core.schemas import MAX_ABS_VALUE
-from app.datasets.service import ParsedSeries
+from app.datasets.panel import (
+    Layout,
+    SeriesIds,
+    arrange,
+    check_series_id,
+    find_id_column,
+    split_columns,
+    split_rows,
+    too_many_rows,
+    too_many_series,
+)
+from app.datasets.parsed import ParsedSeries
 from app.datasets.time_index import (
     MissingPolicy,
     TimeKind,
@@ -78,12 +90,17 @@ def parse_csv(
     limits: Limits,
     freq: str | None = None,
     missing: MissingPolicy = "error",
+    id_column: str | None = None,
+    layout: Layout = "rows",
 ) -> ParsedSeries:
     """CSV with a header row -> its values, columns, time axis and filled counts.
 
     With a time column (found by name, or pandas' unnamed index found by its cells) the rows are
     put on a regular axis by time (see time_index.regularize); without, they stay in file order.
     Empty cells and missing timestamps are filled by `missing`, or refused with "error".
+    Many series (see panel): a long file has an id column (`id_column`, or one named like
+    panel.ID_COLUMN_NAMES), each id's rows one series; with layout "columns_are_series" every
+    value column is a series. Each series gets its own axis and its own fill.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -92,33 +109,81 @@ def parse_csv(
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _header(reader)
     candidate = _time_column_candidate(header, time_column)
-    values, time_cells, lines = _read_rows(reader, header, candidate, limits)
-    times: tuple[TimeKind, np.ndarray] | None = None
-    if candidate is not None and header[candidate]:
-        times = parse_times(time_cells, lines)
-    elif candidate is not None:  # unnamed: pandas' index only if its cells are times
-        try:
-            times = parse_times(time_cells, lines)
-        except InvalidInput:
-            check_columns(header, "file", limits)  # names the empty header cell
-    columns = [name for i, name in enumerate(header) if i != candidate]
+    wide = layout == "columns_are_series"
+    if wide and id_column is not None:
+        message = "a file whose columns are series has no id column"
+        raise InvalidInput(message, field="id_column")
+    id_at = None if wide else find_id_column(header, id_column, candidate)
+    if wide:  # before the rows are read: the header alone may hold too many series
+        _check_series_names([n for i, n in enumerate(header) if i != candidate], limits)
+    ids = None if id_at is None else SeriesIds(limits)
+    values, time_cells, lines = _read_rows(
+        reader, header, _Skipped(candidate, id_at, ids, wide), limits
+    )
+    times = _times(header, candidate, time_cells, lines, limits)
+    columns = [name for i, name in enumerate(header) if i not in (candidate, id_at)]
     if not columns:
         raise InvalidInput("no value columns besides the time column", field="file")
-    check_columns(columns, "file", limits)
+    if not wide:
+        check_columns(columns, "file", limits)
     if not lines:
         raise InvalidInput("the file has a header but no rows", field="file")
     matrix = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns)).copy()
-    return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
+    if ids is None and not wide:
+        return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
+    kind, stamps = (None, None) if times is None else times
+    texts = time_cells if times is not None else None
+    if ids is not None:
+        raw = split_rows(ids, matrix, lines, stamps, texts)
+    else:
+        raw, columns = split_columns(columns, matrix, lines, stamps, texts), ["value"]
+    return arrange(raw, columns, kind, freq=freq, missing=missing, limits=limits)
+
+
+def _times(
+    header: list[str], candidate: int | None, cells: list[str], lines: list[int], limits: Limits
+) -> tuple[TimeKind, np.ndarray] | None:
+    """The time column's times; pandas' unnamed index only if its cells are times."""
+    if candidate is not None and header[candidate]:
+        return parse_times(cells, lines)
+    if candidate is not None:
+        try:
+            return parse_times(cells, lines)
+        except InvalidInput:
+            check_columns(header, "file", limits)  # names the empty header cell
+    return None
+
+
+def _check_series_names(names: list[str], limits: Limits) -> None:
+    """A wide file's value columns are series: their names are series ids."""
+    if len(names) > limits.max_series:
+        raise too_many_series(limits, "file")
+    for index, name in enumerate(names):
+        check_series_id(name, limits, where=f"column {index + 1}", field="file")
+    if len(set(names)) < len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise InvalidInput(f"duplicate column name {repeated!r}", field="file")
+
+
+class _Skipped(NamedTuple):
+    """The cells of a row that are not values: its time and its series id."""
+
+    time_at: int | None
+    id_at: int | None
+    ids: SeriesIds | None  # records each row's id as it is read
+    panel: bool  # the row limit counts every series' rows
 
 
 def _read_rows(
-    reader: Iterator[list[str]], header: list[str], time_at: int | None, limits: Limits
+    reader: Iterator[list[str]], header: list[str], skipped: _Skipped, limits: Limits
 ) -> tuple[array[float], list[str], list[int]]:
     """Every data line: its value cells as floats (NaN when empty), its time cell as text, and
-    its line number."""
+    its line number; the series ids go to skipped.ids."""
     values = array("d")  # 8 bytes a cell; a list of Python floats would take about 32
     time_cells: list[str] = []
     lines: list[int] = []
+    time_at, id_at, ids, panel = skipped
+    skip = (time_at, id_at)
     try:
         for line, cells in _data_lines(reader):
             if len(cells) != len(header):
@@ -127,10 +192,14 @@ def _read_rows(
                     field="file",
                 )
             if len(lines) == limits.max_rows:
+                if panel or ids is not None:
+                    raise too_many_rows(limits, "file")
                 raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
             if time_at is not None:
                 time_cells.append(cells[time_at])
-            values.extend(_cell(c, line, header[i]) for i, c in enumerate(cells) if i != time_at)
+            if ids is not None and id_at is not None:
+                ids.add(cells[id_at], line)
+            values.extend(_cell(c, line, header[i]) for i, c in enumerate(cells) if i not in skip)
             lines.append(line)
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: {exc}", field="file") from None  # type: ignore[attr-defined]

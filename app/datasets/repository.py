@@ -44,6 +44,13 @@ class DatasetRepository(Repository):
             ).first()
             return None if found is None else (found[0], list(found[1]))
 
+    def series_lengths(self, dataset_id: str) -> list[tuple[str, int]] | None:
+        """(id, rows) of each series of a many-series dataset, without loading its values;
+        None for a single series or a missing dataset."""
+        with self._session() as session:
+            stored = session.scalar(select(DatasetRow.series).where(DatasetRow.id == dataset_id))
+            return None if stored is None else [(part["id"], part["rows"]) for part in stored]
+
     def page(self, *, limit: int, offset: int) -> tuple[list[DatasetRow], int]:
         """Newest first; returns (page, total)."""
         with self._session() as session:

@@ -1,4 +1,4 @@
-"""/v1/datasets: upload a series (CSV or JSON), list, read, delete."""
+"""/v1/datasets: upload a series or many (CSV or JSON), list, read, delete."""
 
 from __future__ import annotations
 
@@ -18,14 +18,34 @@ from app.core.errors import InvalidInput, UnsupportedMediaType, responses
 from app.core.schemas import ID_PATTERN, invisible_character
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
+from app.datasets.panel import LAYOUTS, layout_of
+from app.datasets.parsed import ParsedSeries
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
-from app.datasets.service import ParsedSeries
 from app.datasets.time_index import MISSING_POLICIES, missing_policy
 from app.datasets.values import Limits
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
-FORM_FIELDS = ("file", "name", "time_column", "freq", "missing")
+FORM_FIELDS = ("file", "name", "time_column", "freq", "missing", "id_column", "layout")
 DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its $defs written in place: a request body inside the OpenAPI document
+    cannot point into pydantic's own #/$defs."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return dict(inline(schema))
+
 
 _UPLOAD_BODY: dict[str, Any] = {
     "required": True,
@@ -33,7 +53,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         "application/json": {
             "schema": {
                 "anyOf": [
-                    DatasetUpload.model_json_schema(),
+                    _inlined(DatasetUpload.model_json_schema()),
                     {
                         "type": "array",
                         "items": {"type": "number"},
@@ -51,7 +71,8 @@ _UPLOAD_BODY: dict[str, Any] = {
                     "file": {
                         "type": "string",
                         "format": "binary",
-                        "description": "CSV, UTF-8, header row, numeric columns",
+                        "description": "CSV, UTF-8, header row, numeric columns; many series "
+                        "as a long table (an id column) or a wide one (layout)",
                     },
                     "name": {"type": "string", "maxLength": 128},
                     "time_column": {
@@ -70,7 +91,22 @@ _UPLOAD_BODY: dict[str, Any] = {
                         "type": "string",
                         "enum": list(MISSING_POLICIES),
                         "description": "empty cells and missing timestamps: error (a 422 "
-                        "naming them), interpolate (linear in time), ffill or zero",
+                        "naming them), interpolate (linear in time), ffill or zero; within "
+                        "each series",
+                    },
+                    "id_column": {
+                        "type": "string",
+                        "description": "the series id column of a long table, whose rows of "
+                        "each id are one series (default: one named unique_id, id, series or "
+                        "item_id, case-insensitive; none: the file is one series)",
+                    },
+                    "layout": {
+                        "type": "string",
+                        "enum": list(LAYOUTS),
+                        "description": "rows (default): every row is a time step of the file's "
+                        "series; columns_are_series: every value column is a series of its "
+                        "own (its id the column name, its values in a column named value), "
+                        "its leading and trailing empty cells dropped",
                     },
                 },
             }
@@ -107,6 +143,8 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
     time_column = _text_field(form.get("time_column"), "time_column")
     freq = _text_field(form.get("freq"), "freq")
     missing = missing_policy(_text_field(form.get("missing"), "missing"))
+    id_column = _text_field(form.get("id_column"), "id_column")
+    layout = layout_of(_text_field(form.get("layout"), "layout"))
     data = await upload.read()
     series = await run_in_threadpool(
         partial(
@@ -116,6 +154,8 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
             freq=freq,
             missing=missing,
             limits=limits,
+            id_column=id_column,
+            layout=layout,
         )
     )
     return series, name
@@ -135,6 +175,9 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, s
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    if upload.values is None and upload.series is None:  # as when `values` was required
+        missing = {"type": "missing", "loc": ("body", "values"), "msg": "Field required"}
+        raise RequestValidationError([missing])
     series = await run_in_threadpool(service.parse_json, upload, limits=limits)
     return series, upload.name
 
@@ -145,19 +188,27 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, s
     response_model=DatasetRead,
     responses=responses(400, 413, 415, 422),
     openapi_extra={"requestBody": _UPLOAD_BODY},
-    summary="Upload a series",
+    summary="Upload a series, or many",
 )
 async def create_dataset(
     request: Request, response: Response, datasets: DatasetsDep, settings: SettingsDep
 ) -> DatasetRead:
-    """Upload a series as a CSV file (multipart field `file`) or as JSON.
+    """Upload a series, or many, as a CSV file (multipart field `file`) or as JSON.
 
     CSV: a header row, numeric columns, and optionally a time index (found by name, or an
     unnamed first column as pandas writes it): ISO 8601 dates and datetimes, years, months
     (1959-01, 1959M01), quarters (1959Q1) or numbers. Its frequency is inferred (or `freq`);
     empty cells and missing timestamps follow `missing`. JSON: `{"columns": [...], "values":
     [[...], ...]}` or a flat `values` list for one column, with `start` and `freq` for a time
-    index. Nothing is stored unless the whole series is valid.
+    index.
+
+    Many series: a long CSV has an id column (`id_column`, or one named unique_id, id, series
+    or item_id), the rows of each id one series; with `layout=columns_are_series` each value
+    column of a wide CSV is a series. Each series is ordered by its own times and filled on its
+    own, and all share one frequency (inferred, or `freq`). JSON: `{"series": [{"id": "a",
+    "values": [...], "start": ..., "freq": ...}, ...], "columns": [...]}`. At most
+    FORECAST_MAX_SERIES series and FORECAST_MAX_DATASET_ROWS rows in all. Nothing is stored
+    unless every series is valid.
     """
     limits = Limits.of(settings)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -179,6 +230,8 @@ async def create_dataset(
             columns=series.columns,
             time_axis=series.time_axis,
             filled=series.filled,
+            series=series.series,
+            series_filled=series.series_filled,
         )
     )
     response.headers["Location"] = f"/v1/datasets/{row.id}"
@@ -193,13 +246,13 @@ def list_datasets(
 ) -> DatasetPage:
     """Stored datasets, newest first."""
     rows, total = datasets.page(limit=limit, offset=offset)
-    items = [DatasetRead.from_row(row) for row in rows]
+    items = [DatasetRead.from_row(row, with_series=False) for row in rows]
     return DatasetPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=responses(404))
 def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> DatasetRead:
-    """One dataset's columns, length and per-column statistics."""
+    """One dataset's columns, length and per-column statistics, and each of its series'."""
     row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
     return DatasetRead.from_row(row)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -11,23 +11,51 @@ from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
 from app.datasets.time_index import TimeAxis
 
+_FREQ = (
+    "the rows' spacing, a pandas frequency (D, W-SUN, MS, ME, QS-JAN, YS-JAN, h, 30min, ...), "
+    "with `start`"
+)
 
-class DatasetUpload(Schema):
-    """A series as JSON: rows of values (or a flat list for one column) and column names."""
 
-    name: VisibleText | None = Field(None, max_length=128)
-    columns: list[str] | None = Field(
-        None, description="one name per column; default value, or value_1, value_2, ..."
+class SeriesUpload(Schema):
+    """One series of a many-series JSON upload."""
+
+    id: str = Field(
+        description="the series' id: visible text of at most FORECAST_MAX_SERIES_ID_LENGTH "
+        "characters, unique in the upload"
     )
     values: Rows = Field(description="rows in time order; a flat list is one column")
     start: str | None = Field(
+        None,
+        max_length=64,
+        description="the first row's time (ISO 8601), with `freq`; every series of an upload "
+        "has a time axis, or none has",
+    )
+    freq: str | None = Field(None, max_length=32, description=_FREQ)
+
+
+class DatasetUpload(Schema):
+    """A series as JSON: rows of values (or a flat list for one column) and column names; or
+    many series under `series`."""
+
+    name: VisibleText | None = Field(None, max_length=128)
+    columns: list[str] | None = Field(
+        None,
+        description="one name per column; default value, or value_1, value_2, ... (with "
+        "`series`: the columns of every series)",
+    )
+    values: Rows | None = Field(
+        None, description="rows in time order; a flat list is one column (or give `series`)"
+    )
+    start: str | None = Field(
         None, max_length=64, description="the first row's time (ISO 8601), with `freq`"
     )
-    freq: str | None = Field(
+    freq: str | None = Field(None, max_length=32, description=_FREQ)
+    series: list[SeriesUpload] | None = Field(
         None,
-        max_length=32,
-        description="the rows' spacing, a pandas frequency (D, W-SUN, MS, ME, QS-JAN, YS-JAN, "
-        "h, 30min, ...), with `start`",
+        description="many series, instead of `values` (and `start`, `freq`): at most "
+        "FORECAST_MAX_SERIES, every series with the same columns and, when they have times, "
+        "the same frequency",
     )
 
     model_config = {
@@ -35,6 +63,13 @@ class DatasetUpload(Schema):
             "examples": [
                 {"name": "load", "columns": ["load"], "values": [1.0, 1.2, 1.1, 1.4]},
                 {"name": "sales", "values": [12, 14, 13], "start": "2024-01-01", "freq": "MS"},
+                {
+                    "name": "stores",
+                    "series": [
+                        {"id": "a", "start": "2024-01-01", "freq": "D", "values": [3, 4, 5]},
+                        {"id": "b", "start": "2024-01-02", "freq": "D", "values": [7, 6]},
+                    ],
+                },
             ]
         }
     }
@@ -62,21 +97,40 @@ class TimeRead(ReadSchema):
     )
 
 
+class SeriesRead(ReadSchema):
+    """One series of a many-series dataset."""
+
+    id: str
+    length: int = Field(description="number of rows")
+    time: TimeRead | None = Field(description="its time axis (null: rows in order)")
+    filled: dict[str, int] = Field(description="values filled in by `missing`, by column")
+
+
 class DatasetRead(ReadSchema):
-    """A stored series (without its values)."""
+    """A stored series, or many (without their values)."""
 
     id: str
     name: str | None
     columns: list[str]
-    length: int = Field(description="number of rows")
+    length: int = Field(description="number of rows (of every series together)")
     stats: list[ColumnStats]
     created_at: datetime
     time: TimeRead | None = Field(
-        None, description="the time index the rows follow (null: rows in order, no timestamps)"
+        None,
+        description="the time index the rows follow (null: rows in order, no timestamps; "
+        "null for many series, each of which has its own)",
     )
     filled: dict[str, int] = Field(
         default_factory=dict,
-        description="values filled in by the `missing` policy (gaps included), by column",
+        description="values filled in by the `missing` policy (gaps included), by column "
+        "(of every series together)",
+    )
+    series_count: int = Field(1, description="how many series the dataset holds")
+    series: list[SeriesRead] | None = Field(
+        None,
+        description="each series' id, length, time axis and filled values, in stored order; "
+        "null for a single series, and in the list of datasets (to keep its pages small: read "
+        "the dataset for them)",
     )
 
     model_config = {
@@ -91,14 +145,15 @@ class DatasetRead(ReadSchema):
                         {"name": "load", "min": 1.0, "max": 1.4, "mean": 1.175, "std": 0.148}
                     ],
                     "created_at": "2026-11-23T19:23:17Z",
+                    "series_count": 1,
                 }
             ]
         }
     }
 
     @classmethod
-    def from_row(cls, row: DatasetRow) -> DatasetRead:
-        """The API view of a stored dataset."""
+    def from_row(cls, row: DatasetRow, *, with_series: bool = True) -> DatasetRead:
+        """The API view of a stored dataset; `with_series` False leaves `series` null."""
         return cls(
             id=row.id,
             name=row.name,
@@ -108,7 +163,24 @@ class DatasetRead(ReadSchema):
             created_at=row.created_at,
             time=None if row.time_axis is None else time_read(TimeAxis.from_json(row.time_axis)),
             filled=row.filled or {},
+            series_count=1 if row.series is None else len(row.series),
+            series=None if row.series is None or not with_series else series_read(row.series),
         )
+
+
+def series_read(stored: list[dict[str, Any]]) -> list[SeriesRead]:
+    """The API view of a panel's stored series (see DatasetRow.series)."""
+    return [
+        SeriesRead(
+            id=part["id"],
+            length=part["rows"],
+            time=None
+            if part["time_axis"] is None
+            else time_read(TimeAxis.from_json(part["time_axis"])),
+            filled=part["filled"] or {},
+        )
+        for part in stored
+    ]
 
 
 def time_read(axis: TimeAxis) -> TimeRead:

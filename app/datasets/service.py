@@ -1,14 +1,16 @@
-"""Datasets: store a parsed series, read it back, delete it."""
+"""Datasets: store a parsed series (or many), read it back, delete it."""
 
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.datasets import json_panel
+from app.datasets.parsed import ParsedSeries, SeriesPart
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetUpload
 from app.datasets.table import DatasetRow
@@ -16,18 +18,12 @@ from app.datasets.time_index import TimeAxis, axis_from
 from app.datasets.values import Limits, column_stats, to_matrix
 
 
-class ParsedSeries(NamedTuple):
-    """An upload, parsed and checked: values [rows, columns] float64 (no NaN), column names, the
-    rows' time axis (None: rows in order) and the values filled in, by column."""
-
-    matrix: np.ndarray
-    columns: list[str]
-    time_axis: TimeAxis | None = None
-    filled: dict[str, int] | None = None
-
-
 def parse_json(upload: DatasetUpload, *, limits: Limits) -> ParsedSeries:
-    """A validated JSON upload, its time axis from `start` and `freq`."""
+    """A validated JSON upload, its time axis from `start` and `freq`; many series under
+    `series` (see json_panel)."""
+    if upload.series is not None:
+        return json_panel.parse_series(upload, limits=limits)
+    assert upload.values is not None  # the router refuses a body with neither
     matrix, columns = to_matrix(upload.values, upload.columns, field="values", limits=limits)
     if (upload.start is None) != (upload.freq is None):
         field = "freq" if upload.start is not None else "start"
@@ -45,8 +41,15 @@ def create_dataset(
     columns: list[str],
     time_axis: TimeAxis | None = None,
     filled: dict[str, int] | None = None,
+    series: list[SeriesPart] | None = None,
+    series_filled: list[dict[str, int]] | None = None,
 ) -> DatasetRow:
-    """Store a parsed series; nothing is written unless it is whole and valid."""
+    """Store a parsed series, or many (`series`: their parts in the order of their rows in
+    `matrix`, with `series_filled` one by one); nothing is written unless it is whole and valid."""
+    if series is not None and sum(part.rows for part in series) != len(matrix):
+        raise ValueError("the series' rows do not add up to the matrix's")
+    if series is not None and series_filled is not None and len(series_filled) != len(series):
+        raise ValueError("series_filled has one entry per series")
     row = DatasetRow(
         id=uuid.uuid4().hex,
         name=name,
@@ -57,16 +60,37 @@ def create_dataset(
         created_at=utcnow(),
         time_axis=None if time_axis is None else time_axis.to_json(),
         filled=filled or None,
+        series=None if series is None else _stored_series(series, series_filled),
     )
     return datasets.add(row)
 
 
+def _stored_series(
+    series: list[SeriesPart], filled: list[dict[str, int]] | None
+) -> list[dict[str, Any]]:
+    """DatasetRow.series of the parts."""
+    return [
+        {
+            "id": part.id,
+            "rows": part.rows,
+            "time_axis": None if part.time_axis is None else part.time_axis.to_json(),
+            "filled": (filled[index] if filled is not None else None) or None,
+        }
+        for index, part in enumerate(series)
+    ]
+
+
 class LoadedSeries(NamedTuple):
-    """A dataset's values [rows, columns] float64, column names and time axis (None: none)."""
+    """A dataset's values [rows, columns] float64, column names and time axis (None: none).
+
+    Many series: `series` lists them in the order their rows follow one another in `values`
+    (each with its own axis; `time_axis` is then None). None: a single series.
+    """
 
     values: np.ndarray
     columns: list[str]
     time_axis: TimeAxis | None
+    series: list[SeriesPart] | None = None
 
 
 def get_dataset(*, datasets: DatasetRepository, dataset_id: str) -> DatasetRow:
@@ -84,7 +108,20 @@ def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries
         raise NotFound(f"dataset {dataset_id!r} no longer exists", field="data.dataset_id")
     matrix = np.frombuffer(row.values, dtype="<f8").reshape(row.rows, len(row.columns))
     axis = None if row.time_axis is None else TimeAxis.from_json(row.time_axis)
-    return LoadedSeries(matrix, list(row.columns), axis)
+    return LoadedSeries(matrix, list(row.columns), axis, _series_parts(row.series))
+
+
+def _series_parts(stored: list[dict[str, Any]] | None) -> list[SeriesPart] | None:
+    if stored is None:
+        return None
+    return [
+        SeriesPart(
+            part["id"],
+            part["rows"],
+            None if part["time_axis"] is None else TimeAxis.from_json(part["time_axis"]),
+        )
+        for part in stored
+    ]
 
 
 def delete_dataset(*, datasets: DatasetRepository, dataset_id: str) -> None:

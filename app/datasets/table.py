@@ -25,4 +25,7 @@ class DatasetRow(Base):
     # The rows' regular time axis (TimeAxis.to_json()); None: rows in order, no timestamps.
     time_axis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     filled: Mapped[dict[str, int] | None] = mapped_column(JSON)  # values filled, by column
+    # Many series: [{"id", "rows", "time_axis", "filled"}, ...] in the order their rows are
+    # stored (then time_axis is None and filled holds the totals); None: a single series.
+    series: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

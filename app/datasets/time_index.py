@@ -268,6 +268,42 @@ def axis_from(start: str, freq: str, length: int) -> TimeAxis:
     return TimeAxis("dates", first.isoformat(), offset.freqstr, length)
 
 
+def season_length(freq: str | None) -> int:
+    """The usual seasonal period of a pandas frequency, in steps: a year of months (12),
+    quarters (4), weeks (52) or half-months (24); a week of days (7) or business days (5); a day
+    of sub-daily steps (h: 24, 30min: 48, 15min: 96, up to 288 steps of 5min); an hour of finer
+    ones (min: 60), a minute of seconds. Multiples divide it (2h: 12, 3MS: 4) when they fit
+    evenly. 1 (no season) for yearly, numeric steps, None and anything else."""
+    if freq is None or ascii_number(freq) is not None:
+        return 1
+    try:
+        offset = _offset(freq)
+    except ValueError:
+        return 1
+    n = int(offset.n)
+    yearly = {
+        pd.offsets.MonthBegin: 12, pd.offsets.MonthEnd: 12, pd.offsets.BusinessMonthBegin: 12,
+        pd.offsets.BusinessMonthEnd: 12, pd.offsets.SemiMonthBegin: 24,
+        pd.offsets.SemiMonthEnd: 24, pd.offsets.QuarterBegin: 4, pd.offsets.QuarterEnd: 4,
+        pd.offsets.BQuarterBegin: 4, pd.offsets.BQuarterEnd: 4, pd.offsets.Week: 52,
+        pd.offsets.BusinessDay: 5,
+    }  # fmt: skip
+    for kind, period in yearly.items():
+        if isinstance(offset, kind):
+            return period // n if period % n == 0 else 1
+    if isinstance(offset, pd.offsets.Day):  # not a fixed Tick in pandas 3
+        return 7 if n == 1 else 1
+    if not isinstance(offset, pd.offsets.Tick):
+        return 1  # years and calendar offsets without a usual season
+    step_us = int(offset.nanos) // 1000
+    if step_us == _DAY_US:
+        return 7
+    for cycle_us, most in ((_DAY_US, 288), (_DAY_US // 24, 360), (60_000_000, 60)):
+        if step_us < cycle_us and cycle_us % step_us == 0 and cycle_us // step_us <= most:
+            return int(cycle_us // step_us)
+    return 1
+
+
 # A number in ASCII: float() alone would also read '١٢٣' and '１２３' (other scripts' digits) and
 # '1_000' (a Python literal), which no CSV writer means as numbers.
 _ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

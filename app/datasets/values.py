@@ -21,15 +21,22 @@ MAX_COLUMN_NAME = 64
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits from settings."""
+    """Size limits from settings; max_rows counts every series' rows together."""
 
     max_rows: int
     max_columns: int
+    max_series: int = 10_000
+    max_series_id_length: int = 64
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
         """The limits a service instance is configured with."""
-        return cls(settings.max_dataset_rows, settings.max_dataset_columns)
+        return cls(
+            settings.max_dataset_rows,
+            settings.max_dataset_columns,
+            settings.max_series,
+            settings.max_series_id_length,
+        )
 
 
 def default_columns(count: int) -> list[str]:

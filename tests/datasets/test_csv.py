@@ -210,7 +210,7 @@ def test_stored_values_round_trip_bit_for_bit(datasets: DatasetRepository) -> No
     text = "time,a,b\n4,5e-324,1e15\n1,0.1,-0.0\n3,-1e15,123456789.123456789\n2,1e-300,2.5\n"
     matrix, columns = parse(text)
     row = create_dataset(datasets=datasets, name="exact", matrix=matrix, columns=columns)
-    loaded, loaded_columns, _ = load_values(datasets=datasets, dataset_id=row.id)
+    loaded, loaded_columns, _, _ = load_values(datasets=datasets, dataset_id=row.id)
     assert loaded_columns == ["a", "b"]
     assert loaded.dtype == np.float64
     assert loaded.shape == (4, 2)

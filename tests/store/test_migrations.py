@@ -30,7 +30,7 @@ from app.migrations import FIRST_REVISION, current_revision, upgrade
 from tests.waiting import LIVENESS_SECONDS, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0003"  # update with each new revision
+HEAD = "0004"  # update with each new revision
 JOB_ID, DATASET_ID = "0" * 31 + "1", "0" * 31 + "2"
 CREATED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 VALUES = bytes(range(256)) * 4

@@ -81,7 +81,7 @@ def test_an_old_dataset_reads_back_value_for_value(client: TestClient, old_root:
     engine = make_engine(f"sqlite:///{old_root}/forecast.db")
     try:
         _, datasets = open_repositories(make_session_factory(engine))
-        values, columns, time_axis = load_values(datasets=datasets, dataset_id=DATASET)
+        values, columns, time_axis, series = load_values(datasets=datasets, dataset_id=DATASET)
     finally:
         engine.dispose()
     x = np.linspace(0, 20, 120)
@@ -89,6 +89,22 @@ def test_an_old_dataset_reads_back_value_for_value(client: TestClient, old_root:
     assert columns == ["load", "temp"]
     assert values.tobytes() == expected.tobytes()
     assert time_axis is None  # stored before datasets had one
+    assert series is None  # and before they held many series: one series
+
+
+def test_an_old_dataset_upgraded_to_0004_is_a_single_series(
+    client: TestClient, old_root: Path
+) -> None:
+    """0004 adds the series column; an old row keeps it NULL, so it reads as one series."""
+    found = client.get(f"/v1/datasets/{DATASET}").json()
+    assert (found["series_count"], found["series"]) == (1, None)
+    engine = make_engine(f"sqlite:///{old_root}/forecast.db")
+    try:
+        assert current_revision(engine) == "0004"
+        _, datasets = open_repositories(make_session_factory(engine))
+        assert datasets.series_lengths(DATASET) is None
+    finally:
+        engine.dispose()
 
 
 def test_the_old_models_folder_lists_and_forecasts(client: TestClient) -> None:

@@ -1,0 +1,307 @@
+"""Many series in one dataset (a panel): series ids and their limits, a long file's rows or a wide
+file's columns split into series, and each series put on its own time axis (or kept in order).
+
+The series are stored one after another (see parsed.combine); max_rows counts all their rows.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal, NamedTuple, get_args
+
+import numpy as np
+
+from app.core.errors import InvalidInput
+from app.core.schemas import invisible_character
+from app.datasets.parsed import OneSeries, ParsedSeries, combine
+from app.datasets.time_index import MissingPolicy, TimeKind, fill_missing, regularize
+from app.datasets.values import Limits
+
+ID_COLUMN_NAMES = ("unique_id", "id", "series", "item_id")
+Layout = Literal["rows", "columns_are_series"]
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+
+
+def layout_of(text: str | None) -> Layout:
+    """The layout `text` names ("rows" when None); InvalidInput(field="layout") otherwise."""
+    for layout in LAYOUTS:
+        if text == layout or (text is None and layout == "rows"):
+            return layout
+    raise InvalidInput(f"must be one of {', '.join(LAYOUTS)}", field="layout")
+
+
+def find_id_column(header: list[str], id_column: str | None, time_at: int | None) -> int | None:
+    """The series id column: `id_column` if given, else the first named like ID_COLUMN_NAMES
+    (case-insensitive); None: the file is one series."""
+    if id_column is not None:
+        if id_column not in header:
+            raise InvalidInput(f"no column named {id_column!r} in the header", field="id_column")
+        if header.index(id_column) == time_at:
+            raise InvalidInput(f"{id_column!r} is the time column", field="id_column")
+        return header.index(id_column)
+    for index, name in enumerate(header):
+        if index != time_at and name.strip().lower() in ID_COLUMN_NAMES:
+            return index
+    return None
+
+
+def too_many_series(limits: Limits, field: str) -> InvalidInput:
+    """The error for a series past max_series."""
+    return InvalidInput(
+        f"more than {limits.max_series} series; a dataset holds at most {limits.max_series} "
+        "series (FORECAST_MAX_SERIES)",
+        field=field,
+        code="too_many_series",
+    )
+
+
+def too_many_rows(limits: Limits, field: str) -> InvalidInput:
+    """The error for a row past max_rows, counted over every series."""
+    return InvalidInput(
+        f"more than {limits.max_rows} rows in all series together; a dataset holds at most "
+        f"{limits.max_rows} rows (FORECAST_MAX_DATASET_ROWS)",
+        field=field,
+        code="too_many_rows",
+    )
+
+
+def check_series_id(text: str, limits: Limits, *, where: str, field: str) -> str:
+    """A series id must be visible text within max_series_id_length characters."""
+    if not text.strip():
+        raise InvalidInput(
+            f"{where}: the series id is empty", field=field, code="invalid_series_id"
+        )
+    invisible = invisible_character(text)
+    if invisible is not None:
+        message = f"{where}: the series id {invisible}"
+        raise InvalidInput(message, field=field, code="invalid_series_id")
+    if len(text) > limits.max_series_id_length:
+        raise InvalidInput(
+            f"{where}: the series id is {len(text)} characters; at most "
+            f"{limits.max_series_id_length} are allowed (FORECAST_MAX_SERIES_ID_LENGTH)",
+            field=field,
+            code="series_id_too_long",
+        )
+    return text
+
+
+class SeriesIds:
+    """The ids of a long file's rows, checked as they are read, so a file over a limit is
+    refused at the row that crosses it rather than after the whole file is read."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._index: dict[str, int] = {}  # insertion order: the order of first appearance
+        self.rows = array("q")  # each row's series, as its index in `ids`
+
+    def add(self, cell: str, line: int) -> None:
+        """Record the series of the row on `line`."""
+        key = cell.strip(" \t")
+        index = self._index.get(key)
+        if index is None:
+            check_series_id(key, self._limits, where=f"line {line}", field="file")
+            if len(self._index) == self._limits.max_series:
+                raise too_many_series(self._limits, "file")
+            index = self._index[key] = len(self._index)
+        self.rows.append(index)
+
+    @property
+    def ids(self) -> list[str]:
+        """The series ids, in order of first appearance."""
+        return list(self._index)
+
+
+class RawSeries(NamedTuple):
+    """One series as read: values [rows, columns] (NaN where a cell was empty), the file line of
+    each row, and its times (parse_times' values, with the cells as written) if it has any."""
+
+    id: str
+    matrix: np.ndarray
+    lines: list[int]
+    stamps: np.ndarray | None = None
+    texts: list[str] | None = None
+
+
+def split_rows(
+    ids: SeriesIds,
+    matrix: np.ndarray,
+    lines: list[int],
+    stamps: np.ndarray | None,
+    texts: list[str] | None,
+) -> list[RawSeries]:
+    """A long file's rows [rows, columns] grouped by series, each in file order."""
+    which = np.frombuffer(ids.rows, dtype=np.int64)
+    order = np.argsort(which, kind="stable")  # series by series, file order within each
+    bounds = np.cumsum(np.bincount(which, minlength=len(ids.ids)))[:-1]
+    return [
+        _take(series_id, rows, matrix, lines, stamps, texts)
+        for series_id, rows in zip(ids.ids, np.split(order, bounds), strict=True)
+    ]
+
+
+def split_columns(
+    names: list[str],
+    matrix: np.ndarray,
+    lines: list[int],
+    stamps: np.ndarray | None,
+    texts: list[str] | None,
+) -> list[RawSeries]:
+    """A wide file's value columns [rows, series] as series of one column, in time order (file
+    order without times), each trimmed of its leading and trailing empty cells."""
+    order = np.arange(len(matrix)) if stamps is None else np.argsort(stamps, kind="stable")
+    split: list[RawSeries] = []
+    for j, name in enumerate(names):
+        present = np.flatnonzero(~np.isnan(matrix[order, j]))
+        if not present.size:
+            raise InvalidInput(
+                f"series {name!r} (column {j + 1}) has no values", field="file", code="empty_series"
+            )
+        rows = order[present[0] : present[-1] + 1]
+        split.append(_take(name, rows, matrix[:, j : j + 1], lines, stamps, texts))
+    return split
+
+
+def _take(
+    series_id: str,
+    rows: np.ndarray,
+    matrix: np.ndarray,
+    lines: list[int],
+    stamps: np.ndarray | None,
+    texts: list[str] | None,
+) -> RawSeries:
+    return RawSeries(
+        series_id,
+        matrix[rows],
+        [lines[i] for i in rows],
+        None if stamps is None else stamps[rows],
+        None if texts is None else [texts[i] for i in rows],
+    )
+
+
+def arrange(
+    raw: list[RawSeries],
+    columns: list[str],
+    kind: TimeKind | None,
+    *,
+    freq: str | None,
+    missing: MissingPolicy,
+    limits: Limits,
+) -> ParsedSeries:
+    """Every series on its own time axis (kind None: in file order), missing values filled by
+    `missing` within each series; then the panel of them, in order."""
+    if kind is None:
+        if freq is not None:
+            raise InvalidInput("`freq` needs a time column; the file has none", field="freq")
+        parts: list[OneSeries] = []
+        total = 0  # a wide file's columns may hold more rows than the file
+        for series in raw:
+            with _about(series.id):
+                matrix, filled = fill_missing(series.matrix, columns, series.lines, missing)
+            parts.append(OneSeries(series.id, matrix, None, filled))
+            total = _counted(total, parts[-1], limits)
+        return combine(parts, columns)
+    for series in raw:
+        _refuse_repeated_times(series)
+    return combine(_on_axes(raw, columns, kind, freq=freq, missing=missing, limits=limits), columns)
+
+
+def _on_axes(
+    raw: list[RawSeries],
+    columns: list[str],
+    kind: TimeKind,
+    *,
+    freq: str | None,
+    missing: MissingPolicy,
+    limits: Limits,
+) -> list[OneSeries]:
+    """Each series regularized at `freq`, or at the frequency it infers; a series with one time
+    takes the one the others share. Different inferred frequencies are refused."""
+    placed: dict[int, OneSeries] = {}
+    total = 0  # rows once the gaps are inserted, counted as each series is placed
+    common: OneSeries | None = None  # the first series that inferred a frequency
+    for index, series in enumerate(raw):
+        if freq is None and len(series.matrix) < 2:
+            continue  # takes the common frequency below
+        placed[index] = part = _regular(series, columns, kind, freq, missing)
+        if freq is None and common is None:
+            common = part
+        elif freq is None and common is not None:
+            _refuse_mixed(common, part)
+        total = _counted(total, part, limits)
+    if len(placed) < len(raw):
+        if common is None or common.time_axis is None:
+            raise InvalidInput(
+                "every series has one time only: no frequency can be inferred; give freq",
+                field="freq",
+            )
+        for index, series in enumerate(raw):
+            if index not in placed:
+                placed[index] = part = _regular(
+                    series, columns, kind, common.time_axis.freq, missing
+                )
+                total = _counted(total, part, limits)
+    return [placed[index] for index in range(len(raw))]
+
+
+def _regular(
+    series: RawSeries,
+    columns: list[str],
+    kind: TimeKind,
+    freq: str | None,
+    missing: MissingPolicy,
+) -> OneSeries:
+    assert series.stamps is not None  # a timed series
+    with _about(series.id):
+        values, axis, filled = regularize(
+            kind, series.stamps, series.matrix, columns, series.lines, freq=freq, missing=missing
+        )
+    return OneSeries(series.id, values, axis, filled)
+
+
+def _refuse_mixed(first: OneSeries, other: OneSeries) -> None:
+    first_freq = None if first.time_axis is None else first.time_axis.freq
+    other_freq = None if other.time_axis is None else other.time_axis.freq
+    if first_freq != other_freq:
+        raise InvalidInput(
+            f"series {first.id!r} has frequency {first_freq!r} but series {other.id!r} has "
+            f"{other_freq!r}; the series of a dataset share one: give freq",
+            field="freq",
+            code="mixed_frequencies",
+        )
+
+
+def _counted(total: int, part: OneSeries, limits: Limits) -> int:
+    """`total` rows plus the part's, refused past max_rows."""
+    total += len(part.matrix)
+    if total > limits.max_rows:
+        raise too_many_rows(limits, "file")
+    return total
+
+
+def _refuse_repeated_times(series: RawSeries) -> None:
+    """Each series has one row per time: name the id, the time and both lines of a repeat."""
+    assert series.stamps is not None  # a timed series: its cells are kept for messages
+    assert series.texts is not None
+    order = np.argsort(series.stamps, kind="stable")
+    repeats = np.flatnonzero(series.stamps[order][1:] == series.stamps[order][:-1])
+    if repeats.size:
+        first, second = int(order[repeats[0]]), int(order[repeats[0] + 1])
+        raise InvalidInput(
+            f"series {series.id!r}: time {series.texts[first].strip()!r} is on line "
+            f"{series.lines[first]} and line {series.lines[second]}; a series has one row "
+            "per time",
+            field="file",
+            code="duplicate_time",
+        )
+
+
+@contextmanager
+def _about(series_id: str) -> Iterator[None]:
+    """Errors about one series' rows start with its id."""
+    try:
+        yield
+    except InvalidInput as exc:
+        message = f"series {series_id!r}: {exc.message}"
+        raise InvalidInput(message, field=exc.field, code=exc.code) from None
