@@ -10,7 +10,7 @@ from pydantic import Field
 from app.core.schemas import PageInfo, ReadSchema
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
-from app.registry import MetricsRead
+from app.registry import AnyMetrics
 
 
 class ProgressRead(ReadSchema):
@@ -59,7 +59,7 @@ class JobSummary(ReadSchema):
     worker: str | None = Field(description="host:pid of the process that last took the job")
     attempts: int = Field(description="times a worker took the job (a lost worker's job re-runs)")
     progress: ProgressRead | None
-    metrics: MetricsRead | None
+    metrics: AnyMetrics | None
     model: ModelRef | None
     error: str | None = Field(description="why a job failed, in words a user can act on")
 
@@ -145,8 +145,11 @@ def _job_fields(row: JobRow) -> dict[str, Any]:
 
 
 def job_summary(row: JobRow) -> JobSummary:
-    """A job row as listed."""
-    return JobSummary.model_validate(_job_fields(row))
+    """A job row as listed: a global model's per-series scores are left to the job's page."""
+    fields = _job_fields(row)
+    if isinstance(row.metrics, dict) and "series" in row.metrics:
+        fields["metrics"] = {**row.metrics, "series": None}
+    return JobSummary.model_validate(fields)
 
 
 def job_read(row: JobRow) -> JobRead:

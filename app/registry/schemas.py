@@ -63,6 +63,60 @@ class MetricsRead(ReadSchema):
     )
 
 
+class Scores(ReadSchema):
+    """Errors of one forecast on the original scale, averaged over series where they are means;
+    null where not finite."""
+
+    mse: float | None
+    rmse: float | None
+    mae: float | None
+    smape: float | None = Field(description="the M3 formula, 200·|A−F|/(|A|+|F|), in percent")
+
+
+class ModelScores(Scores):
+    """The model's errors, with MASE against both baselines on the same rows."""
+
+    mase: float | None = Field(description="MAE over the naive (last value) forecast's MAE")
+    mase_seasonal: float | None = Field(
+        description="MAE over the seasonal naive (last season repeated) forecast's MAE"
+    )
+
+
+class SeriesScores(ModelScores):
+    """One series' test scores."""
+
+    id: str
+    test_rows: int
+
+
+class PanelMetricsRead(ReadSchema):
+    """A global model's test metrics: each series rolled out over its own test rows from its
+    own history, on its own original scale, and the means over series."""
+
+    series_count: int
+    series_measured: int = Field(description="fewer than series_count when time ran out")
+    season_length: int = Field(description="the seasonal naive baseline's period (1: naive)")
+    test_rows: int
+    mean: ModelScores = Field(description="the model's scores, averaged over series")
+    naive: Scores = Field(description="the naive forecast's, averaged over series")
+    seasonal_naive: Scores = Field(description="the seasonal naive forecast's, averaged")
+    series: list[SeriesScores] | None = Field(
+        None, description="each series' scores (left out of job listings to keep pages small)"
+    )
+    rollout_mode: Literal["window", "state"]
+    intervals: IntervalMetrics | None = Field(
+        None, description="prediction intervals: coverage on rollouts over the test parts"
+    )
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    train_seconds: float
+    evaluation_cut_short: bool = False
+
+
+AnyMetrics = MetricsRead | PanelMetricsRead
+
+
 # -- versions --------------------------------------------------------------------------------
 
 
@@ -78,7 +132,7 @@ class VersionRead(ReadSchema):
     lookback: int | None = None
     horizon: int | None = None
     rollout_mode: str | None = None
-    metrics: MetricsRead | None = None
+    metrics: AnyMetrics | None = None
     spec: dict[str, Any] | None = Field(None, description="the training request, resolved")
     weights_sha256: str | None = None
     size_bytes: int = 0
