@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+import pandas as pd
+
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.datasets import DatasetRepository
@@ -81,3 +84,28 @@ def train_models(root: Path) -> Path:
         final = run_inline(settings, repos, spec)
         assert final.status == JobStatus.SUCCEEDED, final.error
     return settings.models_dir
+
+
+# Three monthly series of different lengths, starts, levels and spreads: (start, rows, level).
+PANEL_SERIES = {
+    "north": ("2015-01-01", 96, 500.0),
+    "south": ("2017-07-01", 72, 20.0),
+    "east": ("2016-03-01", 84, 3_000.0),
+}
+PANEL_SPEC: dict[str, Any] = {
+    "model_name": "stores",
+    "window": {"lookback": 12, "horizon": 3},
+    "architecture": {"hidden_size": 16, "num_layers": 1},
+    "training": {"epochs": 25, "validation_fraction": 0.2, "test_fraction": 0.2},
+}
+
+
+def panel_csv() -> str:
+    """PANEL_SERIES as a long CSV (unique_id, ds, sales), as pandas writes a long frame."""
+    frames = []
+    for number, (name, (start, rows, level)) in enumerate(PANEL_SERIES.items()):
+        t = np.arange(rows)
+        values = level * (1 + 0.2 * np.sin(2 * np.pi * t / 12 + number))
+        dates = pd.date_range(start, periods=rows, freq="MS")
+        frames.append(pd.DataFrame({"unique_id": name, "ds": dates, "sales": values}))
+    return str(pd.concat(frames).to_csv(index=False))

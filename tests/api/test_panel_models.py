@@ -14,27 +14,14 @@ from fastapi.testclient import TestClient
 
 from app.jobs.table import JobStatus
 from app.main import create_app
-from tests.factories import inline_repositories, make_settings, run_inline
-
-# Three monthly series of different lengths, starts, levels and spreads.
-SERIES = {"north": ("2015-01-01", 96, 500.0), "south": ("2017-07-01", 72, 20.0),
-          "east": ("2016-03-01", 84, 3_000.0)}  # fmt: skip
-SPEC: dict[str, Any] = {
-    "model_name": "stores",
-    "window": {"lookback": 12, "horizon": 3},
-    "architecture": {"hidden_size": 16, "num_layers": 1},
-    "training": {"epochs": 25, "validation_fraction": 0.2, "test_fraction": 0.2},
-}
-
-
-def panel_csv() -> str:
-    frames = []
-    for number, (name, (start, rows, level)) in enumerate(SERIES.items()):
-        t = np.arange(rows)
-        values = level * (1 + 0.2 * np.sin(2 * np.pi * t / 12 + number))
-        dates = pd.date_range(start, periods=rows, freq="MS")
-        frames.append(pd.DataFrame({"unique_id": name, "ds": dates, "sales": values}))
-    return str(pd.concat(frames).to_csv(index=False))
+from tests.factories import (
+    PANEL_SERIES,
+    PANEL_SPEC,
+    inline_repositories,
+    make_settings,
+    panel_csv,
+    run_inline,
+)
 
 
 def upload(client: TestClient, text: str) -> dict[str, Any]:
@@ -50,7 +37,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
     with TestClient(create_app(make_settings(root))) as uploader:
         dataset = upload(uploader, panel_csv())
     settings, repos = inline_repositories(root)
-    final = run_inline(settings, repos, SPEC | {"data": {"dataset_id": dataset["id"]}})
+    final = run_inline(settings, repos, PANEL_SPEC | {"data": {"dataset_id": dataset["id"]}})
     assert final.status == JobStatus.SUCCEEDED, final.error
     with TestClient(create_app(make_settings(root))) as client:
         yield client, final.id
@@ -60,7 +47,7 @@ def test_the_job_reports_each_series_and_their_means(trained: tuple[TestClient, 
     client, job_id = trained
     metrics = client.get(f"/v1/jobs/{job_id}").json()["metrics"]
     assert (metrics["series_count"], metrics["season_length"]) == (3, 12)
-    assert [row["id"] for row in metrics["series"]] == list(SERIES)
+    assert [row["id"] for row in metrics["series"]] == list(PANEL_SERIES)
     assert metrics["mean"]["mase"] < 1  # a clean seasonal wave beats the last value
     for name in ("mase_seasonal", "smape"):
         assert metrics["mean"][name] is not None
@@ -79,9 +66,9 @@ def test_every_series_is_continued_from_its_own_tail_with_its_own_timestamps(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["forecast"], body["forecasts"], body["timestamps"]) == (None, None, None)
-    assert [item["id"] for item in body["series"]] == list(SERIES)
+    assert [item["id"] for item in body["series"]] == list(PANEL_SERIES)
     for item in body["series"]:
-        start, rows, level = SERIES[item["id"]]
+        start, rows, level = PANEL_SERIES[item["id"]]
         after = pd.date_range(start, periods=rows + 4, freq="MS")[rows:]
         assert item["timestamps"] == [stamp.strftime("%Y-%m-%d") for stamp in after]
         values = np.asarray(item["forecast"])
@@ -155,12 +142,12 @@ def test_a_one_series_model_has_no_series(models_client: TestClient) -> None:
 def test_a_series_too_short_to_split_is_named_at_submission(client: TestClient) -> None:
     text = panel_csv() + "".join(f"tiny,2020-0{m}-01,1.0\n" for m in range(1, 8))
     dataset = upload(client, text)
-    answer = client.post("/v1/jobs", json=SPEC | {"data": {"dataset_id": dataset["id"]}})
+    answer = client.post("/v1/jobs", json=PANEL_SPEC | {"data": {"dataset_id": dataset["id"]}})
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert error["code"] == "series_too_short"
     assert "series 'tiny' (7 rows)" in error["message"]
-    stateful = SPEC | {
+    stateful = PANEL_SPEC | {
         "data": {"dataset_id": upload(client, panel_csv())["id"]},
         "window": {"lookback": 12},
         "training": {"stateful": True},

@@ -15,6 +15,7 @@ import redis
 from tests.databases import REDIS_URL, postgres_database
 from tests.e2e.server import Server, Worker
 from tests.e2e.test_service import LONG_JOB, SINE_JOB, metric
+from tests.factories import PANEL_SERIES, PANEL_SPEC, panel_csv
 
 pytestmark = pytest.mark.slow
 
@@ -135,6 +136,26 @@ def test_same_spec_same_metrics_on_the_local_and_the_queue_executor(
 
     assert comparable(queued["metrics"]) == comparable(local["metrics"])
     assert queued["history"][-1]["val_loss"] == local["history"][-1]["val_loss"]
+
+
+def test_a_global_model_trains_on_a_worker_as_it_does_locally(stack: Stack, tmp_path: Path) -> None:
+    def train_panel(server: Server) -> dict[str, Any]:
+        files = {"file": ("panel.csv", panel_csv().encode(), "text/csv")}
+        dataset = server.http.post("/v1/datasets", files=files).json()
+        spec = PANEL_SPEC | {"model_name": "panel", "data": {"dataset_id": dataset["id"]}}
+        submitted = server.http.post("/v1/jobs", json=spec).json()["id"]
+        return server.wait_for(submitted, {"succeeded", "failed"})
+
+    queued = train_panel(stack.api)
+    local_server = Server(tmp_path).start()
+    try:
+        local = train_panel(local_server)
+    finally:
+        local_server.stop()
+    assert queued["status"] == local["status"] == "succeeded", (queued["error"], local["error"])
+    assert queued["metrics"]["series"] == local["metrics"]["series"]
+    answer = stack.api.http.post("/v1/models/panel/forecast", json={"horizon": 2})
+    assert [item["id"] for item in answer.json()["series"]] == list(PANEL_SERIES)
 
 
 def test_killed_worker_job_is_requeued_and_finished_by_the_other(stack: Stack) -> None:

@@ -164,3 +164,13 @@ def test_a_context_the_model_never_saw_is_scaled_by_its_own_statistics(
     assert scalers[1].center[1, 0, 0] == pytest.approx(float(moved.mean()))
     own = Scaler.fit("standard", context)
     assert scalers[1].scale[0, 0, 0] == pytest.approx(own.scale[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_global_model_trains_and_is_measured_on_the_gpu() -> None:
+    series, layout = seasonal_panel()
+    config = TrainConfig(epochs=3, val_fraction=0.2, test_fraction=0.2)
+    on_gpu = train(series, MODEL, config, torch.device("cuda"), panel=layout)
+    assert on_gpu.metrics["series_measured"] == 4
+    assert next(on_gpu.model.parameters()).device.type == "cpu"  # handed back for saving
