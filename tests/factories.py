@@ -101,11 +101,14 @@ PANEL_SPEC: dict[str, Any] = {
 
 
 def panel_csv() -> str:
-    """PANEL_SERIES as a long CSV (unique_id, ds, sales), as pandas writes a long frame."""
+    """PANEL_SERIES as a long CSV (unique_id, ds, sales), as pandas writes a long frame: a yearly
+    wave with 2% noise around each series' level."""
+    rng = np.random.default_rng(0)
     frames = []
     for number, (name, (start, rows, level)) in enumerate(PANEL_SERIES.items()):
         t = np.arange(rows)
-        values = level * (1 + 0.2 * np.sin(2 * np.pi * t / 12 + number))
+        wave = 1 + 0.2 * np.sin(2 * np.pi * t / 12 + number) + rng.normal(0, 0.02, rows)
+        values = (level * wave).round(2)
         dates = pd.date_range(start, periods=rows, freq="MS")
         frames.append(pd.DataFrame({"unique_id": name, "ds": dates, "sales": values}))
     return str(pd.concat(frames).to_csv(index=False))

@@ -103,8 +103,12 @@ def _scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     }
 
 
-def _ratio(mae: float, baseline: float) -> float | None:
-    return mae / baseline if baseline > 0 else None
+# A baseline error this small next to the values is rounding, not error: no ratio to it.
+EXACT_BASELINE = 1e-9
+
+
+def _ratio(mae: float, baseline: float, level: float) -> float | None:
+    return mae / baseline if baseline > EXACT_BASELINE * max(level, 1e-300) else None
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -117,6 +121,7 @@ class SeriesScores:
     """One series' test scores: the model's, the naive forecast's and the seasonal naive's."""
 
     test_rows: int
+    level: float  # mean |actual|: what a baseline's error is small against
     model: dict[str, float]
     naive: dict[str, float]
     seasonal: dict[str, float]
@@ -124,12 +129,12 @@ class SeriesScores:
     @property
     def mase(self) -> float | None:
         """The model's MAE over the naive forecast's, on the same rows (< 1 beats it)."""
-        return _ratio(self.model["mae"], self.naive["mae"])
+        return _ratio(self.model["mae"], self.naive["mae"], self.level)
 
     @property
     def mase_seasonal(self) -> float | None:
         """The model's MAE over the seasonal naive forecast's, on the same rows."""
-        return _ratio(self.model["mae"], self.seasonal["mae"])
+        return _ratio(self.model["mae"], self.seasonal["mae"], self.level)
 
     def row(self, series_id: str) -> dict[str, object]:
         """The series' line of the metrics: the model's scores and its MASE against both."""
@@ -154,6 +159,7 @@ def _series_scores(
     actual = fitted.raw[segment.offset + split.test_start :][:steps][:, targets]
     return SeriesScores(
         steps,
+        float(np.mean(np.abs(actual))),
         _scores(out.inverse(scaled[:steps]), actual),
         _scores(np.repeat(history[-1:], steps, axis=0), actual),
         _scores(seasonal_naive(history, steps, season), actual),

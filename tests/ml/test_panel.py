@@ -13,7 +13,7 @@ from app.ml.checkpoints import CheckpointMeta, SeriesMeta, load, write
 from app.ml.data import Scaler, ScalerStack, panel_starts, segments_of
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig
-from app.ml.panel_assess import seasonal_naive, smape
+from app.ml.panel_assess import SeriesScores, seasonal_naive, smape
 from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
 
 CPU = torch.device("cpu")
@@ -174,3 +174,10 @@ def test_a_global_model_trains_and_is_measured_on_the_gpu() -> None:
     on_gpu = train(series, MODEL, config, torch.device("cuda"), panel=layout)
     assert on_gpu.metrics["series_measured"] == 4
     assert next(on_gpu.model.parameters()).device.type == "cpu"  # handed back for saving
+
+
+def test_an_exact_baseline_gives_no_ratio_rather_than_a_huge_one() -> None:
+    exact = {"mse": 0.0, "rmse": 0.0, "mae": 3e-13, "smape": 0.0}
+    scores = SeriesScores(5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact)
+    assert scores.mase == 0.5
+    assert scores.mase_seasonal is None
