@@ -69,13 +69,14 @@ def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSerie
     raise InvalidInput("inline values are stored as a dataset at submission", field="data")
 
 
-def panel_layout(loaded: LoadedSeries) -> PanelLayout | None:
+def panel_layout(loaded: LoadedSeries, season: int | None = None) -> PanelLayout | None:
     """How a many-series dataset's rows divide into series (None: one series), with the season
-    its seasonal naive baseline repeats, from the first series' frequency."""
+    its seasonal naive baseline repeats: `season`, else from the first series' frequency."""
     if loaded.series is None:
         return None
     axis = loaded.series[0].time_axis
-    season = season_length(axis.freq) if axis is not None and axis.kind == "dates" else 1
+    if season is None:
+        season = season_length(axis.freq) if axis is not None and axis.kind == "dates" else 1
     return PanelLayout(
         ids=tuple(part.id for part in loaded.series),
         lengths=tuple(part.rows for part in loaded.series),

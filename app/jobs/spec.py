@@ -126,6 +126,9 @@ class TrainingSpec(Schema):
     scaling: ScalingKind = _ml(TrainConfig, "scaling")
     validation_fraction: float = _ml(TrainConfig, "val_fraction", gt=0.0, le=0.5)
     test_fraction: float = _ml(TrainConfig, "test_fraction", gt=0.0, le=0.5)
+    validation_rows: int | None = _ml(TrainConfig, "val_rows", ge=1, le=1_000_000)
+    test_rows: int | None = _ml(TrainConfig, "test_rows", ge=1, le=1_000_000)
+    min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
@@ -140,6 +143,22 @@ class TrainRequest(Schema):
     architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda or cuda:N")
+    forecast_horizon: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="the steps ahead you will forecast: the job then chooses every setting you "
+        "do not give for it and your series (window, output chunk, held-out rows, season, "
+        "normalisation, steps), and stores its choices in this spec",
+    )
+    season_length: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="rows per season (12 for monthly data with a yearly pattern); default: from "
+        "the time index's frequency, or the autocorrelation of a numeric index. Sets the "
+        "seasonal naive baseline and, with forecast_horizon, the window",
+    )
     inputs: list[ColumnName] | None = Field(
         None,
         min_length=1,
@@ -159,6 +178,7 @@ class TrainRequest(Schema):
         "json_schema_extra": {
             "examples": [
                 {"model_name": "sine", "data": {"function": "sin"}},
+                {"model_name": "sales", "data": {"dataset_id": "<id>"}, "forecast_horizon": 18},
                 {
                     "model_name": "sine",
                     "data": {"function": "sin", "params": {"points": 2000}},

@@ -8,18 +8,18 @@ from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound
 from app.datasets import DatasetRepository, Limits
-from app.jobs import sources
+from app.jobs import auto, sources
 from app.jobs.configs import ml_configs
 from app.jobs.executors import JobRunner
 from app.jobs.repository import JobRepository
 from app.jobs.spec import DatasetData, FunctionData, TrainRequest
 from app.jobs.table import JobRow, JobStatus
 from app.ml.cost import training_bytes
-from app.ml.data import Split, split_problems
+from app.ml.data import split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
 from app.ml.model import LSTMConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
-from app.ml.train import STATEFUL_NEEDS, TrainConfig, stateful_possible
+from app.ml.train import STATEFUL_NEEDS, TrainConfig, split_of, stateful_possible
 
 
 def _check_trainable(
@@ -43,7 +43,7 @@ def _check_trainable(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
         )
     lengths = sources.series_lengths(datasets=datasets, data=data)
-    train_rows = _check_splits(request, rows, lengths)
+    train_rows = _check_splits(request, train_config, rows, lengths)
     batch_bytes = training_bytes(model_config, train_config, train_rows, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
@@ -56,7 +56,9 @@ def _check_trainable(
         )
 
 
-def _check_splits(request: TrainRequest, rows: int, lengths: list[tuple[str, int]] | None) -> int:
+def _check_splits(
+    request: TrainRequest, config: TrainConfig, rows: int, lengths: list[tuple[str, int]] | None
+) -> int:
     """422 unless the series of `rows` rows (every series of `lengths`, when there are many,
     each named) splits into training, validation and test parts that each hold a window; the
     most training rows of a series."""
@@ -65,7 +67,7 @@ def _check_splits(request: TrainRequest, rows: int, lengths: list[tuple[str, int
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
     most = 0
     for series_id, length in lengths or [("", rows)]:
-        split = Split.of(length, training.validation_fraction, training.test_fraction)
+        split = split_of(config, length)
         problems = split_problems(length, split, window.lookback, window.horizon)
         if problems:
             named = "" if lengths is None else f"series {series_id!r} ({length} rows): "
@@ -90,22 +92,22 @@ def submit_training(
     dataset, so the job and its checkpoint carry only the dataset's id.
     """
     data = request.data
+    inline = not isinstance(data, FunctionData | DatasetData)
     if isinstance(data, FunctionData):
         data = sources.resolve_function(data)
-        _check_trainable(request, data, datasets=datasets, settings=settings)
-    elif isinstance(data, DatasetData):
-        _check_trainable(request, data, datasets=datasets, settings=settings)
-    else:
+    elif not isinstance(data, DatasetData):
         limits = Limits.of(settings)
         data = sources.store_inline(
             datasets=datasets, data=data, model_name=request.model_name, limits=limits
         )
-        try:
-            _check_trainable(request, data, datasets=datasets, settings=settings)
-        except InvalidInput:
-            datasets.delete_unused(data.dataset_id)  # a refused job leaves nothing behind
-            raise
-    spec = request.model_copy(update={"data": data})
+    try:
+        spec = auto.configure(request, data, datasets=datasets)
+        _check_trainable(spec, data, datasets=datasets, settings=settings)
+    except InvalidInput:
+        if inline and isinstance(data, DatasetData):  # a refused job leaves nothing behind
+            datasets.delete_unused(data.dataset_id)
+        raise
+    spec = spec.model_copy(update={"data": data})
     row = JobRow(
         id=uuid.uuid4().hex,
         model_name=request.model_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast, get_args
 
@@ -127,6 +127,12 @@ class Split:
         val = max(int(round(rows * val_fraction)), 1 if val_fraction > 0 else 0)
         return cls(rows - val - test, val, test)
 
+    @classmethod
+    def sized(cls, rows: int, val: int, test: int) -> Split:
+        """Split `rows` chronologically with the last `test` rows for testing and the `val`
+        before them for validation (a panel's "last horizon of each series")."""
+        return cls(rows - val - test, val, test)
+
     @property
     def rows(self) -> int:
         """Rows of the whole series."""
@@ -170,11 +176,11 @@ class Segment:
 SplitPart = Literal["train", "val", "test"]
 
 
-def segments_of(lengths: Sequence[int], val_fraction: float, test_fraction: float) -> list[Segment]:
+def segments_of(lengths: Sequence[int], split: Callable[[int], Split]) -> list[Segment]:
     """The segments of series of `lengths` rows laid end to end, each split on its own."""
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     return [
-        Segment(int(offset), Split.of(int(rows), val_fraction, test_fraction))
+        Segment(int(offset), split(int(rows)))
         for offset, rows in zip(offsets, lengths, strict=True)
     ]
 

@@ -23,6 +23,7 @@ from app.ml.budget import Budget, StopFn, TrainingCancelled
 from app.ml.data import (
     Scaler,
     ScalingKind,
+    Split,
     column_windows,
     panel_starts,
     segments_of,
@@ -67,6 +68,12 @@ class TrainConfig:
     scaling: ScalingKind = described("standard", "fitted on the training split only")
     val_fraction: float = 0.1
     test_fraction: float = 0.1
+    # Row counts win over the fractions: the same last rows of every series, however long.
+    val_rows: int | None = described(None, "validation rows of each series (over the fraction)")
+    test_rows: int | None = described(None, "test rows of each series (over the fraction)")
+    # A short series is a few dozen windows: an epoch is one or two steps, and early stopping
+    # judged on a handful of validation rows would end training before it starts.
+    min_steps: int = described(0, "optimizer steps before early stopping may end training")
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = described(
         200,
@@ -81,6 +88,16 @@ class TrainConfig:
         "the next row at every step; needs horizon 1 and patch 1",
     )
     tbptt: int = described(20, "steps per chunk of stateful training")
+
+
+def split_of(config: TrainConfig, rows: int) -> Split:
+    """How a series of `rows` rows splits under `config`: its row counts, else its fractions."""
+    if config.val_rows is None and config.test_rows is None:
+        return Split.of(rows, config.val_fraction, config.test_fraction)
+    fractions = Split.of(rows, config.val_fraction, config.test_fraction)
+    val = fractions.val if config.val_rows is None else config.val_rows
+    test = fractions.test if config.test_rows is None else config.test_rows
+    return Split.sized(rows, val, test)
 
 
 @dataclass(frozen=True)
@@ -240,7 +257,7 @@ class _Trainer:
             raise ValueError("the model config does not match the chosen input/target columns")
         if sum(lengths) != len(series):
             raise ValueError("the series' lengths do not add up to the rows given")
-        self.segments = segments_of(lengths, config.val_fraction, config.test_fraction)
+        self.segments = segments_of(lengths, lambda rows: split_of(config, rows))
         self.split = self.segments[0].split  # the series' split, when there is one series
         lookback, horizon = model_config.lookback, model_config.horizon
         for number, segment in enumerate(self.segments):
@@ -275,6 +292,7 @@ class _Trainer:
         self.model = LSTMForecaster(model_config).to(device)
         self.optimizer = _optimizer(self.model, config)
         self.deadline = deadline  # the job's time limit (perf_counter seconds), or None
+        self.steps = 0  # optimizer steps taken
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -283,6 +301,7 @@ class _Trainer:
         if self.config.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self.steps += 1
 
     def stateful_epoch(self, should_stop: StopFn | None) -> float:
         """One pass over the training rows as `batch_size` streams in order, `tbptt` steps at a
@@ -378,7 +397,7 @@ class _Trainer:
             self.history.append(stats)
             if on_progress is not None:
                 on_progress(stats)
-            if plateau.stop_due():
+            if plateau.stop_due() and self.steps >= config.min_steps:
                 stop_reason = "early_stopping"
                 break
             if self.past_deadline():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app.ml.checkpoints import CheckpointMeta, SeriesMeta, load, write
-from app.ml.data import Scaler, ScalerStack, panel_starts, segments_of
+from app.ml.data import Scaler, ScalerStack, Split, panel_starts, segments_of
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig
 from app.ml.panel_assess import SeriesScores, seasonal_naive, smape
@@ -43,7 +43,7 @@ def fitted() -> tuple[np.ndarray, PanelLayout, TrainResult]:
 
 
 def test_no_window_crosses_from_one_series_into_the_next() -> None:
-    segments = segments_of([30, 12, 25], 0.2, 0.2)
+    segments = segments_of([30, 12, 25], lambda rows: Split.of(rows, 0.2, 0.2))
     assert [segment.offset for segment in segments] == [0, 30, 42]
     for part in ("train", "val", "test"):
         starts = panel_starts(segments, part, 5, 2)

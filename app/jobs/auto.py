@@ -1,0 +1,110 @@
+"""The configuration a request leaves to the job: chosen from the data and the horizon.
+
+A request with `forecast_horizon` gets every setting it does not give chosen for that horizon
+and its series: the season (from the frequency, or the autocorrelation of a numeric index),
+an input window that covers two seasons and the horizon within what the shortest series
+allows, a direct output chunk that divides the horizon, held-out parts of the last chunk of
+each series, instance-normalised windows, and a floor on optimizer steps. The choices are
+written into the stored spec, so the user sees what ran; every explicit setting wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.errors import InvalidInput
+from app.datasets import DatasetRepository, LoadedSeries, season_length
+from app.jobs import sources
+from app.jobs.spec import DatasetData, FunctionData, TrainRequest
+from app.ml.season import detect_season
+
+MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
+HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
+MIN_STEPS = 1000  # optimizer steps before early stopping may end a job (short series: epochs)
+PANEL_BATCH = 256  # windows per step on many series: thousands of windows an epoch
+PANEL_HIDDEN = 64
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The window chosen for a horizon: `lookback` rows in, `chunk` rows out per model call,
+    and `holdout` rows at the end of each series for each of validation and test."""
+
+    lookback: int
+    chunk: int
+    holdout: int
+
+
+def plan_window(horizon: int, season: int, shortest: int) -> WindowPlan | None:
+    """The largest output chunk dividing `horizon` for which the shortest series still holds a
+    training window of a lookback covering two seasons and two chunks; None: none fits."""
+    for chunk in sorted((d for d in range(1, horizon + 1) if horizon % d == 0), reverse=True):
+        holdout = max(chunk, round(HOLDOUT_SHARE * shortest))
+        room = shortest - 2 * holdout - chunk  # the longest lookback with a training window
+        if room >= max(2 * season, 2 * chunk, 2) or (chunk == 1 and room >= 2):
+            lookback = min(max(2 * season, horizon, MIN_LOOKBACK), room)
+            return WindowPlan(lookback, chunk, holdout)
+    return None
+
+
+def _season(request: TrainRequest, loaded: LoadedSeries) -> int:
+    """The season: given, from the frequency of a date index, or from the autocorrelation."""
+    if request.season_length is not None:
+        return request.season_length
+    axes = [part.time_axis for part in loaded.series or []] or [loaded.time_axis]
+    axis = axes[0]
+    if axis is not None and axis.kind == "dates":
+        return season_length(axis.freq)
+    starts = [0]
+    for part in loaded.series or []:
+        starts.append(starts[-1] + part.rows)
+    bounds = list(zip(starts[:-1], starts[1:], strict=True)) or [(0, len(loaded.values))]
+    return detect_season([loaded.values[begin:end, 0] for begin, end in bounds])
+
+
+def _explicit(section: Any) -> dict[str, Any]:
+    """The fields of a request section its sender gave."""
+    return dict(section.model_dump(include=section.model_fields_set))
+
+
+def configure(
+    request: TrainRequest, data: FunctionData | DatasetData, *, datasets: DatasetRepository
+) -> TrainRequest:
+    """`request` with what it leaves to the job chosen for its `forecast_horizon` (unchanged
+    without one). InvalidInput when even a one-step window does not fit the shortest series."""
+    horizon = request.forecast_horizon
+    if horizon is None:
+        return request
+    loaded = sources.load_series(datasets=datasets, data=data)
+    lengths = [part.rows for part in loaded.series or []] or [len(loaded.values)]
+    season = _season(request, loaded)
+    plan = plan_window(horizon, season, min(lengths))
+    if plan is None:
+        raise InvalidInput(
+            f"the shortest series has {min(lengths)} rows: too few for a window and held-out "
+            f"parts at forecast_horizon {horizon}",
+            field="forecast_horizon",
+            code="series_too_short",
+        )
+    many = loaded.series is not None
+    window = {"lookback": plan.lookback, "horizon": plan.chunk, "patch": 1}
+    architecture = {"instance_norm": True} | ({"hidden_size": PANEL_HIDDEN} if many else {})
+    training = {
+        "validation_rows": plan.holdout,
+        "test_rows": plan.holdout,
+        "min_steps": MIN_STEPS,
+        "interval_steps": horizon,
+    } | ({"batch_size": PANEL_BATCH} if many else {})
+    return request.model_validate(
+        request.model_dump()
+        | {
+            "data": data.model_dump(),
+            "season_length": season,
+            "window": window | _explicit(request.window),
+            "architecture": request.architecture.model_dump()
+            | architecture
+            | _explicit(request.architecture),
+            "training": request.training.model_dump() | training | _explicit(request.training),
+        }
+    )

@@ -1,0 +1,105 @@
+"""The configuration chosen for a forecast horizon: window, chunk, held-out rows and season,
+stored in the job's spec, with explicit settings winning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.jobs.auto import MIN_STEPS, WindowPlan, plan_window
+from tests.factories import panel_csv
+
+
+@pytest.mark.parametrize(
+    ("horizon", "season", "shortest", "plan"),
+    [
+        (18, 12, 48, WindowPlan(lookback=24, chunk=6, holdout=6)),  # M3 monthly
+        (8, 4, 16, WindowPlan(lookback=10, chunk=2, holdout=2)),  # M3 quarterly
+        (6, 1, 14, WindowPlan(lookback=8, chunk=2, holdout=2)),  # M3 yearly
+        (8, 1, 63, WindowPlan(lookback=10, chunk=8, holdout=8)),  # M3 other
+        (18, 12, 144, WindowPlan(lookback=24, chunk=18, holdout=18)),  # airpassengers
+        (50, 1, 10_000, WindowPlan(lookback=50, chunk=50, holdout=1000)),  # the sin task
+    ],
+)
+def test_the_window_fits_the_shortest_series(
+    horizon: int, season: int, shortest: int, plan: WindowPlan
+) -> None:
+    chosen = plan_window(horizon, season, shortest)
+    assert chosen == plan
+    assert horizon % plan.chunk == 0
+    # the shortest series keeps a training window of lookback + chunk before its held-out rows
+    assert shortest - 2 * plan.holdout >= plan.lookback + plan.chunk
+
+
+def test_no_window_fits_a_series_of_three_rows() -> None:
+    assert plan_window(2, 1, 3) is None
+
+
+def submit(client: TestClient, body: dict[str, Any]) -> Any:
+    answer = client.post("/v1/jobs", json=body)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["spec"]
+
+
+def test_a_monthly_panel_gets_its_season_from_the_frequency(client: TestClient) -> None:
+    files = {"file": ("p.csv", panel_csv().encode(), "text/csv")}
+    dataset = client.post("/v1/datasets", files=files).json()
+    spec = submit(
+        client,
+        {"model_name": "auto", "data": {"dataset_id": dataset["id"]}, "forecast_horizon": 6},
+    )
+    assert (spec["forecast_horizon"], spec["season_length"]) == (6, 12)
+    assert spec["window"] == {"lookback": 24, "horizon": 6, "patch": 1}
+    assert spec["architecture"]["instance_norm"] is True
+    training = spec["training"]
+    assert (training["validation_rows"], training["test_rows"]) == (7, 7)  # 10% of 72 rows
+    assert (training["min_steps"], training["interval_steps"]) == (MIN_STEPS, 6)
+
+
+def test_explicit_settings_win(client: TestClient) -> None:
+    spec = submit(
+        client,
+        {
+            "model_name": "auto",
+            "data": {"function": "sin", "params": {"points": 600}},
+            "forecast_horizon": 20,
+            "season_length": 5,
+            "window": {"lookback": 30},
+            "architecture": {"instance_norm": False},
+            "training": {"validation_rows": 40, "epochs": 7},
+        },
+    )
+    assert spec["season_length"] == 5
+    assert spec["window"] == {"lookback": 30, "horizon": 20, "patch": 1}
+    assert spec["architecture"]["instance_norm"] is False
+    training = spec["training"]
+    assert (training["validation_rows"], training["test_rows"], training["epochs"]) == (40, 60, 7)
+
+
+def test_a_numeric_index_gets_its_season_from_the_autocorrelation(client: TestClient) -> None:
+    values = [10 + (i % 7) * 3 + 0.01 * i for i in range(140)]  # weekly pattern, daily rows
+    spec = submit(
+        client,
+        {"model_name": "auto", "data": {"values": values}, "forecast_horizon": 7},
+    )
+    assert spec["season_length"] == 7
+    assert spec["window"]["lookback"] == 14
+
+
+def test_a_request_without_a_horizon_is_unchanged(client: TestClient) -> None:
+    spec = submit(client, {"model_name": "plain", "data": {"function": "sin"}})
+    assert (spec["forecast_horizon"], spec["season_length"]) == (None, None)
+    assert spec["window"] == {"lookback": 10, "horizon": 1, "patch": 1}
+    assert spec["training"]["validation_rows"] is None
+
+
+def test_a_series_too_short_for_any_window_is_refused(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/jobs",
+        json={"model_name": "auto", "data": {"values": [1.0, 2.0, 3.0]}, "forecast_horizon": 2},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "forecast_horizon"
+    assert client.get("/v1/datasets").json()["total"] == 0  # the inline values are not kept
