@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality bench-soak bench-panel default-model clean
+.PHONY: run worker test services lint format bench bench-quality bench-soak bench-panel bench-m3 default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.dev
 
 bench-panel: $(VENV)/.bench  ## the 1,428 M3 monthly series: one upload, one global job, one forecast
 	$(PY) -m bench.panel
+
+M3_ARGS ?=
+bench-m3: $(VENV)/.bench  ## M3 (4 groups) vs AutoETS, AutoTheta, Naive2, published rows; M3_ARGS=--fallback
+	$(PY) -m bench.m3 $(M3_ARGS)
 
 bench-quality: $(VENV)/.app  ## every tutorial task against its target (bench/results/quality.md)
 	$(PY) -m bench.quality

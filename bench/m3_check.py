@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.m3 import GROUPS, M3Series, load_m3, mase, seasonal_naive, smape
+from bench.m3_data import GROUPS, M3Series, load_m3, mase, seasonal_naive, smape
 
 
 def baseline_errors(series: list[M3Series], season: int) -> tuple[float, float]:

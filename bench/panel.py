@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.m3 import M3Series, load_m3, mase, seasonal_naive, smape
+from bench.m3_data import M3Series, load_m3, mase, seasonal_naive, smape
 from tests.e2e.server import Server
 
 # Chosen on the job's own held-out parts (the end of each training series), never on the M3

