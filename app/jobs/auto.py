@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import InvalidInput
-from app.datasets import DatasetRepository, LoadedSeries, season_length
+from app.datasets import DatasetRepository
 from app.jobs import sources
 from app.jobs.spec import DatasetData, FunctionData, TrainRequest
-from app.ml.season import detect_season
 
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
 HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
@@ -48,21 +47,6 @@ def plan_window(horizon: int, season: int, shortest: int) -> WindowPlan | None:
     return None
 
 
-def _season(request: TrainRequest, loaded: LoadedSeries) -> int:
-    """The season: given, from the frequency of a date index, or from the autocorrelation."""
-    if request.season_length is not None:
-        return request.season_length
-    axes = [part.time_axis for part in loaded.series or []] or [loaded.time_axis]
-    axis = axes[0]
-    if axis is not None and axis.kind == "dates":
-        return season_length(axis.freq)
-    starts = [0]
-    for part in loaded.series or []:
-        starts.append(starts[-1] + part.rows)
-    bounds = list(zip(starts[:-1], starts[1:], strict=True)) or [(0, len(loaded.values))]
-    return detect_season([loaded.values[begin:end, 0] for begin, end in bounds])
-
-
 def _explicit(section: Any) -> dict[str, Any]:
     """The fields of a request section its sender gave."""
     return dict(section.model_dump(include=section.model_fields_set))
@@ -78,7 +62,7 @@ def configure(
         return request
     loaded = sources.load_series(datasets=datasets, data=data)
     lengths = [part.rows for part in loaded.series or []] or [len(loaded.values)]
-    season = _season(request, loaded)
+    season = sources.season_of(loaded, request.season_length)
     plan = plan_window(horizon, season, min(lengths))
     if plan is None:
         raise InvalidInput(

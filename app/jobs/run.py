@@ -120,11 +120,12 @@ class JobRun:
         device = resolve_device(settings.device if spec.device == "auto" else spec.device)
         self.jobs.set_device(row.id, token, str(device))
         loaded = sources.load_series(datasets=self.datasets, data=spec.data)
-        columns, panel = loaded.columns, sources.panel_layout(loaded, spec.season_length)
+        columns, panel = loaded.columns, sources.panel_layout(loaded)
+        season = sources.season_of(loaded, spec.season_length)
         model_config, train_config, roles = ml_configs(spec, columns, settings)
         result = train(
             loaded.values, model_config, train_config, device, reporter, reporter.should_stop,
-            roles, panel,
+            roles, panel, season,
         )  # fmt: skip
         metrics = finite_or_none(
             {

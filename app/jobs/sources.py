@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from app.core.errors import InvalidInput
 from app.datasets import (
     DatasetRepository,
@@ -14,6 +16,7 @@ from app.datasets import (
 )
 from app.jobs.spec import DatasetData, DataSource, FunctionData, InlineData
 from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
+from app.ml.season import detect_season
 from app.ml.train import PanelLayout
 
 
@@ -69,16 +72,26 @@ def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSerie
     raise InvalidInput("inline values are stored as a dataset at submission", field="data")
 
 
-def panel_layout(loaded: LoadedSeries, season: int | None = None) -> PanelLayout | None:
-    """How a many-series dataset's rows divide into series (None: one series), with the season
-    its seasonal naive baseline repeats: `season`, else from the first series' frequency."""
+def panel_layout(loaded: LoadedSeries) -> PanelLayout | None:
+    """How a many-series dataset's rows divide into series (None: one series)."""
     if loaded.series is None:
         return None
-    axis = loaded.series[0].time_axis
-    if season is None:
-        season = season_length(axis.freq) if axis is not None and axis.kind == "dates" else 1
     return PanelLayout(
         ids=tuple(part.id for part in loaded.series),
         lengths=tuple(part.rows for part in loaded.series),
-        season=season,
     )
+
+
+def season_of(loaded: LoadedSeries, given: int | None) -> int:
+    """The season of a job's series: `given`, else from the frequency of a date index, else
+    from the autocorrelation of the (first column of the) series."""
+    if given is not None:
+        return given
+    axis = loaded.series[0].time_axis if loaded.series else loaded.time_axis
+    if axis is not None and axis.kind == "dates":
+        return season_length(axis.freq)
+    bounds = [(0, len(loaded.values))]
+    if loaded.series:
+        ends = np.cumsum([part.rows for part in loaded.series])
+        bounds = list(zip(np.concatenate([[0], ends[:-1]]), ends, strict=True))
+    return detect_season([loaded.values[begin:end, 0] for begin, end in bounds])

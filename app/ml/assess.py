@@ -14,7 +14,15 @@ import torch
 
 from app.ml.budget import Budget
 from app.ml.data import Scaler, Split, column_windows, window_starts
-from app.ml.evaluation import ErrorSums, errors, naive_windows, with_mase
+from app.ml.evaluation import (
+    ErrorSums,
+    errors,
+    losing_warning,
+    naive_windows,
+    seasonal_naive,
+    smape,
+    with_mase,
+)
 from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
 from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
 from app.ml.model import LSTMForecaster
@@ -139,8 +147,11 @@ def choose_rollout_mode(
     return chosen, {"window": window, "state": state}
 
 
-def evaluate(fitted: Fitted, mode: RolloutMode, budget: Budget = UNLIMITED) -> dict[str, object]:
-    """Test metrics on the original scale: direct, rollout, and the naive forecast of each."""
+def evaluate(
+    fitted: Fitted, mode: RolloutMode, budget: Budget = UNLIMITED, season: int = 1
+) -> dict[str, object]:
+    """Test metrics on the original scale: direct, rollout, and the naive forecast of each; the
+    rollout also against the seasonal naive forecast of period `season`, with sMAPE."""
     config, split, raw = fitted.model.config, fitted.split, fitted.raw_targets
     starts = window_starts(split.test_start, len(raw), config.lookback, config.horizon)
     model_sums, naive_sums = ErrorSums(), ErrorSums()
@@ -158,14 +169,26 @@ def evaluate(fitted: Fitted, mode: RolloutMode, budget: Budget = UNLIMITED) -> d
     actual = raw[split.test_start : split.test_start + steps]
     naive_rollout = np.repeat(raw[split.test_start - 1][None], steps, axis=0)
     naive_one_step, naive_rolled = naive_sums.result(), errors(naive_rollout, actual)
+    seasonal = seasonal_naive(raw[: split.test_start], steps, season)
+    seasonal_rolled = errors(seasonal, actual) | {"smape": smape(seasonal, actual)}
+    model_rolled = errors(rolled, actual)
+    rolled_errors = with_mase(model_rolled, naive_rolled) | {
+        "smape": smape(rolled, actual),
+        "mase_seasonal": with_mase(model_rolled, seasonal_rolled)["mase"],
+    }
     return {
         "test_rows": split.test,
         "test_windows": len(starts),
         "one_step": with_mase(model_sums.result(), naive_one_step),
         "naive_one_step": naive_one_step,
         "rollout_steps": steps,
-        "rollout": with_mase(errors(rolled, actual), naive_rolled),
-        "naive_rollout": naive_rolled,
+        "rollout": rolled_errors,
+        "naive_rollout": naive_rolled | {"smape": smape(naive_rollout, actual)},
+        "season_length": season,
+        "seasonal_naive_rollout": seasonal_rolled,
+        "warnings": losing_warning(
+            model_rolled["mae"], seasonal_rolled["mae"], season, "over the test split's rollout"
+        ),
     }
 
 
@@ -207,7 +230,7 @@ def interval_coverage(
 
 
 def assess(
-    fitted: Fitted, interval_steps: int, budget: Budget = UNLIMITED
+    fitted: Fitted, interval_steps: int, budget: Budget = UNLIMITED, season: int = 1
 ) -> tuple[RolloutMode, dict[str, object], np.ndarray | None]:
     """Choose the rollout mode, measure the test split, calibrate intervals for up to
     `interval_steps` steps: (mode, metrics, half-widths or None).
@@ -216,7 +239,7 @@ def assess(
     rollouts then cover fewer steps, intervals may be left out, and `evaluation_cut_short`
     says so. The budget's stop predicate (a cancel) is asked between model calls."""
     mode, validation_rmse = choose_rollout_mode(fitted, budget)
-    metrics = evaluate(fitted, mode, budget)
+    metrics = evaluate(fitted, mode, budget, season)
     metrics["rollout_mode"] = mode
     metrics["validation_rollout_rmse"] = validation_rmse
     widths = calibrate_intervals(fitted, mode, interval_steps, budget)

@@ -1,4 +1,4 @@
-"""Error metrics on the original scale, the model's and the naive last-value forecast's."""
+"""Error metrics on the original scale, the model's and the naive and seasonal naive forecasts'."""
 
 from __future__ import annotations
 
@@ -44,3 +44,33 @@ def with_mase(model: dict[str, float], naive: dict[str, float]) -> dict[str, flo
     """`model`'s errors plus MASE: its MAE over the naive forecast's MAE on the same targets."""
     scale = naive["mae"]
     return {**model, "mase": model["mae"] / scale if scale > 0 else None}
+
+
+def smape(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """The M3 competition's sMAPE in percent, 200·|A−F|/(|A|+|F|) averaged (0 where both are 0)."""
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(
+        np.abs(actual - predicted), denominator, out=np.zeros_like(denominator),
+        where=denominator > 0,
+    )  # fmt: skip
+    return float(200 * ratio.mean())
+
+
+def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    """[steps, O]: the last `season` rows of `history` repeated (the last row when it is
+    shorter than a season, or the season is 1: the naive forecast)."""
+    if season <= 1 or len(history) < season:
+        return np.repeat(history[-1:], steps, axis=0)
+    return history[-season:][np.arange(steps) % season]
+
+
+def losing_warning(model_mae: float, baseline_mae: float, season: int, where: str) -> list[str]:
+    """[a warning] when the model's MAE is worse than the seasonal naive forecast's: a job must
+    not serve a model that loses to the baseline without saying so; [] otherwise."""
+    if not (math.isfinite(model_mae) and model_mae > baseline_mae):
+        return []
+    baseline = "naive" if season <= 1 else f"seasonal naive (season {season})"
+    return [
+        f"the model loses to the {baseline} forecast {where}: MAE {model_mae:.6g} against "
+        f"{baseline_mae:.6g}"
+    ]

@@ -18,6 +18,7 @@ import torch
 from app.ml.assess import EVAL_BATCH, MAX_ROLLOUT_EVAL_CALLS, MAX_ROLLOUT_EVAL_STEPS, UNLIMITED
 from app.ml.budget import Budget
 from app.ml.data import Scaler, Segment
+from app.ml.evaluation import losing_warning, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.intervals import MAX_CALIBRATION_STARTS, conformal_quantiles, coverage, rollout_starts
 from app.ml.model import LSTMForecaster
@@ -70,24 +71,6 @@ def scaled_rollouts(
         )
     done = min(chunk.shape[1] for chunk in predicted)
     return torch.cat([chunk[:, :done] for chunk in predicted]).double().cpu().numpy()
-
-
-def smape(predicted: np.ndarray, actual: np.ndarray) -> float:
-    """The M3 competition's sMAPE in percent, 200·|A−F|/(|A|+|F|) averaged (0 where both are 0)."""
-    denominator = np.abs(actual) + np.abs(predicted)
-    ratio = np.divide(
-        np.abs(actual - predicted), denominator, out=np.zeros_like(denominator),
-        where=denominator > 0,
-    )  # fmt: skip
-    return float(200 * ratio.mean())
-
-
-def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
-    """[steps, O]: the last `season` rows of `history` repeated (the last row when it is
-    shorter than a season, or the season is 1: the naive forecast)."""
-    if season <= 1 or len(history) < season:
-        return np.repeat(history[-1:], steps, axis=0)
-    return history[-season:][np.arange(steps) % season]
 
 
 SCORES = ("mse", "rmse", "mae", "smape")
@@ -191,6 +174,12 @@ def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str
         "naive": _means([score.naive for score in scores]),
         "seasonal_naive": _means([score.seasonal for score in scores]),
         "series": [score.row(fitted.ids[i]) for i, score in enumerate(scores)],
+        "warnings": losing_warning(
+            float(np.mean([score.model["mae"] for score in scores])),
+            float(np.mean([score.seasonal["mae"] for score in scores])),
+            season,
+            "on the series' test parts (mean MAE over series)",
+        ),
     }
 
 

@@ -161,12 +161,10 @@ def stateful_possible(config: LSTMConfig) -> bool:
 
 @dataclass(frozen=True)
 class PanelLayout:
-    """Many series laid end to end: their ids and row counts in order, and the season length
-    their seasonal naive baseline repeats (1: the naive forecast)."""
+    """Many series laid end to end: their ids and row counts in order."""
 
     ids: tuple[str, ...]
     lengths: tuple[int, ...]
-    season: int = 1
 
 
 class TrainingDiverged(Exception):
@@ -430,6 +428,7 @@ def train(
     should_stop: StopFn | None = None,
     roles: ColumnRoles | None = None,
     panel: PanelLayout | None = None,
+    season: int = 1,
 ) -> TrainResult:
     """Fit a forecaster to `series` [T, C] (original scale) and measure it on the test split.
 
@@ -437,6 +436,7 @@ def train(
     must describe them (n_features = inputs, target_inputs = `roles.target_inputs`). `panel`
     says the rows are many series laid end to end: one global model is fitted to windows of
     them all, each series scaled and split on its own, and measured series by series.
+    `season` is the period of the seasonal naive baseline the metrics compare with (1: naive).
 
     Raises ValueError if a series is too short for the split and window, TrainingCancelled if
     `should_stop` returns True, TrainingDiverged if the loss stops being finite.
@@ -451,10 +451,10 @@ def train(
     trainer = _Trainer(series, model_config, config, device, roles, fit_deadline, lengths)
     best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
     if panel is None:
-        mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget)
+        mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget, season)
     else:
         fitted = trainer.panel_fitted(list(panel.ids))
-        mode, metrics, widths = assess_panel(fitted, panel.season, config.interval_steps, budget)
+        mode, metrics, widths = assess_panel(fitted, season, config.interval_steps, budget)
     lookback = model_config.lookback
     return TrainResult(
         model=trainer.model.cpu(),

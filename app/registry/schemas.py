@@ -22,6 +22,10 @@ class ErrorMetrics(ReadSchema):
     mase: float | None = Field(
         None, description="MAE over the naive forecast's MAE on the same targets (< 1 beats it)"
     )
+    smape: float | None = Field(None, description="200·|A−F|/(|A|+|F|) in percent (rollouts)")
+    mase_seasonal: float | None = Field(
+        None, description="MAE over the seasonal naive forecast's MAE on the same targets"
+    )
 
 
 class IntervalMetrics(ReadSchema):
@@ -47,6 +51,13 @@ class MetricsRead(ReadSchema):
         description="recursive rollout from the row before the test split"
     )
     naive_rollout: ErrorMetrics
+    season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
+    seasonal_naive_rollout: ErrorMetrics | None = Field(
+        None, description="the last season repeated over the test split's rollout steps"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="a model that loses to the seasonal naive says so"
+    )
     rollout_mode: Literal["window", "state"]
     validation_rollout_rmse: dict[str, float | None]
     intervals: IntervalMetrics | None = Field(
@@ -102,6 +113,9 @@ class PanelMetricsRead(ReadSchema):
     seasonal_naive: Scores = Field(description="the seasonal naive forecast's, averaged")
     series: list[SeriesScores] | None = Field(
         None, description="each series' scores (left out of job listings to keep pages small)"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="a model that loses to the seasonal naive says so"
     )
     rollout_mode: Literal["window", "state"]
     intervals: IntervalMetrics | None = Field(

@@ -18,6 +18,7 @@ SOURCES = {
     **{(ArchitectureSpec, name): (LSTMConfig, name) for name in ArchitectureSpec.model_fields},
     **{(TrainingSpec, name): (TrainConfig, name) for name in TrainingSpec.model_fields},
     (TrainingSpec, "validation_fraction"): (TrainConfig, "val_fraction"),
+    (TrainingSpec, "validation_rows"): (TrainConfig, "val_rows"),
 }
 
 

@@ -11,9 +11,10 @@ import torch
 
 from app.ml.checkpoints import CheckpointMeta, SeriesMeta, load, write
 from app.ml.data import Scaler, ScalerStack, Split, panel_starts, segments_of
+from app.ml.evaluation import losing_warning, seasonal_naive, smape
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig
-from app.ml.panel_assess import SeriesScores, seasonal_naive, smape
+from app.ml.panel_assess import SeriesScores
 from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
 
 CPU = torch.device("cpu")
@@ -31,7 +32,7 @@ def seasonal_panel() -> tuple[np.ndarray, PanelLayout]:
         spread = abs(level) * 0.2 + 1
         wave = np.sin(2 * np.pi * t / 12 + number)
         parts.append(level + spread * wave + rng.normal(0, 0.02 * spread, rows))
-    layout = PanelLayout(ids=("a", "b", "c", "d"), lengths=LENGTHS, season=12)
+    layout = PanelLayout(ids=("a", "b", "c", "d"), lengths=LENGTHS)
     return np.concatenate(parts)[:, None], layout
 
 
@@ -39,7 +40,7 @@ def seasonal_panel() -> tuple[np.ndarray, PanelLayout]:
 def fitted() -> tuple[np.ndarray, PanelLayout, TrainResult]:
     series, layout = seasonal_panel()
     config = TrainConfig(epochs=40, batch_size=32, val_fraction=0.2, test_fraction=0.2)
-    return series, layout, train(series, MODEL, config, CPU, panel=layout)
+    return series, layout, train(series, MODEL, config, CPU, panel=layout, season=12)
 
 
 def test_no_window_crosses_from_one_series_into_the_next() -> None:
@@ -181,3 +182,22 @@ def test_an_exact_baseline_gives_no_ratio_rather_than_a_huge_one() -> None:
     scores = SeriesScores(5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact)
     assert scores.mase == 0.5
     assert scores.mase_seasonal is None
+
+
+def test_a_model_that_loses_to_the_seasonal_naive_says_so() -> None:
+    assert losing_warning(2.0, 3.0, 12, "here") == []
+    (warning,) = losing_warning(3.0, 2.0, 12, "on the test parts")
+    assert warning == (
+        "the model loses to the seasonal naive (season 12) forecast on the test parts: "
+        "MAE 3 against 2"
+    )
+    assert "the naive forecast" in losing_warning(3.0, 2.0, 1, "here")[0]
+    # an exactly repeating panel: one epoch of a tiny model cannot match its last season
+    t = np.arange(48)
+    exact = np.concatenate([np.sin(2 * np.pi * t / 12) + level for level in (0.0, 5.0)])[:, None]
+    layout = PanelLayout(("a", "b"), (48, 48))
+    tiny = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
+    config = TrainConfig(epochs=1, val_fraction=0.2, test_fraction=0.2)
+    metrics = train(exact, tiny, config, CPU, panel=layout, season=12).metrics
+    (warning,) = metrics["warnings"]  # type: ignore[misc]
+    assert warning.startswith("the model loses to the seasonal naive (season 12) forecast")

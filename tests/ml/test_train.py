@@ -10,7 +10,7 @@ import torch
 
 from app.ml.budget import TrainingCancelled
 from app.ml.data import Split, gather_windows, window_starts
-from app.ml.evaluation import errors
+from app.ml.evaluation import errors, smape
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
 from app.ml.model import LSTMConfig, LSTMForecaster
@@ -163,10 +163,17 @@ def test_metrics_report_model_and_naive_errors_on_the_original_scale(series: np.
     scaled_up = 40.0 + 5.0 * series  # a scale where a missing inverse transform would show
     result = fit(scaled_up)
     metrics = result.metrics
-    for key in ("one_step", "rollout", "naive_one_step", "naive_rollout"):
+    extra = {
+        "one_step": {"mase"},
+        "naive_one_step": set(),
+        "rollout": {"mase", "mase_seasonal", "smape"},  # rollouts also against seasonal naive
+        "naive_rollout": {"smape"},
+        "seasonal_naive_rollout": {"smape"},
+    }
+    for key, more in extra.items():
         entry = metrics[key]
         assert isinstance(entry, dict)
-        assert set(entry) == {"mse", "rmse", "mae"} | ({"mase"} if "naive" not in key else set())
+        assert set(entry) == {"mse", "rmse", "mae"} | more
         assert entry["rmse"] == math.sqrt(entry["mse"])
         assert entry["mae"] <= entry["rmse"]
     split = Split.of(300, 0.1, 0.1)
@@ -183,7 +190,14 @@ def test_metrics_report_model_and_naive_errors_on_the_original_scale(series: np.
     test = scaled_up[split.test_start :]
     naive = scaled_up[split.test_start - 1 : -1]
     assert metrics["naive_one_step"] == errors(naive, test)
-    assert metrics["naive_rollout"] == errors(np.repeat(naive[:1], 30, axis=0), test)
+    naive_rolled = np.repeat(naive[:1], 30, axis=0)
+    assert metrics["naive_rollout"] == errors(naive_rolled, test) | {
+        "smape": smape(naive_rolled, test)
+    }
+    # season 1 (the default): the seasonal naive forecast is the naive one
+    assert metrics["season_length"] == 1
+    assert metrics["seasonal_naive_rollout"] == metrics["naive_rollout"]
+    assert metrics["rollout"]["mase_seasonal"] == metrics["rollout"]["mase"]  # type: ignore[index]
 
     scaled = torch.as_tensor(result.scaler.transform(scaled_up), dtype=torch.float32)
     starts = torch.arange(split.test_start, 300)
@@ -193,7 +207,7 @@ def test_metrics_report_model_and_naive_errors_on_the_original_scale(series: np.
     assert one_step == pytest.approx(errors(direct, test[:, None]), rel=1e-9)
     context = scaled[split.test_start - 10 : split.test_start][None]
     rolled = rollout(result.model, context, 30, result.rollout_mode)[0].double().numpy()
-    rolled_errors = {k: v for k, v in metrics["rollout"].items() if k != "mase"}  # type: ignore[attr-defined]
+    rolled_errors = {k: v for k, v in metrics["rollout"].items() if k in ("mse", "rmse", "mae")}  # type: ignore[attr-defined]
     assert rolled_errors == pytest.approx(errors(result.scaler.inverse(rolled), test), rel=1e-9)
 
 
