@@ -60,6 +60,7 @@ def configure(
     horizon = request.forecast_horizon
     if horizon is None:
         return request
+    sources.data_shape(datasets=datasets, data=data)  # a 422 naming a dataset that is not there
     loaded = sources.load_series(datasets=datasets, data=data)
     lengths = [part.rows for part in loaded.series or []] or [len(loaded.values)]
     season = sources.season_of(loaded, request.season_length)

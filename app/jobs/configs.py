@@ -48,6 +48,7 @@ def ml_configs(
         val_rows=training.validation_rows,
         test_rows=training.test_rows,
         min_steps=training.min_steps,
+        ensemble=training.ensemble,
         time_limit_seconds=settings.max_train_seconds,
         interval_steps=training.interval_steps,
         stateful=training.stateful,

@@ -158,6 +158,7 @@ class JobRun:
             interval_widths=result.interval_widths,
             time_axis=None if loaded.time_axis is None else loaded.time_axis.to_json(),
             series=_series_meta(loaded, result),
+            ensemble=int(metrics.get("ensemble", 1)),
         )
         version = self.checkpoints.save(
             row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)

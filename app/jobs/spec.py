@@ -12,7 +12,7 @@ from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
-from app.ml.model import LSTMConfig
+from app.ml.model import MAX_ENSEMBLE, LSTMConfig
 from app.ml.train import OptimizerName, TrainConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
@@ -129,6 +129,7 @@ class TrainingSpec(Schema):
     validation_rows: int | None = _ml(TrainConfig, "val_rows", ge=1, le=1_000_000)
     test_rows: int | None = _ml(TrainConfig, "test_rows", ge=1, le=1_000_000)
     min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
+    ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -25,7 +25,7 @@ from app.ml.evaluation import (
 )
 from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
 from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
-from app.ml.model import LSTMForecaster
+from app.ml.model import EnsembleForecaster, Forecaster
 from app.ml.roles import ColumnRoles
 
 # Long test spans are rolled out over their first steps only: a rollout is sequential, and
@@ -43,7 +43,7 @@ UNLIMITED = Budget()  # no deadline and no stop predicate: it never runs out, so
 class Fitted:
     """A fitted model with the series it was fitted to: what every measurement reads."""
 
-    model: LSTMForecaster
+    model: Forecaster
     series: torch.Tensor = field(repr=False)  # [T, C] model scale, on the model's device
     raw_targets: np.ndarray = field(repr=False)  # [T, O] the target columns, original scale
     split: Split
@@ -58,7 +58,7 @@ class Fitted:
 
 @torch.inference_mode()
 def direct_batches(
-    model: LSTMForecaster,
+    model: Forecaster,
     series: torch.Tensor,
     starts: torch.Tensor,
     roles: ColumnRoles,
@@ -73,7 +73,7 @@ def direct_batches(
 
 
 def mean_loss(
-    model: LSTMForecaster,
+    model: Forecaster,
     series: torch.Tensor,
     starts: torch.Tensor,
     roles: ColumnRoles,
@@ -138,7 +138,10 @@ def choose_rollout_mode(
     start = fitted.split.val_start
     steps = min(fitted.split.val, max_rollout_steps(fitted))
     rolled, window = rollout_rmse(fitted, start, steps, "window", budget)
-    if not state_rollout_possible(fitted.model.config) or len(rolled) < steps or not budget.left():
+    carries_state = state_rollout_possible(fitted.model.config) and not isinstance(
+        fitted.model, EnsembleForecaster
+    )
+    if not carries_state or len(rolled) < steps or not budget.left():
         return "window", {"window": window, "state": None}
     rolled, state = rollout_rmse(fitted, start, steps, "state", budget)
     if len(rolled) < steps:  # not compared over the same steps: keep the window

@@ -26,7 +26,7 @@ from safetensors.torch import load as load_safetensors  # parses tensors from by
 from app.ml.data import Scaler, ScalerStack, Scaling
 from app.ml.forecast import RolloutMode, forecast
 from app.ml.intervals import LEVELS
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import MAX_ENSEMBLE, EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
 
 FORMAT_VERSION = 1
@@ -105,6 +105,8 @@ class CheckpointMeta:
     # then the first series', and `interval_widths` are in the model scale: a forecast of a
     # series multiplies them by that series' spread.
     series: list[SeriesMeta] | None = None
+    # Members of an ensemble (their weights side by side in the weights file); 1: one model.
+    ensemble: int = 1
 
     @cached_property
     def roles(self) -> ColumnRoles:
@@ -144,6 +146,7 @@ class CheckpointMeta:
                 if self.series is None
                 else {"series": [entry.to_json() for entry in self.series]}
             )
+            | ({} if self.ensemble == 1 else {"ensemble": self.ensemble})
         )
 
     @classmethod
@@ -170,6 +173,7 @@ class CheckpointMeta:
                 versions=_optional(data, "versions", dict) or {},
                 time_axis=_optional(data, "time_axis", dict),
                 series=_series(data.get("series"), config.lookback, len(columns)),
+                ensemble=int(data.get("ensemble", 1)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
@@ -182,6 +186,8 @@ class CheckpointMeta:
         config, inputs, targets = self.config, self.inputs, self.targets
         return (
             self.rollout_mode in ("window", "state")
+            and 1 <= self.ensemble <= MAX_ENSEMBLE
+            and (self.ensemble == 1 or self.rollout_mode == "window")
             and len(set(self.columns)) == len(self.columns)
             and len(set(inputs)) == len(inputs) == config.n_features
             and len(set(targets)) == len(targets) == config.n_outputs
@@ -240,7 +246,7 @@ def _interval_widths(intervals: Any, n_outputs: int) -> np.ndarray | None:
 class Checkpoint:
     """A loaded model with its metadata: everything a forecast needs."""
 
-    model: LSTMForecaster
+    model: Forecaster
     meta: CheckpointMeta
 
     @property
@@ -351,11 +357,14 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def write(directory: Path, model: LSTMForecaster, meta: CheckpointMeta) -> None:
+def write(directory: Path, model: Forecaster, meta: CheckpointMeta) -> None:
     """Write `model` with `meta` (whose config must be the model's) into the existing, empty
     `directory`, flushed to disk; the weights' SHA-256 and the library versions are filled in."""
     if meta.config != model.config:
         raise ValueError("the metadata describes another model config")
+    members = len(model.members) if isinstance(model, EnsembleForecaster) else 1
+    if members != meta.ensemble:
+        raise ValueError("the metadata describes another ensemble size")
     weights_path = directory / WEIGHTS_FILE
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     safetensors.torch.save_file(state, str(weights_path))
@@ -400,7 +409,11 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
     if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
         raise CheckpointError(f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE}")
     try:
-        model = LSTMForecaster(meta.config)
+        model: Forecaster = (
+            LSTMForecaster(meta.config)
+            if meta.ensemble == 1
+            else EnsembleForecaster(meta.config, meta.ensemble)
+        )
         model.load_state_dict(load_safetensors(data))
     except (TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc

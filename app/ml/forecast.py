@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from app.ml.data import Scaling
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig
 
 RolloutMode = Literal["window", "state"]
 
@@ -36,7 +36,7 @@ def state_rollout_possible(config: LSTMConfig) -> bool:
 
 @torch.inference_mode()
 def rollout(
-    model: LSTMForecaster,
+    model: Forecaster,
     context: torch.Tensor,
     steps: int,
     mode: RolloutMode = "window",
@@ -64,12 +64,14 @@ def rollout(
     if mode == "state":
         if covariates:
             raise ValueError("a model with known covariates rolls out by window")
+        if isinstance(model, EnsembleForecaster):
+            raise ValueError("an ensemble rolls out by window")
         return _state_rollout(model, context, calls, keep_going)[:, :steps]
     return _window_rollout(model, context, calls, future, keep_going)[:, :steps]
 
 
 def _state_rollout(
-    model: LSTMForecaster,
+    model: Forecaster,
     context: torch.Tensor,
     calls: int,
     keep_going: Callable[[], bool] | None,
@@ -87,7 +89,7 @@ def _state_rollout(
 
 
 def _window_rollout(
-    model: LSTMForecaster,
+    model: Forecaster,
     context: torch.Tensor,
     calls: int,
     future: torch.Tensor | None,
@@ -123,7 +125,7 @@ def _window_rollout(
 
 
 def forecast(
-    model: LSTMForecaster,
+    model: Forecaster,
     scalers: tuple[Scaling, Scaling],
     contexts: np.ndarray,
     steps: int,

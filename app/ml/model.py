@@ -14,6 +14,7 @@ from app.ml.roles import ColumnRoles
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, hidden_size]
 # Smallest spread a window is divided by (model scale): a flat window is shifted, not blown up.
 INSTANCE_NORM_FLOOR = 1e-3
+MAX_ENSEMBLE = 16  # members of one ensemble, at most
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,32 @@ class LSTMForecaster(nn.Module):
             if config.instance_norm:
                 step = step * spread[:, :, outputs] + center[:, :, outputs]
         return step, state
+
+
+class EnsembleForecaster(nn.Module):
+    """Members of one config fitted from different seeds: a call answers the median of their
+    predictions, which one member gone astray cannot move far. Rolled out by window only:
+    members carry states of their own, so there is no one state to continue from.
+
+    forward(x [B, T, F]) -> (prediction [B, horizon, O], None).
+    """
+
+    def __init__(self, config: LSTMConfig, members: int | list[LSTMForecaster]) -> None:
+        super().__init__()
+        self.config = config
+        fitted = members if isinstance(members, list) else None
+        count = len(fitted) if fitted is not None else members
+        assert isinstance(count, int)
+        if count < 2:
+            raise ValueError("an ensemble needs at least two members")
+        self.members = nn.ModuleList(fitted or [LSTMForecaster(config) for _ in range(count)])
+
+    def forward(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, None]:
+        """x: [B, T, F] -> (the members' median [B, horizon, O], None)."""
+        if state is not None:
+            raise ValueError("an ensemble rolls out by window: it carries no state")
+        predictions = torch.stack([member(x)[0] for member in self.members])
+        return torch.quantile(predictions, 0.5, dim=0), None
+
+
+Forecaster = LSTMForecaster | EnsembleForecaster

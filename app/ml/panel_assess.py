@@ -21,7 +21,7 @@ from app.ml.data import Scaler, Segment
 from app.ml.evaluation import losing_warning, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.intervals import MAX_CALIBRATION_STARTS, conformal_quantiles, coverage, rollout_starts
-from app.ml.model import LSTMForecaster
+from app.ml.model import Forecaster
 from app.ml.roles import ColumnRoles
 
 
@@ -29,7 +29,7 @@ from app.ml.roles import ColumnRoles
 class PanelFitted:
     """A global model with the series it was fitted to, laid end to end."""
 
-    model: LSTMForecaster
+    model: Forecaster
     series: torch.Tensor = field(repr=False)  # [T, C] each series in its own model scale
     raw: np.ndarray = field(repr=False)  # [T, C] original scale
     segments: list[Segment]

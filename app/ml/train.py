@@ -11,7 +11,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -31,7 +31,7 @@ from app.ml.data import (
 )
 from app.ml.fields import described
 from app.ml.forecast import RolloutMode
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.panel_assess import PanelFitted, assess_panel
 from app.ml.roles import ColumnRoles
 
@@ -74,6 +74,11 @@ class TrainConfig:
     # A short series is a few dozen windows: an epoch is one or two steps, and early stopping
     # judged on a handful of validation rows would end training before it starts.
     min_steps: int = described(0, "optimizer steps before early stopping may end training")
+    ensemble: int = described(
+        1,
+        "models fitted from seeds seed, seed + 1, ...; forecasts are their median (rolled out by "
+        "window)",
+    )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = described(
         200,
@@ -119,7 +124,7 @@ class EpochStats:
 class TrainResult:
     """A fitted model with everything a checkpoint and a job record need."""
 
-    model: LSTMForecaster
+    model: Forecaster
     scalers: list[Scaler]  # each series' own, in order (one for a single series)
     history: list[EpochStats]
     best_epoch: int
@@ -419,6 +424,23 @@ class _Trainer:
         )
 
 
+def _numbered(on_progress: ProgressFn, offset: int, config: TrainConfig) -> ProgressFn:
+    """`on_progress` of an ensemble member: its epochs numbered after the members before it,
+    out of every member's epochs."""
+
+    def report(stats: EpochStats) -> None:
+        on_progress(
+            replace(
+                stats,
+                epoch=stats.epoch + offset,
+                epochs=config.epochs * config.ensemble,
+                best_epoch=stats.best_epoch + offset,
+            )
+        )
+
+    return report
+
+
 def train(
     series: np.ndarray,
     model_config: LSTMConfig,
@@ -448,19 +470,34 @@ def train(
     series = np.asarray(series, dtype=np.float64)
     roles = roles or ColumnRoles.of(series.shape[1])
     lengths = [len(series)] if panel is None else list(panel.lengths)
-    trainer = _Trainer(series, model_config, config, device, roles, fit_deadline, lengths)
-    best_epoch, stop_reason = trainer.fit(on_progress, should_stop)
+    members: list[_Trainer] = []
+    for member in range(config.ensemble):
+        if members and members[-1].past_deadline():  # out of time: the members fitted so far
+            break
+        member_config = replace(config, seed=config.seed + member)
+        trainer = _Trainer(
+            series, model_config, member_config, device, roles, fit_deadline, lengths
+        )
+        offset = sum(len(done.history) for done in members)
+        progress = None if on_progress is None else _numbered(on_progress, offset, config)
+        best_epoch, stop_reason = trainer.fit(progress, should_stop)
+        members.append(trainer)
+    model: Forecaster = trainer.model
+    if len(members) > 1:
+        model = EnsembleForecaster(model_config, [done.model for done in members])
     if panel is None:
-        mode, metrics, widths = assess(trainer.fitted(), config.interval_steps, budget, season)
+        fitted = replace(trainer.fitted(), model=model)
+        mode, metrics, widths = assess(fitted, config.interval_steps, budget, season)
     else:
-        fitted = trainer.panel_fitted(list(panel.ids))
-        mode, metrics, widths = assess_panel(fitted, season, config.interval_steps, budget)
+        on_panel = replace(trainer.panel_fitted(list(panel.ids)), model=model)
+        mode, metrics, widths = assess_panel(on_panel, season, config.interval_steps, budget)
+    metrics["ensemble"] = len(members)
     lookback = model_config.lookback
     return TrainResult(
-        model=trainer.model.cpu(),
+        model=model.cpu(),
         scalers=trainer.scalers,
-        history=trainer.history,
-        best_epoch=best_epoch,
+        history=[stats for done in members for stats in done.history],
+        best_epoch=best_epoch + sum(len(done.history) for done in members[:-1]),
         stop_reason=stop_reason,
         metrics=metrics,
         rollout_mode=mode,

@@ -225,7 +225,8 @@ def _check_work(
             field="horizon",
             code="forecast_too_large",
         )
-    gflop = rollout_flops(config, contexts, request.horizon) / 1e9
+    # every member of an ensemble rolls out
+    gflop = checkpoint.meta.ensemble * rollout_flops(config, contexts, request.horizon) / 1e9
     if gflop > limits.max_gflop:
         raise InvalidInput(
             f"this forecast needs about {gflop:,.0f} GFLOP ({contexts} context(s) x "

@@ -67,6 +67,7 @@ class MetricsRead(ReadSchema):
     epochs_run: int
     stop_reason: str
     train_seconds: float
+    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
     evaluation_cut_short: bool = Field(
         False,
         description="the job's time limit passed while measuring: rollouts and intervals cover "
@@ -125,6 +126,7 @@ class PanelMetricsRead(ReadSchema):
     epochs_run: int
     stop_reason: str
     train_seconds: float
+    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
     evaluation_cut_short: bool = False
 
 

@@ -1,0 +1,82 @@
+"""Ensembles: members from consecutive seeds, their median, saved and loaded as one version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.ml.checkpoints import CheckpointMeta, load, write
+from app.ml.data import Scaler
+from app.ml.forecast import rollout
+from app.ml.functions import generate, resolve_params
+from app.ml.model import EnsembleForecaster, LSTMConfig, LSTMForecaster
+from app.ml.train import EpochStats, TrainConfig, train
+
+CPU = torch.device("cpu")
+TINY = LSTMConfig(n_features=1, lookback=10, horizon=2, hidden_size=4, num_layers=1)
+
+
+@pytest.fixture(scope="module")
+def series() -> np.ndarray:
+    return generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))
+
+
+def test_members_come_from_consecutive_seeds_and_the_ensemble_answers_their_median(
+    series: np.ndarray,
+) -> None:
+    seen: list[EpochStats] = []
+    config = TrainConfig(epochs=3, early_stopping_patience=0, ensemble=3, seed=4)
+    result = train(series, TINY, config, CPU, on_progress=seen.append)
+    ensemble = result.model
+    assert isinstance(ensemble, EnsembleForecaster)
+    assert len(ensemble.members) == 3
+    assert result.metrics["ensemble"] == 3
+    assert result.rollout_mode == "window"  # members carry no common state
+    # progress counts every member's epochs, one after another
+    assert [stats.epoch for stats in seen] == list(range(1, 10))
+    assert {stats.epochs for stats in seen} == {9}
+    for offset, seed in enumerate((4, 5, 6)):
+        alone = train(
+            series, TINY, TrainConfig(epochs=3, early_stopping_patience=0, seed=seed), CPU
+        )
+        for key, value in alone.model.state_dict().items():
+            assert torch.equal(ensemble.members[offset].state_dict()[key], value), key
+    window = torch.randn(5, 10, 1)
+    with torch.inference_mode():
+        each = torch.stack([member(window)[0] for member in ensemble.members])
+        torch.testing.assert_close(ensemble(window)[0], each.median(dim=0).values)
+
+
+def test_an_ensemble_refuses_a_state_rollout() -> None:
+    ensemble = EnsembleForecaster(TINY, 2)
+    with pytest.raises(ValueError, match="by window"):
+        rollout(ensemble, torch.zeros(1, 10, 1), 4, "state")
+    with pytest.raises(ValueError, match="at least two"):
+        EnsembleForecaster(TINY, 1)
+
+
+def test_an_ensemble_is_one_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    members = [LSTMForecaster(TINY) for _ in range(3)]
+    for member in members:
+        with torch.no_grad():
+            member.head.weight.normal_(0, 0.5)
+    ensemble = EnsembleForecaster(TINY, members).eval()
+    meta = CheckpointMeta(
+        config=TINY, scaler=Scaler("none", (0.0,), (1.0,)), rollout_mode="window",
+        columns=["y"], inputs=["y"], targets=["y"], tail=np.zeros((10, 1)), ensemble=3,
+    )  # fmt: skip
+    write(tmp_path, ensemble, meta)
+    loaded = load(tmp_path, CPU)
+    assert isinstance(loaded.model, EnsembleForecaster)
+    assert loaded.meta.ensemble == 3
+    context = torch.randn(2, 10, 1)
+    torch.testing.assert_close(
+        rollout(loaded.model, context, 6), rollout(ensemble, context, 6), rtol=0, atol=0
+    )
+    with pytest.raises(ValueError, match="ensemble size"):
+        write(tmp_path / "other", ensemble, replace(meta, ensemble=2))
