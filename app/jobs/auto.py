@@ -1,10 +1,10 @@
 """The configuration a request leaves to the job: chosen from the data and the horizon.
 
 A request with `forecast_horizon` gets every setting it does not give chosen for that horizon
-and its series: the season (from the frequency, or the autocorrelation of a numeric index),
-an input window that covers two seasons and the horizon within what the shortest series
-allows, a direct output chunk that divides the horizon, held-out parts of the last chunk of
-each series, instance-normalised windows, and a floor on optimizer steps. The choices are
+and its series: the season (from the frequency, or the autocorrelation of a numeric index), an
+input window of two seasons and three output chunks within what the shortest series allows, an
+output chunk that divides the horizon, held-out parts of the last rows of each series,
+instance-normalised windows, a floor on optimizer steps and an ensemble. The choices are
 written into the stored spec, so the user sees what ran; every explicit setting wins.
 """
 
@@ -23,6 +23,10 @@ HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest se
 MIN_STEPS = 1000  # optimizer steps before early stopping may end a job (short series: epochs)
 PANEL_BATCH = 256  # windows per step on many series: thousands of windows an epoch
 PANEL_HIDDEN = 64
+# Members of the ensemble a horizon gets: on M3's held-out parts three members lowered sMAPE
+# from 12.01 to 11.87 (yearly), 6.32 to 6.05 (quarterly) and 4.68 to 4.52 (other) for about
+# twice the training time; five were not measured.
+ENSEMBLE = 3
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,16 @@ class WindowPlan:
 
 def plan_window(horizon: int, season: int, shortest: int) -> WindowPlan | None:
     """The largest output chunk dividing `horizon` for which the shortest series still holds a
-    training window of a lookback covering two seasons and two chunks; None: none fits."""
+    training window of a lookback covering two seasons and two chunks; the lookback covers two
+    seasons and three chunks where the series allow; None: nothing fits."""
     for chunk in sorted((d for d in range(1, horizon + 1) if horizon % d == 0), reverse=True):
         holdout = max(chunk, round(HOLDOUT_SHARE * shortest))
         room = shortest - 2 * holdout - chunk  # the longest lookback with a training window
         if room >= max(2 * season, 2 * chunk, 2) or (chunk == 1 and room >= 2):
-            lookback = min(max(2 * season, horizon, MIN_LOOKBACK), room)
+            # Chosen on M3's held-out parts: "other" (h 8) went from sMAPE 4.68 at lookback 10
+            # to 4.06 at 16 and 4.02 at 24; monthly tied at 24 and 30 (12.04, 12.07), 30 at
+            # twice the training time.
+            lookback = min(max(2 * season, 3 * chunk, MIN_LOOKBACK), room)
             return WindowPlan(lookback, chunk, holdout)
     return None
 
@@ -80,6 +88,7 @@ def configure(
         "test_rows": plan.holdout,
         "min_steps": MIN_STEPS,
         "interval_steps": horizon,
+        "ensemble": ENSEMBLE,
     } | ({"batch_size": PANEL_BATCH} if many else {})
     return request.model_validate(
         request.model_dump()

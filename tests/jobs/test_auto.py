@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jobs.auto import MIN_STEPS, WindowPlan, plan_window
+from app.jobs.auto import ENSEMBLE, MIN_STEPS, WindowPlan, plan_window
 from tests.factories import panel_csv
 
 
@@ -18,9 +18,9 @@ from tests.factories import panel_csv
         (18, 12, 48, WindowPlan(lookback=24, chunk=6, holdout=6)),  # M3 monthly
         (8, 4, 16, WindowPlan(lookback=10, chunk=2, holdout=2)),  # M3 quarterly
         (6, 1, 14, WindowPlan(lookback=8, chunk=2, holdout=2)),  # M3 yearly
-        (8, 1, 63, WindowPlan(lookback=10, chunk=8, holdout=8)),  # M3 other
-        (18, 12, 144, WindowPlan(lookback=24, chunk=18, holdout=18)),  # airpassengers
-        (50, 1, 10_000, WindowPlan(lookback=50, chunk=50, holdout=1000)),  # the sin task
+        (8, 1, 63, WindowPlan(lookback=24, chunk=8, holdout=8)),  # M3 other
+        (18, 12, 144, WindowPlan(lookback=54, chunk=18, holdout=18)),  # airpassengers
+        (50, 1, 10_000, WindowPlan(lookback=150, chunk=50, holdout=1000)),  # the sin task
     ],
 )
 def test_the_window_fits_the_shortest_series(
@@ -56,6 +56,7 @@ def test_a_monthly_panel_gets_its_season_from_the_frequency(client: TestClient) 
     training = spec["training"]
     assert (training["validation_rows"], training["test_rows"]) == (7, 7)  # 10% of 72 rows
     assert (training["min_steps"], training["interval_steps"]) == (MIN_STEPS, 6)
+    assert training["ensemble"] == ENSEMBLE
 
 
 def test_explicit_settings_win(client: TestClient) -> None:
@@ -85,7 +86,7 @@ def test_a_numeric_index_gets_its_season_from_the_autocorrelation(client: TestCl
         {"model_name": "auto", "data": {"values": values}, "forecast_horizon": 7},
     )
     assert spec["season_length"] == 7
-    assert spec["window"]["lookback"] == 14
+    assert spec["window"]["lookback"] == 21  # three chunks of 7
 
 
 def test_a_request_without_a_horizon_is_unchanged(client: TestClient) -> None:
