@@ -180,12 +180,11 @@ class EnsembleForecaster(nn.Module):
     def __init__(self, config: LSTMConfig, members: int | list[LSTMForecaster]) -> None:
         super().__init__()
         self.config = config
-        fitted = members if isinstance(members, list) else None
-        count = len(fitted) if fitted is not None else members
-        assert isinstance(count, int)
-        if count < 2:
+        if isinstance(members, int):  # to be filled by load_state_dict
+            members = [LSTMForecaster(config) for _ in range(members)]
+        if len(members) < 2:
             raise ValueError("an ensemble needs at least two members")
-        self.members = nn.ModuleList(fitted or [LSTMForecaster(config) for _ in range(count)])
+        self.members = nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, None]:
         """x: [B, T, F] -> (the members' median [B, horizon, O], None)."""

@@ -1,0 +1,54 @@
+"""An ensemble through the job path: one version, its members' median served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.jobs.table import JobStatus
+from app.main import create_app
+from tests.factories import inline_repositories, make_settings, run_inline
+
+
+def test_an_ensemble_job_saves_one_version_that_forecasts_with_intervals(
+    tmp_path: Path,
+) -> None:
+    settings, repos = inline_repositories(tmp_path)
+    spec = {
+        "model_name": "trio",
+        "data": {"function": "sin", "params": {"points": 400, "stop": 40}},
+        "architecture": {"hidden_size": 8, "num_layers": 1},
+        "training": {"epochs": 3, "ensemble": 3},
+    }
+    final = run_inline(settings, repos, spec)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    assert final.metrics is not None
+    assert final.metrics["ensemble"] == 3
+    assert final.metrics["rollout_mode"] == "window"
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        model = client.get("/v1/models/trio").json()
+        assert [version["version"] for version in model["versions"]] == [1]
+        assert model["versions"][0]["metrics"]["ensemble"] == 3
+        answer = client.post("/v1/models/trio/forecast", json={"horizon": 5, "levels": [90]})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        forecast = np.asarray(body["forecast"])
+        assert forecast.shape == (5, 1)
+        (interval,) = body["intervals"]
+        assert np.all(np.asarray(interval["lower"]) <= forecast)
+        job = client.get(f"/v1/jobs/{final.id}").json()
+        # every member's epochs, numbered one after another
+        assert [entry["epoch"] for entry in job["history"]] == list(range(1, 10))
+
+
+@pytest.mark.parametrize("members", [0, 17])
+def test_an_ensemble_size_out_of_range_is_refused(client: TestClient, members: int) -> None:
+    answer = client.post(
+        "/v1/jobs",
+        json={"model_name": "x", "data": {"function": "sin"}, "training": {"ensemble": members}},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "training.ensemble"
