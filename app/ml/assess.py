@@ -189,10 +189,27 @@ def evaluate(
         "naive_rollout": naive_rolled | {"smape": smape(naive_rollout, actual)},
         "season_length": season,
         "seasonal_naive_rollout": seasonal_rolled,
-        "warnings": losing_warning(
-            model_rolled["mae"], seasonal_rolled["mae"], season, "over the test split's rollout"
-        ),
     }
+
+
+def validation_warnings(
+    fitted: Fitted, mode: RolloutMode, season: int, budget: Budget = UNLIMITED
+) -> list[str]:
+    """[a warning] when the model's rollout over the validation split loses to the seasonal
+    naive forecast of the same rows; [] otherwise (or when the budget ran out first)."""
+    split = fitted.split
+    steps = min(split.val, max_rollout_steps(fitted))
+    if not budget.left():
+        return []
+    predicted, actual = rollouts_from(fitted, np.array([split.val_start]), steps, mode, budget)
+    done = predicted.shape[1]
+    seasonal = seasonal_naive(fitted.raw_targets[: split.val_start], done, season)
+    return losing_warning(
+        errors(predicted[0], actual[0])["mae"],
+        errors(seasonal, actual[0])["mae"],
+        season,
+        "over the validation split's rollout",
+    )
 
 
 def calibration_steps(fitted: Fitted, wanted: int) -> int:
@@ -243,6 +260,7 @@ def assess(
     says so. The budget's stop predicate (a cancel) is asked between model calls."""
     mode, validation_rmse = choose_rollout_mode(fitted, budget)
     metrics = evaluate(fitted, mode, budget, season)
+    metrics["warnings"] = validation_warnings(fitted, mode, season, budget)
     metrics["rollout_mode"] = mode
     metrics["validation_rollout_rmse"] = validation_rmse
     widths = calibrate_intervals(fitted, mode, interval_steps, budget)

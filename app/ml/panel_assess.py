@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -74,6 +75,7 @@ def scaled_rollouts(
 
 
 SCORES = ("mse", "rmse", "mae", "smape")
+HeldOut = Literal["val", "test"]
 
 
 def _scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -131,15 +133,17 @@ class SeriesScores:
 
 
 def _series_scores(
-    fitted: PanelFitted, number: int, scaled: np.ndarray, season: int
+    fitted: PanelFitted, number: int, scaled: np.ndarray, season: int, part: HeldOut
 ) -> SeriesScores:
-    """One series' scores over its test rows (as many as its rollout reached)."""
+    """One series' scores over the rows of its held-out `part` (as many as its rollout
+    reached), each forecast made from the rows before the part."""
     segment, targets = fitted.segments[number], list(fitted.roles.targets)
     split = segment.split
-    steps = min(split.test, len(scaled))
+    begin, rows = (split.val_start, split.val) if part == "val" else (split.test_start, split.test)
+    steps = min(rows, len(scaled))
     out = fitted.scalers[number].subset(targets)
-    history = fitted.raw[segment.offset : segment.offset + split.test_start][:, targets]
-    actual = fitted.raw[segment.offset + split.test_start :][:steps][:, targets]
+    history = fitted.raw[segment.offset : segment.offset + begin][:, targets]
+    actual = fitted.raw[segment.offset + begin :][:steps][:, targets]
     return SeriesScores(
         steps,
         float(np.mean(np.abs(actual))),
@@ -149,6 +153,21 @@ def _series_scores(
     )
 
 
+def part_scores(
+    fitted: PanelFitted, season: int, budget: Budget, part: HeldOut
+) -> list[SeriesScores]:
+    """Every series' scores over its held-out `part`, all series rolled out in one pass (fewer
+    series when the budget ran out)."""
+    segments = fitted.segments
+    first = [s.split.val_start if part == "val" else s.split.test_start for s in segments]
+    rows = [s.split.val if part == "val" else s.split.test for s in segments]
+    starts = np.asarray([s.offset + at for s, at in zip(segments, first, strict=True)])
+    ends = np.asarray([s.end for s in segments])
+    steps = min(max(rows), fitted.max_steps())
+    scaled = scaled_rollouts(fitted, starts, ends, steps, budget)
+    return [_series_scores(fitted, i, scaled[i], season, part) for i in range(len(scaled))]
+
+
 def _means(scores: list[dict[str, float]]) -> dict[str, float | None]:
     return {name: _mean([score[name] for score in scores]) for name in SCORES}
 
@@ -156,11 +175,7 @@ def _means(scores: list[dict[str, float]]) -> dict[str, float | None]:
 def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str, object]:
     """Every series' test metrics (original scale) and their means over series."""
     segments = fitted.segments
-    starts = np.asarray([s.offset + s.split.test_start for s in segments])
-    ends = np.asarray([s.end for s in segments])
-    steps = min(max(s.split.test for s in segments), fitted.max_steps())
-    scaled = scaled_rollouts(fitted, starts, ends, steps, budget)
-    scores = [_series_scores(fitted, i, scaled[i], season) for i in range(len(scaled))]
+    scores = part_scores(fitted, season, budget, "test")
     return {
         "series_count": len(segments),
         "series_measured": len(scores),
@@ -174,13 +189,19 @@ def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str
         "naive": _means([score.naive for score in scores]),
         "seasonal_naive": _means([score.seasonal for score in scores]),
         "series": [score.row(fitted.ids[i]) for i, score in enumerate(scores)],
-        "warnings": losing_warning(
-            float(np.mean([score.model["mae"] for score in scores])),
-            float(np.mean([score.seasonal["mae"] for score in scores])),
-            season,
-            "on the series' test parts (mean MAE over series)",
-        ),
     }
+
+
+def validation_warnings(fitted: PanelFitted, season: int, budget: Budget) -> list[str]:
+    """[a warning] when the model loses to the seasonal naive forecast on the series'
+    validation parts (mean MAE over series); [] otherwise."""
+    scores = part_scores(fitted, season, budget, "val")
+    return losing_warning(
+        float(np.mean([score.model["mae"] for score in scores])),
+        float(np.mean([score.seasonal["mae"] for score in scores])),
+        season,
+        "on the series' validation parts (mean MAE over series)",
+    )
 
 
 def _val_rollouts(
@@ -239,6 +260,7 @@ def assess_panel(
     """(rollout mode, metrics, model-scale half-widths or None) of a global model. It always
     rolls out by window: the regime it was fitted in, right for every series."""
     metrics = evaluate_panel(fitted, season, budget)
+    metrics["warnings"] = validation_warnings(fitted, season, budget)
     widths, measured = calibrate_panel_intervals(fitted, interval_steps, budget)
     metrics["rollout_mode"] = "window"
     metrics["intervals"] = measured

@@ -56,7 +56,8 @@ class MetricsRead(ReadSchema):
         None, description="the last season repeated over the test split's rollout steps"
     )
     warnings: list[str] = Field(
-        default_factory=list, description="a model that loses to the seasonal naive says so"
+        default_factory=list,
+        description="a model that loses to the seasonal naive forecast on validation says so",
     )
     rollout_mode: Literal["window", "state"]
     validation_rollout_rmse: dict[str, float | None]
@@ -116,7 +117,8 @@ class PanelMetricsRead(ReadSchema):
         None, description="each series' scores (left out of job listings to keep pages small)"
     )
     warnings: list[str] = Field(
-        default_factory=list, description="a model that loses to the seasonal naive says so"
+        default_factory=list,
+        description="a model that loses to the seasonal naive forecast on validation says so",
     )
     rollout_mode: Literal["window", "state"]
     intervals: IntervalMetrics | None = Field(

@@ -275,3 +275,11 @@ def test_an_unhurried_job_is_measured_in_full(series: np.ndarray) -> None:
     result = fit(series, time_limit_seconds=3600)
     assert result.metrics["evaluation_cut_short"] is False
     assert result.metrics["rollout_steps"] == 30  # the whole test split
+
+
+def test_a_model_that_loses_to_the_seasonal_naive_on_validation_says_so() -> None:
+    exact = np.sin(2 * np.pi * np.arange(240) / 12)[:, None]  # the last season repeats exactly
+    one_epoch = TrainConfig(epochs=1, batch_size=32)
+    (warning,) = train(exact, TINY, one_epoch, CPU, season=12).metrics["warnings"]  # type: ignore[misc]
+    assert warning.startswith("the model loses to the seasonal naive (season 12) forecast over")
+    assert "validation" in warning
