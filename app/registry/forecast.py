@@ -63,10 +63,9 @@ class Contexts:
 
 def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> list[int]:
     """Positions of the requested series among the model's (every one by default)."""
-    ids = checkpoint.series_ids or []
+    position = checkpoint.series_positions
     if request.series is None:
-        return list(range(len(ids)))
-    position = {series_id: number for number, series_id in enumerate(ids)}
+        return list(range(len(position)))
     numbers = []
     for index, series_id in enumerate(request.series):
         if series_id not in position:
@@ -289,25 +288,34 @@ def make_forecast(
         response.series = _per_series(checkpoint, contexts.series, values, bounds, request)
     elif request.contexts is not None:
         response.forecasts = values.tolist()
-        response.intervals = [
-            IntervalRead(level=level, lower=lower.tolist(), upper=upper.tolist())
-            for level, (lower, upper) in bounds.items()
-        ]
+        response.intervals = _interval_reads(bounds)
     else:
         response.forecast = values[0].tolist()
-        response.intervals = [
-            IntervalRead(level=level, lower=lower[0].tolist(), upper=upper[0].tolist())
-            for level, (lower, upper) in bounds.items()
-        ]
+        response.intervals = _interval_reads(bounds, 0)
         response.timestamps = _timestamps(checkpoint, request)
     return response
+
+
+Bounds = dict[int, tuple[np.ndarray, np.ndarray]]  # level -> (lower, upper) [B, horizon, O]
+
+
+def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]:
+    """The bounds' API view: of context `at`, or of every context (None)."""
+    return [
+        IntervalRead(
+            level=level,
+            lower=(lower if at is None else lower[at]).tolist(),
+            upper=(upper if at is None else upper[at]).tolist(),
+        )
+        for level, (lower, upper) in bounds.items()
+    ]
 
 
 def _per_series(
     checkpoint: Checkpoint,
     numbers: list[int],
     values: np.ndarray,
-    bounds: dict[int, tuple[np.ndarray, np.ndarray]],
+    bounds: Bounds,
     request: ForecastRequest,
 ) -> list[SeriesForecast]:
     """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
@@ -322,10 +330,7 @@ def _per_series(
                 timestamps=(
                     None if axis is None else TimeAxis.from_json(axis).continued(request.horizon)
                 ),
-                intervals=[
-                    IntervalRead(level=level, lower=lower[at].tolist(), upper=upper[at].tolist())
-                    for level, (lower, upper) in bounds.items()
-                ],
+                intervals=_interval_reads(bounds, at),
             )
         )
     return found
@@ -346,7 +351,7 @@ def _bounds(
     contexts: Contexts,
     request: ForecastRequest,
     label: str,
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+) -> Bounds:
     """Conformal (lower, upper) [B, horizon, O] around `values` for each requested level. A
     global model's widths are in the model scale: each context's spread scales them."""
     if not request.levels:

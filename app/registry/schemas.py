@@ -39,7 +39,28 @@ class IntervalMetrics(ReadSchema):
     )
 
 
-class MetricsRead(ReadSchema):
+class FitRecord(ReadSchema):
+    """What every job's metrics carry besides its errors: how the fit went and what it chose."""
+
+    season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="a model that loses to the seasonal naive forecast on validation says so",
+    )
+    rollout_mode: Literal["window", "state"]
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    train_seconds: float
+    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
+    evaluation_cut_short: bool = Field(
+        False,
+        description="the job's time limit passed while measuring: rollouts and intervals cover "
+        "fewer steps than asked",
+    )
+
+
+class MetricsRead(FitRecord):
     """Test-split metrics on the original scale, the model's beside the naive forecast's."""
 
     test_rows: int
@@ -51,28 +72,12 @@ class MetricsRead(ReadSchema):
         description="recursive rollout from the row before the test split"
     )
     naive_rollout: ErrorMetrics
-    season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
     seasonal_naive_rollout: ErrorMetrics | None = Field(
         None, description="the last season repeated over the test split's rollout steps"
     )
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="a model that loses to the seasonal naive forecast on validation says so",
-    )
-    rollout_mode: Literal["window", "state"]
     validation_rollout_rmse: dict[str, float | None]
     intervals: IntervalMetrics | None = Field(
         None, description="prediction intervals: coverage on the test split's rollouts"
-    )
-    best_epoch: int
-    epochs_run: int
-    stop_reason: str
-    train_seconds: float
-    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
-    evaluation_cut_short: bool = Field(
-        False,
-        description="the job's time limit passed while measuring: rollouts and intervals cover "
-        "fewer steps than asked (see rollout_steps and intervals)",
     )
 
 
@@ -102,13 +107,12 @@ class SeriesScores(ModelScores):
     test_rows: int
 
 
-class PanelMetricsRead(ReadSchema):
+class PanelMetricsRead(FitRecord):
     """A global model's test metrics: each series rolled out over its own test rows from its
     own history, on its own original scale, and the means over series."""
 
     series_count: int
     series_measured: int = Field(description="fewer than series_count when time ran out")
-    season_length: int = Field(description="the seasonal naive baseline's period (1: naive)")
     test_rows: int
     mean: ModelScores = Field(description="the model's scores, averaged over series")
     naive: Scores = Field(description="the naive forecast's, averaged over series")
@@ -116,20 +120,9 @@ class PanelMetricsRead(ReadSchema):
     series: list[SeriesScores] | None = Field(
         None, description="each series' scores (left out of job listings to keep pages small)"
     )
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="a model that loses to the seasonal naive forecast on validation says so",
-    )
-    rollout_mode: Literal["window", "state"]
     intervals: IntervalMetrics | None = Field(
         None, description="prediction intervals: coverage on rollouts over the test parts"
     )
-    best_epoch: int
-    epochs_run: int
-    stop_reason: str
-    train_seconds: float
-    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
-    evaluation_cut_short: bool = False
 
 
 AnyMetrics = MetricsRead | PanelMetricsRead

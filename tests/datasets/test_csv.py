@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from app.core.db import make_engine, make_session_factory
 from app.core.errors import InvalidInput, NotFound
 from app.datasets import DatasetRepository, Limits, create_dataset, load_values
 from app.datasets.csv_format import parse_csv
-from app.migrations import upgrade as upgrade_schema
 
 LIMITS = Limits(max_rows=1000, max_columns=8)
 
@@ -26,13 +22,6 @@ def rejection(text: str | bytes, time_column: str | None = None) -> InvalidInput
     with pytest.raises(InvalidInput) as caught:
         parse(text, time_column)
     return caught.value
-
-
-@pytest.fixture
-def datasets(tmp_path: Path) -> DatasetRepository:
-    engine = make_engine(f"sqlite:///{tmp_path}/datasets.db")
-    upgrade_schema(engine)
-    return DatasetRepository(make_session_factory(engine), in_use=lambda session, dataset_id: 0)
 
 
 def test_parses_numeric_columns_in_file_order_without_a_time_column() -> None:

@@ -3,13 +3,10 @@ trip through load_values and series_lengths, and season_length."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from app.core.db import make_engine, make_session_factory
 from app.core.errors import InvalidInput
 from app.datasets import (
     DatasetRepository,
@@ -24,7 +21,6 @@ from app.datasets.csv_format import parse_csv
 from app.datasets.json_panel import parse_series
 from app.datasets.parsed import ParsedSeries
 from app.datasets.schemas import DatasetUpload
-from app.migrations import upgrade as upgrade_schema
 
 LIMITS = Limits(max_rows=1000, max_columns=8, max_series=5, max_series_id_length=8)
 
@@ -37,13 +33,6 @@ def refusal(text: str, limits: Limits = LIMITS, **options: str) -> InvalidInput:
     with pytest.raises(InvalidInput) as caught:
         parse(text, limits, **options)
     return caught.value
-
-
-@pytest.fixture
-def datasets(tmp_path: Path) -> DatasetRepository:
-    engine = make_engine(f"sqlite:///{tmp_path}/datasets.db")
-    upgrade_schema(engine)
-    return DatasetRepository(make_session_factory(engine), in_use=lambda session, dataset_id: 0)
 
 
 # -- long CSV ---------------------------------------------------------------------------------
