@@ -96,6 +96,28 @@ def load_m3(group: str = "monthly") -> list[M3Series]:
     return series
 
 
+def validation_panel(panel: list[M3Series]) -> list[M3Series]:
+    """The validation form of a group: each training part without its last `horizon` points,
+    which become the part to score, so settings are chosen without the competition's test parts.
+
+    Only series still as long as the group's shortest training part are kept: the service then
+    plans the same window for the validation panel as for the real one."""
+    shortest = min(len(series.train) for series in panel)
+    return [
+        M3Series(
+            id=series.id,
+            train=_readonly(series.train[: -series.horizon]),
+            test=_readonly(series.train[-series.horizon :]),
+            horizon=series.horizon,
+            season=series.season,
+            start=series.start,
+            freq=series.freq,
+        )
+        for series in panel
+        if len(series.train) - series.horizon >= shortest
+    ]
+
+
 def _pair(actual: ArrayLike, forecast: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """`actual` and `forecast` as float64 arrays of one non-empty 1-D shape, or ValueError."""
     a = np.asarray(actual, dtype=np.float64)
