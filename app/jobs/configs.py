@@ -49,6 +49,7 @@ def ml_configs(
         test_rows=training.test_rows,
         min_steps=training.min_steps,
         ensemble=training.ensemble,
+        refit=training.refit,
         time_limit_seconds=settings.max_train_seconds,
         interval_steps=training.interval_steps,
         stateful=training.stateful,

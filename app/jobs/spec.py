@@ -130,6 +130,7 @@ class TrainingSpec(Schema):
     test_rows: int | None = _ml(TrainConfig, "test_rows", ge=1, le=1_000_000)
     min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
     ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
+    refit: bool = _ml(TrainConfig, "refit")
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -169,11 +169,12 @@ class Segment:
             "train": (0, split.train),
             "val": (split.val_start, split.test_start),
             "test": (split.test_start, split.rows),
+            "all": (0, split.rows),
         }[part]
         return self.offset + window_starts(begin, stop, lookback, horizon)
 
 
-SplitPart = Literal["train", "val", "test"]
+SplitPart = Literal["train", "val", "test", "all"]
 
 
 def segments_of(lengths: Sequence[int], split: Callable[[int], Split]) -> list[Segment]:

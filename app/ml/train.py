@@ -79,6 +79,13 @@ class TrainConfig:
         "models fitted from seeds seed, seed + 1, ...; forecasts are their median (rolled out by "
         "window)",
     )
+    # Validation chose the epochs; refitting then lets the newest rows, which validation and
+    # test held out, inform the forecast. The metrics describe the model before the refit.
+    refit: bool = described(
+        False,
+        "after measuring, fit again on every row (validation and test parts included) for the "
+        "epochs and learning rates that validation chose, and serve that model",
+    )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = described(
         200,
@@ -296,6 +303,7 @@ class _Trainer:
         self.optimizer = _optimizer(self.model, config)
         self.deadline = deadline  # the job's time limit (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
+        self.best_epoch = 0  # of the last `fit`
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -407,7 +415,30 @@ class _Trainer:
                 stop_reason = "time_limit"
                 break
         self.model.load_state_dict(best_state)
+        self.best_epoch = plateau.best_epoch
         return plateau.best_epoch, stop_reason
+
+    def refit(self, should_stop: StopFn | None) -> bool:
+        """Fit a new model from the same seed on windows of every row, with the learning rate
+        of each of the first fit's epochs up to its best, and keep it; False (keeping the first
+        model) when the time limit passed first."""
+        model_config, config = self.model.config, self.config
+        rates = [config.learning_rate] + [stats.learning_rate for stats in self.history]
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        validated, self.model = self.model, LSTMForecaster(model_config).to(self.device)
+        self.optimizer = _optimizer(self.model, config)
+        self.train_starts = torch.as_tensor(
+            panel_starts(self.segments, "all", model_config.lookback, model_config.horizon)
+        )
+        for epoch in range(self.best_epoch):
+            for group in self.optimizer.param_groups:
+                group["lr"] = rates[epoch]
+            self.epoch(should_stop)
+            if self.past_deadline():
+                self.model = validated
+                return False
+        return True
 
     def fitted(self) -> Fitted:
         """The model with the series it was fitted to, for `app.ml.assess`."""
@@ -492,6 +523,13 @@ def train(
         on_panel = replace(trainer.panel_fitted(list(panel.ids)), model=model)
         mode, metrics, widths = assess_panel(on_panel, season, config.interval_steps, budget)
     metrics["ensemble"] = len(members)
+    if config.refit and not config.stateful:
+        refit_began = time.perf_counter()
+        metrics["refit_members"] = sum(done.refit(should_stop) for done in members)
+        model = members[0].model
+        if len(members) > 1:
+            model = EnsembleForecaster(model_config, [done.model for done in members])
+        metrics["refit_seconds"] = time.perf_counter() - refit_began
     lookback = model_config.lookback
     return TrainResult(
         model=model.cpu(),

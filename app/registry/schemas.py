@@ -53,6 +53,13 @@ class FitRecord(ReadSchema):
     stop_reason: str
     train_seconds: float
     ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
+    refit_members: int | None = Field(
+        None,
+        description="with `refit`: the models fitted again on every row, which is what is "
+        "served (the metrics above measure the models before, on the rows they did not see); "
+        "fewer than `ensemble` when the time limit passed",
+    )
+    refit_seconds: float | None = Field(None, description="with `refit`: the seconds it took")
     evaluation_cut_short: bool = Field(
         False,
         description="the job's time limit passed while measuring: rollouts and intervals cover "
