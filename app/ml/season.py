@@ -65,3 +65,46 @@ def detect_season(series: Sequence[np.ndarray]) -> int:
     best = max(peaks, key=lambda lag: mean[lag], default=None)
     noise = NOISE_SDS / np.sqrt(sum(len(values) for values in series))
     return 1 if best is None or mean[best] < max(MIN_SEASONAL_ACF, noise) else int(best)
+
+
+# The M4 benchmarks' seasonality test: the autocorrelation at the season's lag must clear its
+# 90% band (one-sided z 1.645 against Bartlett's standard error of the lags before it).
+SEASONALITY_Z = 1.645
+
+
+def is_seasonal(values: np.ndarray, season: int) -> bool:
+    """Whether 1-D `values` pass the seasonality test at lag `season`: a season of 2 or more,
+    at least three seasons of rows, and an autocorrelation at that lag clear of its 90% band."""
+    if season < 2 or len(values) < 3 * season:
+        return False
+    acf = autocorrelation(np.asarray(values, dtype=np.float64), season)
+    band = SEASONALITY_Z * np.sqrt((1 + 2 * float(acf[1:season] @ acf[1:season])) / len(values))
+    return bool(acf[season] > band)
+
+
+def seasonal_indices(values: np.ndarray, season: int) -> np.ndarray | None:
+    """The classical multiplicative decomposition's seasonal indices of 1-D `values` [season],
+    index p belonging to rows p, p + season, ...: each row over its centred moving average
+    (2 x season for an even season), averaged by phase and normalised to a mean of 1. None when
+    the series fails the seasonality test or has a value that is not positive (a ratio to a
+    level needs a positive level)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not is_seasonal(values, season) or values.min() <= 0:
+        return None
+    if season % 2:
+        trend = np.convolve(values, np.full(season, 1 / season), mode="valid")
+    else:  # a 2 x m moving average: centred on a row, not between two
+        weights = np.r_[0.5, np.ones(season - 1), 0.5] / season
+        trend = np.convolve(values, weights, mode="valid")
+    first = season // 2  # the row the first centred average belongs to
+    ratios = values[first : first + len(trend)] / trend
+    phases = (np.arange(len(ratios)) + first) % season
+    indices = np.array([ratios[phases == phase].mean() for phase in range(season)])
+    return np.asarray(indices / indices.mean())
+
+
+def seasonal_factors(indices: np.ndarray, first_phase: int, rows: int) -> np.ndarray:
+    """[rows] the indices repeated from phase `first_phase` on: what rows divide by to be
+    seasonally adjusted, and what adjusted forecasts multiply by."""
+    season = len(indices)
+    return np.asarray(indices[(first_phase + np.arange(rows)) % season])
