@@ -50,6 +50,7 @@ def ml_configs(
         min_steps=training.min_steps,
         ensemble=training.ensemble,
         refit=training.refit,
+        folds=training.folds,
         time_limit_seconds=settings.max_train_seconds,
         interval_steps=training.interval_steps,
         stateful=training.stateful,

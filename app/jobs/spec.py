@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
+from app.ml.backtest import MAX_FOLDS
 from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
@@ -131,6 +132,7 @@ class TrainingSpec(Schema):
     min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
     ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
     refit: bool = _ml(TrainConfig, "refit")
+    folds: int = _ml(TrainConfig, "folds", ge=0, le=MAX_FOLDS)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -74,6 +74,13 @@ def _check_splits(
             raise InvalidInput(
                 named + "; ".join(problems), field="window.lookback", code="series_too_short"
             )
+        if training.folds > split.test:
+            named = "" if lengths is None else f"series {series_id!r}: "
+            raise InvalidInput(
+                f"{named}{training.folds} backtest folds need as many test rows; the test part "
+                f"has {split.test}: raise training.test_rows or use fewer folds",
+                field="training.folds",
+            )
         most = max(most, split.train)
     return most
 

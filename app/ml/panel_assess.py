@@ -137,17 +137,25 @@ def _series_scores(
 ) -> SeriesScores:
     """One series' scores over the rows of its held-out `part` (as many as its rollout
     reached), each forecast made from the rows before the part."""
-    segment, targets = fitted.segments[number], list(fitted.roles.targets)
-    split = segment.split
+    split = fitted.segments[number].split
     begin, rows = (split.val_start, split.val) if part == "val" else (split.test_start, split.test)
-    steps = min(rows, len(scaled))
+    return scores_from(fitted, number, begin, scaled[: min(rows, len(scaled))], season)
+
+
+def scores_from(
+    fitted: PanelFitted, number: int, origin: int, scaled: np.ndarray, season: int
+) -> SeriesScores:
+    """Series `number`'s scores of `scaled` [steps, O], a model-scale rollout from row `origin`
+    of that series, against the naive and seasonal naive forecasts from the same rows."""
+    segment, targets = fitted.segments[number], list(fitted.roles.targets)
+    steps = len(scaled)
     out = fitted.scalers[number].subset(targets)
-    history = fitted.raw[segment.offset : segment.offset + begin][:, targets]
-    actual = fitted.raw[segment.offset + begin :][:steps][:, targets]
+    history = fitted.raw[segment.offset : segment.offset + origin][:, targets]
+    actual = fitted.raw[segment.offset + origin :][:steps][:, targets]
     return SeriesScores(
         steps,
         float(np.mean(np.abs(actual))),
-        _scores(out.inverse(scaled[:steps]), actual),
+        _scores(out.inverse(scaled), actual),
         _scores(np.repeat(history[-1:], steps, axis=0), actual),
         _scores(seasonal_naive(history, steps, season), actual),
     )
@@ -168,8 +176,23 @@ def part_scores(
     return [_series_scores(fitted, i, scaled[i], season, part) for i in range(len(scaled))]
 
 
-def _means(scores: list[dict[str, float]]) -> dict[str, float | None]:
+def means(scores: list[dict[str, float]]) -> dict[str, float | None]:
+    """Each score's mean over `scores` (series or folds), ignoring what is not finite."""
     return {name: _mean([score[name] for score in scores]) for name in SCORES}
+
+
+def summarise(scores: list[SeriesScores]) -> dict[str, object]:
+    """The means over `scores`: the model's scores with its MASE against both baselines, and
+    the naive and seasonal naive forecasts' scores."""
+    return {
+        "mean": {
+            **means([score.model for score in scores]),
+            "mase": _mean([score.mase for score in scores]),
+            "mase_seasonal": _mean([score.mase_seasonal for score in scores]),
+        },
+        "naive": means([score.naive for score in scores]),
+        "seasonal_naive": means([score.seasonal for score in scores]),
+    }
 
 
 def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str, object]:
@@ -181,13 +204,7 @@ def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str
         "series_measured": len(scores),
         "season_length": season,
         "test_rows": sum(score.test_rows for score in scores),
-        "mean": {
-            **_means([score.model for score in scores]),
-            "mase": _mean([score.mase for score in scores]),
-            "mase_seasonal": _mean([score.mase_seasonal for score in scores]),
-        },
-        "naive": _means([score.naive for score in scores]),
-        "seasonal_naive": _means([score.seasonal for score in scores]),
+        **summarise(scores),
         "series": [score.row(fitted.ids[i]) for i, score in enumerate(scores)],
     }
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from app.ml.assess import Fitted, assess, mean_loss
+from app.ml.backtest import backtest
 from app.ml.budget import Budget, StopFn, TrainingCancelled
 from app.ml.data import (
     Scaler,
@@ -85,6 +86,11 @@ class TrainConfig:
         False,
         "after measuring, fit again on every row (validation and test parts included) for the "
         "epochs and learning rates that validation chose, and serve that model",
+    )
+    folds: int = described(
+        0,
+        "rolling origins of a backtest in each series' test part (0: none); each fold "
+        "forecasts interval_steps rows, or fewer to give every fold an origin of its own",
     )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = described(
@@ -275,6 +281,12 @@ class _Trainer:
             if problems:
                 named = "" if len(lengths) == 1 else f"series {number + 1}: "
                 raise ValueError(named + "; ".join(problems))
+        shortest_test = min(segment.split.test for segment in self.segments)
+        if config.folds > shortest_test:
+            raise ValueError(
+                f"{config.folds} backtest folds need {config.folds} test rows in every series; "
+                f"a series has {shortest_test}"
+            )
         if config.stateful and (len(lengths) > 1 or not stateful_possible(model_config)):
             raise ValueError(STATEFUL_NEEDS)
         self.raw = series
@@ -523,6 +535,12 @@ def train(
         on_panel = replace(trainer.panel_fitted(list(panel.ids)), model=model)
         mode, metrics, widths = assess_panel(on_panel, season, config.interval_steps, budget)
     metrics["ensemble"] = len(members)
+    if config.folds:
+        ids = ["series"] if panel is None else list(panel.ids)
+        on_folds = replace(trainer.panel_fitted(ids), model=model)
+        metrics["backtest"] = backtest(
+            on_folds, config.folds, config.interval_steps, season, budget
+        )
     if config.refit and not config.stateful:
         refit_began = time.perf_counter()
         metrics["refit_members"] = sum(done.refit(should_stop) for done in members)

@@ -39,6 +39,44 @@ class IntervalMetrics(ReadSchema):
     )
 
 
+class Scores(ReadSchema):
+    """Errors of one forecast on the original scale, averaged over series where they are means;
+    null where not finite."""
+
+    mse: float | None
+    rmse: float | None
+    mae: float | None
+    smape: float | None = Field(description="the M3 formula, 200·|A−F|/(|A|+|F|), in percent")
+
+
+class ModelScores(Scores):
+    """The model's errors, with MASE against both baselines on the same rows."""
+
+    mase: float | None = Field(description="MAE over the naive (last value) forecast's MAE")
+    mase_seasonal: float | None = Field(
+        description="MAE over the seasonal naive (last season repeated) forecast's MAE"
+    )
+
+
+class FoldRead(ReadSchema):
+    """One fold of a backtest: forecasts from the same distance before every series' end."""
+
+    fold: int
+    rows_from_end: int = Field(description="rows from the fold's first forecast row to the end")
+    mean: ModelScores = Field(description="the model's scores (averaged over series)")
+    naive: Scores
+    seasonal_naive: Scores
+
+
+class BacktestRead(ReadSchema):
+    """A rolling-origin backtest in the test parts (`training.folds`)."""
+
+    folds: int
+    steps: int = Field(description="rows each fold forecasts")
+    stride: int = Field(description="rows between one fold's origin and the next")
+    per_fold: list[FoldRead] = Field(description="fewer than `folds` when time ran out")
+
+
 class FitRecord(ReadSchema):
     """What every job's metrics carry besides its errors: how the fit went and what it chose."""
 
@@ -60,6 +98,9 @@ class FitRecord(ReadSchema):
         "fewer than `ensemble` when the time limit passed",
     )
     refit_seconds: float | None = Field(None, description="with `refit`: the seconds it took")
+    backtest: BacktestRead | None = Field(
+        None, description="with `training.folds`: the rolling-origin backtest's folds"
+    )
     evaluation_cut_short: bool = Field(
         False,
         description="the job's time limit passed while measuring: rollouts and intervals cover "
@@ -85,25 +126,6 @@ class MetricsRead(FitRecord):
     validation_rollout_rmse: dict[str, float | None]
     intervals: IntervalMetrics | None = Field(
         None, description="prediction intervals: coverage on the test split's rollouts"
-    )
-
-
-class Scores(ReadSchema):
-    """Errors of one forecast on the original scale, averaged over series where they are means;
-    null where not finite."""
-
-    mse: float | None
-    rmse: float | None
-    mae: float | None
-    smape: float | None = Field(description="the M3 formula, 200·|A−F|/(|A|+|F|), in percent")
-
-
-class ModelScores(Scores):
-    """The model's errors, with MASE against both baselines on the same rows."""
-
-    mase: float | None = Field(description="MAE over the naive (last value) forecast's MAE")
-    mase_seasonal: float | None = Field(
-        description="MAE over the seasonal naive (last season repeated) forecast's MAE"
     )
 
 

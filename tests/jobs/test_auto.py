@@ -15,12 +15,17 @@ from tests.factories import panel_csv
 @pytest.mark.parametrize(
     ("horizon", "season", "shortest", "plan"),
     [
-        (18, 12, 48, WindowPlan(lookback=24, chunk=6, holdout=6)),  # M3 monthly
-        (8, 4, 16, WindowPlan(lookback=10, chunk=2, holdout=2)),  # M3 quarterly
-        (6, 1, 14, WindowPlan(lookback=8, chunk=2, holdout=2)),  # M3 yearly
-        (8, 1, 63, WindowPlan(lookback=24, chunk=8, holdout=8)),  # M3 other
-        (18, 12, 144, WindowPlan(lookback=54, chunk=18, holdout=18)),  # airpassengers
-        (50, 1, 10_000, WindowPlan(lookback=150, chunk=50, holdout=1000)),  # the sin task
+        (18, 12, 48, WindowPlan(lookback=24, chunk=6, holdout=6, test=6)),  # M3 monthly
+        (8, 4, 16, WindowPlan(lookback=10, chunk=2, holdout=2, test=2)),  # M3 quarterly
+        (6, 1, 14, WindowPlan(lookback=8, chunk=2, holdout=2, test=2)),  # M3 yearly
+        (8, 1, 63, WindowPlan(lookback=24, chunk=8, holdout=8, test=8)),  # M3 other
+        (18, 12, 144, WindowPlan(lookback=54, chunk=18, holdout=18, test=18)),  # airpassengers
+        (
+            50,
+            1,
+            10_000,
+            WindowPlan(lookback=150, chunk=50, holdout=1000, test=1000),
+        ),  # the sin task
     ],
 )
 def test_the_window_fits_the_shortest_series(
@@ -104,3 +109,23 @@ def test_a_series_too_short_for_any_window_is_refused(client: TestClient) -> Non
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == "forecast_horizon"
     assert client.get("/v1/datasets").json()["total"] == 0  # the inline values are not kept
+
+
+def test_backtest_folds_lengthen_the_test_part_by_a_row_each() -> None:
+    assert plan_window(6, 1, 40, folds=3) == WindowPlan(lookback=18, chunk=6, holdout=6, test=8)
+    # Where the two rows leave too little training room, a smaller chunk is chosen.
+    assert plan_window(6, 1, 30) == WindowPlan(lookback=12, chunk=6, holdout=6, test=6)
+    assert plan_window(6, 1, 30, folds=3) == WindowPlan(lookback=10, chunk=3, holdout=3, test=5)
+
+
+def test_folds_are_refused_when_the_test_part_cannot_hold_them(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/jobs",
+        json={
+            "model_name": "folds",
+            "data": {"function": "sin", "params": {"points": 200}},
+            "training": {"test_rows": 3, "folds": 4},
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "training.folds"
