@@ -52,3 +52,32 @@ def test_an_ensemble_size_out_of_range_is_refused(client: TestClient, members: i
     )
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "training.ensemble"
+
+
+def test_a_refitted_job_with_a_backtest_reports_both_and_serves_the_refitted_model(
+    tmp_path: Path,
+) -> None:
+    settings, repos = inline_repositories(tmp_path)
+    spec = {
+        "model_name": "refit",
+        "data": {"function": "sin", "params": {"points": 300, "stop": 30}},
+        "forecast_horizon": 6,
+        "architecture": {"hidden_size": 8, "num_layers": 1},
+        "training": {"epochs": 3, "ensemble": 2, "refit": True, "folds": 3, "min_steps": 0},
+    }
+    final = run_inline(settings, repos, spec)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        job = client.get(f"/v1/jobs/{final.id}").json()
+        metrics = job["metrics"]
+        assert (metrics["ensemble"], metrics["refit_members"]) == (2, 2)
+        backtest = metrics["backtest"]
+        assert (backtest["folds"], backtest["steps"]) == (3, 6)
+        assert [fold["fold"] for fold in backtest["per_fold"]] == [1, 2, 3]
+        assert all(fold["mean"]["mase"] is not None for fold in backtest["per_fold"])
+        # The test part holds the three folds: the horizon's rows and a row per extra fold.
+        assert (
+            job["spec"]["training"]["test_rows"] == job["spec"]["training"]["validation_rows"] + 2
+        )
+        answer = client.post("/v1/models/refit/forecast", json={"horizon": 6, "levels": [90]})
+        assert answer.status_code == 200, answer.text
