@@ -51,6 +51,7 @@ def ml_configs(
         ensemble=training.ensemble,
         refit=training.refit,
         folds=training.folds,
+        deseasonalise=training.deseasonalise,
         time_limit_seconds=settings.max_train_seconds,
         interval_steps=training.interval_steps,
         stateful=training.stateful,

@@ -159,6 +159,8 @@ class JobRun:
             time_axis=None if loaded.time_axis is None else loaded.time_axis.to_json(),
             series=_series_meta(loaded, result),
             ensemble=int(metrics.get("ensemble", 1)),
+            deseasonalise_season=season if train_config.deseasonalise and season >= 2 else None,
+            seasonal=None if loaded.series is not None else result.seasons[0],
         )
         version = self.checkpoints.save(
             row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)
@@ -172,9 +174,15 @@ def _series_meta(loaded: LoadedSeries, result: TrainResult) -> list[SeriesMeta] 
         return None
     return [
         SeriesMeta(
-            part.id, scaler, tail, None if part.time_axis is None else part.time_axis.to_json()
+            part.id,
+            scaler,
+            tail,
+            None if part.time_axis is None else part.time_axis.to_json(),
+            seasonal,
+        )  # fmt: skip
+        for part, scaler, tail, seasonal in zip(
+            loaded.series, result.scalers, result.tails, result.seasons, strict=True
         )
-        for part, scaler, tail in zip(loaded.series, result.scalers, result.tails, strict=True)
     ]
 
 

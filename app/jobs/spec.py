@@ -133,6 +133,7 @@ class TrainingSpec(Schema):
     ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
     refit: bool = _ml(TrainConfig, "refit")
     folds: int = _ml(TrainConfig, "folds", ge=0, le=MAX_FOLDS)
+    deseasonalise: bool = _ml(TrainConfig, "deseasonalise")
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -19,7 +19,13 @@ from app.ml.data import split_problems
 from app.ml.device import DeviceUnavailable, resolve_device
 from app.ml.model import LSTMConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
-from app.ml.train import STATEFUL_NEEDS, TrainConfig, split_of, stateful_possible
+from app.ml.train import (
+    DESEASONALISE_NEEDS,
+    STATEFUL_NEEDS,
+    TrainConfig,
+    split_of,
+    stateful_possible,
+)
 
 
 def _check_trainable(
@@ -184,4 +190,8 @@ def _check_roles(
     model_config, train_config, _ = ml_configs(request, columns, settings)
     if request.training.stateful and not stateful_possible(model_config):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    if request.training.deseasonalise and (
+        roles.covariates or min(roles.target_input_positions) < 0
+    ):
+        raise InvalidInput(DESEASONALISE_NEEDS, field="training.deseasonalise")
     return model_config, train_config

@@ -49,6 +49,13 @@ class Fitted:
     split: Split
     roles: ColumnRoles  # the input and target columns among the C
     out_scaler: Scaler  # the target columns' scaler
+    # [T, O] what each row of the targets was divided by before scaling (None: nothing)
+    factors: np.ndarray | None = field(default=None, repr=False)
+
+    def original(self, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Model-scale predictions [..., O] of the rows `rows` [...] -> original scale."""
+        values = self.out_scaler.inverse(scaled)
+        return values if self.factors is None else values * self.factors[rows]
 
     @property
     def device(self) -> torch.device:
@@ -117,8 +124,8 @@ def rollouts_from(
         )
     done = min(chunk.shape[1] for chunk in predicted)  # steps every rollout reached
     scaled = torch.cat([chunk[:, :done] for chunk in predicted]).double().cpu().numpy()
-    actual = fitted.raw_targets[starts[: len(scaled), None] + np.arange(done)]
-    return fitted.out_scaler.inverse(scaled), actual
+    reached = starts[: len(scaled), None] + np.arange(done)
+    return fitted.original(scaled, reached), fitted.raw_targets[reached]
 
 
 def rollout_rmse(
@@ -162,8 +169,9 @@ def evaluate(
     batches = direct_batches(fitted.model, fitted.series, test_starts, fitted.roles)
     for batch, predicted, _ in batches:
         first = batch.cpu().numpy()
-        targets = raw[first[:, None] + np.arange(config.horizon)]  # [b, H, O]
-        model_sums.add(fitted.out_scaler.inverse(predicted.double().cpu().numpy()), targets)
+        rows = first[:, None] + np.arange(config.horizon)
+        targets = raw[rows]  # [b, H, O]
+        model_sums.add(fitted.original(predicted.double().cpu().numpy(), rows), targets)
         naive_sums.add(naive_windows(raw, first, config.horizon), targets)
     rolled, _ = rollout_rmse(
         fitted, split.test_start, min(split.test, max_rollout_steps(fitted)), mode, budget

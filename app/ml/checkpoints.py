@@ -28,12 +28,22 @@ from app.ml.forecast import RolloutMode, forecast
 from app.ml.intervals import LEVELS
 from app.ml.model import MAX_ENSEMBLE, EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
+from app.ml.season import Deseasonalised, Seasonality
 
 FORMAT_VERSION = 1
 Scalers = tuple[Scaling, Scaling]  # (input columns, output columns)
-StackedScalers = tuple[ScalerStack, ScalerStack]  # the same, one scaler per context
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.json"
+
+
+def spread_ahead(scaling: Scaling, steps: int) -> np.ndarray:
+    """[B, 1 or steps, O] what one unit of the model scale is in the original scale of each
+    context's forecast rows: its scaler's spread, times its seasonal factors if it has them."""
+    if isinstance(scaling, Deseasonalised):
+        return np.asarray(spread_ahead(scaling.inner, steps) * scaling.ahead(steps))
+    if isinstance(scaling, ScalerStack):
+        return scaling.scale
+    raise TypeError("a global model's contexts are scaled by a stack of scalers")
 
 
 class CheckpointError(Exception):
@@ -52,6 +62,8 @@ class SeriesMeta:
     scaler: Scaler  # of every column, fitted on the series' own training rows
     tail: np.ndarray = field(repr=False)  # [lookback, C] its last rows, original scale
     time_axis: dict[str, Any] | None = None  # as the datasets domain writes it (opaque here)
+    # Its seasons phased to continue it (row 0: the first forecast row); None: not adjusted.
+    seasonal: Seasonality | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The series' entry in `meta.json`."""
@@ -60,7 +72,7 @@ class SeriesMeta:
             "scaler": self.scaler.to_dict(),
             "tail": self.tail.tolist(),
             "time_axis": self.time_axis,
-        }
+        } | ({} if self.seasonal is None else {"seasonal": self.seasonal.to_json()})
 
     @classmethod
     def from_json(cls, data: Any, lookback: int, columns: int) -> SeriesMeta:
@@ -69,7 +81,11 @@ class SeriesMeta:
         if len(scaler.center) != columns:
             raise ValueError("a series' scaler does not cover every column")
         tail = np.asarray(data["tail"], dtype=np.float64).reshape(lookback, columns)
-        return cls(str(data["id"]), scaler, tail, _optional(data, "time_axis", dict))
+        seasonal = data.get("seasonal")
+        return cls(
+            str(data["id"]), scaler, tail, _optional(data, "time_axis", dict),
+            None if seasonal is None else Seasonality.from_json(seasonal, columns),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -107,6 +123,11 @@ class CheckpointMeta:
     series: list[SeriesMeta] | None = None
     # Members of an ensemble (their weights side by side in the weights file); 1: one model.
     ensemble: int = 1
+    # The season a model that deseasonalises divides its series by (None: it does not), and
+    # the one series' seasons phased to continue it (None: it had none; a global model keeps
+    # each series' own in `series`).
+    deseasonalise_season: int | None = None
+    seasonal: Seasonality | None = None
 
     @cached_property
     def roles(self) -> ColumnRoles:
@@ -147,6 +168,12 @@ class CheckpointMeta:
                 else {"series": [entry.to_json() for entry in self.series]}
             )
             | ({} if self.ensemble == 1 else {"ensemble": self.ensemble})
+            | (
+                {}
+                if self.deseasonalise_season is None
+                else {"deseasonalise_season": self.deseasonalise_season}
+            )
+            | ({} if self.seasonal is None else {"seasonal": self.seasonal.to_json()})
         )
 
     @classmethod
@@ -174,6 +201,12 @@ class CheckpointMeta:
                 time_axis=_optional(data, "time_axis", dict),
                 series=_series(data.get("series"), config.lookback, len(columns)),
                 ensemble=int(data.get("ensemble", 1)),
+                deseasonalise_season=_optional(data, "deseasonalise_season", int),
+                seasonal=(
+                    None
+                    if data.get("seasonal") is None
+                    else Seasonality.from_json(data["seasonal"], len(columns))
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
@@ -194,6 +227,8 @@ class CheckpointMeta:
             and set(inputs) | set(targets) <= set(self.columns)
             and len(self.scaler.center) == len(self.columns)
             and config.target_inputs == self.roles.target_inputs  # roles well defined by now
+            and (self.deseasonalise_season is None or self.deseasonalise_season >= 2)
+            and (self.seasonal is None or self.deseasonalise_season is not None)
         )
 
 
@@ -306,24 +341,72 @@ class Checkpoint:
         forecast looks ids up on every request); empty for a one-series model."""
         return {entry.id: number for number, entry in enumerate(self.meta.series or [])}
 
-    def series_contexts(self, numbers: list[int]) -> tuple[np.ndarray, StackedScalers]:
+    def series_contexts(self, numbers: list[int]) -> tuple[np.ndarray, Scalers]:
         """The tails of the training series at `numbers` as contexts [B, lookback, F], and the
-        scalers of each (every series keeps its own)."""
+        scalers of each (every series keeps its own, and its seasons where it has them)."""
         entries = self.meta.series or []
         roles = self.meta.roles
         tails = np.stack([entries[number].tail for number in numbers])[..., list(roles.inputs)]
         stack = ScalerStack.of([entries[number].scaler for number in numbers])
-        return tails, (stack.subset(list(roles.inputs)), stack.subset(list(roles.targets)))
+        scalers = stack.subset(list(roles.inputs)), stack.subset(list(roles.targets))
+        return tails, self._seasonal(scalers, [entries[number].seasonal for number in numbers])
 
-    def own_scalers(self, contexts: list[np.ndarray]) -> StackedScalers:
+    def own_scalers(self, contexts: list[np.ndarray]) -> Scalers:
         """Scalers fitted on each context's own rows: how a global model forecasts a series it
-        never saw (a cold start). Every target must be an input for its scale to be known."""
+        never saw (a cold start). Every target must be an input for its scale to be known. A
+        model that deseasonalises divides each context by its own seasons (`context_seasons`)."""
         positions = self.meta.roles.target_input_positions
         if min(positions) < 0:
             raise ValueError("a target that is not an input has no scale in a context")
+        seasons = self.context_seasons(contexts)
         kind = self.meta.scaler.kind
-        stack = ScalerStack.of([Scaler.fit(kind, rows) for rows in contexts])
-        return stack, stack.subset(positions)
+        stack = ScalerStack.of(
+            [
+                Scaler.fit(
+                    kind, rows if found is None else rows / found.factors(-len(rows), len(rows))
+                )
+                for rows, found in zip(contexts, seasons, strict=True)
+            ]
+        )
+        return self._seasonal((stack, stack.subset(positions)), seasons)
+
+    def context_seasons(self, contexts: list[np.ndarray]) -> list[Seasonality | None]:
+        """Each given context's own seasons, phased to continue it, for a model that
+        deseasonalises (the phase of a context the model never saw is unknown, so its seasons
+        come from its own rows: it needs three seasons to show them); None where it has none."""
+        season = self.meta.deseasonalise_season
+        if season is None:
+            return [None] * len(contexts)
+        found = [Seasonality.fit(rows, season) for rows in contexts]
+        return [
+            None if seasons is None else seasons.rephased(len(rows))
+            for seasons, rows in zip(found, contexts, strict=True)
+        ]
+
+    def default_scalers(self) -> Scalers | None:
+        """The scalers continuing a one-series model's own series: its seasons, where it was
+        deseasonalised (None: the plain `scalers`)."""
+        return self._seasonal(self.scalers, [self.meta.seasonal]) if self.meta.seasonal else None
+
+    def context_scalers(self, contexts: list[np.ndarray]) -> Scalers | None:
+        """The scalers of contexts given to a one-series model: its own scaler, with each
+        context's own seasons where the model deseasonalises (None: the plain `scalers`)."""
+        seasons = self.context_seasons(contexts)
+        if all(found is None for found in seasons):
+            return None
+        return self._seasonal(self.scalers, seasons)
+
+    def _seasonal(
+        self, scalers: tuple[Scaling, Scaling], seasons: list[Seasonality | None]
+    ) -> Scalers:
+        """`scalers` with each context divided by its seasons first, where any has them."""
+        if all(found is None for found in seasons):
+            return scalers
+        roles = self.meta.roles
+        return (
+            Deseasonalised(scalers[0], seasons, list(roles.inputs)),
+            Deseasonalised(scalers[1], seasons, list(roles.targets)),
+        )
 
     def forecast(
         self,

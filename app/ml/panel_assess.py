@@ -37,6 +37,8 @@ class PanelFitted:
     roles: ColumnRoles
     scalers: list[Scaler]  # each series' scaler of every column
     ids: list[str]
+    # [T, C] what each row was divided by before scaling (None: nothing)
+    factors: np.ndarray | None = field(default=None, repr=False)
 
     def max_steps(self) -> int:
         """Most steps an evaluation rollout runs (a rollout is sequential)."""
@@ -152,10 +154,14 @@ def scores_from(
     out = fitted.scalers[number].subset(targets)
     history = fitted.raw[segment.offset : segment.offset + origin][:, targets]
     actual = fitted.raw[segment.offset + origin :][:steps][:, targets]
+    predicted = out.inverse(scaled)
+    if fitted.factors is not None:
+        at = segment.offset + origin
+        predicted = predicted * fitted.factors[at : at + steps][:, targets]
     return SeriesScores(
         steps,
         float(np.mean(np.abs(actual))),
-        _scores(out.inverse(scaled), actual),
+        _scores(predicted, actual),
         _scores(np.repeat(history[-1:], steps, axis=0), actual),
         _scores(seasonal_naive(history, steps, season), actual),
     )

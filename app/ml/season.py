@@ -1,4 +1,4 @@
-"""The season length of series without a calendar, from their autocorrelation.
+"""Seasons: their length, their test, and the classical multiplicative adjustment.
 
 A series with a date index gets its season from its frequency (monthly: 12); a numeric index
 says nothing, so the season is the lag at which the series, differenced once to remove a
@@ -9,8 +9,12 @@ past its first dip below zero, if it stands clear of noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from app.ml.data import Scaling
 
 # A mean autocorrelation under this is a weak echo, not a season (M3's pooled monthly series
 # peak at 0.20 at lag 12, its quarterly at 0.26 at lag 4; yearly and other stay under 0.06).
@@ -104,7 +108,86 @@ def seasonal_indices(values: np.ndarray, season: int) -> np.ndarray | None:
 
 
 def seasonal_factors(indices: np.ndarray, first_phase: int, rows: int) -> np.ndarray:
-    """[rows] the indices repeated from phase `first_phase` on: what rows divide by to be
+    """[rows, ...] the indices repeated from phase `first_phase` on: what rows divide by to be
     seasonally adjusted, and what adjusted forecasts multiply by."""
     season = len(indices)
     return np.asarray(indices[(first_phase + np.arange(rows)) % season])
+
+
+@dataclass(frozen=True, eq=False)
+class Seasonality:
+    """A series' seasonal indices, column by column, with rows numbered from its first: row r
+    of a column divides by `indices[r % season]` to be seasonally adjusted. A column that
+    failed the seasonality test has indices of 1."""
+
+    indices: np.ndarray = field(repr=False)  # [season, C]
+
+    @classmethod
+    def fit(cls, rows: np.ndarray, season: int) -> Seasonality | None:
+        """The indices of `rows` [N, C] (a series' first rows: its training part); None when
+        no column passes the seasonality test (see `seasonal_indices`)."""
+        found = [seasonal_indices(rows[:, column], season) for column in range(rows.shape[1])]
+        if all(indices is None for indices in found):
+            return None
+        ones = np.ones(season)
+        return cls(np.stack([ones if indices is None else indices for indices in found], 1))
+
+    def factors(self, first: int, rows: int) -> np.ndarray:
+        """[rows, C] the divisors of rows first, first + 1, ... of the series (negative rows
+        count back from row 0)."""
+        return seasonal_factors(self.indices, first % len(self.indices), rows)
+
+    def rephased(self, first_row: int) -> Seasonality:
+        """The same seasons with rows numbered from `first_row`: continuing a series of n rows
+        from `rephased(n)`, its forecast is rows 0, 1, ... and its tail rows -1, -2, ..."""
+        return Seasonality(np.roll(self.indices, -(first_row % len(self.indices)), axis=0))
+
+    def to_json(self) -> list[list[float]]:
+        """The indices as nested lists, [season][C]."""
+        return [list(map(float, row)) for row in self.indices]
+
+    @classmethod
+    def from_json(cls, data: Any, columns: int) -> Seasonality:
+        """Inverse of `to_json`, checked; raises TypeError or ValueError."""
+        indices = np.asarray(data, dtype=np.float64)
+        if indices.ndim != 2 or indices.shape[1] != columns or len(indices) < 2:
+            raise ValueError("seasonal indices must be [season >= 2][columns]")
+        if not np.all(np.isfinite(indices) & (indices > 0)):
+            raise ValueError("seasonal indices must be positive")
+        return cls(indices)
+
+
+@dataclass(frozen=True)
+class Deseasonalised:
+    """A `Scaling` of a batch of contexts that divides each context by its series' seasonal
+    factors before `inner` scales it, and multiplies predictions back after `inner.inverse`.
+    Each season is phased so that its row 0 is the first predicted row (`Seasonality.rephased`):
+    a context is the rows just before it. A context with no season is only scaled."""
+
+    inner: Scaling
+    seasons: list[Seasonality | None]
+    columns: list[int]  # the series' columns this scaling covers, in order
+
+    def _factors(self, first: int, rows: int) -> np.ndarray:
+        """[B, rows, len(columns)] each context's divisors of rows first, first + 1, ..."""
+        return np.stack(
+            [
+                np.ones((rows, len(self.columns)))
+                if season is None
+                else season.factors(first, rows)[:, self.columns]
+                for season in self.seasons
+            ]
+        )
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """[B, T, F] the T rows before each context's first predicted row -> model scale."""
+        rows = values.shape[1]
+        return self.inner.transform(values / self._factors(-rows, rows))
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        """[B, T, O] predictions -> original scale."""
+        return np.asarray(self.inner.inverse(values) * self.ahead(values.shape[1]))
+
+    def ahead(self, rows: int) -> np.ndarray:
+        """[B, rows, len(columns)] the factors the first `rows` predictions multiply by."""
+        return self._factors(0, rows)

@@ -35,6 +35,7 @@ from app.ml.forecast import RolloutMode
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.panel_assess import PanelFitted, assess_panel
 from app.ml.roles import ColumnRoles
+from app.ml.season import Seasonality
 
 # Of a job's time limit, the share fitting may use: the rest is kept for measuring the model
 # (rollouts, the rollout-mode choice, intervals), which the limit covers too.
@@ -92,6 +93,14 @@ class TrainConfig:
         "rolling origins of a backtest in each series' test part (0: none); each fold "
         "forecasts interval_steps rows, or fewer to give every fold an origin of its own",
     )
+    # The classical decomposition the M4 benchmarks used: what is left is trend and noise, which
+    # a global model shares across series more easily than each series' own seasonal shape.
+    deseasonalise: bool = described(
+        False,
+        "divide each series that passes the seasonality test (the autocorrelation at the "
+        "season's lag, 90%) by its classical multiplicative seasonal indices, fitted on its "
+        "training rows; forecasts multiply them back",
+    )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
     interval_steps: int = described(
         200,
@@ -147,6 +156,8 @@ class TrainResult:
     seconds: float
     # [lookback, C] last rows of each series, original scale
     tails: list[np.ndarray] = field(repr=False)
+    # each series' seasons phased to continue it (`Seasonality.rephased`); None: not adjusted
+    seasons: list[Seasonality | None] = field(default_factory=list, repr=False)
     # [len(LEVELS), steps, O] conformal half-widths, on the original scale for one series and in
     # the model scale for many (each forecast multiplies them by its series' spread); None if
     # the validation split is too short to calibrate them
@@ -163,6 +174,10 @@ class TrainResult:
         return self.tails[0]
 
 
+DESEASONALISE_NEEDS = (
+    "deseasonalising divides every column by its own seasons: it needs every column to be "
+    "predicted, without known covariates"
+)
 STATEFUL_NEEDS = (
     "stateful training predicts the next row after every step: it needs one series, horizon 1, "
     "patch 1, and neither instance normalisation nor the highway"
@@ -266,6 +281,7 @@ class _Trainer:
         roles: ColumnRoles,
         deadline: float | None,
         lengths: list[int],
+        season: int = 1,
     ) -> None:
         self.config, self.device, self.roles = config, device, roles
         chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
@@ -290,17 +306,28 @@ class _Trainer:
         if config.stateful and (len(lengths) > 1 or not stateful_possible(model_config)):
             raise ValueError(STATEFUL_NEEDS)
         self.raw = series
+        self.seasons = self._seasons(season)
+        # [T, C] what each row divides by to be seasonally adjusted (1: no season)
+        self.factors = np.concatenate(
+            [
+                np.ones((segment.split.rows, series.shape[1]))
+                if found is None
+                else found.factors(0, segment.split.rows)
+                for found, segment in zip(self.seasons, self.segments, strict=True)
+            ]
+        )
+        adjusted = series / self.factors
         # Each series is scaled by its own training rows: a global model sees every series on
         # a common scale whatever its level and spread.
         self.scalers = [
             Scaler.fit(
-                config.scaling, series[segment.offset : segment.offset + segment.split.train]
+                config.scaling, adjusted[segment.offset : segment.offset + segment.split.train]
             )
             for segment in self.segments
         ]
         scaled = np.concatenate(
             [
-                scaler.transform(series[segment.offset : segment.end])
+                scaler.transform(adjusted[segment.offset : segment.end])
                 for scaler, segment in zip(self.scalers, self.segments, strict=True)
             ]
         )
@@ -316,6 +343,18 @@ class _Trainer:
         self.deadline = deadline  # the job's time limit (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
         self.best_epoch = 0  # of the last `fit`
+
+    def _seasons(self, season: int) -> list[Seasonality | None]:
+        """Each series' seasonal indices from its training rows, where `deseasonalise` asks
+        for them and it passes the seasonality test (None: left as it is)."""
+        if not self.config.deseasonalise or season < 2:
+            return [None] * len(self.segments)
+        if self.roles.covariates or min(self.roles.target_input_positions) < 0:
+            raise ValueError(DESEASONALISE_NEEDS)
+        return [
+            Seasonality.fit(self.raw[s.offset : s.offset + s.split.train], season)
+            for s in self.segments
+        ]
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -457,14 +496,15 @@ class _Trainer:
         targets = list(self.roles.targets)
         return Fitted(
             self.model, self.series, self.raw[:, targets], self.split, self.roles,
-            self.scalers[0].subset(targets),
+            self.scalers[0].subset(targets), self.factors[:, targets],
         )  # fmt: skip
 
     def panel_fitted(self, ids: list[str]) -> PanelFitted:
         """The model with the many series it was fitted to, for `app.ml.panel_assess`."""
         return PanelFitted(
-            self.model, self.series, self.raw, self.segments, self.roles, self.scalers, ids
-        )
+            self.model, self.series, self.raw, self.segments, self.roles, self.scalers, ids,
+            self.factors,
+        )  # fmt: skip
 
 
 def _numbered(on_progress: ProgressFn, offset: int, config: TrainConfig) -> ProgressFn:
@@ -519,7 +559,7 @@ def train(
             break
         member_config = replace(config, seed=config.seed + member)
         trainer = _Trainer(
-            series, model_config, member_config, device, roles, fit_deadline, lengths
+            series, model_config, member_config, device, roles, fit_deadline, lengths, season
         )
         offset = sum(len(done.history) for done in members)
         progress = None if on_progress is None else _numbered(on_progress, offset, config)
@@ -560,4 +600,8 @@ def train(
         seconds=time.perf_counter() - began,
         tails=[series[segment.end - lookback : segment.end].copy() for segment in trainer.segments],
         interval_widths=widths,
+        seasons=[
+            None if found is None else found.rephased(segment.split.rows)
+            for found, segment in zip(trainer.seasons, trainer.segments, strict=True)
+        ],
     )

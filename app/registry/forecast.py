@@ -13,7 +13,7 @@ from app.core.errors import InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
 from app.datasets import Limits, TimeAxis, to_matrix
-from app.ml.checkpoints import Checkpoint, StackedScalers
+from app.ml.checkpoints import Checkpoint, Scalers, spread_ahead
 from app.ml.cost import rollout_flops
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
@@ -57,7 +57,7 @@ class Contexts:
     model's own series, the ids of those series."""
 
     values: np.ndarray
-    scalers: StackedScalers | None = None
+    scalers: Scalers | None = None
     series: list[int] | None = None  # positions of the series among the model's
 
 
@@ -99,14 +99,14 @@ def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> C
             code="not_a_panel_model",
         )
     if given is None and not panel:
-        return Contexts(checkpoint.default_context)
+        return Contexts(checkpoint.default_context, checkpoint.default_scalers())
     if given is None:
         numbers = _series_numbers(request, checkpoint, label)
         tails, scalers = checkpoint.series_contexts(numbers)
         return Contexts(tails, scalers, numbers)
     tails = np.stack([rows[-checkpoint.model.config.lookback :] for rows in given])
     if not panel:
-        return Contexts(tails)
+        return Contexts(tails, checkpoint.context_scalers(given))
     try:  # a series the global model never saw: scaled by its own statistics
         return Contexts(tails, checkpoint.own_scalers(given))
     except ValueError as exc:
@@ -364,8 +364,10 @@ def _bounds(
             field="levels",
             code="intervals_unavailable",
         )
-    # [B, 1, O]: a global model's unit of scale in each context's original scale
-    spread = 1.0 if contexts.scalers is None else contexts.scalers[1].scale
+    # A global model's unit of scale in each context's original scale, row by row (a one-series
+    # model's widths are in the original scale already)
+    scalers = contexts.scalers if checkpoint.series_ids is not None else None
+    spread = 1.0 if scalers is None else spread_ahead(scalers[1], request.horizon)
     found = {}
     for level in sorted(set(request.levels)):
         half = half_widths(widths, level, request.horizon)[None] * spread  # [B, horizon, O]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.ml.season import detect_season
+from app.ml.data import Scaler
+from app.ml.season import (
+    Deseasonalised,
+    Seasonality,
+    detect_season,
+    is_seasonal,
+    seasonal_indices,
+)
 
 
 def seasonal(period: int, rows: int, seed: int, noise: float = 1.0) -> np.ndarray:
@@ -35,3 +42,61 @@ def test_a_panel_pools_its_series_even_when_each_is_short() -> None:
 
 def test_too_short_to_tell_is_no_season() -> None:
     assert detect_season([np.arange(5.0)]) == 1
+
+
+# -- the classical multiplicative adjustment --------------------------------------------------
+
+SHAPE = 1 + 0.3 * np.sin(2 * np.pi * np.arange(12) / 12)  # a yearly pattern of monthly rows
+
+
+def multiplicative(rows: int, phase: int = 0) -> np.ndarray:
+    """[rows] a rising level times SHAPE, its first row at `phase` of the season."""
+    at = np.arange(rows) + phase
+    return (100 + 0.5 * at) * SHAPE[at % 12]
+
+
+def test_the_indices_of_a_multiplicative_series_are_its_pattern() -> None:
+    found = seasonal_indices(multiplicative(120), 12)
+    assert found is not None
+    np.testing.assert_allclose(found, SHAPE / SHAPE.mean(), atol=0.01)
+    assert found.mean() == pytest.approx(1.0)
+
+
+def test_noise_a_short_series_and_a_non_positive_one_get_no_indices() -> None:
+    rng = np.random.default_rng(0)
+    assert not is_seasonal(rng.normal(10, 1, 240), 12)
+    assert seasonal_indices(rng.normal(10, 1, 240), 12) is None
+    assert seasonal_indices(multiplicative(30), 12) is None  # under three seasons
+    assert seasonal_indices(multiplicative(120) - 150, 12) is None  # a ratio needs a level > 0
+    assert seasonal_indices(multiplicative(120), 1) is None
+
+
+def test_rephased_seasons_continue_the_series() -> None:
+    seasons = Seasonality.fit(multiplicative(100)[:, None], 12)
+    assert seasons is not None
+    continued = seasons.rephased(100)
+    np.testing.assert_array_equal(continued.factors(0, 30), seasons.factors(100, 30))
+    np.testing.assert_array_equal(continued.factors(-7, 7), seasons.factors(93, 7))
+    again = Seasonality.from_json(continued.to_json(), 1)
+    np.testing.assert_array_equal(again.indices, continued.indices)
+
+
+def test_stored_indices_are_checked() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Seasonality.from_json([[1.0], [0.0]], 1)
+    with pytest.raises(ValueError, match="season >= 2"):
+        Seasonality.from_json([[1.0, 1.0]], 1)
+
+
+def test_a_deseasonalised_scaling_round_trips_a_seasonal_continuation() -> None:
+    """A context divided by its seasons is the level; the level's continuation multiplied back
+    is the series' continuation."""
+    series = np.stack([multiplicative(132), multiplicative(132, phase=5)])[..., None]
+    seasons = [Seasonality.fit(rows[:120], 12) for rows in series]
+    assert all(found is not None for found in seasons)
+    phased = [found.rephased(120) for found in seasons if found is not None]
+    scaling = Deseasonalised(Scaler("none", (0.0,), (1.0,)), list(phased), [0])
+    rows = np.arange(96, 132) + np.array([[0], [5]])
+    trend = (100 + 0.5 * rows)[..., None]  # [2, 36, 1] what is left without the seasons
+    np.testing.assert_allclose(scaling.transform(series[:, 96:120]), trend[:, :24], rtol=0.003)
+    np.testing.assert_allclose(scaling.inverse(trend[:, 24:]), series[:, 120:], rtol=0.003)
