@@ -3,13 +3,14 @@ loss curve grow, draw forecasts with intervals, upload a CSV of many series, and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.e2e.server import Server
 from tests.ui.conftest import TRAINING_MS, Dashboard, open_dashboard
@@ -21,6 +22,12 @@ JOB_URL = re.compile(r"#jobs/([0-9a-f]{32})$")
 # GET /v1/jobs/{id}/events is not served on every version of the service: the page then falls
 # back to polling, and Chromium logs the 404 of that one request.
 NO_EVENT_STREAM = r"status of 404 .* at \S+/v1/jobs/[0-9a-f]{32}/events$"
+# Long enough to still be running when the test cancels it.
+RUNNING_JOB = {
+    "model_name": "ui-long",
+    "data": {"function": "sin", "params": {"points": 8000, "stop": 800.0}},
+    "training": {"epochs": 5000, "early_stopping_patience": 0},
+}
 
 
 def points(dashboard: Dashboard, selector: str) -> int:
@@ -97,11 +104,12 @@ def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
 
 
 def long_csv(path: Path) -> Path:
-    """Two daily series, a and b, as a long table (unique_id, ds, value)."""
+    """Two noisy weekly-seasonal daily series, a and b, as a long table (unique_id, ds, value)."""
     rows = ["unique_id,ds,value"]
     days = np.arange(240)
-    for series_id, phase in (("a", 0.0), ("b", 1.5)):
-        values = 10 + np.sin(2 * np.pi * days / 7 + phase)
+    noise = np.random.default_rng(7).normal(0.0, 0.3, size=(2, days.size))
+    for series_id, phase, jitter in (("a", 0.0, noise[0]), ("b", 1.5, noise[1])):
+        values = 10 + np.sin(2 * np.pi * days / 7 + phase) + jitter
         dates = np.datetime64("2025-01-01") + days
         rows += [
             f"{series_id},{date},{value:.5f}" for date, value in zip(dates, values, strict=True)
@@ -132,6 +140,7 @@ def test_upload_many_series_train_and_forecast_one_of_them(
     page.select_option("#forecast-form [name=series]", "b")
     draw_forecast(dashboard, horizon=14, level="80")
     expect(page.locator("#forecast-chart")).to_contain_text("value · b")
+    assert dashboard.screenshot("series-forecast").stat().st_size > 0
     assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
 
 
@@ -178,3 +187,40 @@ def test_with_api_keys_the_page_asks_for_the_key_and_then_works(
     page.get_by_role("link", name="Models").click()
     expect(page.locator("#view [role=alert]")).to_have_count(0)
     assert keyed_dashboard.console.unexpected(r"status of 401 .* at \S+/v1/jobs\?limit=50$") == []
+
+
+def sse(event: str, job: dict[str, object], counter: int) -> str:
+    """One event as the contract of GET /v1/jobs/{id}/events writes it (CRLF line ends, as
+    sse-starlette sends them)."""
+    return f"event: {event}\r\ndata: {json.dumps(job)}\r\nid: {counter}\r\n\r\n"
+
+
+def test_a_job_page_follows_the_event_stream_without_polling(
+    dashboard: Dashboard, server: Server
+) -> None:
+    # The stream's transport is played here by the contract, from the real job's real states:
+    # the endpoint itself is served by another part of the service.
+    submitted = server.http.post("/v1/jobs", json=RUNNING_JOB)
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    server.wait_for_epoch(job_id, epoch=2)
+
+    def stream(route: Route) -> None:
+        running = server.http.get(f"/v1/jobs/{job_id}").json()
+        server.http.post(f"/v1/jobs/{job_id}/cancel")
+        ended = server.wait_for(job_id, {"cancelled"})
+        body = sse("progress", running, 1) + ": ping\r\n\r\n" + sse("end", ended, 2)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    dashboard.page.route("**/v1/jobs/*/events", stream)
+    polls: list[str] = []
+    dashboard.page.on(
+        "request",
+        lambda request: polls.append(request.url) if request.url.endswith(job_id) else None,
+    )
+    dashboard.open(f"#jobs/{job_id}")
+    assert wait_for_end(dashboard) == "cancelled"
+    final = server.http.get(f"/v1/jobs/{job_id}").json()
+    assert points(dashboard, "#loss-chart") == len(final["history"]) >= 2
+    assert len(polls) == 1  # the page's first read; every later state came by the stream
+    assert dashboard.console.unexpected() == []

@@ -1,8 +1,11 @@
 // The two charts, drawn with the vendored uPlot (a global from vendor/uPlot.iife.min.js).
 /* global uPlot */
+import { number } from "./dom.js";
 
 const HEIGHT = 320;
 const BANDS = ["rgba(37, 99, 235, 0.12)", "rgba(37, 99, 235, 0.22)"]; // widest level palest
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]; // epochs, steps
+const tickLabels = (plot, ticks) => ticks.map((tick) => (tick === null ? "" : number(tick, 3)));
 
 function width(container) {
   return Math.max(320, Math.min(container.clientWidth || 900, 1060));
@@ -16,7 +19,10 @@ export function lossChart(container) {
       width: width(container),
       height: HEIGHT,
       scales: { x: { time: false }, y: { distr: 3 } },
-      axes: [{ label: "epoch" }, { label: "loss (model scale)", size: 70 }],
+      axes: [
+        { label: "epoch", incrs: WHOLE_STEPS },
+        { label: "loss (model scale)", size: 70, values: tickLabels },
+      ],
       series: [
         { label: "epoch" },
         { label: "train loss", stroke: "#2563eb", width: 2 },
@@ -64,7 +70,7 @@ export function forecastChart(container, { x, time, values, intervals, label }) 
       width: width(container),
       height: HEIGHT,
       scales: { x: { time } },
-      axes: [{}, { size: 70 }],
+      axes: [time ? {} : { incrs: WHOLE_STEPS }, { size: 70, values: tickLabels }],
       series,
       bands,
     },
