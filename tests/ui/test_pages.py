@@ -4,6 +4,7 @@ key (they hold no data) while every data route still asks for one."""
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -74,3 +75,15 @@ def test_the_open_prefix_reaches_only_the_dashboard_files(make_client: MakeClien
         response = client.get(path)
         assert response.status_code in {401, 404}, path
         assert "items" not in response.text, path
+
+
+def test_every_dashboard_file_is_package_data() -> None:
+    """An installed service (the wheel, the image) must carry every file the pages load."""
+    config = tomllib.loads((STATIC_DIR.parents[2] / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["app.ui"]
+    package = STATIC_DIR.parent
+    files = [path for path in STATIC_DIR.rglob("*") if path.is_file()]
+    assert len(files) > 10
+    for path in files:
+        relative = path.relative_to(package)
+        assert any(relative.match(pattern) for pattern in patterns), relative
