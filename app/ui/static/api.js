@@ -56,13 +56,18 @@ export async function api(path, { method = "GET", json, form, signal } = {}) {
   return response.status === 204 ? null : response.json();
 }
 
-function sleep(ms, signal) {
+// Wait `ms`; rejects with an AbortError at once when the view closes.
+export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(new DOMException("view closed", "AbortError"));
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(new DOMException("view closed", "AbortError"));
+      },
+      { once: true },
+    );
   });
 }
 

@@ -30,8 +30,14 @@ function uploadForm(onStored, signal) {
     }
     try {
       const dataset = await api("/v1/datasets", { method: "POST", form: body, signal });
-      result.replaceChildren(el("p", {}, `Stored dataset ${dataset.id}: ${dataset.length} rows, ` +
-        `${dataset.series_count} series, columns ${dataset.columns.join(", ")}.`));
+      result.replaceChildren(
+        el(
+          "p",
+          {},
+          `Stored dataset ${dataset.id}: ${dataset.length} rows, ` +
+            `${dataset.series_count} series, columns ${dataset.columns.join(", ")}.`,
+        ),
+      );
       await onStored(dataset.id);
     } catch (error) {
       if (error.name !== "AbortError") result.replaceChildren(errorBox(error));
@@ -42,24 +48,37 @@ function uploadForm(onStored, signal) {
 
 // The chosen function's parameters, defaults filled in, bounds from the catalogue.
 function parameterInputs(spec) {
-  return spec.parameters.map((param) => field(param.name, input(`param-${param.name}`, {
-    type: "number",
-    value: param.default,
-    min: param.minimum ?? undefined,
-    max: param.maximum ?? undefined,
-    step: param.type === "int" ? 1 : "any",
-    title: param.description,
-    dataset: { param: param.name, kind: param.type },
-  })));
+  return spec.parameters.map((param) =>
+    field(
+      param.name,
+      input(`param-${param.name}`, {
+        type: "number",
+        value: param.default,
+        min: param.minimum ?? undefined,
+        max: param.maximum ?? undefined,
+        step: param.type === "int" ? 1 : "any",
+        title: param.description,
+        dataset: { param: param.name, kind: param.type },
+      }),
+    ),
+  );
 }
 
 function sourceSelect(functions, datasets, chosenDataset) {
   const options = [
-    ...functions.map((spec) => el("option", { value: `function:${spec.name}` }, `function ${spec.name}`)),
-    ...datasets.map((dataset) => el("option", {
-      value: `dataset:${dataset.id}`,
-      selected: dataset.id === chosenDataset,
-    }, `dataset ${dataset.name || dataset.id.slice(0, 8)} (${dataset.length} rows)`)),
+    ...functions.map((spec) =>
+      el("option", { value: `function:${spec.name}` }, `function ${spec.name}`),
+    ),
+    ...datasets.map((dataset) =>
+      el(
+        "option",
+        {
+          value: `dataset:${dataset.id}`,
+          selected: dataset.id === chosenDataset,
+        },
+        `dataset ${dataset.name || dataset.id.slice(0, 8)} (${dataset.length} rows)`,
+      ),
+    ),
   ];
   return el("select", { id: "source", name: "source" }, options);
 }
@@ -71,7 +90,11 @@ function requestFrom(form) {
   for (const param of form.querySelectorAll("[data-param]")) {
     if (param.value !== "") data.params[param.dataset.param] = Number(param.value);
   }
-  const request = { model_name: fields.get("model_name"), data, training: { epochs: Number(fields.get("epochs")) } };
+  const request = {
+    model_name: fields.get("model_name"),
+    data,
+    training: { epochs: Number(fields.get("epochs")) },
+  };
   if (fields.get("lookback")) request.window = { lookback: Number(fields.get("lookback")) };
   return request;
 }
@@ -93,10 +116,20 @@ async function trainForm(view, signal, chosenDataset) {
   const form = el(
     "form",
     { className: "panel", id: "train-form" },
-    field("model name", input("model_name", { required: true, pattern: "[a-z0-9_\\-]{1,64}", placeholder: "lowercase, digits, - and _" })),
+    field(
+      "model name",
+      input("model_name", {
+        required: true,
+        pattern: "[a-z0-9_\\-]{1,64}",
+        placeholder: "lowercase, digits, - and _",
+      }),
+    ),
     field("train on", source),
     params,
-    field("epochs", input("epochs", { type: "number", min: 1, max: 5000, value: 20, required: true })),
+    field(
+      "epochs",
+      input("epochs", { type: "number", min: 1, max: 5000, value: 20, required: true }),
+    ),
     field("lookback", input("lookback", { type: "number", min: 1, placeholder: "default" })),
     el("button", { type: "submit" }, "Start job"),
   );
@@ -114,7 +147,8 @@ async function trainForm(view, signal, chosenDataset) {
 
 export async function showNew(view, signal) {
   const trainSlot = el("div");
-  const refresh = async (datasetId) => trainSlot.replaceChildren(...(await trainForm(view, signal, datasetId)));
+  const refresh = async (datasetId) =>
+    trainSlot.replaceChildren(...(await trainForm(view, signal, datasetId)));
   view.append(
     el("h2", {}, "Upload a CSV"),
     ...uploadForm(refresh, signal),

@@ -23,15 +23,35 @@ export function number(value, digits = 4) {
 }
 
 export function cell(value) {
-  return typeof value === "number" ? el("td", { className: "number" }, number(value)) : el("td", {}, value ?? "–");
+  return typeof value === "number"
+    ? el("td", { className: "number" }, number(value))
+    : el("td", {}, value ?? "–");
 }
 
 export function table(headers, rows) {
   return el(
     "table",
     {},
-    el("thead", {}, el("tr", {}, headers.map((name) => el("th", {}, name)))),
-    el("tbody", {}, rows.map((row) => el("tr", {}, row.map((value) => (value instanceof Node ? el("td", {}, value) : cell(value)))))),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        headers.map((name) => el("th", {}, name)),
+      ),
+    ),
+    el(
+      "tbody",
+      {},
+      rows.map((row) =>
+        el(
+          "tr",
+          {},
+          row.map((value) => (value instanceof Node ? el("td", {}, value) : cell(value))),
+        ),
+      ),
+    ),
   );
 }
 

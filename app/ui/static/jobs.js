@@ -1,5 +1,5 @@
 // The jobs list, and one job's page with its live loss curve.
-import { TERMINAL, api, followJob } from "./api.js";
+import { TERMINAL, api, followJob, sleep } from "./api.js";
 import { lossChart } from "./charts.js";
 import { el, errorBox, number, statusBadge, table } from "./dom.js";
 import { metricsView } from "./metrics.js";
@@ -29,13 +29,15 @@ export async function showJobs(view, signal) {
     const page = await api("/v1/jobs?limit=50", { signal });
     slot.replaceChildren(
       page.items.length
-        ? table(["job", "model", "status", "epoch", "train loss", "val loss", "created"], jobRows(page.items))
+        ? table(
+            ["job", "model", "status", "epoch", "train loss", "val loss", "created"],
+            jobRows(page.items),
+          )
         : el("p", { className: "note" }, "No jobs yet."),
       el("p", { className: "note" }, `${page.total} job(s)`),
     );
     if (page.items.every((job) => TERMINAL.has(job.status))) return;
-    await new Promise((resolve) => setTimeout(resolve, LIST_REFRESH_MS));
-    if (signal.aborted) return;
+    await sleep(LIST_REFRESH_MS, signal);
   }
 }
 
@@ -51,9 +53,16 @@ function summary(job) {
     ["device", job.device ?? "–"],
   ];
   if (job.model) {
-    facts.push(["model", el("a", { href: `#models/${job.model.name}` }, `${job.model.name} v${job.model.version}`)]);
+    facts.push([
+      "model",
+      el("a", { href: `#models/${job.model.name}` }, `${job.model.name} v${job.model.version}`),
+    ]);
   }
-  return el("dl", {}, facts.map(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+  return el(
+    "dl",
+    {},
+    facts.map(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]),
+  );
 }
 
 export async function showJob(view, signal, jobId) {
@@ -61,19 +70,34 @@ export async function showJob(view, signal, jobId) {
   const facts = el("div", { id: "job-summary" });
   const figure = el("figure", { id: "loss-chart" });
   const caption = el("figcaption", {}, "Loss by epoch (live while the job runs)");
-  const cancel = el("button", {
-    type: "button",
-    onclick: () => api(`/v1/jobs/${jobId}/cancel`, { method: "POST", signal }).catch((error) => cancel.after(errorBox(error))),
-  }, "Cancel");
+  const cancel = el(
+    "button",
+    {
+      type: "button",
+      onclick: () =>
+        api(`/v1/jobs/${jobId}/cancel`, { method: "POST", signal }).catch((error) =>
+          cancel.after(errorBox(error)),
+        ),
+    },
+    "Cancel",
+  );
   const outcome = el("div", { id: "job-outcome" });
-  view.append(el("h2", {}, `Job ${job.id.slice(0, 8)} · ${job.model_name}`), facts, cancel, figure, caption, outcome);
+  view.append(
+    el("h2", {}, `Job ${job.id.slice(0, 8)} · ${job.model_name}`),
+    facts,
+    cancel,
+    figure,
+    caption,
+    outcome,
+  );
   const chart = lossChart(figure);
   const show = (current) => {
     facts.replaceChildren(summary(current));
     chart.update(current);
     cancel.hidden = TERMINAL.has(current.status);
     if (current.error) outcome.replaceChildren(errorBox({ message: current.error }));
-    else if (current.metrics) outcome.replaceChildren(el("h3", {}, "Test metrics"), metricsView(current.metrics));
+    else if (current.metrics)
+      outcome.replaceChildren(el("h3", {}, "Test metrics"), metricsView(current.metrics));
   };
   show(job);
   if (!TERMINAL.has(job.status)) await followJob(jobId, show, signal);

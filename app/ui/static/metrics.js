@@ -22,7 +22,10 @@ function scoreRows(metrics) {
     row("naive, one step", metrics.naive_one_step),
     row(`model, rollout of ${metrics.rollout_steps} steps`, metrics.rollout),
     row("naive, rollout", metrics.naive_rollout),
-    row(`seasonal naive, rollout (season ${metrics.season_length})`, metrics.seasonal_naive_rollout),
+    row(
+      `seasonal naive, rollout (season ${metrics.season_length})`,
+      metrics.seasonal_naive_rollout,
+    ),
   ];
 }
 
@@ -31,11 +34,16 @@ function coverage(intervals) {
   const levels = Object.entries(intervals.coverage)
     .map(([level, percent]) => `${level}%: ${number(percent, 3)}% inside`)
     .join(", ");
-  return el("p", { className: "note" }, `Interval coverage on the test split (${intervals.test_steps} steps): ${levels}`);
+  return el(
+    "p",
+    { className: "note" },
+    `Interval coverage on the test split (${intervals.test_steps} steps): ${levels}`,
+  );
 }
 
 export function metricsView(metrics) {
-  const fit = `Best epoch ${metrics.best_epoch} of ${metrics.epochs_run} (${metrics.stop_reason}), ` +
+  const fit =
+    `Best epoch ${metrics.best_epoch} of ${metrics.epochs_run} (${metrics.stop_reason}), ` +
     `${number(metrics.train_seconds, 3)} s of training, ${metrics.test_rows} test rows.`;
   return el(
     "div",

@@ -34,7 +34,16 @@ async function seriesIds(version, signal) {
 }
 
 function select(name, label, options, chosen) {
-  return el("label", {}, `${label} `, el("select", { name }, options.map(([value, text]) => el("option", { value, selected: value === chosen }, text))));
+  return el(
+    "label",
+    {},
+    `${label} `,
+    el(
+      "select",
+      { name },
+      options.map(([value, text]) => el("option", { value, selected: value === chosen }, text)),
+    ),
+  );
 }
 
 // The forecast the service answered, for one series (or the only one) and one column.
@@ -48,7 +57,11 @@ function drawForecast(figure, answer, column) {
     x: time ? times : Array.from({ length: answer.horizon }, (_, step) => step + 1),
     time,
     values: pick(part.forecast),
-    intervals: part.intervals.map((band) => ({ level: band.level, lower: pick(band.lower), upper: pick(band.upper) })),
+    intervals: part.intervals.map((band) => ({
+      level: band.level,
+      lower: pick(band.lower),
+      upper: pick(band.upper),
+    })),
     label: part.id ? `${column} · ${part.id}` : column,
   });
 }
@@ -58,10 +71,40 @@ function forecastForm(name, version, ids, figure, signal) {
   const form = el(
     "form",
     { className: "inline", id: "forecast-form" },
-    ids ? select("series", "series", ids.map((id) => [id, id]), ids[0]) : null,
-    version.columns.length > 1 ? select("column", "column", version.columns.map((c) => [c, c]), version.columns[0]) : null,
-    el("label", {}, "horizon ", el("input", { name: "horizon", type: "number", min: 1, value: Math.max(version.horizon || 1, 24), required: true })),
-    select("level", "interval", [["", "none"], ...LEVELS.map((level) => [String(level), `${level}%`])], "80"),
+    ids
+      ? select(
+          "series",
+          "series",
+          ids.map((id) => [id, id]),
+          ids[0],
+        )
+      : null,
+    version.columns.length > 1
+      ? select(
+          "column",
+          "column",
+          version.columns.map((c) => [c, c]),
+          version.columns[0],
+        )
+      : null,
+    el(
+      "label",
+      {},
+      "horizon ",
+      el("input", {
+        name: "horizon",
+        type: "number",
+        min: 1,
+        value: Math.max(version.horizon || 1, 24),
+        required: true,
+      }),
+    ),
+    select(
+      "level",
+      "interval",
+      [["", "none"], ...LEVELS.map((level) => [String(level), `${level}%`])],
+      "80",
+    ),
     el("button", { type: "submit" }, "Forecast"),
   );
   form.addEventListener("submit", async (event) => {
@@ -72,7 +115,11 @@ function forecastForm(name, version, ids, figure, signal) {
     if (ids) body.series = [fields.get("series")];
     message.replaceChildren();
     try {
-      const answer = await api(`/v1/models/${name}/forecast`, { method: "POST", json: body, signal });
+      const answer = await api(`/v1/models/${name}/forecast`, {
+        method: "POST",
+        json: body,
+        signal,
+      });
       drawForecast(figure, answer, fields.get("column") || version.columns[0]);
     } catch (error) {
       if (error.name !== "AbortError") message.replaceChildren(errorBox(error));
@@ -89,8 +136,26 @@ export async function showModel(view, signal, name) {
     view.append(errorBox({ message: version?.error || "the latest version cannot be read" }));
     return;
   }
-  view.append(el("p", { className: "note" }, `Columns ${version.columns.join(", ")}; lookback ${version.lookback}, trained by job `, version.job_id ? el("a", { href: `#jobs/${version.job_id}` }, version.job_id.slice(0, 8)) : "–"));
-  view.append(el("h3", {}, "Test metrics"), version.metrics ? metricsView(version.metrics) : el("p", { className: "note" }, "No metrics recorded."));
+  view.append(
+    el(
+      "p",
+      { className: "note" },
+      `Columns ${version.columns.join(", ")}; lookback ${version.lookback}, trained by job `,
+      version.job_id
+        ? el("a", { href: `#jobs/${version.job_id}` }, version.job_id.slice(0, 8))
+        : "–",
+    ),
+  );
+  view.append(
+    el("h3", {}, "Test metrics"),
+    version.metrics
+      ? metricsView(version.metrics)
+      : el("p", { className: "note" }, "No metrics recorded."),
+  );
   const figure = el("figure", { id: "forecast-chart" });
-  view.append(el("h3", {}, "Forecast"), ...forecastForm(model.name, version, await seriesIds(version, signal), figure, signal), figure);
+  view.append(
+    el("h3", {}, "Forecast"),
+    ...forecastForm(model.name, version, await seriesIds(version, signal), figure, signal),
+    figure,
+  );
 }
