@@ -92,7 +92,8 @@ def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
     expect(page.locator("#job-outcome table")).to_contain_text("naive, rollout")
 
     page.get_by_role("link", name="ui-sine v1").click()
-    expect(page.locator("h2")).to_have_text("ui-sine · version 1")
+    expect(page.locator("h2")).to_have_text("ui-sine")
+    expect(page.locator("select[name=version]")).to_have_value("1")
     expect(page.locator(".metrics table")).to_contain_text("seasonal naive")
     draw_forecast(dashboard, horizon=60, level="90")
     assert dashboard.screenshot("model-forecast").stat().st_size > 0

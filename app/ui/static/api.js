@@ -14,7 +14,7 @@ export function setApiKey(key) {
   else sessionStorage.removeItem(KEY);
 }
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message, field) {
     super(message);
     Object.assign(this, { status, code, field });

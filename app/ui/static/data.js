@@ -1,6 +1,6 @@
 // Upload a CSV, and start a training job on a built-in function or an uploaded dataset.
 import { api } from "./api.js";
-import { el, errorBox } from "./dom.js";
+import { el, showError } from "./dom.js";
 
 function field(label, input) {
   return [el("label", { htmlFor: input.id }, label), input];
@@ -40,7 +40,7 @@ function uploadForm(onStored, signal) {
       );
       await onStored(dataset.id);
     } catch (error) {
-      if (error.name !== "AbortError") result.replaceChildren(errorBox(error));
+      showError(result, error);
     }
   });
   return [form, result];
@@ -139,7 +139,7 @@ async function trainForm(view, signal, chosenDataset) {
       const job = await api("/v1/jobs", { method: "POST", json: requestFrom(form), signal });
       window.location.hash = `#jobs/${job.id}`;
     } catch (error) {
-      if (error.name !== "AbortError") result.replaceChildren(errorBox(error));
+      showError(result, error);
     }
   });
   return [form, result];

@@ -22,7 +22,7 @@ export function number(value, digits = 4) {
   return Number(value.toPrecision(digits)).toString();
 }
 
-export function cell(value) {
+function cell(value) {
   return typeof value === "number"
     ? el("td", { className: "number" }, number(value))
     : el("td", {}, value ?? "–");
@@ -64,12 +64,7 @@ export function errorBox(error) {
   return el("p", { className: "error", role: "alert" }, `${error.message}${where}`);
 }
 
-// Replace what `slot` shows with the outcome of `work`, or with its error in words.
-export async function fill(slot, work) {
-  try {
-    slot.replaceChildren(...[await work()].flat());
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    slot.replaceChildren(errorBox(error));
-  }
+// Show `error` in `slot`, unless it only says that the view closed (its requests aborted).
+export function showError(slot, error) {
+  if (error.name !== "AbortError") slot.replaceChildren(errorBox(error));
 }

@@ -1,7 +1,7 @@
 // The models list, and one model's page: metrics and a forecast chart with intervals.
 import { api } from "./api.js";
 import { forecastChart } from "./charts.js";
-import { el, errorBox, table } from "./dom.js";
+import { el, errorBox, showError, table } from "./dom.js";
 import { metricsView } from "./metrics.js";
 
 const LEVELS = [50, 80, 90, 95, 98, 99]; // the levels the service calibrates (app.ml.intervals)
@@ -122,40 +122,52 @@ function forecastForm(name, version, ids, figure, signal) {
       });
       drawForecast(figure, answer, fields.get("column") || version.columns[0]);
     } catch (error) {
-      if (error.name !== "AbortError") message.replaceChildren(errorBox(error));
+      showError(message, error);
     }
   });
   return [form, message];
 }
 
-export async function showModel(view, signal, name) {
-  const model = await api(`/v1/models/${encodeURIComponent(name)}`, { signal });
-  const version = model.versions.find((v) => v.version === model.latest);
-  view.append(el("h2", {}, `${model.name} · version ${model.latest}`));
-  if (!version || !version.readable) {
-    view.append(errorBox({ message: version?.error || "the latest version cannot be read" }));
+// One version's facts, metrics and forecast form, in `slot`.
+async function showVersion(slot, model, number, signal) {
+  const version = model.versions.find((v) => v.version === number);
+  slot.replaceChildren();
+  if (!version.readable) {
+    slot.append(errorBox({ message: version.error || `version ${number} cannot be read` }));
     return;
   }
-  view.append(
+  const job = version.job_id
+    ? el("a", { href: `#jobs/${version.job_id}` }, version.job_id.slice(0, 8))
+    : "none (bundled)";
+  const figure = el("figure", { id: "forecast-chart" });
+  const ids = await seriesIds(version, signal);
+  slot.append(
     el(
       "p",
       { className: "note" },
-      `Columns ${version.columns.join(", ")}; lookback ${version.lookback}, trained by job `,
-      version.job_id
-        ? el("a", { href: `#jobs/${version.job_id}` }, version.job_id.slice(0, 8))
-        : "–",
+      `Columns ${version.columns.join(", ")}; lookback ${version.lookback}; trained by job `,
+      job,
     ),
-  );
-  view.append(
     el("h3", {}, "Test metrics"),
     version.metrics
       ? metricsView(version.metrics)
       : el("p", { className: "note" }, "No metrics recorded."),
-  );
-  const figure = el("figure", { id: "forecast-chart" });
-  view.append(
     el("h3", {}, "Forecast"),
-    ...forecastForm(model.name, version, await seriesIds(version, signal), figure, signal),
+    ...forecastForm(model.name, version, ids, figure, signal),
     figure,
   );
+}
+
+export async function showModel(view, signal, name) {
+  const model = await api(`/v1/models/${encodeURIComponent(name)}`, { signal });
+  const slot = el("div", { id: "version" });
+  const versions = model.versions.map((v) => [String(v.version), `version ${v.version}`]);
+  const picker = select("version", "", versions, String(model.latest));
+  picker.addEventListener("change", (event) =>
+    showVersion(slot, model, Number(event.target.value), signal).catch((error) =>
+      showError(slot, error),
+    ),
+  );
+  view.append(el("h2", {}, model.name), picker, slot);
+  await showVersion(slot, model, model.latest, signal);
 }
