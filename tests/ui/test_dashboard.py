@@ -225,3 +225,26 @@ def test_a_job_page_follows_the_event_stream_without_polling(
     assert points(dashboard, "#loss-chart") == len(final["history"]) >= 2
     assert len(polls) == 1  # the page's first read; every later state came by the stream
     assert dashboard.console.unexpected() == []
+
+
+def test_the_model_page_switches_between_versions(dashboard: Dashboard, server: Server) -> None:
+    tiny = {
+        "model_name": "ui-two",
+        "data": {"function": "sin", "params": {"points": 400}},
+        "training": {"epochs": 2},
+    }
+    job_ids = []
+    for _ in range(2):
+        submitted = server.http.post("/v1/jobs", json=tiny)
+        assert submitted.status_code == 202, submitted.text
+        job_ids.append(submitted.json()["id"])
+        assert server.wait_for(job_ids[-1], {"succeeded", "failed"})["status"] == "succeeded"
+
+    dashboard.open("#models/ui-two")
+    picker = dashboard.page.locator("select[name=version]")
+    expect(picker).to_have_value("2")
+    expect(dashboard.page.locator("#version")).to_contain_text(f"trained by job {job_ids[1][:8]}")
+    picker.select_option("1")
+    expect(dashboard.page.locator("#version")).to_contain_text(f"trained by job {job_ids[0][:8]}")
+    draw_forecast(dashboard, horizon=5, level="95")
+    assert dashboard.console.unexpected() == []
