@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import torch
 from fastapi import Depends, FastAPI
 
-from app import __version__, health, openapi
+from app import __version__, health, openapi, ui
 from app.core.auth import ApiKeyGate, documented
 from app.core.config import Settings, get_settings
 from app.core.db import lock_sqlite_store, make_engine, make_session_factory
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dependencies=[documented] if guarded else None,
             responses=responses(401) if guarded else None,
         )
+    ui.install(app)  # the dashboard's pages at /ui/
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyGate, settings=settings)  # before any body is read
     app.add_middleware(HttpMetrics, metrics=metrics)  # outermost: sees every response, 413s too

@@ -1,4 +1,4 @@
-"""API keys: `Authorization: Bearer <key>` on every route but /healthz and /readyz.
+"""API keys: `Authorization: Bearer <key>` on every route but /healthz, /readyz and the pages.
 
 Keys come from FORECAST_API_KEYS. With none configured (the loopback default) nothing is asked;
 `serve` refuses a non-loopback address in that case. `ApiKeyGate` checks the key before any
@@ -25,7 +25,12 @@ from app.core.errors import error_body
 bearer_scheme = HTTPBearer(auto_error=False, description="an API key from FORECAST_API_KEYS")
 documented = Security(bearer_scheme)
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/ui"}
+)
+# The dashboard's static files (app.ui) hold no data, like /docs: the browser sends the key with
+# each data call it makes, so a key never has to sit in a URL or a cookie.
+OPEN_PREFIXES = ("/ui/",)
 MISSING = "this route needs an API key: send `Authorization: Bearer <key>`"
 INVALID = "the API key is not valid"
 TWO_HEADERS = "send one Authorization header, not several"
@@ -37,7 +42,8 @@ def _digest(key: str) -> bytes:
 
 class ApiKeyGate:
     """401 for a request without a configured key, before the app sees it (when keys are
-    configured). The docs and the health routes stay open, and /metrics with METRICS_PUBLIC."""
+    configured). The docs, the dashboard's pages and the health routes stay open, and /metrics
+    with METRICS_PUBLIC."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -55,7 +61,13 @@ class ApiKeyGate:
         return None if matched else INVALID
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.digests or scope["path"] in self.open_paths:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not self.digests
+            or path in self.open_paths
+            or path.startswith(OPEN_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         headers = [value for name, value in scope["headers"] if name == b"authorization"]

@@ -1,0 +1,173 @@
+// The models list, and one model's page: metrics and a forecast chart with intervals.
+import { api } from "./api.js";
+import { forecastChart } from "./charts.js";
+import { el, errorBox, showError, table } from "./dom.js";
+import { metricsView } from "./metrics.js";
+
+const LEVELS = [50, 80, 90, 95, 98, 99]; // the levels the service calibrates (app.ml.intervals)
+const MAX_SERIES_CHOICES = 1000;
+
+export async function showModels(view, signal) {
+  const models = await api("/v1/models", { signal });
+  view.append(
+    el("h2", {}, "Models"),
+    models.items.length
+      ? table(
+          ["model", "latest", "versions", "columns"],
+          models.items.map((model) => [
+            el("a", { href: `#models/${model.name}` }, model.name),
+            String(model.latest),
+            model.versions.join(", "),
+            model.columns.join(", "),
+          ]),
+        )
+      : el("p", { className: "note" }, "No models yet: train one."),
+  );
+}
+
+// The ids a many-series model can continue, from the dataset it was trained on.
+async function seriesIds(version, signal) {
+  const datasetId = version.spec?.data?.dataset_id;
+  if (!version.metrics || !("mean" in version.metrics) || !datasetId) return null;
+  const dataset = await api(`/v1/datasets/${datasetId}`, { signal });
+  return (dataset.series || []).slice(0, MAX_SERIES_CHOICES).map((series) => series.id);
+}
+
+function select(name, label, options, chosen) {
+  return el(
+    "label",
+    {},
+    `${label} `,
+    el(
+      "select",
+      { name },
+      options.map(([value, text]) => el("option", { value, selected: value === chosen }, text)),
+    ),
+  );
+}
+
+// The forecast the service answered, for one series (or the only one) and one column.
+function drawForecast(figure, answer, column) {
+  const part = answer.series ? answer.series[0] : answer;
+  const index = answer.columns.indexOf(column);
+  const pick = (rows) => rows.map((values) => values[index]);
+  const times = (part.timestamps || []).map((stamp) => Date.parse(stamp) / 1000);
+  const time = times.length === answer.horizon && times.every(Number.isFinite);
+  forecastChart(figure, {
+    x: time ? times : Array.from({ length: answer.horizon }, (_, step) => step + 1),
+    time,
+    values: pick(part.forecast),
+    intervals: part.intervals.map((band) => ({
+      level: band.level,
+      lower: pick(band.lower),
+      upper: pick(band.upper),
+    })),
+    label: part.id ? `${column} · ${part.id}` : column,
+  });
+}
+
+function forecastForm(name, version, ids, figure, signal) {
+  const message = el("div");
+  const form = el(
+    "form",
+    { className: "inline", id: "forecast-form" },
+    ids
+      ? select(
+          "series",
+          "series",
+          ids.map((id) => [id, id]),
+          ids[0],
+        )
+      : null,
+    version.columns.length > 1
+      ? select(
+          "column",
+          "column",
+          version.columns.map((c) => [c, c]),
+          version.columns[0],
+        )
+      : null,
+    el(
+      "label",
+      {},
+      "horizon ",
+      el("input", {
+        name: "horizon",
+        type: "number",
+        min: 1,
+        value: Math.max(version.horizon || 1, 24),
+        required: true,
+      }),
+    ),
+    select(
+      "level",
+      "interval",
+      [["", "none"], ...LEVELS.map((level) => [String(level), `${level}%`])],
+      "80",
+    ),
+    el("button", { type: "submit" }, "Forecast"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = new FormData(form);
+    const body = { horizon: Number(fields.get("horizon")), version: version.version };
+    if (fields.get("level")) body.levels = [Number(fields.get("level"))];
+    if (ids) body.series = [fields.get("series")];
+    message.replaceChildren();
+    try {
+      const answer = await api(`/v1/models/${name}/forecast`, {
+        method: "POST",
+        json: body,
+        signal,
+      });
+      drawForecast(figure, answer, fields.get("column") || version.columns[0]);
+    } catch (error) {
+      showError(message, error);
+    }
+  });
+  return [form, message];
+}
+
+// One version's facts, metrics and forecast form, in `slot`.
+async function showVersion(slot, model, number, signal) {
+  const version = model.versions.find((v) => v.version === number);
+  slot.replaceChildren();
+  if (!version.readable) {
+    slot.append(errorBox({ message: version.error || `version ${number} cannot be read` }));
+    return;
+  }
+  const job = version.job_id
+    ? el("a", { href: `#jobs/${version.job_id}` }, version.job_id.slice(0, 8))
+    : "none (bundled)";
+  const figure = el("figure", { id: "forecast-chart" });
+  const ids = await seriesIds(version, signal);
+  slot.append(
+    el(
+      "p",
+      { className: "note" },
+      `Columns ${version.columns.join(", ")}; lookback ${version.lookback}; trained by job `,
+      job,
+    ),
+    el("h3", {}, "Test metrics"),
+    version.metrics
+      ? metricsView(version.metrics)
+      : el("p", { className: "note" }, "No metrics recorded."),
+    el("h3", {}, "Forecast"),
+    ...forecastForm(model.name, version, ids, figure, signal),
+    figure,
+  );
+}
+
+export async function showModel(view, signal, name) {
+  const model = await api(`/v1/models/${encodeURIComponent(name)}`, { signal });
+  const slot = el("div", { id: "version" });
+  const versions = model.versions.map((v) => [String(v.version), `version ${v.version}`]);
+  const picker = select("version", "", versions, String(model.latest));
+  picker.addEventListener("change", (event) =>
+    showVersion(slot, model, Number(event.target.value), signal).catch((error) =>
+      showError(slot, error),
+    ),
+  );
+  view.append(el("h2", {}, model.name), picker, slot);
+  await showVersion(slot, model, model.latest, signal);
+}

@@ -1,0 +1,250 @@
+"""The dashboard in a real browser against a real server: start a job from the page, watch its
+loss curve grow, draw forecasts with intervals, upload a CSV of many series, and the API keys."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Route, expect
+
+from tests.e2e.server import Server
+from tests.ui.conftest import TRAINING_MS, Dashboard, open_dashboard
+
+pytestmark = pytest.mark.slow
+
+KEY = "dashboard-key-0123456789"
+JOB_URL = re.compile(r"#jobs/([0-9a-f]{32})$")
+# GET /v1/jobs/{id}/events is not served on every version of the service: the page then falls
+# back to polling, and Chromium logs the 404 of that one request.
+NO_EVENT_STREAM = r"status of 404 .* at \S+/v1/jobs/[0-9a-f]{32}/events$"
+# Long enough to still be running when the test cancels it.
+RUNNING_JOB = {
+    "model_name": "ui-long",
+    "data": {"function": "sin", "params": {"points": 8000, "stop": 800.0}},
+    "training": {"epochs": 5000, "early_stopping_patience": 0},
+}
+
+
+def points(dashboard: Dashboard, selector: str) -> int:
+    return int(dashboard.page.locator(selector).get_attribute("data-points") or 0)
+
+
+def start_job(dashboard: Dashboard, model_name: str, epochs: int, **params: str) -> str:
+    """Fill in the page's job form and submit it; returns the id of the job page it opens."""
+    page = dashboard.page
+    page.get_by_role("link", name="Upload and train").click()
+    page.fill("#model_name", model_name)
+    for name, value in params.items():
+        page.fill(f"#param-{name}", value)
+    page.fill("#epochs", str(epochs))
+    page.get_by_role("button", name="Start job").click()
+    page.wait_for_url(JOB_URL)
+    found = JOB_URL.search(page.url)
+    assert found
+    return found.group(1)
+
+
+def wait_for_end(dashboard: Dashboard) -> str:
+    """The job page's status once the job has ended."""
+    badge = dashboard.page.locator("#job-summary [data-status]")
+    expect(badge).to_have_attribute(
+        "data-status", re.compile("succeeded|failed|cancelled"), timeout=TRAINING_MS
+    )
+    return badge.get_attribute("data-status") or ""
+
+
+def draw_forecast(dashboard: Dashboard, horizon: int, level: str) -> None:
+    page = dashboard.page
+    page.fill("#forecast-form [name=horizon]", str(horizon))
+    page.select_option("#forecast-form [name=level]", level)
+    page.get_by_role("button", name="Forecast").click()
+    chart = page.locator("#forecast-chart")
+    expect(chart).to_have_attribute("data-points", str(horizon))
+    expect(chart).to_have_attribute("data-intervals", "1")
+    expect(chart.locator("canvas")).to_have_count(1)
+    expect(chart).to_contain_text(f"upper {level}%")
+
+
+def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
+    dashboard: Dashboard, server: Server
+) -> None:
+    page = dashboard.page
+    dashboard.open()
+    expect(page.get_by_text("No jobs yet.")).to_be_visible()
+    # Enough rows that epochs take a moment each, so the page shows the curve while it grows.
+    job_id = start_job(dashboard, "ui-sine", epochs=20, points="8000", stop="800")
+
+    page.wait_for_function("() => Number(document.querySelector('#loss-chart').dataset.points) > 0")
+    first = points(dashboard, "#loss-chart")
+    assert page.locator("#job-summary [data-status]").get_attribute("data-status") == "running"
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#loss-chart').dataset.points) > {first}"
+    )
+    dashboard.screenshot("job-running")
+    assert wait_for_end(dashboard) == "succeeded"
+    job = server.http.get(f"/v1/jobs/{job_id}").json()
+    assert points(dashboard, "#loss-chart") == len(job["history"]) > first
+    expect(page.locator("#job-outcome table")).to_contain_text("naive, rollout")
+
+    page.get_by_role("link", name="ui-sine v1").click()
+    expect(page.locator("h2")).to_have_text("ui-sine")
+    expect(page.locator("select[name=version]")).to_have_value("1")
+    expect(page.locator(".metrics table")).to_contain_text("seasonal naive")
+    draw_forecast(dashboard, horizon=60, level="90")
+    assert dashboard.screenshot("model-forecast").stat().st_size > 0
+
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.locator("#jobs table")).to_contain_text("ui-sine")
+    expect(page.locator("#jobs [data-status]")).to_have_text("succeeded")
+    assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
+
+
+def long_csv(path: Path) -> Path:
+    """Two noisy weekly-seasonal daily series, a and b, as a long table (unique_id, ds, value)."""
+    rows = ["unique_id,ds,value"]
+    days = np.arange(240)
+    noise = np.random.default_rng(7).normal(0.0, 0.3, size=(2, days.size))
+    for series_id, phase, jitter in (("a", 0.0, noise[0]), ("b", 1.5, noise[1])):
+        values = 10 + np.sin(2 * np.pi * days / 7 + phase) + jitter
+        dates = np.datetime64("2025-01-01") + days
+        rows += [
+            f"{series_id},{date},{value:.5f}" for date, value in zip(dates, values, strict=True)
+        ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_upload_many_series_train_and_forecast_one_of_them(
+    dashboard: Dashboard, tmp_path: Path
+) -> None:
+    page = dashboard.page
+    dashboard.open("#new")
+    page.set_input_files("#file", str(long_csv(tmp_path / "stores.csv")))
+    page.fill("#name", "stores")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-result")).to_contain_text("480 rows, 2 series")
+    expect(page.locator("#source option:checked")).to_contain_text("dataset stores")
+
+    page.fill("#model_name", "ui-stores")
+    page.fill("#epochs", "3")
+    page.get_by_role("button", name="Start job").click()
+    page.wait_for_url(JOB_URL)
+    assert wait_for_end(dashboard) == "succeeded"
+
+    page.get_by_role("link", name="ui-stores v1").click()
+    expect(page.locator(".metrics table")).to_contain_text("mean of 2 series")
+    page.select_option("#forecast-form [name=series]", "b")
+    draw_forecast(dashboard, horizon=14, level="80")
+    expect(page.locator("#forecast-chart")).to_contain_text("value · b")
+    assert dashboard.screenshot("series-forecast").stat().st_size > 0
+    assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
+
+
+def test_upload_errors_name_the_problem(dashboard: Dashboard, tmp_path: Path) -> None:
+    dashboard.open("#new")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("value\n1\nnot-a-number\n3\n")
+    dashboard.page.set_input_files("#file", str(bad))
+    dashboard.page.get_by_role("button", name="Upload").click()
+    alert = dashboard.page.locator("#upload-result [role=alert]")
+    expect(alert).to_contain_text("not-a-number")
+    # The service's 422 is the page's message, not a console error.
+    assert dashboard.console.unexpected(r"status of 422 .* at \S+/v1/datasets$") == []
+
+
+@pytest.fixture
+def keyed_dashboard(browser: Browser, tmp_path: Path) -> Iterator[Dashboard]:
+    root = tmp_path / "keyed"
+    root.mkdir()
+    server = Server(root, api_keys=KEY).start()
+    yield from open_dashboard(browser, server, tmp_path / "screenshots")
+    server.stop()
+
+
+def test_with_api_keys_the_page_asks_for_the_key_and_then_works(
+    keyed_dashboard: Dashboard,
+) -> None:
+    page = keyed_dashboard.page
+    keyed_dashboard.open()
+    alert = page.locator("#view [role=alert]")
+    expect(alert).to_contain_text("Not authorised: this route needs an API key")
+    expect(alert).to_contain_text("Enter the service's API key")
+
+    page.fill("#key", "wrong-key-0123456789")
+    page.get_by_role("button", name="Use").click()
+    expect(alert).to_contain_text("the API key is not valid")
+
+    page.fill("#key", KEY)
+    page.get_by_role("button", name="Use").click()
+    expect(page.get_by_text("No jobs yet.")).to_be_visible()
+    expect(page.locator("#key-state")).to_have_text("key set for this tab")
+    page.reload()  # the key stays for the browser session
+    expect(page.get_by_text("No jobs yet.")).to_be_visible()
+    page.get_by_role("link", name="Models").click()
+    expect(page.locator("#view [role=alert]")).to_have_count(0)
+    assert keyed_dashboard.console.unexpected(r"status of 401 .* at \S+/v1/jobs\?limit=50$") == []
+
+
+def sse(event: str, job: dict[str, object], counter: int) -> str:
+    """One event as the contract of GET /v1/jobs/{id}/events writes it (CRLF line ends, as
+    sse-starlette sends them)."""
+    return f"event: {event}\r\ndata: {json.dumps(job)}\r\nid: {counter}\r\n\r\n"
+
+
+def test_a_job_page_follows_the_event_stream_without_polling(
+    dashboard: Dashboard, server: Server
+) -> None:
+    # The stream's transport is played here by the contract, from the real job's real states:
+    # the endpoint itself is served by another part of the service.
+    submitted = server.http.post("/v1/jobs", json=RUNNING_JOB)
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    server.wait_for_epoch(job_id, epoch=2)
+
+    def stream(route: Route) -> None:
+        running = server.http.get(f"/v1/jobs/{job_id}").json()
+        server.http.post(f"/v1/jobs/{job_id}/cancel")
+        ended = server.wait_for(job_id, {"cancelled"})
+        body = sse("progress", running, 1) + ": ping\r\n\r\n" + sse("end", ended, 2)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    dashboard.page.route("**/v1/jobs/*/events", stream)
+    polls: list[str] = []
+    dashboard.page.on(
+        "request",
+        lambda request: polls.append(request.url) if request.url.endswith(job_id) else None,
+    )
+    dashboard.open(f"#jobs/{job_id}")
+    assert wait_for_end(dashboard) == "cancelled"
+    final = server.http.get(f"/v1/jobs/{job_id}").json()
+    assert points(dashboard, "#loss-chart") == len(final["history"]) >= 2
+    assert len(polls) == 1  # the page's first read; every later state came by the stream
+    assert dashboard.console.unexpected() == []
+
+
+def test_the_model_page_switches_between_versions(dashboard: Dashboard, server: Server) -> None:
+    tiny = {
+        "model_name": "ui-two",
+        "data": {"function": "sin", "params": {"points": 400}},
+        "training": {"epochs": 2},
+    }
+    job_ids = []
+    for _ in range(2):
+        submitted = server.http.post("/v1/jobs", json=tiny)
+        assert submitted.status_code == 202, submitted.text
+        job_ids.append(submitted.json()["id"])
+        assert server.wait_for(job_ids[-1], {"succeeded", "failed"})["status"] == "succeeded"
+
+    dashboard.open("#models/ui-two")
+    picker = dashboard.page.locator("select[name=version]")
+    expect(picker).to_have_value("2")
+    expect(dashboard.page.locator("#version")).to_contain_text(f"trained by job {job_ids[1][:8]}")
+    picker.select_option("1")
+    expect(dashboard.page.locator("#version")).to_contain_text(f"trained by job {job_ids[0][:8]}")
+    draw_forecast(dashboard, horizon=5, level="95")
+    assert dashboard.console.unexpected() == []
