@@ -49,6 +49,7 @@ def ml_configs(
         test_rows=training.test_rows,
         min_steps=training.min_steps,
         ensemble=training.ensemble,
+        ensemble_lookbacks=tuple(training.ensemble_lookbacks),
         refit=training.refit,
         folds=training.folds,
         deseasonalise=training.deseasonalise,

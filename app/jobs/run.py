@@ -30,6 +30,7 @@ from app.ml.budget import TrainingCancelled
 from app.ml.checkpoints import CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import write as write_checkpoint
 from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.model import EnsembleForecaster
 from app.ml.train import TrainingDiverged, TrainResult, train
 from app.registry import CheckpointStore
 
@@ -159,6 +160,7 @@ class JobRun:
             time_axis=None if loaded.time_axis is None else loaded.time_axis.to_json(),
             series=_series_meta(loaded, result),
             ensemble=int(metrics.get("ensemble", 1)),
+            ensemble_lookbacks=_member_lookbacks(result),
             deseasonalise_season=season if train_config.deseasonalise and season >= 2 else None,
             seasonal=None if loaded.series is not None else result.seasons[0],
         )
@@ -166,6 +168,14 @@ class JobRun:
             row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)
         )
         return metrics, version
+
+
+def _member_lookbacks(result: TrainResult) -> list[int] | None:
+    """An ensemble's member lookbacks where they differ (None: one model, or all alike)."""
+    model = result.model
+    if not isinstance(model, EnsembleForecaster) or len(set(model.lookbacks)) == 1:
+        return None
+    return model.lookbacks
 
 
 def _series_meta(loaded: LoadedSeries, result: TrainResult) -> list[SeriesMeta] | None:

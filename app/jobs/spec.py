@@ -131,6 +131,9 @@ class TrainingSpec(Schema):
     test_rows: int | None = _ml(TrainConfig, "test_rows", ge=1, le=1_000_000)
     min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
     ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
+    ensemble_lookbacks: list[Annotated[int, Field(ge=1, le=10_000)]] = _ml(
+        TrainConfig, "ensemble_lookbacks", max_length=MAX_ENSEMBLE
+    )
     refit: bool = _ml(TrainConfig, "refit")
     folds: int = _ml(TrainConfig, "folds", ge=0, le=MAX_FOLDS)
     deseasonalise: bool = _ml(TrainConfig, "deseasonalise")

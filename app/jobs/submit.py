@@ -21,6 +21,7 @@ from app.ml.model import LSTMConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
 from app.ml.train import (
     DESEASONALISE_NEEDS,
+    ENSEMBLE_LOOKBACKS_NEED,
     STATEFUL_NEEDS,
     TrainConfig,
     split_of,
@@ -190,6 +191,17 @@ def _check_roles(
     model_config, train_config, _ = ml_configs(request, columns, settings)
     if request.training.stateful and not stateful_possible(model_config):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    lookbacks, window = request.training.ensemble_lookbacks, request.window
+    if lookbacks and (
+        len(lookbacks) != request.training.ensemble
+        or max(lookbacks) != window.lookback
+        or any(rows % window.patch for rows in lookbacks)
+    ):
+        raise InvalidInput(
+            f"{ENSEMBLE_LOOKBACKS_NEED}, each a multiple of the patch: got {lookbacks} for "
+            f"ensemble {request.training.ensemble} and lookback {window.lookback}",
+            field="training.ensemble_lookbacks",
+        )
     if request.training.deseasonalise and (
         roles.covariates or min(roles.target_input_positions) < 0
     ):

@@ -123,6 +123,8 @@ class CheckpointMeta:
     series: list[SeriesMeta] | None = None
     # Members of an ensemble (their weights side by side in the weights file); 1: one model.
     ensemble: int = 1
+    # Each member's lookback where they differ (None: every member's is the config's).
+    ensemble_lookbacks: list[int] | None = None
     # The season a model that deseasonalises divides its series by (None: it does not), and
     # the one series' seasons phased to continue it (None: it had none; a global model keeps
     # each series' own in `series`).
@@ -170,6 +172,11 @@ class CheckpointMeta:
             | ({} if self.ensemble == 1 else {"ensemble": self.ensemble})
             | (
                 {}
+                if self.ensemble_lookbacks is None
+                else {"ensemble_lookbacks": list(self.ensemble_lookbacks)}
+            )
+            | (
+                {}
                 if self.deseasonalise_season is None
                 else {"deseasonalise_season": self.deseasonalise_season}
             )
@@ -201,6 +208,11 @@ class CheckpointMeta:
                 time_axis=_optional(data, "time_axis", dict),
                 series=_series(data.get("series"), config.lookback, len(columns)),
                 ensemble=int(data.get("ensemble", 1)),
+                ensemble_lookbacks=(
+                    None
+                    if data.get("ensemble_lookbacks") is None
+                    else [int(rows) for rows in data["ensemble_lookbacks"]]
+                ),
                 deseasonalise_season=_optional(data, "deseasonalise_season", int),
                 seasonal=(
                     None
@@ -221,6 +233,16 @@ class CheckpointMeta:
             self.rollout_mode in ("window", "state")
             and 1 <= self.ensemble <= MAX_ENSEMBLE
             and (self.ensemble == 1 or self.rollout_mode == "window")
+            and (
+                self.ensemble_lookbacks is None
+                or (
+                    len(self.ensemble_lookbacks) == self.ensemble
+                    and max(self.ensemble_lookbacks) == config.lookback
+                    and all(
+                        rows >= 1 and rows % config.patch == 0 for rows in self.ensemble_lookbacks
+                    )
+                )
+            )
             and len(set(self.columns)) == len(self.columns)
             and len(set(inputs)) == len(inputs) == config.n_features
             and len(set(targets)) == len(targets) == config.n_outputs
@@ -454,6 +476,9 @@ def write(directory: Path, model: Forecaster, meta: CheckpointMeta) -> None:
     members = len(model.members) if isinstance(model, EnsembleForecaster) else 1
     if members != meta.ensemble:
         raise ValueError("the metadata describes another ensemble size")
+    lookbacks = model.lookbacks if isinstance(model, EnsembleForecaster) else [meta.config.lookback]
+    if (meta.ensemble_lookbacks or [meta.config.lookback] * members) != lookbacks:
+        raise ValueError("the metadata describes other member lookbacks")
     weights_path = directory / WEIGHTS_FILE
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     safetensors.torch.save_file(state, str(weights_path))
@@ -501,7 +526,7 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         model: Forecaster = (
             LSTMForecaster(meta.config)
             if meta.ensemble == 1
-            else EnsembleForecaster(meta.config, meta.ensemble)
+            else EnsembleForecaster(meta.config, meta.ensemble, meta.ensemble_lookbacks)
         )
         model.load_state_dict(load_safetensors(data))
     except (TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 
 import torch
@@ -170,27 +171,45 @@ class LSTMForecaster(nn.Module):
 
 
 class EnsembleForecaster(nn.Module):
-    """Members of one config fitted from different seeds: a call answers the median of their
-    predictions, which one member gone astray cannot move far. Rolled out by window only:
-    members carry states of their own, so there is no one state to continue from.
+    """Members fitted from different seeds, and possibly windows of different lengths: a call
+    answers the median of their predictions, which one member gone astray cannot move far.
+    Each member reads the last rows of the window its own lookback asks for; `config` is the
+    longest. Rolled out by window only: members carry states of their own, so there is no one
+    state to continue from.
 
     forward(x [B, T, F]) -> (prediction [B, horizon, O], None).
     """
 
-    def __init__(self, config: LSTMConfig, members: int | list[LSTMForecaster]) -> None:
+    def __init__(
+        self,
+        config: LSTMConfig,
+        members: int | list[LSTMForecaster],
+        lookbacks: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         if isinstance(members, int):  # to be filled by load_state_dict
-            members = [LSTMForecaster(config) for _ in range(members)]
+            lookbacks = lookbacks or [config.lookback] * members
+            if len(lookbacks) != members:
+                raise ValueError("an ensemble needs one lookback per member")
+            members = [LSTMForecaster(replace(config, lookback=rows)) for rows in lookbacks]
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two members")
+        self.lookbacks = [member.config.lookback for member in members]  # each member's
+        if max(self.lookbacks) != config.lookback:
+            raise ValueError("an ensemble's lookback is its longest member's")
         self.members = nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, None]:
         """x: [B, T, F] -> (the members' median [B, horizon, O], None)."""
         if state is not None:
             raise ValueError("an ensemble rolls out by window: it carries no state")
-        predictions = torch.stack([member(x)[0] for member in self.members])
+        predictions = torch.stack(
+            [
+                member(x[:, -rows:])[0]
+                for member, rows in zip(self.members, self.lookbacks, strict=True)
+            ]
+        )
         return torch.quantile(predictions, 0.5, dim=0), None
 
 

@@ -30,7 +30,7 @@ from app.ml.data import (
     segments_of,
     split_problems,
 )
-from app.ml.fields import described
+from app.ml.fields import DESCRIPTION, described
 from app.ml.forecast import RolloutMode
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.panel_assess import PanelFitted, assess_panel
@@ -80,6 +80,16 @@ class TrainConfig:
         1,
         "models fitted from seeds seed, seed + 1, ...; forecasts are their median (rolled out by "
         "window)",
+    )
+    # Members that read windows of different lengths err in less alike ways than members that
+    # differ only by seed.
+    ensemble_lookbacks: tuple[int, ...] = field(
+        default_factory=tuple,
+        metadata={
+            DESCRIPTION: "each ensemble member's lookback (as many as `ensemble`, the longest "
+            "equal to the window's lookback, each a multiple of its patch); default: every "
+            "member reads the whole window"
+        },
     )
     # Validation chose the epochs; refitting then lets the newest rows, which validation and
     # test held out, inform the forecast. The metrics describe the model before the refit.
@@ -174,6 +184,10 @@ class TrainResult:
         return self.tails[0]
 
 
+ENSEMBLE_LOOKBACKS_NEED = (
+    "ensemble_lookbacks needs one lookback per ensemble member, the longest equal to the "
+    "window's lookback"
+)
 DESEASONALISE_NEEDS = (
     "deseasonalising divides every column by its own seasons: it needs every column to be "
     "predicted, without known covariates"
@@ -553,13 +567,19 @@ def train(
     series = np.asarray(series, dtype=np.float64)
     roles = roles or ColumnRoles.of(series.shape[1])
     lengths = [len(series)] if panel is None else list(panel.lengths)
+    lookbacks = config.ensemble_lookbacks or (model_config.lookback,) * config.ensemble
+    if len(lookbacks) != config.ensemble or max(lookbacks) != model_config.lookback:
+        raise ValueError(ENSEMBLE_LOOKBACKS_NEED)
+    # Longest first: members cut off by the time limit leave a model that reads the whole window.
+    lookbacks = tuple(sorted(lookbacks, reverse=True))
     members: list[_Trainer] = []
     for member in range(config.ensemble):
         if members and members[-1].past_deadline():  # out of time: the members fitted so far
             break
         member_config = replace(config, seed=config.seed + member)
+        member_model = replace(model_config, lookback=lookbacks[member])
         trainer = _Trainer(
-            series, model_config, member_config, device, roles, fit_deadline, lengths, season
+            series, member_model, member_config, device, roles, fit_deadline, lengths, season
         )
         offset = sum(len(done.history) for done in members)
         progress = None if on_progress is None else _numbered(on_progress, offset, config)
