@@ -81,3 +81,23 @@ def test_a_refitted_job_with_a_backtest_reports_both_and_serves_the_refitted_mod
         )
         answer = client.post("/v1/models/refit/forecast", json={"horizon": 6, "levels": [90]})
         assert answer.status_code == 200, answer.text
+
+
+def test_member_lookbacks_through_the_api(tmp_path: Path) -> None:
+    settings, repos = inline_repositories(tmp_path)
+    spec = {
+        "model_name": "windows",
+        "data": {"function": "sin", "params": {"points": 300, "stop": 30}},
+        "window": {"lookback": 12},
+        "architecture": {"hidden_size": 8, "num_layers": 1},
+        "training": {"epochs": 2, "ensemble": 2, "ensemble_lookbacks": [6, 12]},
+    }
+    final = run_inline(settings, repos, spec)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        answer = client.post("/v1/models/windows/forecast", json={"horizon": 4})
+        assert answer.status_code == 200, answer.text
+        wrong = spec | {"training": spec["training"] | {"ensemble_lookbacks": [6, 10]}}
+        refused = client.post("/v1/jobs", json=wrong | {"model_name": "wrong"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "training.ensemble_lookbacks"

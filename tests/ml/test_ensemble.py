@@ -80,3 +80,37 @@ def test_an_ensemble_is_one_checkpoint(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="ensemble size"):
         write(tmp_path / "other", ensemble, replace(meta, ensemble=2))
+
+
+def test_members_read_windows_of_their_own_length(series: np.ndarray, tmp_path: Path) -> None:
+    config = TrainConfig(
+        epochs=2, early_stopping_patience=0, ensemble=3, ensemble_lookbacks=(6, 10, 4)
+    )
+    result = train(series, TINY, config, CPU)
+    ensemble = result.model
+    assert isinstance(ensemble, EnsembleForecaster)
+    assert ensemble.lookbacks == [10, 6, 4]  # the whole window's member first
+    window = torch.randn(3, 10, 1)
+    with torch.inference_mode():
+        reads = zip(ensemble.members, (10, 6, 4), strict=True)
+        each = torch.stack([member(window[:, -rows:])[0] for member, rows in reads])
+        torch.testing.assert_close(ensemble(window)[0], each.median(dim=0).values)
+    meta = CheckpointMeta(
+        config=TINY, scaler=result.scaler, rollout_mode="window", columns=["sin"],
+        inputs=["sin"], targets=["sin"], tail=result.tail, ensemble=3,
+        ensemble_lookbacks=[10, 6, 4],
+    )  # fmt: skip
+    write(tmp_path, ensemble, meta)
+    loaded = load(tmp_path, CPU)
+    assert isinstance(loaded.model, EnsembleForecaster)
+    assert loaded.model.lookbacks == [10, 6, 4]
+    torch.testing.assert_close(rollout(loaded.model, window, 5), rollout(ensemble, window, 5))
+    with pytest.raises(ValueError, match="other member lookbacks"):
+        write(tmp_path / "x", ensemble, replace(meta, ensemble_lookbacks=None))
+
+
+def test_member_lookbacks_must_fit_the_window(series: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="one lookback per ensemble member"):
+        train(series, TINY, TrainConfig(epochs=1, ensemble=2, ensemble_lookbacks=(6, 8)), CPU)
+    with pytest.raises(ValueError, match="longest member"):
+        EnsembleForecaster(TINY, 2, [6, 8])
