@@ -135,3 +135,41 @@ def test_a_model_with_known_covariates_cannot_deseasonalise(tmp_path: Path) -> N
         )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == "training.deseasonalise"
+
+
+def test_a_one_series_model_continues_its_own_seasons(tmp_path: Path) -> None:
+    t = np.arange(240)
+    values = (50 + 0.1 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12))
+    values = values + np.random.default_rng(1).normal(0, 0.5, len(t))
+    settings, repos = inline_repositories(tmp_path)
+    spec = {
+        "model_name": "one",
+        "data": {"values": values.tolist()},
+        "season_length": 12,
+        "window": {"lookback": 24, "horizon": 6},
+        "architecture": {"hidden_size": 8, "num_layers": 1},
+        "training": {"epochs": 3, "deseasonalise": True},
+    }
+    final = run_inline(settings, repos, spec)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    checkpoint = load(
+        CheckpointStore(settings.models_dir).version_dir("one", 1), torch.device("cpu")
+    )
+    seasonal = checkpoint.meta.seasonal
+    assert seasonal is not None
+    assert checkpoint.meta.deseasonalise_season == 12
+    adjusted = checkpoint.meta.tail / seasonal.factors(-24, 24)
+    scaler = checkpoint.meta.scaler
+    scaled = torch.as_tensor(scaler.transform(adjusted)[None], dtype=torch.float32)
+    predicted = rollout(checkpoint.model, scaled, 12).double().numpy()[0]
+    expected = scaler.inverse(predicted) * seasonal.factors(0, 12)
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        answer = client.post("/v1/models/one/forecast", json={"horizon": 12})
+        assert answer.status_code == 200, answer.text
+        np.testing.assert_allclose(np.asarray(answer.json()["forecast"]), expected, rtol=1e-5)
+        # The same rows sent as a context: divided by seasons of their own, which the rows
+        # show as well as the training rows did.
+        context = values[-120:, None].tolist()
+        given = client.post("/v1/models/one/forecast", json={"horizon": 12, "context": context})
+        assert given.status_code == 200, given.text
+        np.testing.assert_allclose(np.asarray(given.json()["forecast"]), expected, rtol=0.05)
