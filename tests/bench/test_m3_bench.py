@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.m3 import compose, job_request, merge_patch
+from bench.m3 import compose, deseasonalised, job_request, merge_patch
+from bench.m3_data import M3Series, validation_panel
 from bench.m3_peers import naive2
 
 
@@ -34,3 +35,28 @@ def test_merge_patch_merges_objects_and_null_removes() -> None:
 @pytest.mark.parametrize("group", ["yearly", "other"])
 def test_job_request_is_the_default_plus_the_horizon(group: str) -> None:
     assert set(job_request("d1", group, 8)) == {"model_name", "data", "forecast_horizon"}
+
+
+def test_the_validation_panel_scores_the_last_h_of_each_training_part() -> None:
+    def series(name: str, rows: int) -> M3Series:
+        train = np.arange(rows, dtype=np.float64)
+        return M3Series(name, train, np.zeros(6), 6, 1, None, "YS")
+
+    panel = [series("short", 14), series("long", 25), series("edge", 20)]
+    found = validation_panel(panel)
+    assert [item.id for item in found] == ["long", "edge"]  # still >= 14 rows after the cut
+    long = found[0]
+    np.testing.assert_array_equal(long.train, np.arange(19))
+    np.testing.assert_array_equal(long.test, np.arange(19, 25))
+
+
+def test_deseasonalising_outside_the_service_divides_and_multiplies_back() -> None:
+    t = np.arange(60, dtype=np.float64)
+    shape = 1 + 0.3 * np.sin(2 * np.pi * t / 12)
+    seasonal = M3Series("s", (100 + t) * shape, np.zeros(6), 6, 12, None, "MS")
+    flat = M3Series("f", 100 + t, np.zeros(6), 6, 12, None, "MS")
+    adjusted, factors = deseasonalised([seasonal, flat])
+    assert list(factors) == ["s"]  # the flat series fails the test and is left as it is
+    np.testing.assert_allclose(adjusted[0].train, 100 + t, rtol=0.01)
+    assert adjusted[1] is flat
+    np.testing.assert_allclose(factors["s"], shape[:6] / shape.mean(), rtol=0.01)
