@@ -70,10 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:
                 logger.warning("marked %d interrupted job(s) failed", len(interrupted))
-        torch.set_num_threads(settings.serve_threads)  # forecasts run in this process
+        torch.set_num_threads(settings.serve_threads)  # threads started from now; see use_threads
         checkpoints = CheckpointStore(settings.models_dir)
         checkpoints.ensure()
-        cache = ModelCache(checkpoints, resolve_device(settings.device), settings.model_cache_size)
+        cache = ModelCache(
+            checkpoints,
+            resolve_device(settings.device),
+            settings.model_cache_size,
+            settings.serve_threads,
+        )
         runner: LocalRunner | CeleryRunner = (
             LocalRunner(settings, jobs, metrics.observe_epoch)
             if local

@@ -15,6 +15,7 @@ from app.core.schemas import Rows
 from app.datasets import Limits, TimeAxis, to_matrix
 from app.ml.checkpoints import Checkpoint, StackedScalers
 from app.ml.cost import rollout_flops
+from app.ml.device import use_threads
 from app.ml.intervals import half_widths
 from app.registry.cache import ModelCache
 from app.registry.schemas import (
@@ -258,6 +259,7 @@ def make_forecast(
     contexts = _contexts(request, checkpoint, label)
     future = _future(request, checkpoint, label, len(contexts.values))
     _check_work(checkpoint, len(contexts.values), request, limits)
+    use_threads(cache.threads)  # this worker thread's own count, not torch's default
     values = checkpoint.forecast(
         contexts.values, request.horizon, cache.device, future, keep_going, contexts.scalers
     )
