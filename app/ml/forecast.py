@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from app.ml.data import Scaling
-from app.ml.fused import FusedForecaster
+from app.ml.fused import FusedForecaster, columns
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig
 
 RolloutMode = Literal["window", "state"]
@@ -114,8 +114,9 @@ class _Window:
             for out, at_input in enumerate(config.roles.target_input_positions)
             if at_input >= 0
         ]
-        self.outputs = [out for out, _ in pairs]
-        self.inputs = [at_input for _, at_input in pairs]
+        self.fed = bool(pairs)
+        self.outputs = columns(tuple(out for out, _ in pairs))
+        self.inputs = columns(tuple(at_input for _, at_input in pairs))
         self.predicted = context.new_empty(batch, calls * config.horizon, config.n_outputs)
 
     def of_call(self, call: int) -> torch.Tensor:
@@ -127,7 +128,7 @@ class _Window:
         """Keep call `call`'s prediction [B, H, O] and feed its input columns back."""
         horizon, at = self.config.horizon, self.config.lookback + call * self.config.horizon
         self.predicted[:, call * horizon : (call + 1) * horizon] = chunk
-        if self.inputs:
+        if self.fed:
             self.rows[:, at : at + horizon, self.inputs] = chunk[..., self.outputs]
 
 
@@ -144,7 +145,10 @@ def _window_rollout(
     fused = FusedForecaster.of(model)
     window = _Window(model.config, context, calls, future)
     overlapping = _overlapping_windows(model.config)
-    if overlapping > 1 and overlapping * len(context) <= WAVEFRONT_ROWS:
+    # Its first window takes a window's steps before any output: that pays back only over
+    # about as many calls as a window has steps.
+    steps_per_window = model.config.lookback // model.config.patch
+    if 1 < overlapping <= WAVEFRONT_ROWS // len(context) and calls >= steps_per_window:
         return _wavefront(fused, window, calls, keep_going)
     for call in range(calls):
         if call and keep_going is not None and not keep_going():

@@ -4,14 +4,16 @@ A small LSTM rolled out one step at a time spends its time on per-call overhead 
 call with its checks and oneDNN set-up, the head's module calls), not on arithmetic. Here the
 weights of a model, or of every member of an ensemble, are stacked once per rollout into
 [E, ...] tensors, and one LSTM step is a few batched tensor ops (`baddbmm`, `sigmoid`, `tanh`)
-with nn.LSTM's gate order (i, f, g, o), so outputs match `LSTMForecaster.forward` to float
+computing nn.LSTM's gates with the same sums, so outputs match `LSTMForecaster.forward` to float
 rounding. A whole window still goes through the members' own `nn.LSTM` in one call: over many
 steps its oneDNN kernel is the faster one. Torch ops keep one implementation for CPU and CUDA.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -33,6 +35,21 @@ def _stacked(weights: list[torch.Tensor], biases: list[torch.Tensor]) -> Linear:
     return torch.stack(weights).transpose(1, 2).contiguous(), torch.stack(biases)[:, None]
 
 
+def _gates_ifog(weight: torch.Tensor) -> torch.Tensor:
+    """nn.LSTM's gate blocks (i, f, g, o) along dim 0 -> (i, f, o, g): the three sigmoid gates
+    side by side, so one op covers them."""
+    i, f, g, o = weight.chunk(4, dim=0)
+    return torch.cat([i, f, o, g])
+
+
+def columns(positions: Sequence[int]) -> slice | list[int]:
+    """Column positions as a slice when they are consecutive (a view, far cheaper to index
+    with than a list)."""
+    if positions and list(positions) == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return list(positions)
+
+
 def _linear(layers: list[nn.Linear]) -> Linear:
     """The same layer of every member, stacked."""
     return _stacked([layer.weight for layer in layers], [layer.bias for layer in layers])
@@ -44,11 +61,17 @@ class FusedForecaster:
     pass in parts: the input projection, one step, a whole sequence, the head."""
 
     config: LSTMConfig
-    layers: list[tuple[Linear, torch.Tensor]]  # per LSTM layer: ((W_ih, b_ih + b_hh), W_hh)
+    # per LSTM layer: ((W_ih, b_ih + b_hh), W_hh), gate blocks in the order i, f, o, g
+    layers: list[tuple[Linear, torch.Tensor]]
     dense: list[Linear]
     head: Linear  # -> [E, N, horizon * O]
     highway: Linear | None
     lstms: list[nn.LSTM]  # the members' own, for whole windows
+
+    @cached_property
+    def targets(self) -> slice | list[int]:
+        """Where the predicted columns are among the inputs (residual and instance norm)."""
+        return columns(self.config.roles.target_input_positions)
 
     @classmethod
     def of(cls, model: Forecaster) -> FusedForecaster:
@@ -61,12 +84,16 @@ class FusedForecaster:
         config = model.config
         layers = []
         for layer in range(config.num_layers):
-            w_ih = [getattr(m.lstm, f"weight_ih_l{layer}") for m in members]
+            w_ih = [_gates_ifog(getattr(m.lstm, f"weight_ih_l{layer}")) for m in members]
             bias = [
-                getattr(m.lstm, f"bias_ih_l{layer}") + getattr(m.lstm, f"bias_hh_l{layer}")
+                _gates_ifog(
+                    getattr(m.lstm, f"bias_ih_l{layer}") + getattr(m.lstm, f"bias_hh_l{layer}")
+                )
                 for m in members
             ]
-            w_hh = torch.stack([getattr(m.lstm, f"weight_hh_l{layer}") for m in members])
+            w_hh = torch.stack(
+                [_gates_ifog(getattr(m.lstm, f"weight_hh_l{layer}")) for m in members]
+            )
             layers.append((_stacked(w_ih, bias), w_hh.transpose(1, 2).contiguous()))
         linears = [[part for part in m.dense if isinstance(part, nn.Linear)] for m in members]
         dense = [_linear(list(same)) for same in zip(*linears, strict=True)]  # layer by layer
@@ -99,10 +126,9 @@ class FusedForecaster:
         x = gates_in
         for layer, ((w_ih, bias), w_hh) in enumerate(self.layers):
             gates = torch.baddbmm(bias, x, w_ih) if layer else x
-            gates = torch.baddbmm(gates, hs[layer], w_hh)  # [E, N, 4 * hidden]: i, f, g, o
-            gate = gates.sigmoid()  # one pass over the contiguous sums; g's part is not used
-            i, f, o = gate[..., :hidden], gate[..., hidden : 2 * hidden], gate[..., 3 * hidden :]
-            c = torch.addcmul(f * cs[layer], i, gates[..., 2 * hidden : 3 * hidden].tanh())
+            gates = torch.baddbmm(gates, hs[layer], w_hh)  # [E, N, 4 * hidden]: i, f, o, g
+            i, f, o = gates[..., : 3 * hidden].sigmoid().chunk(3, dim=2)  # each [E, N, hidden]
+            c = torch.addcmul(f * cs[layer], i, gates[..., 3 * hidden :].tanh())
             x = o * c.tanh()
             hs[layer], cs[layer] = x, c
         return x
@@ -142,8 +168,7 @@ class FusedForecaster:
         top, state = self.sequence(self.chunks(x), state)
         step = self.predict(top, x)  # [E, B, H, O]
         if config.instance_norm:
-            outputs = config.roles.target_input_positions
-            step = step * spread[:, :, outputs] + center[:, :, outputs]
+            step = step * spread[:, :, self.targets] + center[:, :, self.targets]
         return self.combine(step), state
 
     def chunks(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,7 +188,7 @@ class FusedForecaster:
             step = step + torch.baddbmm(self.highway[1], flat, self.highway[0])
         step = step.view(self.members, -1, config.horizon, config.n_outputs)  # [E, B, H, O]
         if config.residual:
-            step = step + window[:, -1:, config.roles.target_input_positions]  # + [B, 1, O]
+            step = step + window[:, -1:, self.targets]  # + [B, 1, O]
         return step
 
     def combine(self, step: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 
 LOOKBACK = 6
-STEPS = 40
+STEPS = 40  # several windows' worth: the wavefront's path
 
 
 def make(config: LSTMConfig, seed: int = 0, members: int = 1) -> Forecaster:
@@ -51,14 +51,16 @@ def by_module_calls(
     return torch.cat(predicted, 1)[:, :steps]
 
 
-def check(model: Forecaster, mode: RolloutMode = "window", batch: int = 3) -> None:
+def check(
+    model: Forecaster, mode: RolloutMode = "window", batch: int = 3, steps: int = STEPS
+) -> None:
     config = model.config
     generator = torch.Generator().manual_seed(1)
     context = torch.randn(batch, LOOKBACK + 2, config.n_features, generator=generator)
-    future = torch.randn(batch, STEPS + config.horizon, config.n_features, generator=generator)
-    expected = by_module_calls(model, context[:, -LOOKBACK:], STEPS, mode, future)
+    future = torch.randn(batch, steps + config.horizon, config.n_features, generator=generator)
+    expected = by_module_calls(model, context[:, -LOOKBACK:], steps, mode, future)
     covariates = bool(config.roles.covariates)
-    actual = rollout(model, context, STEPS, mode, future if covariates else None)
+    actual = rollout(model, context, steps, mode, future if covariates else None)
     assert actual.shape == expected.shape
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
@@ -72,10 +74,11 @@ def test_window_rollout_matches_the_module(num_layers: int, patch: int, horizon:
     check(make(config, seed=num_layers))
 
 
-@pytest.mark.parametrize("batch", [3, 40])  # 40 contexts: one window after another
-def test_many_contexts_roll_out_window_by_window_alike(batch: int) -> None:
+# 40 contexts, or fewer steps than a window has: one window after another
+@pytest.mark.parametrize(("batch", "steps"), [(3, STEPS), (40, STEPS), (3, 1), (3, LOOKBACK - 1)])
+def test_window_by_window_and_the_wavefront_agree(batch: int, steps: int) -> None:
     config = LSTMConfig(n_features=1, lookback=LOOKBACK, num_layers=2)
-    check(make(config), batch=batch)
+    check(make(config), batch=batch, steps=steps)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
