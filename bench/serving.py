@@ -14,6 +14,7 @@ Figures depend on the machine and on what else runs on it: read them beside thei
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -29,9 +30,15 @@ import httpx
 import numpy as np
 import torch
 
+from app.core.config import Settings
+from app.core.metrics import ServiceMetrics
 from app.ml.checkpoints import Checkpoint, load
 from app.ml.forecast import rollout
 from app.ml.model import LSTMForecaster
+from app.registry.cache import ModelCache
+from app.registry.checkpoint_store import CheckpointStore
+from app.registry.forecast import ForecastLimits, make_forecast
+from app.registry.schemas import ForecastRequest, ForecastResponse
 from tests.e2e.server import Server
 from tests.factories import BUNDLED_MODELS
 
@@ -133,6 +140,46 @@ def in_process(checkpoint: Checkpoint, repeats: int) -> tuple[list[Row], list[Ta
     return rows, targets
 
 
+def request_parts(checkpoint_dir: Path, repeats: int) -> list[Row]:
+    """Where a forecast request's time goes in process, for h=1 and for 256 contexts x 1,000
+    steps: parsing and validating the body, the forecast (checks, scaling, rollout, response
+    object) and writing the JSON; the rollout alone beside them."""
+    cache = ModelCache(CheckpointStore(checkpoint_dir), torch.device("cpu"), 1)
+    limits, metrics = ForecastLimits.of(Settings()), ServiceMetrics()
+    checkpoint = cache.get("sine", 1)
+    lookback = checkpoint.model.config.lookback
+    waves = np.sin(np.arange(lookback) * 0.1 + np.arange(256)[:, None])
+    rows = []
+    for label, body in (
+        ("h=1", {"horizon": 1}),
+        ("256 contexts x 1,000", {"horizon": STEPS, "contexts": waves[..., None].tolist()}),
+    ):
+        raw = json.dumps(body)
+        request = ForecastRequest.model_validate_json(raw)
+        parse = best_ms(lambda r=raw: ForecastRequest.model_validate_json(r), repeats)
+
+        def answer(r: ForecastRequest = request) -> ForecastResponse:
+            return make_forecast(
+                cache=cache, name="sine", request=r, limits=limits, metrics=metrics
+            )
+
+        whole = best_ms(answer, repeats)
+        response = answer()
+        write = best_ms(response.model_dump_json, repeats)
+        contexts = np.asarray(body.get("contexts", checkpoint.default_context))
+        alone = best_ms(
+            lambda c=contexts, h=request.horizon: checkpoint.forecast(c, h, torch.device("cpu")),
+            repeats,
+        )
+        rows.append(
+            (
+                f"{label} in process: parse / forecast (of which scaled rollout) / write JSON",
+                f"{parse:.2f} / {whole:.2f} ({alone:.2f}) / {write:.2f} ms",
+            )
+        )
+    return rows
+
+
 def percentiles(seconds: list[float]) -> tuple[float, float, float]:
     """(p50, p95, p99) in ms."""
     p50, p95, p99 = np.percentile(np.array(seconds) * 1e3, [50, 95, 99])
@@ -172,6 +219,13 @@ def over_http(root: Path, seconds: float, quick: bool) -> tuple[list[Row], list[
     targets: list[Target] = []
     try:
         http = server.http
+        healthz = []
+        for _ in range(200):
+            began = time.perf_counter()
+            http.get("/healthz").raise_for_status()
+            healthz.append(time.perf_counter() - began)
+        p50, p95, p99 = percentiles(healthz)
+        rows.append(("/healthz, c=1: p50 / p95 / p99", f"{p50:.1f} / {p95:.1f} / {p99:.1f} ms"))
         for horizon, count in ((1, 200), (100, 200), (1000, 20 if quick else 50)):
             timed(http, {"horizon": horizon})
             p50, p95, p99 = percentiles([timed(http, {"horizon": horizon}) for _ in range(count)])
@@ -278,6 +332,7 @@ def main() -> int:
     args = parser.parse_args()
     checkpoint = load(BUNDLED_MODELS / "sine" / "1", torch.device("cpu"))
     rows, targets = in_process(checkpoint, args.repeats)
+    rows += request_parts(BUNDLED_MODELS, args.repeats)
     for what, figure in rows:
         print(f"{what}: {figure}", flush=True)
     with tempfile.TemporaryDirectory(prefix="serving-") as scratch:
