@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
+from app.ml.fused import STEP_ROWS
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 
 LOOKBACK = 6
@@ -79,6 +80,12 @@ def test_window_rollout_matches_the_module(num_layers: int, patch: int, horizon:
 def test_window_by_window_and_the_wavefront_agree(batch: int, steps: int) -> None:
     config = LSTMConfig(n_features=1, lookback=LOOKBACK, num_layers=2)
     check(make(config), batch=batch, steps=steps)
+
+
+@pytest.mark.parametrize("batch", [3, STEP_ROWS + 1])  # the fused step, then nn.LSTM's
+def test_a_state_rollout_of_few_or_many_contexts_matches_the_module(batch: int) -> None:
+    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2, num_layers=2)
+    check(make(config), "state", batch=batch)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
