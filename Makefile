@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality bench-soak bench-panel bench-m3 default-model clean
+.PHONY: run worker test services lint format bench bench-quality bench-serving bench-soak bench-panel bench-m3 default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.app  ## the sin task: training, accuracy and rollout times in both modes
 	$(PY) -m bench.sin_task
+
+bench-serving: $(VENV)/.dev  ## rollouts in process and the HTTP path of a real server (results/serving.md)
+	$(PY) -m bench.serving
 
 bench-soak: $(VENV)/.dev  ## the hostile probe: kill -9, delete race, hostile uploads, slow clients
 	$(PY) -m bench.soak

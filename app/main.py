@@ -30,6 +30,7 @@ from app.migrations import upgrade as upgrade_schema
 from app.ml.device import resolve_device
 from app.registry import CheckpointStore
 from app.registry import router as registry_router
+from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:
                 logger.warning("marked %d interrupted job(s) failed", len(interrupted))
-        torch.set_num_threads(settings.serve_threads)  # forecasts run in this process
+        torch.set_num_threads(settings.serve_threads)  # threads started from now; see use_threads
         checkpoints = CheckpointStore(settings.models_dir)
         checkpoints.ensure()
-        cache = ModelCache(checkpoints, resolve_device(settings.device), settings.model_cache_size)
+        cache = ModelCache(
+            checkpoints,
+            resolve_device(settings.device),
+            settings.model_cache_size,
+            settings.serve_threads,
+        )
         runner: LocalRunner | CeleryRunner = (
             LocalRunner(settings, jobs, metrics.observe_epoch)
             if local
@@ -84,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.metrics, app.state.runner = settings, metrics, runner
         app.state.jobs, app.state.datasets = jobs, datasets
         app.state.checkpoints, app.state.cache = checkpoints, cache
+        app.state.batcher = RolloutBatcher(
+            cache.device, settings.batch_window_ms / 1000, settings.max_contexts
+        )
         runner.start()
         reaper.start()
         logger.info(

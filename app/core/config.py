@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         description="torch CPU threads of the API process for forecasts (measured: one thread "
         "is fastest for these small models, and far faster when training shares the cores)",
     )
+    batch_window_ms: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="forecasts that queue behind a rollout of the same model version wait this "
+        "much longer for company, then run as one batched rollout (a lone forecast never waits)",
+    )
     train_threads: int = Field(
         1,
         ge=1,

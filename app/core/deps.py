@@ -5,7 +5,7 @@ Each domain declares its own annotated dependencies with `from_state` in its `de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,10 +14,12 @@ from app.core.config import Settings
 from app.core.metrics import ServiceMetrics
 
 
-def from_state(attribute: str) -> Callable[[Request], Any]:
+def from_state(attribute: str) -> Callable[[Request], Awaitable[Any]]:
     """A dependency that reads `app.state.<attribute>`, set by the app's lifespan."""
 
-    def read(request: Request) -> Any:
+    # Async: a plain def would be run in the threadpool, one thread hop per dependency of
+    # every request, for a getattr that blocks nothing.
+    async def read(request: Request) -> Any:
         return getattr(request.app.state, attribute)
 
     read.__name__ = f"get_{attribute}"

@@ -43,3 +43,13 @@ def resolve_device(preference: str) -> torch.device:
             f"{torch.cuda.device_count()} CUDA GPU(s)"
         )
     return device
+
+
+def use_threads(count: int) -> None:
+    """Run this thread's torch CPU work on `count` threads. OpenMP keeps the count per thread:
+    a thread that started before the service set it (a server's worker threads) keeps torch's
+    default, one per core, which under load from training is many times slower."""
+    import torch
+
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)

@@ -18,9 +18,14 @@ import numpy as np
 import torch
 
 from app.ml.data import Scaling
+from app.ml.fused import FusedForecaster, columns
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig
 
 RolloutMode = Literal["window", "state"]
+# Most rows (windows under way x contexts) one wavefront step batches. Measured on the bundled
+# model (one thread): sharing steps wins up to about 16 contexts (160 rows), while past that
+# the per-step elementwise ops cost more than nn.LSTM's oneDNN kernel over whole windows.
+WAVEFRONT_ROWS = 192
 
 
 def state_rollout_possible(config: LSTMConfig) -> bool:
@@ -78,14 +83,53 @@ def _state_rollout(
 ) -> torch.Tensor:
     """Run the context once, then feed back each predicted chunk carrying (h, c):
     [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
-    chunk, state = model(context)  # [B, H, F]
+    fused = FusedForecaster.of(model)
+    chunk, state = fused.forward(context)  # [B, H, F]
     chunks = [chunk]
     for _ in range(calls - 1):
         if keep_going is not None and not keep_going():
             break
-        chunk, state = model(chunk, state)  # continue with the H rows just predicted
+        chunk, state = fused.forward(chunk, state)  # continue with the H rows just predicted
         chunks.append(chunk)
     return torch.cat(chunks, 1)
+
+
+class _Window:
+    """The rows a window rollout reads and writes: the context, then the rows ahead (known
+    covariates given, predicted columns filled in as each call makes them)."""
+
+    def __init__(
+        self, config: LSTMConfig, context: torch.Tensor, calls: int, future: torch.Tensor | None
+    ) -> None:
+        self.config = config
+        batch, _, width = context.shape
+        ahead = context.new_zeros(batch, calls * config.horizon, width)
+        if future is not None:
+            known = future[:, : calls * config.horizon]
+            ahead[:, : known.shape[1]] = known
+        self.rows = torch.cat([context, ahead], 1)  # [B, lookback + calls * H, F]
+        # Predicted columns that are also inputs are fed back; the rest of the inputs are given.
+        pairs = [
+            (out, at_input)
+            for out, at_input in enumerate(config.roles.target_input_positions)
+            if at_input >= 0
+        ]
+        self.fed = bool(pairs)
+        self.outputs = columns(tuple(out for out, _ in pairs))
+        self.inputs = columns(tuple(at_input for _, at_input in pairs))
+        self.predicted = context.new_empty(batch, calls * config.horizon, config.n_outputs)
+
+    def of_call(self, call: int) -> torch.Tensor:
+        """The window model call `call` reads: [B, lookback, F]."""
+        begin = call * self.config.horizon
+        return self.rows[:, begin : begin + self.config.lookback]
+
+    def record(self, call: int, chunk: torch.Tensor) -> None:
+        """Keep call `call`'s prediction [B, H, O] and feed its input columns back."""
+        horizon, at = self.config.horizon, self.config.lookback + call * self.config.horizon
+        self.predicted[:, call * horizon : (call + 1) * horizon] = chunk
+        if self.fed:
+            self.rows[:, at : at + horizon, self.inputs] = chunk[..., self.outputs]
 
 
 def _window_rollout(
@@ -98,30 +142,62 @@ def _window_rollout(
     """Re-run the model on the last `lookback` rows for every chunk, predicted inputs fed
     back and known covariates read from `future`: [B, calls * H, O] (fewer whole chunks when
     `keep_going` ended it)."""
-    config = model.config
-    lookback, horizon = config.lookback, config.horizon
-    ahead = context.new_zeros(context.shape[0], calls * horizon, context.shape[2])
-    if future is not None:
-        known = future[:, : calls * horizon]
-        ahead[:, : known.shape[1]] = known
-    buffer = torch.cat([context, ahead], 1)  # [B, lookback + calls * H, F]
-    # Predicted columns that are also inputs are fed back; the rest of the inputs are given.
-    pairs = [
-        (out, at_input)
-        for out, at_input in enumerate(config.roles.target_input_positions)
-        if at_input >= 0
-    ]
-    outputs, inputs = [out for out, _ in pairs], [at_input for _, at_input in pairs]
-    predicted = context.new_empty(context.shape[0], calls * horizon, config.n_outputs)
+    fused = FusedForecaster.of(model)
+    window = _Window(model.config, context, calls, future)
+    overlapping = _overlapping_windows(model.config)
+    # Its first window takes a window's steps before any output: that pays back only over
+    # about as many calls as a window has steps.
+    steps_per_window = model.config.lookback // model.config.patch
+    if 1 < overlapping <= WAVEFRONT_ROWS // len(context) and calls >= steps_per_window:
+        return _wavefront(fused, window, calls, keep_going)
     for call in range(calls):
         if call and keep_going is not None and not keep_going():
-            return predicted[:, : call * horizon]
-        at = lookback + call * horizon
-        chunk, _ = model(buffer[:, at - lookback : at])  # [B, H, O]
-        predicted[:, call * horizon : (call + 1) * horizon] = chunk
-        if inputs:
-            buffer[:, at : at + horizon, inputs] = chunk[..., outputs]
-    return predicted
+            return window.predicted[:, : call * model.config.horizon]
+        window.record(call, fused.forward(window.of_call(call))[0])
+    return window.predicted
+
+
+def _overlapping_windows(config: LSTMConfig) -> int:
+    """How many windows of a window rollout can be under way at one LSTM step (1: run them
+    one after another). Windows overlap when a chunk is shorter than the window, and can
+    share steps when every window starts on a patch boundary and is not normalised on its
+    own (instance norm needs a whole window before its first step)."""
+    steps, horizon, patch = config.lookback // config.patch, config.horizon, config.patch
+    if config.instance_norm or horizon % patch:
+        return 1
+    return -(-steps // (horizon // patch))  # ceil
+
+
+def _wavefront(
+    fused: FusedForecaster, window: _Window, calls: int, keep_going: Callable[[], bool] | None
+) -> torch.Tensor:
+    """The window rollout as one pass over the rows: every window under way reads the same
+    next patch, so their LSTM steps run as one batch (K windows, each from its own zero
+    state at its own start), and a window ends exactly when the rows it predicts are next.
+    Sequential steps: about (lookback + steps) / patch instead of steps / horizon windows of
+    lookback / patch steps each; the arithmetic is the same."""
+    config = fused.config
+    steps, every = config.lookback // config.patch, config.horizon // config.patch
+    slots, batch = _overlapping_windows(config), window.rows.shape[0]
+    patches = fused.chunks(window.rows)  # [B, rows / P, P * F], a view: sees fed-back rows
+    state = fused.zero_state(slots * batch, window.rows)  # window c in slot c % slots
+    for at in range((calls - 1) * every + steps):
+        if at % every == 0 and at // every < calls:  # window at // every starts here
+            rows = slice((at // every) % slots * batch, ((at // every) % slots + 1) * batch)
+            for h, c in zip(*state, strict=True):
+                h[:, rows] = 0
+                c[:, rows] = 0
+        shared = fused.project(patches[:, at])  # [E, B, 4 * hidden]
+        top = fused.step(shared.repeat(1, slots, 1), state)  # [E, K * B, hidden]
+        ended = at - steps + 1
+        if ended < 0 or ended % every:
+            continue
+        call, slot = ended // every, (ended // every) % slots
+        chunk = fused.predict(top[:, slot * batch : (slot + 1) * batch], window.of_call(call))
+        window.record(call, fused.combine(chunk))
+        if call + 1 < calls and keep_going is not None and not keep_going():
+            return window.predicted[:, : (call + 1) * config.horizon]
+    return window.predicted
 
 
 def forecast(

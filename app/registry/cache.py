@@ -28,8 +28,11 @@ class _Entry:
 class ModelCache:
     """Loaded checkpoints on the serving device, least recently used evicted first."""
 
-    def __init__(self, checkpoints: CheckpointStore, device: torch.device, size: int) -> None:
+    def __init__(
+        self, checkpoints: CheckpointStore, device: torch.device, size: int, threads: int = 1
+    ) -> None:
         self.checkpoints, self.device, self.size = checkpoints, device, size
+        self.threads = threads  # torch CPU threads of each forecast (FORECAST_SERVE_THREADS)
         self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 

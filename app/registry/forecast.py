@@ -15,7 +15,9 @@ from app.core.schemas import Rows
 from app.datasets import Limits, TimeAxis, to_matrix
 from app.ml.checkpoints import Checkpoint, Scalers, spread_ahead
 from app.ml.cost import rollout_flops
+from app.ml.device import use_threads
 from app.ml.intervals import half_widths
+from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.schemas import (
     ForecastRequest,
@@ -245,9 +247,12 @@ def make_forecast(
     limits: ForecastLimits,
     metrics: ServiceMetrics,
     keep_going: Callable[[], bool] | None = None,
+    batcher: RolloutBatcher | None = None,
 ) -> ForecastResponse:
     """Roll a saved model forward `request.horizon` steps from each context; `keep_going`,
-    asked between model calls, abandons the work (ForecastAbandoned) when it answers False."""
+    asked between model calls, abandons the work (ForecastAbandoned) when it answers False.
+    With a `batcher`, concurrent forecasts scaled by the training series' scalers share one
+    rollout."""
     began = time.perf_counter()
     if keep_going is not None and not keep_going():  # its client left while it waited
         raise ForecastAbandoned
@@ -258,9 +263,13 @@ def make_forecast(
     contexts = _contexts(request, checkpoint, label)
     future = _future(request, checkpoint, label, len(contexts.values))
     _check_work(checkpoint, len(contexts.values), request, limits)
-    values = checkpoint.forecast(
-        contexts.values, request.horizon, cache.device, future, keep_going, contexts.scalers
-    )
+    use_threads(cache.threads)  # this worker thread's own count, not torch's default
+    if batcher is not None and contexts.scalers is None and future is None:
+        values = batcher.forecast(checkpoint, contexts.values, request.horizon, keep_going)
+    else:
+        values = checkpoint.forecast(
+            contexts.values, request.horizon, cache.device, future, keep_going, contexts.scalers
+        )
     if values.shape[1] < request.horizon:  # [B, H, O]: ended early
         raise ForecastAbandoned
     if not np.isfinite(values).all():

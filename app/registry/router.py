@@ -12,7 +12,7 @@ from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
 from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
-from app.registry.deps import CacheDep, CheckpointsDep
+from app.registry.deps import BatcherDep, CacheDep, CheckpointsDep
 from app.registry.forecast import ForecastLimits, make_forecast
 from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
 
@@ -71,17 +71,21 @@ async def create_forecast(
     body: ForecastRequest,
     request: Request,
     cache: CacheDep,
+    batcher: BatcherDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-) -> ForecastResponse:
+) -> Response:
     """Roll the model forward `horizon` steps, feeding each prediction back as input.
 
     Without `context` the forecast continues the training series. `contexts` forecasts many
-    series in one batched pass. Values are on the original scale. A forecast whose client
-    disconnects stops at its next model call.
+    series in one batched pass, and concurrent requests for one version and horizon share one
+    rollout. Values are on the original scale. A forecast whose client disconnects stops at its
+    next model call.
     """
     limits = ForecastLimits.of(settings)
-    return await run_while_connected(
+    # Written by pydantic-core in the worker thread: FastAPI's own path (validate the answer
+    # again, then json.dumps) took 500 ms for 256 x 1,000 values against 15 ms, on the loop.
+    content = await run_while_connected(
         request,
         lambda keep_going: make_forecast(
             cache=cache,
@@ -90,5 +94,7 @@ async def create_forecast(
             limits=limits,
             metrics=metrics,
             keep_going=keep_going,
-        ),
+            batcher=batcher,
+        ).model_dump_json(),
     )
+    return Response(content, media_type="application/json")

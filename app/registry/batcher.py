@@ -1,0 +1,137 @@
+"""Dynamic batching: concurrent forecasts of one loaded version run as one batched rollout.
+
+A rollout of one context costs nearly what a rollout of dozens does (per-step overhead, not
+arithmetic, dominates), so forecasts that wait anyway are better served together. A forecast
+that finds its model version idle runs at once, alone: a lone request is never held. Those
+that arrive while a rollout of the same version and horizon is under way queue, and the first
+of them, when that rollout ends, runs everyone queued by then (after a short gathering window,
+FORECAST_BATCH_WINDOW_MS) as one rollout, and hands each its rows. A batch that fails is run
+again one forecast at a time, so an error reaches only the forecast that caused it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from app.ml.checkpoints import Checkpoint
+
+Key = tuple[int, int]  # (id of the loaded checkpoint, steps)
+
+
+@dataclass
+class _Ask:
+    """One forecast's part of a batch: its contexts, and what its rollout gave."""
+
+    checkpoint: Checkpoint  # held, so its id names it while it waits
+    contexts: np.ndarray  # [b, lookback, F], original scale
+    keep_going: Callable[[], bool] | None
+    done: bool = False
+    values: np.ndarray | None = None
+    error: Exception | None = None
+
+    def wanted(self) -> bool:
+        """Whether its caller still waits for it."""
+        return self.keep_going is None or self.keep_going()
+
+
+@dataclass
+class _Line:
+    """The forecasts of one key waiting for their turn, and whether a rollout is under way."""
+
+    waiting: list[_Ask] = field(default_factory=list)
+    running: bool = False
+
+
+class RolloutBatcher:
+    """Runs concurrent forecasts of the same loaded version and horizon as one rollout."""
+
+    def __init__(self, device: torch.device, window_seconds: float, max_contexts: int) -> None:
+        self.device, self.window_seconds, self.max_contexts = device, window_seconds, max_contexts
+        self._lines: dict[Key, _Line] = {}
+        self._changed = threading.Condition()
+        self.batch_sizes: list[int] = []  # forecasts in each rollout run, oldest first
+
+    def forecast(
+        self,
+        checkpoint: Checkpoint,
+        contexts: np.ndarray,
+        steps: int,
+        keep_going: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
+        """`checkpoint.forecast(contexts, steps)` with the training series' scalers, batched
+        with concurrent forecasts of the same version and horizon: [b, steps, O] (fewer steps
+        when every caller in its batch stopped waiting)."""
+        ask, key = _Ask(checkpoint, contexts, keep_going), (id(checkpoint), steps)
+        with self._changed:
+            line = self._lines.setdefault(key, _Line())
+            line.waiting.append(ask)
+            gathered = line.running  # it found a rollout under way: its batch may grow
+            while not ask.done and (line.running or line.waiting[0] is not ask):
+                self._changed.wait()
+            if not ask.done:
+                line.running = True
+        if not ask.done:
+            self._lead(key, line, gathered)
+        if ask.error is not None:
+            raise ask.error
+        assert ask.values is not None
+        return ask.values
+
+    def waiting(self) -> int:
+        """Forecasts queued behind a rollout under way, over every key."""
+        with self._changed:
+            return sum(len(line.waiting) for line in self._lines.values())
+
+    def _lead(self, key: Key, line: _Line, gathered: bool) -> None:
+        """Take the forecasts queued for `key` and run them as one rollout."""
+        if gathered and self.window_seconds > 0:
+            time.sleep(self.window_seconds)  # let the requests of this burst join
+        with self._changed:
+            batch: list[_Ask] = []
+            while line.waiting and (
+                not batch
+                or sum(len(a.contexts) for a in batch) + len(line.waiting[0].contexts)
+                <= self.max_contexts
+            ):
+                batch.append(line.waiting.pop(0))
+        try:
+            self._run(batch, key[1])
+        finally:
+            with self._changed:
+                for ask in batch:
+                    ask.done = True
+                line.running = False
+                if not line.waiting:
+                    del self._lines[key]
+                self.batch_sizes.append(len(batch))
+                self._changed.notify_all()
+
+    def _run(self, batch: list[_Ask], steps: int) -> None:
+        """One rollout for the whole batch; on failure, one per forecast."""
+        checkpoint = batch[0].checkpoint
+        try:
+            values = checkpoint.forecast(
+                np.concatenate([ask.contexts for ask in batch]),
+                steps,
+                self.device,
+                keep_going=lambda: any(ask.wanted() for ask in batch),
+            )
+        except Exception:  # told apart below, forecast by forecast
+            for ask in batch:
+                try:
+                    ask.values = checkpoint.forecast(
+                        ask.contexts, steps, self.device, keep_going=ask.keep_going
+                    )
+                except Exception as exc:  # handed to its own caller
+                    ask.error = exc
+            return
+        at = 0
+        for ask in batch:
+            ask.values = values[at : at + len(ask.contexts)]
+            at += len(ask.contexts)
