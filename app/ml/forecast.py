@@ -142,18 +142,23 @@ def _window_rollout(
     """Re-run the model on the last `lookback` rows for every chunk, predicted inputs fed
     back and known covariates read from `future`: [B, calls * H, O] (fewer whole chunks when
     `keep_going` ended it)."""
-    fused = FusedForecaster.of(model)
     window = _Window(model.config, context, calls, future)
-    overlapping = _overlapping_windows(model.config)
-    # Its first window takes a window's steps before any output: that pays back only over
-    # about as many calls as a window has steps.
-    steps_per_window = model.config.lookback // model.config.patch
-    if 1 < overlapping <= WAVEFRONT_ROWS // len(context) and calls >= steps_per_window:
-        return _wavefront(fused, window, calls, keep_going)
+    forward: Callable[[torch.Tensor], tuple[torch.Tensor, object]]
+    if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1:
+        forward = model  # members reading windows of their own lengths share no step loop
+    else:
+        fused = FusedForecaster.of(model)
+        overlapping = _overlapping_windows(model.config)
+        # Its first window takes a window's steps before any output: that pays back only over
+        # about as many calls as a window has steps.
+        steps_per_window = model.config.lookback // model.config.patch
+        if 1 < overlapping <= WAVEFRONT_ROWS // len(context) and calls >= steps_per_window:
+            return _wavefront(fused, window, calls, keep_going)
+        forward = fused.forward
     for call in range(calls):
         if call and keep_going is not None and not keep_going():
             return window.predicted[:, : call * model.config.horizon]
-        window.record(call, fused.forward(window.of_call(call))[0])
+        window.record(call, forward(window.of_call(call))[0])
     return window.predicted
 
 
