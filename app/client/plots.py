@@ -4,21 +4,24 @@ drawn with matplotlib on the axes given, or on a new figure."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from app.client.jobs import Job
 
-FIGSIZE = (10.0, 4.0)  # inches; at the default 100 dpi a saved PNG is 1000 x 400 pixels
+FIGSIZE = (10.0, 4.0)  # inches; at DPI a saved PNG is 1000 x 400 pixels
+DPI = 100
 
 
 def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
-    _, new = plt.subplots(figsize=FIGSIZE)
+    _, new = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     return new
 
 
@@ -95,3 +98,10 @@ def plot_history(job: Job | Sequence[dict[str, Any]], *, ax: Axes | None = None)
     ax.set_ylabel("loss (scaled)")
     ax.legend(loc="best")
     return ax
+
+
+def save_forecast_plot(forecast: pd.DataFrame, path: Path, *, series: str | None = None) -> None:
+    """Write plot_forecast's picture of `forecast` to `path` (PNG: 1000 x 400 pixels)."""
+    figure = Figure(figsize=FIGSIZE, dpi=DPI)  # not pyplot's: nothing stays open after
+    plot_forecast(forecast, series=series, ax=figure.subplots())
+    figure.savefig(path, dpi=DPI)

@@ -18,7 +18,7 @@ from app.client import (
     plot_forecast,
     plot_history,
 )
-from tests.client.conftest import TINY_TRAINING, WINDOW, monthly
+from tests.client.data import TINY_TRAINING, WINDOW, monthly
 from tests.e2e.server import Server
 from tests.pictures import png_size
 from tests.waiting import wait_until
