@@ -97,3 +97,15 @@ def test_a_4xx_is_never_retried(overloaded: Server) -> None:
         client.job("0" * 32)
     assert retries.heard == []
     assert client.models() == []  # the server is fine: the 404 was its answer
+
+
+def test_waiting_on_a_silent_stream_falls_back_to_polling_until_the_deadline(
+    overloaded: Server,
+) -> None:
+    overloaded.http.close()  # room for the client's one connection at a time
+    client = Client(str(overloaded.http.base_url), retries=0)
+    job = client.submit(QUEUED_JOB)  # no worker: it stays queued and its stream stays silent
+
+    with pytest.raises(TimeoutError, match="still queued"):
+        job.wait(progress=False, timeout=2, poll_seconds=0.2)
+    assert job.status == "queued"
