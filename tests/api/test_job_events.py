@@ -31,3 +31,14 @@ def test_events_need_the_api_key_when_keys_are_set(make_client: AppFactory) -> N
         f"/v1/jobs/{'a' * 32}/events", headers={"Authorization": f"Bearer {KEY}"}
     )
     assert authorised.status_code == 404
+
+
+def test_the_schema_documents_the_stream_and_its_json_errors(client: TestClient) -> None:
+    answers = client.get("/openapi.json").json()["paths"]["/v1/jobs/{job_id}/events"]["get"][
+        "responses"
+    ]
+    assert list(answers["200"]["content"]) == ["text/event-stream"]
+    assert {status: list(answers[status]["content"]) for status in ("404", "422")} == {
+        "404": ["application/json"],
+        "422": ["application/json"],
+    }
