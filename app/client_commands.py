@@ -6,7 +6,8 @@ loads neither torch nor the server's libraries (it starts in a fraction of a sec
 service's address and key come from --url / --api-key or FORECAST_URL / FORECAST_API_KEY.
 
 Exit codes: 0 success; 1 an error from the service (its message on standard error), or no
-service at the address; 2 a usage error; 3 a followed job that ended failed or cancelled.
+service at the address; 2 a usage error (a missing file, a spec that is not JSON); 3 a followed
+job that ended failed or cancelled.
 """
 
 from __future__ import annotations
@@ -239,7 +240,8 @@ def add_client_commands(commands: Any) -> None:
 
 
 def run_client_command(args: argparse.Namespace) -> int:
-    """Run the chosen client command; a service error is a message and exit code 1."""
+    """Run the chosen client command; a service error is a message and exit code 1, a file that
+    cannot be read or written (or a spec that is not JSON) a message and exit code 2."""
     from app.client import ServiceError
 
     try:
@@ -248,3 +250,6 @@ def run_client_command(args: argparse.Namespace) -> int:
     except ServiceError as error:
         sys.stderr.write(f"error: {error}\n")
         return SERVICE_ERROR
+    except (OSError, ValueError) as error:  # a file that cannot be read or written, bad JSON
+        sys.stderr.write(f"error: {error}\n")
+        return USAGE_ERROR

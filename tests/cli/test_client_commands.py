@@ -117,9 +117,15 @@ def test_service_errors_exit_1_with_the_services_message(service: Server) -> Non
     assert "connection_failed" in unreachable.stderr
 
 
-def test_usage_errors_exit_2(service: Server) -> None:
+def test_usage_errors_exit_2(service: Server, tmp_path: Path) -> None:
     assert run(service, "train", "--function", "sin").returncode == 2  # no model name
     assert run(service, "forecast", "cli-sine").returncode == 2  # no --horizon
+    absent = run(service, "upload", str(tmp_path / "absent.csv"))
+    assert absent.returncode == 2
+    assert absent.stderr.startswith("error: ")
+    assert "absent.csv" in absent.stderr
+    (tmp_path / "spec.json").write_text("{not json")
+    assert run(service, "train", str(tmp_path / "spec.json")).returncode == 2
 
 
 def test_a_followed_job_that_is_cancelled_exits_3(service: Server, tmp_path: Path) -> None:
