@@ -1,4 +1,5 @@
-"""Command line: `forecast-service serve | worker | bundle-default-model` (or `python -m app`)."""
+"""Command line: `forecast-service serve | worker | bundle-default-model` (or `python -m app`),
+and the client commands `train | jobs | job | forecast | upload | models` (see --help)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 
 from pydantic import ValidationError
 
+from app.client_commands import add_client_commands, run_client_command
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 
@@ -38,7 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         "worker", help="run a training worker for the job queue (needs FORECAST_BROKER_URL)"
     )
     commands.add_parser("bundle-default-model", help="retrain the bundled models/sine/1")
+    add_client_commands(commands)
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):  # a client command: the service's settings play no part
+        raise SystemExit(run_client_command(args))
     try:
         get_settings()
     except ValidationError as exc:  # a clear message, not a traceback

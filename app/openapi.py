@@ -1,7 +1,8 @@
 """The published schema states the limits this instance enforces from its settings.
 
 Pydantic models are built once, at import; the limits are settings of each app. So the schema
-FastAPI generates is completed here, once per app, with the bounds the checks apply.
+FastAPI generates is completed here, once per app, with the bounds the checks apply; and an
+event stream's error answers are filed under the JSON they are sent as.
 """
 
 from __future__ import annotations
@@ -18,6 +19,25 @@ def _array(prop: dict[str, Any]) -> dict[str, Any]:
     if prop.get("type") == "array":
         return prop
     return next(member for member in prop["anyOf"] if member.get("type") == "array")
+
+
+EVENT_STREAM = "text/event-stream"
+
+
+def errors_as_json(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with the error responses of event-stream routes as application/json: FastAPI
+    files every response of a route under its response class's media type, but a 401, 404 or
+    422 is the usual JSON error body, sent before any stream starts."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            answers = operation.get("responses", {})
+            if EVENT_STREAM not in answers.get("200", {}).get("content", {}):
+                continue
+            for status, answer in answers.items():
+                content = answer.get("content", {})
+                if status != "200" and EVENT_STREAM in content:
+                    content["application/json"] = content.pop(EVENT_STREAM)
+    return document
 
 
 def document_limits(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -43,7 +63,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_limits(generate(), settings)
+            app.openapi_schema = document_limits(errors_as_json(generate()), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

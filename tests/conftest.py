@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from tests.databases import postgres_database
+from tests.e2e.server import Server
 from tests.factories import BUNDLED_MODELS, make_settings, train_models
 
 AppFactory = Callable[..., TestClient]
@@ -67,3 +68,12 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database on the loopback server, dropped after the test."""
     with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`forecast-service serve` on a free loopback port with one worker process, shared by a
+    module's tests (the client's and the command line's)."""
+    running = Server(tmp_path_factory.mktemp("service")).start()
+    yield running
+    running.stop()

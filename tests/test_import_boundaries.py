@@ -185,3 +185,83 @@ def test_boundary_check_flags_upward_sideways_and_internal_imports() -> None:
     assert boundary_violations("core", ["app.datasets"]) == [
         "app.datasets: datasets is not below core"
     ]
+
+
+# -- the client ------------------------------------------------------------------------------
+
+CLIENT_DIR = APP_DIR / "client"
+CLIENT_MODULES = sorted(f"app.client.{path.stem}" for path in CLIENT_DIR.glob("*.py"))
+SERVER_LIBRARIES = ["torch", "fastapi", "starlette", "sqlalchemy", "celery", "pydantic_settings"]
+
+
+def blocker(libraries: list[str]) -> str:
+    """Python that makes every later import of `libraries` fail, as where they are absent."""
+    return (
+        "import sys\n"
+        "class Blocked:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {libraries!r}:\n"
+        "            raise ImportError(f'{name} is blocked')\n"
+        "sys.meta_path.insert(0, Blocked())\n"
+    )
+
+
+BLOCKER = blocker(SERVER_LIBRARIES)
+
+
+def _is_client(module: str) -> bool:
+    return module == "app.client" or module.startswith("app.client.")
+
+
+def test_every_client_module_is_found() -> None:
+    assert {"app.client.client", "app.client.plots", "app.client.transport"} <= set(CLIENT_MODULES)
+
+
+def test_the_client_imports_without_torch_or_the_servers_libraries() -> None:
+    code = BLOCKER + (
+        "import importlib\n"
+        f"for name in {CLIENT_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from app.client import Client, plot_forecast\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=APP_DIR.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+
+
+def test_the_blocker_does_block() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER + "import torch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "torch is blocked" in done.stderr
+
+
+@pytest.mark.parametrize("path", sorted(CLIENT_DIR.glob("*.py")), ids=lambda path: path.name)
+def test_the_client_imports_nothing_of_the_service(path: Path) -> None:
+    assert [name for name in _app_imports(path) if not _is_client(name)] == []
+
+
+# Only the command line's client commands may use the client (importing it as they run).
+SERVER_MODULES = sorted(
+    path
+    for path in APP_DIR.rglob("*.py")
+    if CLIENT_DIR not in path.parents and path.name != "client_commands.py"
+)
+
+
+@pytest.mark.parametrize(
+    "path", SERVER_MODULES, ids=lambda path: path.relative_to(APP_DIR).as_posix()
+)
+def test_the_service_never_imports_the_client(path: Path) -> None:
+    assert [name for name in _app_imports(path) if _is_client(name)] == []

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import FrameType
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.core.config import Settings
+from app.core.stopping import shutting_down
 
 logger = logging.getLogger(__name__)
 MAX_SENT_AHEAD = 64 * 1024  # bytes of a next request a client may send before this one is done
@@ -93,9 +95,18 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type[H11Prot
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that also tells open event streams to end when it is asked to stop
+    (uvicorn waits for every open response before its shutdown goes on)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        shutting_down.set()
+        super().handle_exit(sig, frame)
+
+
 def serve(settings: Settings) -> None:
     """Run the app factory on FORECAST_HOST:FORECAST_PORT until stopped."""
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=settings.host,
@@ -105,3 +116,7 @@ def serve(settings: Settings) -> None:
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.keep_alive_seconds,
     )
+    server = _Server(config)
+    server.run()
+    if not server.started:  # as uvicorn.run: the port was taken, the app would not load...
+        raise SystemExit(3)

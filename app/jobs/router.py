@@ -1,21 +1,23 @@
-"""/v1/jobs: submit a training job, poll it, list, cancel."""
+"""/v1/jobs: submit a training job, poll it or follow its events, list, cancel."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.core.deps import SettingsDep
 from app.core.errors import responses
 from app.core.schemas import ID_PATTERN
 from app.core.strict_json import StrictJSONRoute
 from app.datasets import DatasetsDep
-from app.jobs import submit
+from app.jobs import events, submit
 from app.jobs.deps import JobsDep, RunnerDep
 from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
 from app.jobs.spec import TrainRequest
-from app.jobs.table import JobStatus
+from app.jobs.table import JobRow, JobStatus
 
 router = APIRouter(
     prefix="/v1/jobs", tags=["jobs"], responses=responses(422), route_class=StrictJSONRoute
@@ -67,6 +69,28 @@ def list_jobs(
 def read_job(job_id: JobId, jobs: JobsDep) -> JobRead:
     """Status, progress (epoch, losses, ETA), loss history, final metrics, model, error."""
     return job_read(submit.get_job(jobs=jobs, job_id=job_id))
+
+
+def _existing_job(job_id: JobId, jobs: JobsDep) -> JobRow:
+    """The job named in the path, or a 404 before any stream starts."""
+    return submit.get_job(jobs=jobs, job_id=job_id)
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses=responses(404),
+    summary="Follow a job live (Server-Sent Events)",
+)
+async def stream_job_events(
+    row: Annotated[JobRow, Depends(_existing_job)], jobs: JobsDep
+) -> AsyncIterator[ServerSentEvent]:
+    """`text/event-stream`: an `event: progress` at once and on every change of the job (its
+    data is the job as `GET /v1/jobs/{job_id}` returns it, on one line), then `event: end` with
+    the final job when it has finished, and the stream closes. Each event has an `id`; a `: ping`
+    comment comes after 15 s of silence. Clients that lose the stream poll the job instead."""
+    async for event in events.job_events(jobs, row):
+        yield event
 
 
 @router.post(

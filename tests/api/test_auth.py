@@ -51,6 +51,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/jobs", {"json": JOB}),
     ("GET", "/v1/jobs", {}),
     ("GET", "/v1/jobs/{job_id}", {}),
+    ("GET", "/v1/jobs/{job_id}/events", {}),
     ("POST", "/v1/jobs/{job_id}/cancel", {}),
     ("GET", "/v1/models", {}),
     ("GET", "/v1/models/{model_name}", {}),
@@ -454,10 +455,15 @@ def test_other_hosts_are_allowed_with_keys_or_auth_disabled(
 
 
 @pytest.fixture
-def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Calls to uvicorn.run, which is replaced: nothing binds."""
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
+    """The configurations uvicorn was asked to serve; its Server.run is replaced: nothing binds."""
+    calls: list[uvicorn.Config] = []
+
+    def run(server: uvicorn.Server, sockets: object = None) -> None:
+        calls.append(server.config)
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     monkeypatch.setattr(cli, "configure_logging", lambda level: None)
     return calls
 
@@ -467,7 +473,7 @@ def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
 
 
 def test_serve_refuses_all_interfaces_without_keys(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_uvicorn: list[dict[str, Any]]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_uvicorn: list[uvicorn.Config]
 ) -> None:
     use_settings(monkeypatch, make_settings(tmp_path, host="0.0.0.0"))
     with pytest.raises(SystemExit) as raised:
@@ -489,14 +495,14 @@ def test_serve_refuses_all_interfaces_without_keys(
 def test_serve_starts_when_the_bind_is_safe(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    fake_uvicorn: list[dict[str, Any]],
+    fake_uvicorn: list[uvicorn.Config],
     host: str,
     overrides: dict[str, Any],
 ) -> None:
     use_settings(monkeypatch, make_settings(tmp_path, host=host, **overrides))
     cli.main(["serve"])
     assert len(fake_uvicorn) == 1
-    assert fake_uvicorn[0]["host"] == host
+    assert fake_uvicorn[0].host == host
 
 
 def test_real_serve_command_refuses_all_interfaces_without_keys(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 hadolint lints the Dockerfile, `docker-compose config` validates docker-compose.yml, and the
 files are read back to check that they agree with each other and with the package: the commands
 they run are `forecast-service` subcommands that exist, the ports are the service's defaults,
-Prometheus scrapes what compose runs, and the image holds the bundled model and nothing else.
+Prometheus scrapes what compose runs, Grafana's dashboards query metrics the API exports, and
+the image holds the bundled model and nothing else.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
 from app.core.config import Settings
+from app.main import create_app
+from tests.factories import BUNDLED_MODELS, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -30,6 +35,10 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus.yml"
 PYPROJECT = ROOT / "pyproject.toml"
+GRAFANA_DIR = ROOT / "deploy" / "grafana"
+GRAFANA_DATASOURCES = GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml"
+GRAFANA_PROVIDERS = GRAFANA_DIR / "provisioning" / "dashboards" / "forecast.yml"
+DASHBOARDS = sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
 
 SCRIPT = "forecast-service"
 API_COMMAND = [SCRIPT, "serve"]
@@ -425,4 +434,123 @@ def test_subcommands_run_by_the_deployment_exist(subcommand):
     result = subprocess.run(
         [script, subcommand, "--help"], capture_output=True, text=True, timeout=120, check=False
     )
+    assert result.returncode == 0, result.stderr
+
+
+# -- Grafana ----------------------------------------------------------------------------------
+
+# What the issue asks the dashboard to show, by the metric that shows it.
+SHOWN = {
+    "forecast_http_requests_total": "request rate by route",
+    "forecast_http_request_duration_seconds_bucket": "latency by route",
+    "forecast_rollout_duration_seconds_bucket": "forecast latency",
+    "forecast_rollout_horizon_steps_bucket": "forecast horizon",
+    "forecast_jobs": "jobs by status",
+    "forecast_epochs_trained_total": "epochs per second (and, on workers, their count)",
+    "forecast_models_loaded": "loaded models",
+}
+
+
+def _queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(panel title, PromQL) of every target of every panel, rows' panels too."""
+    for panel in dashboard["panels"]:
+        for inner in [panel, *panel.get("panels", [])]:
+            for target in inner.get("targets", []):
+                yield inner["title"], target["expr"]
+
+
+def _metric_names(query: str) -> set[str]:
+    return set(re.findall(r"\bforecast_[a-z0-9_]+", query))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every sample name of the API's /metrics once it has served a forecast."""
+    settings = make_settings(tmp_path_factory.mktemp("metrics"))
+    shutil.copytree(BUNDLED_MODELS, settings.models_dir, dirs_exist_ok=True)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/models/sine/forecast", json={"horizon": 5}).status_code == 200
+        text = client.get("/metrics").text
+    return {re.split(r"[{ ]", line)[0] for line in text.splitlines() if line[:1] not in "#"}
+
+
+@pytest.fixture(scope="module")
+def dashboards() -> dict[str, dict[str, Any]]:
+    assert DASHBOARDS, "no dashboard in deploy/grafana/dashboards"
+    return {path.name: json.loads(path.read_text()) for path in DASHBOARDS}
+
+
+def test_dashboards_parse_with_a_uid_and_queries(dashboards):
+    for name, dashboard in dashboards.items():
+        assert dashboard["uid"], name
+        assert dashboard["title"], name
+        assert list(_queries(dashboard)), f"{name} has no queries"
+
+
+def test_every_dashboard_query_names_metrics_the_api_exports(dashboards, exported):
+    for dashboard in dashboards.values():
+        for title, query in _queries(dashboard):
+            names = _metric_names(query)
+            assert names, f"panel {title!r} queries no forecast_ metric: {query}"
+            assert names <= exported, f"panel {title!r}: {sorted(names - exported)} not exported"
+
+
+def test_the_exported_check_would_catch_a_misspelt_metric(exported):
+    assert "forecast_http_requests_total" in exported
+    assert not _metric_names("rate(forecast_http_request_total[5m])") <= exported
+
+
+def test_the_dashboard_shows_what_operators_asked_for(dashboards):
+    queried = {
+        name for d in dashboards.values() for _, q in _queries(d) for name in _metric_names(q)
+    }
+    assert {metric: SHOWN[metric] for metric in SHOWN if metric not in queried} == {}
+
+
+def test_dashboards_query_the_provisioned_prometheus(dashboards):
+    datasources = yaml.safe_load(GRAFANA_DATASOURCES.read_text())["datasources"]
+    uids = {source["uid"] for source in datasources if source["type"] == "prometheus"}
+    for dashboard in dashboards.values():
+        for panel in dashboard["panels"]:
+            used = [panel.get("datasource"), *(t.get("datasource") for t in panel["targets"])]
+            assert {source["uid"] for source in used if source} <= uids, panel["title"]
+
+
+def test_grafana_reads_prometheus_by_its_compose_name_and_port(services):
+    datasources = yaml.safe_load(GRAFANA_DATASOURCES.read_text())["datasources"]
+    urls = {source["url"] for source in datasources}
+    prometheus_port = _ports(services["prometheus"])[0]["target"]
+    assert urls == {f"http://prometheus:{prometheus_port}"}
+
+
+def test_grafana_provisions_the_repositorys_files(services):
+    grafana = services["grafana"]
+    mounts = {dst: Path(src).resolve() for kind, src, dst in _mounts(grafana) if kind == "bind"}
+    assert mounts["/etc/grafana/provisioning"] == GRAFANA_DIR / "provisioning"
+    providers = yaml.safe_load(GRAFANA_PROVIDERS.read_text())["providers"]
+    for provider in providers:
+        assert mounts[provider["options"]["path"]] == GRAFANA_DIR / "dashboards"
+    assert "prometheus" in grafana["depends_on"]
+
+
+def test_grafana_is_published_on_loopback_only(services):
+    ports = services["grafana"]["ports"]  # short syntax (compose 1.x) or long (compose 2)
+    hosts = [port["host_ip"] if isinstance(port, dict) else port.split(":")[0] for port in ports]
+    assert hosts == ["127.0.0.1"]
+
+
+def test_docker_compose_v2_reads_the_file_too(tmp_path):
+    """Where the `docker compose` plugin is installed (most desktops), it validates the file as
+    docker-compose 1.x does above."""
+    docker = shutil.which("docker")
+    probe = [docker, "compose", "version"] if docker else None
+    if probe is None or subprocess.run(probe, capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("no `docker compose` plugin here; docker-compose 1.x validated the file")
+    env = {name: val for name, val in os.environ.items() if not name.startswith("FORECAST_")}
+    (tmp_path / "empty.env").touch()
+    result = subprocess.run(
+        [docker, "compose", "--env-file", str(tmp_path / "empty.env"), "-f", str(COMPOSE_FILE),
+         "--profile", "gpu", "config", "-q"],
+        env=env | {"FORECAST_API_KEY": TEST_KEY}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr

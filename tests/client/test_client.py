@@ -1,0 +1,164 @@
+"""The Python client against a real server: upload, train, wait, forecast and plot; many
+series; the service's errors as typed exceptions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.client import (
+    Client,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    plot_forecast,
+    plot_history,
+)
+from tests.client.data import TINY_TRAINING, WINDOW, monthly
+from tests.e2e.server import Server
+from tests.pictures import png_size
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def client(service: Server) -> Iterator[Client]:
+    with Client(str(service.http.base_url)) as connected:
+        yield connected
+
+
+def events_requests(service: Server) -> float:
+    """Event streams the server has answered with 200, from its /metrics."""
+    samples = re.findall(
+        r"^forecast_http_requests_total\{(.*)\} (\S+)$", service.http.get("/metrics").text, re.M
+    )
+    route = 'route="/v1/jobs/{job_id}/events"'
+    return sum(float(v) for labels, v in samples if route in labels and 'status="200"' in labels)
+
+
+def test_upload_train_wait_forecast_and_plot_one_series(
+    client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sales = monthly(96)
+    dataset = client.upload(sales, name="sales")
+    assert dataset["columns"] == ["sales"]
+    assert dataset["length"] == 96
+    assert dataset["time"]["freq"] == "MS"
+
+    job = client.train("client-sales", dataset, window=WINDOW, training=TINY_TRAINING)
+    assert job.status in ("queued", "running")
+    job.wait()
+
+    assert job.status == "succeeded"
+    assert job.model == ("client-sales", 1)
+    assert [epoch["epoch"] for epoch in job.history] == [1, 2, 3, 4]
+    shown = capsys.readouterr().err
+    assert "4/4" in shown
+    assert "succeeded" in shown
+
+    forecast = client.forecast("client-sales", horizon=6, levels=[80, 95])
+    assert list(forecast.columns) == [
+        "sales", "sales_lo_80", "sales_hi_80", "sales_lo_95", "sales_hi_95",
+    ]  # fmt: skip
+    expected = pd.date_range(sales.index[-1], periods=7, freq="MS")[1:]
+    assert list(forecast.index) == list(expected)
+    assert (forecast["sales_lo_95"] <= forecast["sales_lo_80"]).all()
+    assert (forecast["sales_lo_80"] <= forecast["sales"]).all()
+    assert (forecast["sales"] <= forecast["sales_hi_80"]).all()
+
+    picture = tmp_path / "forecast.png"
+    plot_forecast(forecast, sales).figure.savefig(picture)
+    assert png_size(picture) == (1000, 400)
+    curves = plot_history(job)
+    assert [line.get_label() for line in curves.get_lines()][:2] == [
+        "training loss",
+        "validation loss",
+    ]
+    assert list(curves.get_lines()[0].get_xdata()) == [1, 2, 3, 4]
+
+
+def test_many_series_from_a_dict_and_a_long_frame(client: Client) -> None:
+    panel = {
+        "north": monthly(60, "2015-01-01", 500.0),
+        "south": monthly(48, "2017-01-01", 20.0),
+        "east": monthly(40, "2016-03-01", 3000.0),
+    }
+    from_dict = client.upload(panel)
+    long = pd.concat(
+        [
+            s.rename("sales").rename_axis("ds").reset_index().assign(unique_id=k)
+            for k, s in panel.items()
+        ]
+    )
+    from_frame = client.upload(long)
+    for dataset in (from_dict, from_frame):
+        assert dataset["series_count"] == 3
+        assert [(s["id"], s["length"]) for s in dataset["series"]] == [
+            ("north", 60), ("south", 48), ("east", 40),
+        ]  # fmt: skip
+
+    client.train("client-panel", from_dict["id"], window=WINDOW, training=TINY_TRAINING).wait(
+        progress=False
+    )
+    forecast = client.forecast("client-panel", horizon=3, series=["south", "east"], levels=[90])
+
+    assert forecast.index.names == ["series", "time"]
+    assert list(forecast.index.get_level_values("series").unique()) == ["south", "east"]
+    for name in ("south", "east"):
+        after = pd.date_range(panel[name].index[-1], periods=4, freq="MS")[1:]
+        assert list(forecast.loc[name].index) == list(after)
+    assert {"sales", "sales_lo_90", "sales_hi_90"} == set(forecast.columns)
+    assert plot_forecast(forecast, panel["east"], series="east").get_title().endswith(": east")
+
+
+def test_job_wait_reads_the_event_stream(client: Client, service: Server) -> None:
+    before = events_requests(service)
+    job = client.train(
+        "client-stream", {"function": "sin", "params": {"points": 2000, "stop": 200.0}},
+        training=TINY_TRAINING,
+    ).wait(progress=False)  # fmt: skip
+    assert job.status == "succeeded"
+    wait_until(lambda: events_requests(service) > before, message="a 200 from the event stream")
+
+
+def test_errors_carry_the_services_code_message_and_field(client: Client) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        client.job("0" * 32)
+    assert (missing.value.status, missing.value.code) == (404, "not_found")
+    assert missing.value.field == "job_id"
+
+    with pytest.raises(InvalidInputError) as invalid:
+        client.train("bad", {"function": "sin"}, training={"epochs": 0})
+    assert invalid.value.code == "validation_error"
+    assert invalid.value.field == "training.epochs"
+
+    with pytest.raises(InvalidInputError) as unreadable:
+        client.upload(pd.DataFrame({"value": ["1", "x", "3"]}))
+    assert unreadable.value.status == 422
+    assert "x" in unreadable.value.message or "line" in unreadable.value.message
+
+    finished = client.jobs(status="succeeded")[0]
+    with pytest.raises(ConflictError) as conflict:
+        client.job(finished["id"]).cancel()
+    assert conflict.value.status == 409
+
+    with pytest.raises(NotFoundError):
+        client.forecast("no-such-model", horizon=3)
+
+
+def test_models_are_listed_and_deleted(client: Client) -> None:
+    client.train("client-delete", {"function": "sin", "params": {"points": 2000}},
+                 training=TINY_TRAINING).wait(progress=False)  # fmt: skip
+    assert "client-delete" in [model["name"] for model in client.models()]
+    assert client.model("client-delete")["latest"] == 1
+
+    client.delete_model("client-delete")
+
+    assert "client-delete" not in [model["name"] for model in client.models()]
+    with pytest.raises(NotFoundError):
+        client.model("client-delete")
