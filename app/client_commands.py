@@ -242,8 +242,14 @@ def add_client_commands(commands: Any) -> None:
 def run_client_command(args: argparse.Namespace) -> int:
     """Run the chosen client command; a service error is a message and exit code 1, a file that
     cannot be read or written (or a spec that is not JSON) a message and exit code 2."""
-    from app.client import ServiceError
-
+    try:
+        from app.client import ServiceError
+    except ImportError as missing:  # a server install without the `client` extra
+        sys.stderr.write(
+            f"error: the client commands need the `client` extra ({missing.name} is missing): "
+            "pip install 'lstm-forecast-service[client]'\n"
+        )
+        return USAGE_ERROR
     try:
         handler: Handler = args.handler
         return handler(args)

@@ -170,3 +170,19 @@ def test_client_commands_load_no_torch_nor_server_library(service: Server) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].split() == ["model", "latest", "versions", "columns"]
+
+
+def test_a_server_install_without_the_client_extra_says_what_to_install() -> None:
+    code = blocker(["httpx", "tenacity"]) + (
+        "from app.cli import main\n"
+        "try:\n"
+        "    main(['models', '--url', 'http://127.0.0.1:9'])\n"
+        "except SystemExit as done:\n"
+        "    raise SystemExit(done.code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 2, done.stderr
+    assert "lstm-forecast-service[client]" in done.stderr
+    assert "Traceback" not in done.stderr
