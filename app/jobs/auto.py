@@ -21,6 +21,7 @@ from app.jobs.spec import DatasetData, FunctionData, TrainRequest
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
 HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
 MIN_STEPS = 1000  # optimizer steps before early stopping may end a job (short series: epochs)
+MAX_EPOCHS = 5000  # what a request may ask for
 PANEL_BATCH = 256  # windows per step on many series: thousands of windows an epoch
 PANEL_HIDDEN = 64  # the width bench/panel.py measured on the 1,428 M3 monthly series
 # Members of the ensemble a horizon gets: on M3's held-out parts three members lowered sMAPE
@@ -95,15 +96,33 @@ def configure(
         "interval_steps": horizon,
         "ensemble": ENSEMBLE,
     } | ({"batch_size": PANEL_BATCH} if many else {})
+    window |= _explicit(request.window)
+    training = request.training.model_dump() | training | _explicit(request.training)
+    if "epochs" not in request.training.model_fields_set:
+        training["epochs"] = epochs_for(lengths, window, training)
     return request.model_validate(
         request.model_dump()
         | {
             "data": data.model_dump(),
             "season_length": season,
-            "window": window | _explicit(request.window),
+            "window": window,
             "architecture": request.architecture.model_dump()
             | architecture
             | _explicit(request.architecture),
-            "training": request.training.model_dump() | training | _explicit(request.training),
+            "training": training,
         }
+    )
+
+
+def epochs_for(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:
+    """Epochs enough for `min_steps` optimizer steps, or the default if more: a short series
+    is a step or two an epoch, and 100 epochs of one step leave the model at the naive
+    forecast it starts from (three store series: sMAPE 17.9 against the seasonal naive's 2.3)."""
+    held_out = (training["validation_rows"] or 0) + (training["test_rows"] or 0)
+    windows: int = sum(
+        max(0, rows - held_out - window["lookback"] - window["horizon"] + 1) for rows in lengths
+    )
+    per_epoch = max(1, -(-windows // int(training["batch_size"])))
+    return min(
+        MAX_EPOCHS, max(int(training["epochs"]), -(-int(training["min_steps"]) // per_epoch))
     )
