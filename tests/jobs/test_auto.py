@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jobs.auto import ENSEMBLE, MIN_STEPS, WindowPlan, plan_window
+from app.jobs.auto import ENSEMBLE, MIN_STEPS, WindowPlan, epochs_for, plan_window
 from tests.factories import panel_csv
 
 
@@ -129,3 +129,34 @@ def test_folds_are_refused_when_the_test_part_cannot_hold_them(client: TestClien
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == "training.folds"
+
+
+def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClient) -> None:
+    values = [10 + (i % 12) + 0.1 * i for i in range(120)]
+    spec = submit(
+        client, {"model_name": "short", "data": {"values": values}, "forecast_horizon": 6}
+    )
+    window, training = spec["window"], spec["training"]
+    held_out = training["validation_rows"] + training["test_rows"]
+    windows = 120 - held_out - window["lookback"] - window["horizon"] + 1
+    per_epoch = -(-windows // training["batch_size"])  # a step or two
+    assert per_epoch <= 2
+    assert training["epochs"] == -(-MIN_STEPS // per_epoch)
+    explicit = submit(
+        client,
+        {
+            "model_name": "short",
+            "data": {"values": values},
+            "forecast_horizon": 6,
+            "training": {"epochs": 50},
+        },
+    )
+    assert explicit["training"]["epochs"] == 50
+
+
+def test_a_long_series_keeps_the_default_epochs() -> None:
+    window = {"lookback": 24, "horizon": 6}
+    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64, "epochs": 100,
+                "min_steps": 1000}  # fmt: skip
+    assert epochs_for([100_000], window, training) == 100  # 1,560 steps an epoch
+    assert epochs_for([200], window, training) == 334  # 151 windows: 3 steps an epoch
