@@ -22,6 +22,10 @@ MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the 
 HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
 MIN_STEPS = 1000  # optimizer steps before early stopping may end a job (short series: epochs)
 MAX_EPOCHS = 5000  # what a request may ask for
+# Optimizer steps the learning rate's patience spans at least (early stopping's: three times):
+# what the defaults' 3 epochs give M3's smallest panel ("other", 174 series, 15 steps an
+# epoch), so that every M3 group keeps the defaults and its benchmark figures.
+PATIENCE_STEPS = 45
 PANEL_BATCH = 256  # windows per step on many series: thousands of windows an epoch
 PANEL_HIDDEN = 64  # the width bench/panel.py measured on the 1,428 M3 monthly series
 # Members of the ensemble a horizon gets: on M3's held-out parts three members lowered sMAPE
@@ -98,8 +102,9 @@ def configure(
     } | ({"batch_size": PANEL_BATCH} if many else {})
     window |= _explicit(request.window)
     training = request.training.model_dump() | training | _explicit(request.training)
-    if "epochs" not in request.training.model_fields_set:
-        training["epochs"] = epochs_for(lengths, window, training)
+    scaled = epoch_counts(lengths, window, training)
+    training |= {name: count for name, count in scaled.items()
+                 if name not in request.training.model_fields_set}  # fmt: skip
     return request.model_validate(
         request.model_dump()
         | {
@@ -114,15 +119,31 @@ def configure(
     )
 
 
-def epochs_for(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:
-    """Epochs enough for `min_steps` optimizer steps, or the default if more: a short series
-    is a step or two an epoch, and 100 epochs of one step leave the model at the naive
-    forecast it starts from (three store series: sMAPE 17.9 against the seasonal naive's 2.3)."""
+def steps_per_epoch(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:
+    """Optimizer steps of one epoch over the training windows of series of `lengths` rows."""
     held_out = (training["validation_rows"] or 0) + (training["test_rows"] or 0)
     windows: int = sum(
         max(0, rows - held_out - window["lookback"] - window["horizon"] + 1) for rows in lengths
     )
-    per_epoch = max(1, -(-windows // int(training["batch_size"])))
-    return min(
-        MAX_EPOCHS, max(int(training["epochs"]), -(-int(training["min_steps"]) // per_epoch))
-    )
+    return max(1, -(-windows // int(training["batch_size"])))
+
+
+def epoch_counts(
+    lengths: list[int], window: dict[str, Any], training: dict[str, Any]
+) -> dict[str, int]:
+    """The settings counted in epochs, scaled for short series, where an epoch is a step or
+    two: the epochs reach `min_steps` optimizer steps, and the patience of the learning-rate
+    decay and of early stopping spans at least PATIENCE_STEPS and 3 x PATIENCE_STEPS steps.
+    Counted in epochs of one step, the defaults halved the rate to 1e-13 by epoch 100 and left
+    the model at the naive forecast it starts from (three store series: sMAPE 17.9 against the
+    seasonal naive's 2.3). Long series keep the defaults."""
+    per_epoch = steps_per_epoch(lengths, window, training)
+
+    def at_least(name: str, steps: int) -> int:
+        return min(MAX_EPOCHS, max(int(training[name]), -(-steps // per_epoch)))
+
+    return {
+        "epochs": at_least("epochs", int(training["min_steps"])),
+        "lr_decay_patience": at_least("lr_decay_patience", PATIENCE_STEPS),
+        "early_stopping_patience": at_least("early_stopping_patience", 3 * PATIENCE_STEPS),
+    }

@@ -75,10 +75,7 @@ class TrainConfig:
     test_rows: int | None = described(None, "test rows of each series (over the fraction)")
     # A short series is a few dozen windows: an epoch is one or two steps, and early stopping
     # judged on a handful of validation rows would end training before it starts.
-    min_steps: int = described(
-        0,
-        "optimizer steps before early stopping may end training or the learning rate decay",
-    )
+    min_steps: int = described(0, "optimizer steps before early stopping may end training")
     ensemble: int = described(
         1,
         "models fitted from seeds seed, seed + 1, ...; forecasts are their median (rolled out by "
@@ -466,9 +463,7 @@ class _Trainer:
                 )
             if plateau.update(epoch, val_loss):
                 best_state = copy.deepcopy(self.model.state_dict())
-            # A short series' few validation rows rarely improve early: halving the rate on
-            # them would stop learning long before min_steps (0.003 to 1e-13 by epoch 100).
-            if plateau.decay_due() and self.steps >= config.min_steps:
+            if plateau.decay_due():
                 learning_rate = self.set_learning_rate(0.5)
             now = time.perf_counter()
             stats = EpochStats(

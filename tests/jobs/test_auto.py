@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jobs.auto import ENSEMBLE, MIN_STEPS, WindowPlan, epochs_for, plan_window
+from app.jobs.auto import (
+    ENSEMBLE,
+    MIN_STEPS,
+    PATIENCE_STEPS,
+    WindowPlan,
+    epoch_counts,
+    plan_window,
+)
 from tests.factories import panel_csv
 
 
@@ -142,6 +149,7 @@ def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClien
     per_epoch = -(-windows // training["batch_size"])  # a step or two
     assert per_epoch <= 2
     assert training["epochs"] == -(-MIN_STEPS // per_epoch)
+    assert training["lr_decay_patience"] == -(-PATIENCE_STEPS // per_epoch)
     explicit = submit(
         client,
         {
@@ -154,9 +162,13 @@ def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClien
     assert explicit["training"]["epochs"] == 50
 
 
-def test_a_long_series_keeps_the_default_epochs() -> None:
+def test_epoch_counts_scale_with_the_steps_of_an_epoch() -> None:
     window = {"lookback": 24, "horizon": 6}
-    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64, "epochs": 100,
-                "min_steps": 1000}  # fmt: skip
-    assert epochs_for([100_000], window, training) == 100  # 1,560 steps an epoch
-    assert epochs_for([200], window, training) == 334  # 151 windows: 3 steps an epoch
+    defaults = {"epochs": 100, "lr_decay_patience": 3, "early_stopping_patience": 10}
+    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64, "min_steps": 1000}
+    training |= defaults
+    assert epoch_counts([100_000], window, training) == defaults  # 1,560 steps an epoch
+    # 151 windows: 3 steps an epoch
+    assert epoch_counts([200], window, training) == {
+        "epochs": 334, "lr_decay_patience": 15, "early_stopping_patience": 45,
+    }  # fmt: skip

@@ -283,17 +283,3 @@ def test_a_model_that_loses_to_the_seasonal_naive_on_validation_says_so() -> Non
     (warning,) = train(exact, TINY, one_epoch, CPU, season=12).metrics["warnings"]  # type: ignore[misc]
     assert warning.startswith("the model loses to the seasonal naive (season 12) forecast over")
     assert "validation" in warning
-
-
-def test_the_learning_rate_waits_for_min_steps_before_decaying(series: np.ndarray) -> None:
-    """A validation loss that never improves halves the rate every lr_decay_patience epochs,
-    but not before min_steps optimizer steps: until then the model still learns."""
-    steps_per_epoch = -(-len(window_starts(0, 240, TINY.lookback, 1)) // 32)
-    config = TrainConfig(
-        epochs=12, batch_size=32, min_relative_delta=0.99, lr_decay_patience=1,
-        early_stopping_patience=0, min_steps=6 * steps_per_epoch,
-    )  # fmt: skip
-    rates = [stats.learning_rate for stats in fit(series, **vars(config)).history]
-    assert rates[:5] == [config.learning_rate] * 5  # every later epoch is "flat" by 99%
-    assert rates[5] == config.learning_rate / 2  # min_steps reached in epoch 6
-    assert rates[-1] < config.learning_rate / 8
