@@ -17,6 +17,7 @@ from app.core.errors import InvalidInput
 from app.datasets import DatasetRepository
 from app.jobs import sources
 from app.jobs.spec import DatasetData, FunctionData, TrainRequest
+from app.ml.data import window_starts
 
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
 HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
@@ -122,8 +123,9 @@ def configure(
 def steps_per_epoch(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:
     """Optimizer steps of one epoch over the training windows of series of `lengths` rows."""
     held_out = (training["validation_rows"] or 0) + (training["test_rows"] or 0)
-    windows: int = sum(
-        max(0, rows - held_out - window["lookback"] - window["horizon"] + 1) for rows in lengths
+    windows = sum(
+        len(window_starts(0, rows - held_out, window["lookback"], window["horizon"]))
+        for rows in lengths
     )
     return max(1, -(-windows // int(training["batch_size"])))
 

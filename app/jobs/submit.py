@@ -21,9 +21,10 @@ from app.ml.model import LSTMConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
 from app.ml.train import (
     DESEASONALISE_NEEDS,
-    ENSEMBLE_LOOKBACKS_NEED,
     STATEFUL_NEEDS,
     TrainConfig,
+    deseasonalise_possible,
+    member_lookbacks,
     split_of,
     stateful_possible,
 )
@@ -191,19 +192,10 @@ def _check_roles(
     model_config, train_config, _ = ml_configs(request, columns, settings)
     if request.training.stateful and not stateful_possible(model_config):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
-    lookbacks, window = request.training.ensemble_lookbacks, request.window
-    if lookbacks and (
-        len(lookbacks) != request.training.ensemble
-        or max(lookbacks) != window.lookback
-        or any(rows % window.patch for rows in lookbacks)
-    ):
-        raise InvalidInput(
-            f"{ENSEMBLE_LOOKBACKS_NEED}, each a multiple of the patch: got {lookbacks} for "
-            f"ensemble {request.training.ensemble} and lookback {window.lookback}",
-            field="training.ensemble_lookbacks",
-        )
-    if request.training.deseasonalise and (
-        roles.covariates or min(roles.target_input_positions) < 0
-    ):
+    try:
+        member_lookbacks(train_config, model_config)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="training.ensemble_lookbacks") from None
+    if request.training.deseasonalise and not deseasonalise_possible(roles):
         raise InvalidInput(DESEASONALISE_NEEDS, field="training.deseasonalise")
     return model_config, train_config

@@ -184,14 +184,37 @@ class TrainResult:
         return self.tails[0]
 
 
-ENSEMBLE_LOOKBACKS_NEED = (
-    "ensemble_lookbacks needs one lookback per ensemble member, the longest equal to the "
-    "window's lookback"
-)
 DESEASONALISE_NEEDS = (
     "deseasonalising divides every column by its own seasons: it needs every column to be "
     "predicted, without known covariates"
 )
+
+
+def deseasonalise_possible(roles: ColumnRoles) -> bool:
+    """Whether every column can be divided by its seasons and multiplied back: every column
+    predicted, no known covariates."""
+    return not roles.covariates and min(roles.target_input_positions) >= 0
+
+
+def member_lookbacks(config: TrainConfig, model_config: LSTMConfig) -> tuple[int, ...]:
+    """Each ensemble member's lookback, longest first (members the time limit cuts off leave a
+    model that reads the whole window); ValueError unless there is one per member, the longest
+    is the window's and each is a multiple of the patch."""
+    lookbacks = config.ensemble_lookbacks or (model_config.lookback,) * config.ensemble
+    if (
+        len(lookbacks) != config.ensemble
+        or max(lookbacks) != model_config.lookback
+        or any(rows % model_config.patch for rows in lookbacks)
+    ):
+        raise ValueError(
+            "ensemble_lookbacks needs one lookback per ensemble member, the longest equal to "
+            f"the window's lookback, each a multiple of the patch: got {list(lookbacks)} for "
+            f"ensemble {config.ensemble}, lookback {model_config.lookback} and patch "
+            f"{model_config.patch}"
+        )
+    return tuple(sorted(lookbacks, reverse=True))
+
+
 STATEFUL_NEEDS = (
     "stateful training predicts the next row after every step: it needs one series, horizon 1, "
     "patch 1, and neither instance normalisation nor the highway"
@@ -363,7 +386,7 @@ class _Trainer:
         for them and it passes the seasonality test (None: left as it is)."""
         if not self.config.deseasonalise or season < 2:
             return [None] * len(self.segments)
-        if self.roles.covariates or min(self.roles.target_input_positions) < 0:
+        if not deseasonalise_possible(self.roles):
             raise ValueError(DESEASONALISE_NEEDS)
         return [
             Seasonality.fit(self.raw[s.offset : s.offset + s.split.train], season)
@@ -567,11 +590,7 @@ def train(
     series = np.asarray(series, dtype=np.float64)
     roles = roles or ColumnRoles.of(series.shape[1])
     lengths = [len(series)] if panel is None else list(panel.lengths)
-    lookbacks = config.ensemble_lookbacks or (model_config.lookback,) * config.ensemble
-    if len(lookbacks) != config.ensemble or max(lookbacks) != model_config.lookback:
-        raise ValueError(ENSEMBLE_LOOKBACKS_NEED)
-    # Longest first: members cut off by the time limit leave a model that reads the whole window.
-    lookbacks = tuple(sorted(lookbacks, reverse=True))
+    lookbacks = member_lookbacks(config, model_config)
     members: list[_Trainer] = []
     for member in range(config.ensemble):
         if members and members[-1].past_deadline():  # out of time: the members fitted so far
