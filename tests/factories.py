@@ -112,3 +112,20 @@ def panel_csv() -> str:
         dates = pd.date_range(start, periods=rows, freq="MS")
         frames.append(pd.DataFrame({"unique_id": name, "ds": dates, "sales": values}))
     return str(pd.concat(frames).to_csv(index=False))
+
+
+def train_on_panel(root: Path, spec: dict[str, Any]) -> JobRow:
+    """Upload `panel_csv()` under `root` through the API, run `spec` on it in this process and
+    return the succeeded job's row."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(make_settings(root))) as client:
+        files = {"file": ("p.csv", panel_csv().encode(), "text/csv")}
+        answer = client.post("/v1/datasets", files=files)
+        assert answer.status_code == 201, answer.text
+    settings, repos = inline_repositories(root)
+    final = run_inline(settings, repos, spec | {"data": {"dataset_id": answer.json()["id"]}})
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    return final

@@ -12,15 +12,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jobs.table import JobStatus
 from app.main import create_app
 from tests.factories import (
     PANEL_SERIES,
     PANEL_SPEC,
-    inline_repositories,
     make_settings,
     panel_csv,
-    run_inline,
+    train_on_panel,
 )
 
 
@@ -34,11 +32,7 @@ def upload(client: TestClient, text: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
     root: Path = tmp_path_factory.mktemp("panel")
-    with TestClient(create_app(make_settings(root))) as uploader:
-        dataset = upload(uploader, panel_csv())
-    settings, repos = inline_repositories(root)
-    final = run_inline(settings, repos, PANEL_SPEC | {"data": {"dataset_id": dataset["id"]}})
-    assert final.status == JobStatus.SUCCEEDED, final.error
+    final = train_on_panel(root, PANEL_SPEC)
     with TestClient(create_app(make_settings(root))) as client:
         yield client, final.id
 
