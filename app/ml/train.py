@@ -24,6 +24,7 @@ from app.ml.budget import Budget, StopFn, TrainingCancelled
 from app.ml.data import (
     Scaler,
     ScalingKind,
+    Segment,
     Split,
     column_windows,
     panel_starts,
@@ -306,69 +307,98 @@ class Plateau:
         return bool(patience) and self.since_best >= patience
 
 
-class _Trainer:
-    """One fitting run; split into steps to keep each one readable."""
+@dataclass(frozen=True, eq=False)
+class _Scaled:
+    """The series as every ensemble member trains on them, prepared once: each split on its
+    own, divided by its seasons where asked, scaled by its own training rows, on the device."""
 
-    def __init__(
-        self,
+    raw: np.ndarray  # [T, C] original scale
+    segments: list[Segment]
+    seasons: list[Seasonality | None]
+    factors: np.ndarray  # [T, C] what each row divides by to be seasonally adjusted (1: none)
+    scalers: list[Scaler]
+    series: torch.Tensor  # [T, C] model scale
+
+    @classmethod
+    def of(
+        cls,
         series: np.ndarray,
-        model_config: LSTMConfig,
         config: TrainConfig,
-        device: torch.device,
         roles: ColumnRoles,
-        deadline: float | None,
         lengths: list[int],
-        season: int = 1,
-    ) -> None:
-        self.config, self.device, self.roles = config, device, roles
-        chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
-        if chosen != (series.shape[1], model_config.n_features, model_config.target_inputs):
-            raise ValueError("the model config does not match the chosen input/target columns")
+        season: int,
+        device: torch.device,
+    ) -> _Scaled:
+        """Split, adjust and scale `series` (many laid end to end, of `lengths` rows)."""
         if sum(lengths) != len(series):
             raise ValueError("the series' lengths do not add up to the rows given")
-        self.segments = segments_of(lengths, lambda rows: split_of(config, rows))
-        self.split = self.segments[0].split  # the series' split, when there is one series
-        lookback, horizon = model_config.lookback, model_config.horizon
-        for number, segment in enumerate(self.segments):
-            problems = split_problems(segment.split.rows, segment.split, lookback, horizon)
-            if problems:
-                named = "" if len(lengths) == 1 else f"series {number + 1}: "
-                raise ValueError(named + "; ".join(problems))
-        shortest_test = min(segment.split.test for segment in self.segments)
+        segments = segments_of(lengths, lambda rows: split_of(config, rows))
+        shortest_test = min(segment.split.test for segment in segments)
         if config.folds > shortest_test:
             raise ValueError(
                 f"{config.folds} backtest folds need {config.folds} test rows in every series; "
                 f"a series has {shortest_test}"
             )
-        if config.stateful and (len(lengths) > 1 or not stateful_possible(model_config)):
-            raise ValueError(STATEFUL_NEEDS)
-        self.raw = series
-        self.seasons = self._seasons(season)
-        # [T, C] what each row divides by to be seasonally adjusted (1: no season)
-        self.factors = np.concatenate(
+        seasons: list[Seasonality | None] = [None] * len(segments)
+        if config.deseasonalise and season >= 2:
+            if not deseasonalise_possible(roles):
+                raise ValueError(DESEASONALISE_NEEDS)
+            seasons = [
+                Seasonality.fit(series[s.offset : s.offset + s.split.train], season)
+                for s in segments
+            ]
+        factors = np.concatenate(
             [
                 np.ones((segment.split.rows, series.shape[1]))
                 if found is None
                 else found.factors(0, segment.split.rows)
-                for found, segment in zip(self.seasons, self.segments, strict=True)
+                for found, segment in zip(seasons, segments, strict=True)
             ]
         )
-        adjusted = series / self.factors
+        adjusted = series / factors
         # Each series is scaled by its own training rows: a global model sees every series on
         # a common scale whatever its level and spread.
-        self.scalers = [
-            Scaler.fit(
-                config.scaling, adjusted[segment.offset : segment.offset + segment.split.train]
-            )
-            for segment in self.segments
+        scalers = [
+            Scaler.fit(config.scaling, adjusted[s.offset : s.offset + s.split.train])
+            for s in segments
         ]
         scaled = np.concatenate(
             [
                 scaler.transform(adjusted[segment.offset : segment.end])
-                for scaler, segment in zip(self.scalers, self.segments, strict=True)
+                for scaler, segment in zip(scalers, segments, strict=True)
             ]
         )
-        self.series = torch.as_tensor(scaled, dtype=torch.float32).to(device)
+        tensor = torch.as_tensor(scaled, dtype=torch.float32).to(device)
+        return cls(series, segments, seasons, factors, scalers, tensor)
+
+
+class _Trainer:
+    """One fitting run; split into steps to keep each one readable."""
+
+    def __init__(
+        self,
+        data: _Scaled,
+        model_config: LSTMConfig,
+        config: TrainConfig,
+        device: torch.device,
+        roles: ColumnRoles,
+        deadline: float | None,
+    ) -> None:
+        self.config, self.device, self.roles = config, device, roles
+        chosen = (roles.n_columns, len(roles.inputs), roles.target_inputs)
+        if chosen != (data.raw.shape[1], model_config.n_features, model_config.target_inputs):
+            raise ValueError("the model config does not match the chosen input/target columns")
+        self.raw, self.segments, self.seasons = data.raw, data.segments, data.seasons
+        self.factors, self.scalers, self.series = data.factors, data.scalers, data.series
+        self.split = self.segments[0].split  # the series' split, when there is one series
+        lookback, horizon = model_config.lookback, model_config.horizon
+        for number, segment in enumerate(self.segments):
+            problems = split_problems(segment.split.rows, segment.split, lookback, horizon)
+            if problems:
+                named = "" if len(self.segments) == 1 else f"series {number + 1}: "
+                raise ValueError(named + "; ".join(problems))
+        if config.stateful and (len(self.segments) > 1 or not stateful_possible(model_config)):
+            raise ValueError(STATEFUL_NEEDS)
         self.train_starts = torch.as_tensor(panel_starts(self.segments, "train", lookback, horizon))
         self.val_starts = torch.as_tensor(
             panel_starts(self.segments, "val", lookback, horizon), device=device
@@ -380,18 +410,6 @@ class _Trainer:
         self.deadline = deadline  # the job's time limit (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
         self.best_epoch = 0  # of the last `fit`
-
-    def _seasons(self, season: int) -> list[Seasonality | None]:
-        """Each series' seasonal indices from its training rows, where `deseasonalise` asks
-        for them and it passes the seasonality test (None: left as it is)."""
-        if not self.config.deseasonalise or season < 2:
-            return [None] * len(self.segments)
-        if not deseasonalise_possible(self.roles):
-            raise ValueError(DESEASONALISE_NEEDS)
-        return [
-            Seasonality.fit(self.raw[s.offset : s.offset + s.split.train], season)
-            for s in self.segments
-        ]
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -591,15 +609,14 @@ def train(
     roles = roles or ColumnRoles.of(series.shape[1])
     lengths = [len(series)] if panel is None else list(panel.lengths)
     lookbacks = member_lookbacks(config, model_config)
+    data = _Scaled.of(series, config, roles, lengths, season, device)
     members: list[_Trainer] = []
     for member in range(config.ensemble):
         if members and members[-1].past_deadline():  # out of time: the members fitted so far
             break
         member_config = replace(config, seed=config.seed + member)
         member_model = replace(model_config, lookback=lookbacks[member])
-        trainer = _Trainer(
-            series, member_model, member_config, device, roles, fit_deadline, lengths, season
-        )
+        trainer = _Trainer(data, member_model, member_config, device, roles, fit_deadline)
         offset = sum(len(done.history) for done in members)
         progress = None if on_progress is None else _numbered(on_progress, offset, config)
         best_epoch, stop_reason = trainer.fit(progress, should_stop)
