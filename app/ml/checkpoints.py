@@ -24,7 +24,8 @@ import torch
 from safetensors.torch import load as load_safetensors  # parses tensors from bytes; no pickle
 
 from app.ml.data import Scaler, ScalerStack, Scaling
-from app.ml.forecast import RolloutMode, forecast
+from app.ml.forecast import RolloutMode, forecast, fuse
+from app.ml.fused import FusedForecaster
 from app.ml.intervals import LEVELS
 from app.ml.model import MAX_ENSEMBLE, EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
@@ -452,7 +453,15 @@ class Checkpoint:
             device,
             future,
             keep_going,
+            self.fused,
         )
+
+    @cached_property
+    def fused(self) -> FusedForecaster | None:
+        """The model's weights stacked for the step loop once per loaded checkpoint, which
+        never changes (a rollout of a live model stacks its own)."""
+        with torch.inference_mode():
+            return fuse(self.model)
 
 
 def library_versions() -> dict[str, str]:

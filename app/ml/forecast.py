@@ -47,6 +47,7 @@ def rollout(
     mode: RolloutMode = "window",
     future: torch.Tensor | None = None,
     keep_going: Callable[[], bool] | None = None,
+    fused: FusedForecaster | None = None,
 ) -> torch.Tensor:
     """context: [B, >= lookback, F] scaled input rows; only its last `lookback` rows are used.
     future: [B, >= steps, F] scaled input rows ahead, read only in the columns that are not
@@ -54,7 +55,8 @@ def rollout(
     before every model call after the first, ends the rollout early when it answers False.
 
     Returns the next `steps` predicted rows, [B, steps, O] scaled (fewer, whole calls of
-    `horizon` rows, when `keep_going` ended it).
+    `horizon` rows, when `keep_going` ended it). `fused`: the model's weights stacked already
+    (a loaded checkpoint keeps them); default: stacked for this rollout.
     """
     model.eval()
     config = model.config
@@ -71,8 +73,16 @@ def rollout(
             raise ValueError("a model with known covariates rolls out by window")
         if isinstance(model, EnsembleForecaster):
             raise ValueError("an ensemble rolls out by window")
-        return _state_rollout(model, context, calls, keep_going)[:, :steps]
-    return _window_rollout(model, context, calls, future, keep_going)[:, :steps]
+        return _state_rollout(model, context, calls, keep_going, fused)[:, :steps]
+    return _window_rollout(model, context, calls, future, keep_going, fused)[:, :steps]
+
+
+def fuse(model: Forecaster) -> FusedForecaster | None:
+    """The weights of `model` stacked for the step loop; None for an ensemble whose members
+    read windows of different lengths, which share no step loop (each reads its own)."""
+    if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1:
+        return None
+    return FusedForecaster.of(model)
 
 
 def _state_rollout(
@@ -80,10 +90,12 @@ def _state_rollout(
     context: torch.Tensor,
     calls: int,
     keep_going: Callable[[], bool] | None,
+    fused: FusedForecaster | None,
 ) -> torch.Tensor:
     """Run the context once, then feed back each predicted chunk carrying (h, c):
     [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
-    fused = FusedForecaster.of(model)
+    if fused is None:
+        fused = FusedForecaster.of(model)
     chunk, state = fused.forward(context)  # [B, H, F]
     chunks = [chunk]
     for _ in range(calls - 1):
@@ -138,16 +150,18 @@ def _window_rollout(
     calls: int,
     future: torch.Tensor | None,
     keep_going: Callable[[], bool] | None,
+    fused: FusedForecaster | None,
 ) -> torch.Tensor:
     """Re-run the model on the last `lookback` rows for every chunk, predicted inputs fed
     back and known covariates read from `future`: [B, calls * H, O] (fewer whole chunks when
     `keep_going` ended it)."""
     window = _Window(model.config, context, calls, future)
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, object]]
-    if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1:
-        forward = model  # members reading windows of their own lengths share no step loop
+    if fused is None:
+        fused = fuse(model)
+    if fused is None:
+        forward = model  # members reading windows of their own lengths
     else:
-        fused = FusedForecaster.of(model)
         overlapping = _overlapping_windows(model.config)
         # Its first window takes a window's steps before any output: that pays back only over
         # about as many calls as a window has steps.
@@ -214,6 +228,7 @@ def forecast(
     device: torch.device,
     future: np.ndarray | None = None,
     keep_going: Callable[[], bool] | None = None,
+    fused: FusedForecaster | None = None,
 ) -> np.ndarray:
     """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F] rows
     ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale
@@ -229,5 +244,5 @@ def forecast(
     ahead = None
     if future is not None:
         ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
-    out = rollout(model, scaled, steps, mode, ahead, keep_going)  # [B, steps, O]
+    out = rollout(model, scaled, steps, mode, ahead, keep_going, fused)  # [B, steps, O]
     return scale_out.inverse(out.double().cpu().numpy())

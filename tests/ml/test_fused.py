@@ -3,11 +3,14 @@ horizon, covariates, instance norm, highway, dense layers, ensembles and both ro
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from app.ml.checkpoints import load
 from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
-from app.ml.fused import STEP_ROWS
+from app.ml.fused import STEP_ROWS, FusedForecaster
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 
 LOOKBACK = 6
@@ -163,3 +166,18 @@ def test_keep_going_ends_a_window_rollout_after_whole_calls() -> None:
     out = rollout(model, context, 20, keep_going=lambda: next(answers))
     assert out.shape == (2, 6, 1)  # three calls of two rows
     torch.testing.assert_close(out, rollout(model, context, 6), rtol=0, atol=1e-6)
+
+
+def test_a_loaded_checkpoint_stacks_its_weights_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checkpoint = load(Path(__file__).parents[2] / "models" / "sine" / "1", torch.device("cpu"))
+    context = checkpoint.default_context
+    first = checkpoint.forecast(context, 30, torch.device("cpu"))
+
+    def restack(model: Forecaster) -> FusedForecaster:
+        raise AssertionError("stacked again")
+
+    monkeypatch.setattr(FusedForecaster, "of", staticmethod(restack))
+    again = checkpoint.forecast(context, 30, torch.device("cpu"))  # the cached stack
+    torch.testing.assert_close(torch.as_tensor(again), torch.as_tensor(first), rtol=0, atol=0)
+    with pytest.raises(AssertionError, match="stacked again"):
+        rollout(checkpoint.model, torch.zeros(1, 10, 1), 30)  # a live model stacks its own
