@@ -13,7 +13,6 @@ import pandas as pd
 
 ID_COLUMN = "unique_id"  # what the service finds by itself (also id, series, item_id)
 TIME_COLUMN = "time"
-ID_NAMES = frozenset({"unique_id", "id", "series", "item_id"})
 
 Uploadable: TypeAlias = (
     pd.DataFrame | pd.Series | Mapping[str, pd.Series] | np.ndarray | Sequence[float]
@@ -67,10 +66,8 @@ def upload_of(data: Uploadable | str | Path, **form: str | None) -> Upload:
     keep_index = bool(index.name) or isinstance(index, pd.DatetimeIndex | pd.PeriodIndex)
     if keep_index and frame.index.name and "time_column" not in fields:
         fields["time_column"] = str(frame.index.name)
-    if "id_column" not in fields and "layout" not in fields:
-        found = [c for c in frame.columns if str(c).lower() in ID_NAMES]
-        if found:
-            fields["id_column"] = str(found[0])
+    if isinstance(data, Mapping) and "id_column" not in fields:
+        fields["id_column"] = ID_COLUMN  # the column `_panel` wrote (a frame's, the service finds)
     content = frame.to_csv(index=keep_index).encode()
     return Upload("data.csv", content, fields)
 

@@ -65,15 +65,18 @@ def list_jobs(
     return JobPage(items=[job_summary(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{job_id}", response_model=JobRead, responses=responses(404))
-def read_job(job_id: JobId, jobs: JobsDep) -> JobRead:
-    """Status, progress (epoch, losses, ETA), loss history, final metrics, model, error."""
-    return job_read(submit.get_job(jobs=jobs, job_id=job_id))
-
-
 def _existing_job(job_id: JobId, jobs: JobsDep) -> JobRow:
-    """The job named in the path, or a 404 before any stream starts."""
+    """The job named in the path, or a 404 (before any stream starts)."""
     return submit.get_job(jobs=jobs, job_id=job_id)
+
+
+ExistingJob = Annotated[JobRow, Depends(_existing_job)]
+
+
+@router.get("/{job_id}", response_model=JobRead, responses=responses(404))
+def read_job(row: ExistingJob) -> JobRead:
+    """Status, progress (epoch, losses, ETA), loss history, final metrics, model, error."""
+    return job_read(row)
 
 
 @router.get(
@@ -82,9 +85,7 @@ def _existing_job(job_id: JobId, jobs: JobsDep) -> JobRow:
     responses=responses(404),
     summary="Follow a job live (Server-Sent Events)",
 )
-async def stream_job_events(
-    row: Annotated[JobRow, Depends(_existing_job)], jobs: JobsDep
-) -> AsyncIterator[ServerSentEvent]:
+async def stream_job_events(row: ExistingJob, jobs: JobsDep) -> AsyncIterator[ServerSentEvent]:
     """`text/event-stream`: an `event: progress` at once and on every change of the job (its
     data is the job as `GET /v1/jobs/{job_id}` returns it, on one line), then `event: end` with
     the final job when it has finished, and the stream closes. Each event has an `id`; a `: ping`

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,7 +56,8 @@ class RolloutBatcher:
         self.device, self.window_seconds, self.max_contexts = device, window_seconds, max_contexts
         self._lines: dict[Key, _Line] = {}
         self._changed = threading.Condition()
-        self.batch_sizes: list[int] = []  # forecasts in each rollout run, oldest first
+        # forecasts in each rollout run, oldest first (the latest few: it is for looking at)
+        self.batch_sizes: deque[int] = deque(maxlen=256)
 
     def forecast(
         self,
@@ -113,8 +115,17 @@ class RolloutBatcher:
                 self._changed.notify_all()
 
     def _run(self, batch: list[_Ask], steps: int) -> None:
-        """One rollout for the whole batch; on failure, one per forecast."""
+        """One rollout for the forecasts of the batch whose callers still wait (those gone
+        while queued get no rows); on failure, one per forecast."""
         checkpoint = batch[0].checkpoint
+        wanted = [ask.wanted() for ask in batch]
+        for ask, still in zip(batch, wanted, strict=True):
+            if not still:
+                outputs = checkpoint.model.config.n_outputs
+                ask.values = np.empty((len(ask.contexts), 0, outputs))
+        batch = [ask for ask, still in zip(batch, wanted, strict=True) if still]
+        if not batch:
+            return
         try:
             values = checkpoint.forecast(
                 np.concatenate([ask.contexts for ask in batch]),

@@ -65,17 +65,34 @@ def test_forecasts_queued_behind_a_rollout_run_as_one_batch_with_the_same_rows(
     batcher = RolloutBatcher(CPU, window_seconds=0.002, max_contexts=1024)
     given = contexts(6, sine)
     futures = queue_behind_a_held_forecast(batcher, sine, given)
-    assert batcher.batch_sizes == [1, 5]  # the lone one at once, then the queue together
+    assert list(batcher.batch_sizes) == [1, 5]  # the lone one at once, then the queue together
     for future, context in zip(futures, given, strict=True):
         alone = sine.forecast(context, STEPS, CPU)
         np.testing.assert_allclose(future.result(), alone, rtol=1e-5, atol=1e-5)
+
+
+def test_a_forecast_whose_caller_left_while_queued_gets_no_rows(sine: Checkpoint) -> None:
+    batcher = RolloutBatcher(CPU, window_seconds=0.0, max_contexts=1024)
+    first, gone, stays = contexts(3, sine)
+    held = Held()
+    with ThreadPoolExecutor(3) as pool:
+        running = pool.submit(batcher.forecast, sine, first, STEPS, held)
+        assert held.running.wait(LIVENESS_SECONDS)
+        left = pool.submit(batcher.forecast, sine, gone, STEPS, lambda: False)
+        waiting = pool.submit(batcher.forecast, sine, stays, STEPS)
+        wait_until(lambda: batcher.waiting() == 2, message="the forecasts to queue")
+        held.release.set()
+    assert running.result().shape == (1, STEPS, 1)
+    assert left.result().shape == (1, 0, 1)  # nothing rolled out for it
+    alone = sine.forecast(stays, STEPS, CPU)
+    np.testing.assert_allclose(waiting.result(), alone, rtol=1e-5, atol=1e-5)
 
 
 def test_a_batch_is_cut_at_max_contexts(sine: Checkpoint) -> None:
     batcher = RolloutBatcher(CPU, window_seconds=0.0, max_contexts=2)
     futures = queue_behind_a_held_forecast(batcher, sine, contexts(6, sine))
     assert all(future.result().shape == (1, STEPS, 1) for future in futures)
-    assert batcher.batch_sizes == [1, 2, 2, 1]
+    assert list(batcher.batch_sizes) == [1, 2, 2, 1]
 
 
 def test_a_failing_forecast_fails_alone(sine: Checkpoint) -> None:
