@@ -21,6 +21,16 @@ from app.jobs.table import JobRow, JobStatus
 WATCH_SECONDS = 0.25  # how stale a progress event may be; each tick is one primary-key read
 
 
+def _state(row: JobRow) -> tuple[object, ...]:
+    """What of a row its view can change with, cheap to compare: the view itself (its loss
+    history and spec) is built only when this differs. The spec never changes, the history
+    only grows, and metrics come with the status."""
+    return (
+        row.status, row.started_at, row.finished_at, row.cancel_requested, row.attempts,
+        row.worker, row.device, row.progress, row.model_version, row.error, len(row.history),
+    )  # fmt: skip
+
+
 def _event(kind: str, number: int, body: str) -> ServerSentEvent:
     return ServerSentEvent(event=kind, id=str(number), raw_data=body)
 
@@ -28,14 +38,15 @@ def _event(kind: str, number: int, body: str) -> ServerSentEvent:
 async def job_events(jobs: JobRepository, row: JobRow) -> AsyncIterator[ServerSentEvent]:
     """`progress` events with the job's view (as GET /v1/jobs/{id}) now and on each change,
     then `end` with the final view once the job is finished."""
-    sent, number = None, 0
+    seen: tuple[object, ...] | None = None
+    body, number = "", 0
     current: JobRow | None = row
     while current is not None:
-        body = job_read(current).model_dump_json()  # one line: SSE data may not span lines
-        if body != sent:
+        if _state(current) != seen:
+            seen = _state(current)
+            body = job_read(current).model_dump_json()  # one line: SSE data may not span lines
             number += 1
             yield _event("progress", number, body)
-            sent = body
         if JobStatus(current.status).finished:
             number += 1
             yield _event("end", number, body)
