@@ -37,6 +37,17 @@ FORBIDDEN = [
 ALLOWED_TOP_LEVEL = {"torch", "numpy", "safetensors", "__future__"}
 
 
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a fresh interpreter from the repository's root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ML_DIR.parent.parent,
+    )
+
+
 def test_every_core_module_is_found() -> None:
     assert {"app.ml.functions", "app.ml.train", "app.ml.checkpoints"} <= set(ML_MODULES)
 
@@ -50,13 +61,7 @@ def test_importing_app_ml_loads_no_web_database_or_queue_module() -> None:
         "assert not loaded, loaded\n"
         "print('ok', len(sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ML_DIR.parent.parent,
-    )
+    done = python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok ")
 
@@ -225,24 +230,13 @@ def test_the_client_imports_without_torch_or_the_servers_libraries() -> None:
         "from app.client import Client, plot_forecast\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=APP_DIR.parent,
-    )
+    done = python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
 
 
 def test_the_blocker_does_block() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", BLOCKER + "import torch"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = python(BLOCKER + "import torch")
     assert done.returncode != 0
     assert "torch is blocked" in done.stderr
 
