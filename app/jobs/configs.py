@@ -57,5 +57,6 @@ def ml_configs(
         interval_steps=training.interval_steps,
         stateful=training.stateful,
         tbptt=training.tbptt,
+        sequence_steps=training.sequence_steps,
     )
     return model_config, train_config, roles

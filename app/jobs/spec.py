@@ -122,6 +122,7 @@ class TrainingSpec(Schema):
     grad_clip: float = _ml(TrainConfig, "grad_clip", ge=0.0, le=1e6)
     stateful: bool = _ml(TrainConfig, "stateful")
     tbptt: int = _ml(TrainConfig, "tbptt", ge=1, le=10_000)
+    sequence_steps: int = _ml(TrainConfig, "sequence_steps", ge=0, le=10_000)
     interval_steps: int = _ml(TrainConfig, "interval_steps", ge=1, le=10_000)
     seed: int = _ml(TrainConfig, "seed", ge=0, le=2**32 - 1)
     scaling: ScalingKind = _ml(TrainConfig, "scaling")

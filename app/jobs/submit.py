@@ -15,10 +15,12 @@ from app.jobs.repository import JobRepository
 from app.jobs.spec import DatasetData, FunctionData, TrainRequest
 from app.jobs.table import JobRow, JobStatus
 from app.ml.cost import training_bytes
-from app.ml.data import split_problems
+from app.ml.data import Split, split_problems, window_starts
 from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.forecast import state_rollout_possible
 from app.ml.model import LSTMConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
+from app.ml.sequences import SEQUENCE_NEEDS, sequence_span, sequences_too_long
 from app.ml.train import (
     DESEASONALISE_NEEDS,
     STATEFUL_NEEDS,
@@ -51,7 +53,7 @@ def _check_trainable(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
         )
     lengths = sources.series_lengths(datasets=datasets, data=data)
-    train_rows = _check_splits(request, train_config, rows, lengths)
+    train_rows = _check_splits(request, model_config, train_config, rows, lengths)
     batch_bytes = training_bytes(model_config, train_config, train_rows, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
@@ -65,7 +67,11 @@ def _check_trainable(
 
 
 def _check_splits(
-    request: TrainRequest, config: TrainConfig, rows: int, lengths: list[tuple[str, int]] | None
+    request: TrainRequest,
+    model_config: LSTMConfig,
+    config: TrainConfig,
+    rows: int,
+    lengths: list[tuple[str, int]] | None,
 ) -> int:
     """422 unless the series of `rows` rows (every series of `lengths`, when there are many,
     each named) splits into training, validation and test parts that each hold a window; the
@@ -82,6 +88,14 @@ def _check_splits(
             raise InvalidInput(
                 named + "; ".join(problems), field="window.lookback", code="series_too_short"
             )
+        if training.sequence_steps and not _holds_sequences(model_config, config, split):
+            named = "" if lengths is None else f"series {series_id!r} ({length} rows): "
+            span = sequence_span(model_config, config.sequence_steps)
+            raise InvalidInput(
+                named + sequences_too_long(config.sequence_steps, model_config.lookback, span),
+                field="training.sequence_steps",
+                code="series_too_short",
+            )
         if training.folds > split.test:
             named = "" if lengths is None else f"series {series_id!r}: "
             raise InvalidInput(
@@ -91,6 +105,15 @@ def _check_splits(
             )
         most = max(most, split.train)
     return most
+
+
+def _holds_sequences(model_config: LSTMConfig, config: TrainConfig, split: Split) -> bool:
+    """Whether the training and validation parts of `split` each hold a training sequence."""
+    lookback, span = model_config.lookback, sequence_span(model_config, config.sequence_steps)
+    return bool(
+        window_starts(0, split.train, lookback, span).size
+        and window_starts(split.val_start, split.test_start, lookback, span).size
+    )
 
 
 def submit_training(
@@ -192,6 +215,10 @@ def _check_roles(
     model_config, train_config, _ = ml_configs(request, columns, settings)
     if request.training.stateful and not stateful_possible(model_config):
         raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
+    if request.training.sequence_steps and (
+        request.training.stateful or not state_rollout_possible(model_config)
+    ):
+        raise InvalidInput(SEQUENCE_NEEDS, field="training.sequence_steps")
     try:
         member_lookbacks(train_config, model_config)
     except ValueError as exc:

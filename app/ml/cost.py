@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.ml.model import LSTMConfig
+from app.ml.sequences import sequence_span
 from app.ml.train import TrainConfig
 
 # Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
@@ -76,6 +77,9 @@ def training_bytes(config: LSTMConfig, train: TrainConfig, train_rows: int, n_co
         batch = min(batch, max(1, (train_rows - 1) // 2))
         steps = min(train.tbptt, max(1, train_rows // batch))
         rows_per_sample = train_rows // batch + 1
+    elif train.sequence_steps:  # the window and every patch scored past it
+        steps += train.sequence_steps - 1
+        rows_per_sample = config.lookback + sequence_span(config, train.sequence_steps)
     activations = ACTIVATION_FLOATS * batch * steps * config.hidden_size * config.num_layers
     windows = 3 * batch * rows_per_sample * n_columns  # gathered rows and their column picks
     return 4 * (activations + windows + 4 * weight_count(config))

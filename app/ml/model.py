@@ -137,13 +137,17 @@ class LSTMForecaster(nn.Module):
     def next_steps(
         self, x: torch.Tensor, state: LSTMState | None = None
     ) -> tuple[torch.Tensor, LSTMState]:
-        """Stateful training's view: x [B, T, F] -> (the next row after every step [B, T, O],
-        state). Needs horizon 1, patch 1, no instance norm and no highway (window-only parts)."""
+        """The view of training that scores every step: x [B, T, F] -> (the next `horizon` rows
+        after every patch [B, T / patch, horizon, O], state). The output after the window's
+        last patch is `forward`'s; later ones continue the carried state, as a state rollout
+        does. Needs no instance norm and no highway (window-only parts)."""
         config = self.config
-        out, state = self.lstm(x, state)  # [B, T, hidden]
-        step = self.head(self.dense(out))  # [B, T, O]
-        if config.residual:
-            step = step + x[..., config.roles.target_input_positions]
+        batch, steps = x.shape[0], x.shape[1] // config.patch
+        out, state = self.lstm(x.reshape(batch, steps, -1), state)  # [B, steps, hidden]
+        step = self.head(self.dense(out)).view(batch, steps, config.horizon, config.n_outputs)
+        if config.residual:  # + each patch's last row, as `forward` adds the window's
+            last = x.view(batch, steps, config.patch, -1)[:, :, -1:]  # [B, steps, 1, F]
+            step = step + last[..., config.roles.target_input_positions]
         return step, state
 
     def forward(

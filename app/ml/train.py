@@ -32,11 +32,19 @@ from app.ml.data import (
     split_problems,
 )
 from app.ml.fields import DESCRIPTION, described
-from app.ml.forecast import RolloutMode
+from app.ml.forecast import RolloutMode, state_rollout_possible
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 from app.ml.panel_assess import PanelFitted, assess_panel
 from app.ml.roles import ColumnRoles
 from app.ml.season import Seasonality
+from app.ml.sequences import (
+    SEQUENCE_NEEDS,
+    mean_sequence_loss,
+    sequence_loss,
+    sequence_span,
+    sequence_windows,
+    sequences_too_long,
+)
 
 # Of a job's time limit, the share fitting may use: the rest is kept for measuring the model
 # (rollouts, the rollout-mode choice, intervals), which the limit covers too.
@@ -126,6 +134,13 @@ class TrainConfig:
         "the next row at every step; needs horizon 1 and patch 1",
     )
     tbptt: int = described(20, "steps per chunk of stateful training")
+    sequence_steps: int = described(
+        0,
+        "0: train on windows from a zero state. N: train on runs of the window and N - 1 more "
+        "patches, the LSTM carrying its state through them, scored on the next horizon rows "
+        "after the window and after every patch past it: what a state rollout (one LSTM step "
+        "per patch, the fastest serving path) continues",
+    )
 
 
 def split_of(config: TrainConfig, rows: int) -> Split:
@@ -399,10 +414,17 @@ class _Trainer:
                 raise ValueError(named + "; ".join(problems))
         if config.stateful and (len(self.segments) > 1 or not stateful_possible(model_config)):
             raise ValueError(STATEFUL_NEEDS)
+        if config.sequence_steps:  # a sequence's horizon spans every scored step's
+            if config.stateful or not state_rollout_possible(model_config):
+                raise ValueError(SEQUENCE_NEEDS)
+            horizon = sequence_span(model_config, config.sequence_steps)
+        self.span = horizon  # rows the targets of one training sample cover
         self.train_starts = torch.as_tensor(panel_starts(self.segments, "train", lookback, horizon))
         self.val_starts = torch.as_tensor(
             panel_starts(self.segments, "val", lookback, horizon), device=device
         )
+        if config.sequence_steps and not (len(self.train_starts) and len(self.val_starts)):
+            raise ValueError(sequences_too_long(config.sequence_steps, lookback, horizon))
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = LSTMForecaster(model_config).to(device)
@@ -438,6 +460,7 @@ class _Trainer:
         for begin in range(0, length, config.tbptt):
             chunk = slice(begin, begin + config.tbptt)
             prediction, (h, c) = model.next_steps(inputs[:, chunk], state)
+            prediction = prediction[:, :, 0]  # horizon 1: [streams, steps, O]
             loss = nn.functional.mse_loss(prediction, targets[:, chunk])
             self.step(loss)
             state = (h.detach(), c.detach())  # carried on, but no gradient flows back past it
@@ -450,22 +473,20 @@ class _Trainer:
         return float(total) / seen
 
     def epoch(self, should_stop: StopFn | None) -> float:
-        """One pass over the training windows in shuffled order; returns the mean loss."""
+        """One pass over the training windows in shuffled order (sequences: as many as score
+        each training row about once); returns the mean loss."""
         if self.config.stateful:
             return self.stateful_epoch(should_stop)
-        model, config = self.model, self.model.config
-        model.train()
+        self.model.train()
         order = self.train_starts[torch.randperm(len(self.train_starts), generator=self.generator)]
+        if self.config.sequence_steps:
+            order = order[: max(1, len(order) // self.config.sequence_steps)]
         order = order.to(self.device)
         total = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
         seen = 0
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
-            inputs, targets = column_windows(
-                self.series, starts, config.lookback, config.horizon, self.roles
-            )
-            prediction, _ = model(inputs)
-            loss = nn.functional.mse_loss(prediction, targets)
+            loss = self.batch_loss(starts)
             self.step(loss)
             total += loss.detach() * len(starts)
             seen += len(starts)
@@ -474,6 +495,28 @@ class _Trainer:
             if self.past_deadline():  # an epoch may be long: the limit is checked every batch
                 break
         return float(total) / seen
+
+    def batch_loss(self, starts: torch.Tensor) -> torch.Tensor:
+        """The training loss of the windows (or sequences) at `starts`."""
+        model, config = self.model, self.model.config
+        if self.config.sequence_steps:
+            inputs, targets = sequence_windows(
+                self.series, starts, config, self.config.sequence_steps, self.roles
+            )
+            return sequence_loss(model, inputs, targets)
+        inputs, targets = column_windows(
+            self.series, starts, config.lookback, config.horizon, self.roles
+        )
+        prediction, _ = model(inputs)
+        return nn.functional.mse_loss(prediction, targets)
+
+    def val_loss(self) -> float:
+        """The validation loss, measured as the model trains (windows or sequences)."""
+        if self.config.sequence_steps:
+            return mean_sequence_loss(
+                self.model, self.series, self.val_starts, self.config.sequence_steps, self.roles
+            )
+        return mean_loss(self.model, self.series, self.val_starts, self.roles)
 
     def past_deadline(self) -> bool:
         """Whether the training time limit has passed."""
@@ -496,7 +539,7 @@ class _Trainer:
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
             train_loss = self.epoch(should_stop)
-            val_loss = mean_loss(self.model, self.series, self.val_starts, self.roles)
+            val_loss = self.val_loss()
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingDiverged(
                     f"the loss became {train_loss if not math.isfinite(train_loss) else val_loss} "
@@ -535,7 +578,7 @@ class _Trainer:
         validated, self.model = self.model, LSTMForecaster(model_config).to(self.device)
         self.optimizer = _optimizer(self.model, config)
         self.train_starts = torch.as_tensor(
-            panel_starts(self.segments, "all", model_config.lookback, model_config.horizon)
+            panel_starts(self.segments, "all", model_config.lookback, self.span)
         )
         for epoch in range(self.best_epoch):
             for group in self.optimizer.param_groups:

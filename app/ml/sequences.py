@@ -1,0 +1,90 @@
+"""Sequence training: the LSTM carries its state past the window and is scored after every step.
+
+A model trained only on windows from a zero state has never seen the (h, c) a state rollout
+carries past its window, so its state rollout drifts. Scored after every patch of a longer run
+(as DeepAR and Darts' RNNModel train), the carried state is what it learned from, and the cheap
+state rollout (one LSTM step per patch) continues it as well as re-reading windows would. The
+first scored output is the window's own, so the window rollout stays trained too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from app.ml.data import gather_windows
+from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.roles import ColumnRoles
+
+EVAL_BATCH = 256  # sequences scored at once when measuring a loss without gradients
+
+SEQUENCE_NEEDS = (
+    "sequence training carries the LSTM state past the window, as a state rollout does: it "
+    "needs a horizon that is a multiple of the patch, no known covariates, and neither instance "
+    "normalisation nor the highway"
+)
+
+
+def sequence_span(config: LSTMConfig, steps: int) -> int:
+    """Rows a sequence of `steps` scored steps predicts past its window: the last step's
+    horizon begins (steps - 1) patches after the first's."""
+    return (steps - 1) * config.patch + config.horizon
+
+
+def sequences_too_long(steps: int, lookback: int, span: int) -> str:
+    """Why a series' training or validation part holds no sequence."""
+    return (
+        f"a sequence of {steps} steps reads {lookback} rows and predicts the {span} after them: "
+        "the training and validation parts must each hold one; use fewer sequence_steps, more "
+        "points or a larger validation part"
+    )
+
+
+def sequence_windows(
+    series: torch.Tensor, starts: torch.Tensor, config: LSTMConfig, steps: int, roles: ColumnRoles
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences whose first scored step predicts from row `starts` on: inputs
+    [B, lookback + (steps - 1) * patch, F] and targets [B, steps, horizon, O], where step k's
+    target is the `horizon` rows after its input's end (k patches after the window's)."""
+    span = sequence_span(config, steps)
+    rows, ahead = gather_windows(series, starts, config.lookback, span)  # [B, L, C], [B, S, C]
+    inputs = torch.cat([rows, ahead[:, : span - config.horizon]], 1)[..., list(roles.inputs)]
+    offsets = torch.arange(steps, device=series.device)[:, None] * config.patch
+    targets = ahead[:, offsets + torch.arange(config.horizon, device=series.device)]
+    return inputs, targets[..., list(roles.targets)]
+
+
+def scored_steps(model: LSTMForecaster, inputs: torch.Tensor) -> torch.Tensor:
+    """The model's predictions after the window and every patch past it: inputs from
+    `sequence_windows` -> [B, steps, horizon, O]."""
+    predicted, _ = model.next_steps(inputs)
+    first = model.config.lookback // model.config.patch - 1  # the window's last patch
+    return predicted[:, first:]
+
+
+def sequence_loss(
+    model: LSTMForecaster, inputs: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """MSE over every scored step of every sequence."""
+    return nn.functional.mse_loss(scored_steps(model, inputs), targets)
+
+
+@torch.no_grad()
+def mean_sequence_loss(
+    model: LSTMForecaster,
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    steps: int,
+    roles: ColumnRoles,
+) -> float:
+    """The MSE of the sequences at `starts` on the model scale (the validation loss of sequence
+    training, measured as it trains)."""
+    model.eval()
+    total, count = 0.0, 0
+    for begin in range(0, len(starts), EVAL_BATCH):
+        inputs, targets = sequence_windows(
+            series, starts[begin : begin + EVAL_BATCH], model.config, steps, roles
+        )
+        total += float(((scored_steps(model, inputs) - targets) ** 2).sum())
+        count += targets.numel()
+    return total / count
