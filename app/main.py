@@ -32,6 +32,7 @@ from app.registry import CheckpointStore
 from app.registry import router as registry_router
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
+from app.registry.forecast import Forecasting, ForecastLimits
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.metrics, app.state.runner = settings, metrics, runner
         app.state.jobs, app.state.datasets = jobs, datasets
         app.state.checkpoints, app.state.cache = checkpoints, cache
-        app.state.batcher = RolloutBatcher(
-            cache.device, settings.batch_window_ms / 1000, settings.max_contexts
+        app.state.forecasting = Forecasting(
+            cache,
+            RolloutBatcher(cache.device, settings.batch_window_ms / 1000, settings.max_contexts),
+            ForecastLimits.of(settings),
+            metrics,
         )
         runner.start()
         reaper.start()

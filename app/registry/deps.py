@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.core.deps import from_state
-from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
+from app.registry.forecast import Forecasting
 
 CheckpointsDep = Annotated[CheckpointStore, Depends(from_state("checkpoints"))]
 CacheDep = Annotated[ModelCache, Depends(from_state("cache"))]  # loaded models, serving device
-BatcherDep = Annotated[RolloutBatcher, Depends(from_state("batcher"))]  # concurrent forecasts
+ForecastingDep = Annotated[Forecasting, Depends(from_state("forecasting"))]  # cache, batcher...

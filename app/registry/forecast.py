@@ -182,6 +182,17 @@ class ForecastLimits:
         )
 
 
+@dataclass(frozen=True)
+class Forecasting:
+    """Everything a forecast request uses of the app, gathered once by its lifespan (one
+    dependency to resolve per request instead of one for each)."""
+
+    cache: ModelCache
+    batcher: RolloutBatcher
+    limits: ForecastLimits
+    metrics: ServiceMetrics
+
+
 def _check_request_size(request: ForecastRequest, limits: ForecastLimits) -> None:
     if request.horizon > limits.max_horizon:
         raise InvalidInput(
@@ -257,7 +268,7 @@ def make_forecast(
     if keep_going is not None and not keep_going():  # its client left while it waited
         raise ForecastAbandoned
     _check_request_size(request, limits)
-    version = cache.checkpoints.resolve_version(name, request.version)
+    version = cache.resolve_version(name, request.version)
     checkpoint = cache.get(name, version)
     label = f"model {name!r} v{version}"
     contexts = _contexts(request, checkpoint, label)
