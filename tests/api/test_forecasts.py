@@ -145,9 +145,10 @@ def test_tampered_checkpoint_is_refused(models_client: TestClient) -> None:
 
 
 def test_forecast_whose_work_is_over_the_limit_is_422(make_client: AppFactory) -> None:
-    client = make_client(max_forecast_gflop=0.01, max_forecast_values=500)
+    client = make_client(max_forecast_gflop=1e-4, max_forecast_values=500)
     shutil.copytree(BUNDLED_MODELS, client.app.state.checkpoints.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
-    # The bundled sine: 10 steps of a 2-layer, 32-unit LSTM per step, about 0.25 MFLOP a step.
+    # The bundled sine: one step of a 2-layer, 32-unit LSTM per 10 rows, about 27 kFLOP a call
+    # (30 rows: 3 calls, 400 rows: 40).
     assert client.post("/v1/models/sine/forecast", json={"horizon": 30}).status_code == 200
     work = client.post("/v1/models/sine/forecast", json={"horizon": 400})
     assert work.status_code == 422

@@ -77,7 +77,7 @@ def test_the_bundled_checkpoint_reads_and_writes_back_byte_for_byte(tmp_path: Pa
         "sine",
         None,
         "cpu",
-        "window",
+        "state",
     )
     assert meta.columns == meta.inputs == meta.targets == ["sin"]
     assert meta.interval_widths is not None
@@ -98,7 +98,9 @@ def test_bundling_rewrites_the_job_id_and_nothing_else(tmp_path: Path) -> None:
 
 
 def test_an_older_checkpoint_reads_with_what_it_lacks_defaulted(tmp_path: Path) -> None:
-    shutil.copytree(BUNDLED, tmp_path, dirs_exist_ok=True)
+    bundled = read_meta(BUNDLED)  # as its model was before patches: one row a step
+    older = replace(bundled, config=replace(bundled.config, horizon=1, patch=1))
+    write(tmp_path, LSTMForecaster(older.config), older)
     stored: dict[str, Any] = json.loads((tmp_path / "meta.json").read_text())
     for key in ("name", "job_id", "spec", "created_at", "metrics", "device", "inputs"):
         del stored[key]
