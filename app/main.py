@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.checkpoints, app.state.cache = checkpoints, cache
         app.state.forecasting = Forecasting(
             cache,
-            RolloutBatcher(cache.device, settings.batch_window_ms / 1000, settings.max_contexts),
+            RolloutBatcher(settings.batch_window_ms / 1000, settings.max_contexts),
             ForecastLimits.of(settings),
             metrics,
         )

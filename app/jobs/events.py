@@ -2,8 +2,9 @@
 
 The job store is the single source of truth, so the stream watches the job's row (a short read
 every `WATCH_SECONDS`) and sends its view when it differs from the last one sent: a progress
-write or a status change. The first event goes out at once; a finished job's stream ends with
-an `end` event. Keep-alive comments (`: ping`) are FastAPI's, every 15 s of silence.
+write or a status change. The first event goes out at once; a finished job's final view is
+sent once, as the `end` event that ends its stream. Keep-alive comments (`: ping`) are
+FastAPI's, every 15 s of silence.
 """
 
 from __future__ import annotations
@@ -36,20 +37,19 @@ def _event(kind: str, number: int, body: str) -> ServerSentEvent:
 
 
 async def job_events(jobs: JobRepository, row: JobRow) -> AsyncIterator[ServerSentEvent]:
-    """`progress` events with the job's view (as GET /v1/jobs/{id}) now and on each change,
-    then `end` with the final view once the job is finished."""
+    """`progress` events with the job's view (as GET /v1/jobs/{id}) now and on each change
+    while it runs; its final view once, as `end`, when it has finished."""
     seen: tuple[object, ...] | None = None
-    body, number = "", 0
+    number = 0
     current: JobRow | None = row
     while current is not None:
-        if _state(current) != seen:
+        finished = JobStatus(current.status).finished
+        if finished or _state(current) != seen:
             seen = _state(current)
+            number += 1
             body = job_read(current).model_dump_json()  # one line: SSE data may not span lines
-            number += 1
-            yield _event("progress", number, body)
-        if JobStatus(current.status).finished:
-            number += 1
-            yield _event("end", number, body)
+            yield _event("end" if finished else "progress", number, body)
+        if finished:
             return
         if shutting_down.is_set():
             return  # let the server stop; the client polls from here

@@ -86,9 +86,10 @@ def read_job(row: ExistingJob) -> JobRead:
     summary="Follow a job live (Server-Sent Events)",
 )
 async def stream_job_events(row: ExistingJob, jobs: JobsDep) -> AsyncIterator[ServerSentEvent]:
-    """`text/event-stream`: an `event: progress` at once and on every change of the job (its
-    data is the job as `GET /v1/jobs/{job_id}` returns it, on one line), then `event: end` with
-    the final job when it has finished, and the stream closes. Each event has an `id`; a `: ping`
+    """`text/event-stream`: an `event: progress` at once and on every change of the job while it
+    runs (its data is the job as `GET /v1/jobs/{job_id}` returns it, on one line), then, once,
+    `event: end` with the finished job, and the stream closes (a job finished already: only
+    `end`). Each event has an `id`; a `: ping`
     comment comes after 15 s of silence. Clients that lose the stream poll the job instead."""
     async for event in events.job_events(jobs, row):
         yield event

@@ -328,6 +328,11 @@ class Checkpoint:
         return [self.meta.columns[i] for i in self.meta.roles.covariates]
 
     @property
+    def device(self) -> torch.device:
+        """Where its weights were loaded."""
+        return next(self.model.parameters()).device
+
+    @property
     def rollout_mode(self) -> RolloutMode:
         """How a forecast continues past the context."""
         return self.meta.rollout_mode

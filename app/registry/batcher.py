@@ -18,18 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from app.ml.checkpoints import Checkpoint
 
-Key = tuple[int, int]  # (id of the loaded checkpoint, steps)
+Key = tuple[Checkpoint, int]  # (the loaded checkpoint, compared by identity; steps)
 
 
 @dataclass
 class _Ask:
     """One forecast's part of a batch: its contexts, and what its rollout gave."""
 
-    checkpoint: Checkpoint  # held, so its id names it while it waits
+    checkpoint: Checkpoint
     contexts: np.ndarray  # [b, lookback, F], original scale
     keep_going: Callable[[], bool] | None
     done: bool = False
@@ -52,8 +51,8 @@ class _Line:
 class RolloutBatcher:
     """Runs concurrent forecasts of the same loaded version and horizon as one rollout."""
 
-    def __init__(self, device: torch.device, window_seconds: float, max_contexts: int) -> None:
-        self.device, self.window_seconds, self.max_contexts = device, window_seconds, max_contexts
+    def __init__(self, window_seconds: float, max_contexts: int) -> None:
+        self.window_seconds, self.max_contexts = window_seconds, max_contexts
         self._lines: dict[Key, _Line] = {}
         self._changed = threading.Condition()
         # forecasts in each rollout run, oldest first (the latest few: it is for looking at)
@@ -69,7 +68,7 @@ class RolloutBatcher:
         """`checkpoint.forecast(contexts, steps)` with the training series' scalers, batched
         with concurrent forecasts of the same version and horizon: [b, steps, O] (fewer steps
         when every caller in its batch stopped waiting)."""
-        ask, key = _Ask(checkpoint, contexts, keep_going), (id(checkpoint), steps)
+        ask, key = _Ask(checkpoint, contexts, keep_going), (checkpoint, steps)
         with self._changed:
             line = self._lines.setdefault(key, _Line())
             line.waiting.append(ask)
@@ -130,14 +129,14 @@ class RolloutBatcher:
             values = checkpoint.forecast(
                 np.concatenate([ask.contexts for ask in batch]),
                 steps,
-                self.device,
+                checkpoint.device,
                 keep_going=lambda: any(ask.wanted() for ask in batch),
             )
         except Exception:  # told apart below, forecast by forecast
             for ask in batch:
                 try:
                     ask.values = checkpoint.forecast(
-                        ask.contexts, steps, self.device, keep_going=ask.keep_going
+                        ask.contexts, steps, checkpoint.device, keep_going=ask.keep_going
                     )
                 except Exception as exc:  # handed to its own caller
                     ask.error = exc

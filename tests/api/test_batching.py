@@ -62,7 +62,7 @@ def queue_behind_a_held_forecast(
 def test_forecasts_queued_behind_a_rollout_run_as_one_batch_with_the_same_rows(
     sine: Checkpoint,
 ) -> None:
-    batcher = RolloutBatcher(CPU, window_seconds=0.002, max_contexts=1024)
+    batcher = RolloutBatcher(window_seconds=0.002, max_contexts=1024)
     given = contexts(6, sine)
     futures = queue_behind_a_held_forecast(batcher, sine, given)
     assert list(batcher.batch_sizes) == [1, 5]  # the lone one at once, then the queue together
@@ -72,7 +72,7 @@ def test_forecasts_queued_behind_a_rollout_run_as_one_batch_with_the_same_rows(
 
 
 def test_a_forecast_whose_caller_left_while_queued_gets_no_rows(sine: Checkpoint) -> None:
-    batcher = RolloutBatcher(CPU, window_seconds=0.0, max_contexts=1024)
+    batcher = RolloutBatcher(window_seconds=0.0, max_contexts=1024)
     first, gone, stays = contexts(3, sine)
     held = Held()
     with ThreadPoolExecutor(3) as pool:
@@ -89,14 +89,14 @@ def test_a_forecast_whose_caller_left_while_queued_gets_no_rows(sine: Checkpoint
 
 
 def test_a_batch_is_cut_at_max_contexts(sine: Checkpoint) -> None:
-    batcher = RolloutBatcher(CPU, window_seconds=0.0, max_contexts=2)
+    batcher = RolloutBatcher(window_seconds=0.0, max_contexts=2)
     futures = queue_behind_a_held_forecast(batcher, sine, contexts(6, sine))
     assert all(future.result().shape == (1, STEPS, 1) for future in futures)
     assert list(batcher.batch_sizes) == [1, 2, 2, 1]
 
 
 def test_a_failing_forecast_fails_alone(sine: Checkpoint) -> None:
-    batcher = RolloutBatcher(CPU, window_seconds=0.0, max_contexts=1024)
+    batcher = RolloutBatcher(window_seconds=0.0, max_contexts=1024)
     given = contexts(4, sine)
     given[2] = np.concatenate([given[2], given[2]], axis=2)  # two columns: the model reads one
     futures = queue_behind_a_held_forecast(batcher, sine, given)

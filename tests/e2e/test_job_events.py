@@ -43,7 +43,7 @@ def test_events_follow_a_job_from_its_first_view_to_its_end(server: Server) -> N
 
     events = list(stream(server, job_id))
 
-    assert events[0].kind == "progress"
+    assert events[0].kind == "progress"  # submitted, not yet finished
     assert [event.id for event in events] == [str(n) for n in range(1, len(events) + 1)]
     assert [event.kind for event in events[:-1]] == ["progress"] * (len(events) - 1)
     assert events[-1].kind == "end"
@@ -53,17 +53,18 @@ def test_events_follow_a_job_from_its_first_view_to_its_end(server: Server) -> N
     epochs = [view["progress"]["epoch"] for view in views if view["progress"]]
     assert epochs == sorted(epochs)
     assert any(view["status"] == "running" and view["progress"] for view in views)
-    assert len({event.data for event in events[:-1]}) == len(events) - 1  # only changes sent
+    assert len({event.data for event in events}) == len(events)  # only changes, the end once
+    assert all(json.loads(event.data)["status"] != "succeeded" for event in events[:-1])
 
 
-def test_a_finished_job_streams_its_view_and_end_at_once(server: Server) -> None:
+def test_a_finished_job_streams_its_final_view_once_as_end(server: Server) -> None:
     job_id = server.http.post("/v1/jobs", json=SMALL_JOB).json()["id"]
     final = server.wait_for(job_id, {"succeeded"})
 
     events = list(stream(server, job_id))
 
-    assert [(event.kind, event.id) for event in events] == [("progress", "1"), ("end", "2")]
-    assert json.loads(events[0].data) == json.loads(events[1].data) == final
+    assert [(event.kind, event.id) for event in events] == [("end", "1")]
+    assert json.loads(events[0].data) == final
 
 
 def test_events_of_an_unknown_job_answer_as_reading_it(server: Server) -> None:
