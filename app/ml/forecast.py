@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from app.ml.data import Scaling
-from app.ml.fused import FusedForecaster, columns
-from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig
+from app.ml.fused import Cells, FusedForecaster, columns
+from app.ml.model import INSTANCE_NORM_FLOOR, EnsembleForecaster, Forecaster, LSTMConfig
 
 RolloutMode = Literal["window", "state"]
 # Most rows (windows under way x contexts) one wavefront step batches. Measured on the bundled
@@ -96,14 +96,36 @@ def _state_rollout(
     [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
     if fused is None:
         fused = FusedForecaster.of(model)
-    chunk, state = fused.forward(context)  # [B, H, F]
-    chunks = [chunk]
-    for _ in range(calls - 1):
-        if keep_going is not None and not keep_going():
-            break
-        chunk, state = fused.forward(chunk, state)  # continue with the H rows just predicted
-        chunks.append(chunk)
-    return torch.cat(chunks, 1)
+    config = fused.config
+    batch, width = context.shape[0], config.patch * config.n_features
+    cells = Cells(fused, batch, context)
+    # Feature-major like the cells: call k's chunk is rows [k * H * O, (k + 1) * H * O), row
+    # h * O + o, so its patches (the next inputs) are contiguous blocks of P * F rows.
+    out = context.new_empty(calls, config.horizon * config.n_outputs, batch)
+    rows = context.permute(1, 2, 0)  # [T, F, B]
+    for call in range(calls):
+        if call:
+            if keep_going is not None and not keep_going():
+                out = out[:call]
+                break
+            rows = out[call - 1].view(config.horizon, -1, batch)  # [H, F, B]
+        scale = _normalise(rows) if config.instance_norm else None
+        if scale is not None:
+            rows = (rows - scale[0]) / scale[1]
+        for patch in rows.reshape(-1, width, batch):  # a view, but for the context's rows
+            cells.x.copy_(patch)
+            cells.step()
+        fused.emit(cells, out[call])
+        if scale is not None:
+            out[call].view(config.horizon, -1, batch).mul_(scale[1]).add_(scale[0])
+    return out.view(-1, config.n_outputs, batch).permute(2, 0, 1)
+
+
+def _normalise(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Instance norm's (center, spread) [1, F, B] of rows [T, F, B] (the model's own steps)."""
+    center = rows.mean(dim=0, keepdim=True)
+    spread = rows.std(dim=0, keepdim=True, unbiased=False).clamp_min(INSTANCE_NORM_FLOOR)
+    return center, spread
 
 
 class _Window:
@@ -156,11 +178,11 @@ def _window_rollout(
     back and known covariates read from `future`: [B, calls * H, O] (fewer whole chunks when
     `keep_going` ended it)."""
     window = _Window(model.config, context, calls, future)
-    forward: Callable[[torch.Tensor], tuple[torch.Tensor, object]]
+    forward: Callable[[torch.Tensor], torch.Tensor]
     if fused is None:
         fused = fuse(model)
-    if fused is None:
-        forward = model  # members reading windows of their own lengths
+    if fused is None:  # members reading windows of their own lengths
+        forward = lambda rows: model(rows)[0]  # noqa: E731
     else:
         overlapping = _overlapping_windows(model.config)
         # Its first window takes a window's steps before any output: that pays back only over
@@ -172,7 +194,7 @@ def _window_rollout(
     for call in range(calls):
         if call and keep_going is not None and not keep_going():
             return window.predicted[:, : call * model.config.horizon]
-        window.record(call, forward(window.of_call(call))[0])
+        window.record(call, forward(window.of_call(call)))
     return window.predicted
 
 
@@ -198,22 +220,21 @@ def _wavefront(
     config = fused.config
     steps, every = config.lookback // config.patch, config.horizon // config.patch
     slots, batch = _overlapping_windows(config), window.rows.shape[0]
-    patches = fused.chunks(window.rows)  # [B, rows / P, P * F], a view: sees fed-back rows
-    state = fused.zero_state(slots * batch, window.rows)  # window c in slot c % slots
+    # Feature-major like the cells, views of the rows: they see the rows fed back.
+    patches = fused.chunks(window.rows).permute(1, 2, 0)[:, :, None]  # [steps, P * F, 1, B]
+    cells = Cells(fused, slots * batch, window.rows)  # window c in columns of slot c % slots
+    shared = cells.x.view(*fused.lead, -1, slots, batch)  # every slot reads the same patch
     for at in range((calls - 1) * every + steps):
         if at % every == 0 and at // every < calls:  # window at // every starts here
-            rows = slice((at // every) % slots * batch, ((at // every) % slots + 1) * batch)
-            for h, c in zip(*state, strict=True):
-                h[:, rows] = 0
-                c[:, rows] = 0
-        shared = fused.project(patches[:, at])  # [E, B, 4 * hidden]
-        top = fused.step(shared.repeat(1, slots, 1), state)  # [E, K * B, hidden]
+            cells.restart(slice((at // every) % slots * batch, ((at // every) % slots + 1) * batch))
+        shared.copy_(patches[at])
+        top = cells.step()  # [.., hidden, K * B]
         ended = at - steps + 1
         if ended < 0 or ended % every:
             continue
         call, slot = ended // every, (ended // every) % slots
-        chunk = fused.predict(top[:, slot * batch : (slot + 1) * batch], window.of_call(call))
-        window.record(call, fused.combine(chunk))
+        mine = top[..., slot * batch : (slot + 1) * batch].transpose(-1, -2)  # [.., B, hidden]
+        window.record(call, fused.combine(fused.predict(mine, window.of_call(call))))
         if call + 1 < calls and keep_going is not None and not keep_going():
             return window.predicted[:, : (call + 1) * config.horizon]
     return window.predicted

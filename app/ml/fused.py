@@ -1,17 +1,19 @@
 """The forecaster's arithmetic for rollouts: the one step loop every rollout uses.
 
-A small LSTM rolled out one step at a time spends its time on per-call overhead (an `nn.LSTM`
-call with its checks and oneDNN set-up, the head's module calls), not on arithmetic. Here the
-weights of a model, or of every member of an ensemble, are stacked once per rollout into
-[E, ...] tensors, and one LSTM step is a few batched tensor ops (`baddbmm`, `sigmoid`, `tanh`)
-computing nn.LSTM's gates with the same sums, so outputs match `LSTMForecaster.forward` to float
-rounding. A whole window still goes through the members' own `nn.LSTM` in one call: over many
-steps its oneDNN kernel is the faster one. Torch ops keep one implementation for CPU and CUDA.
+A small LSTM rolled out one step at a time spends its time on per-op overhead, not on
+arithmetic: an `nn.LSTM` call with its checks and oneDNN set-up, the head's module calls, every
+temporary tensor. Here the weights of a model, or of every member of an ensemble, are stacked
+once into tensors ([E, ...]; a single model's without that dimension, so its matmuls are plain
+`addmm`s), and `Cells` steps the layers in place in preallocated buffers: per layer one matmul
+over the layer's input and its own h together, then six elementwise ops, computing nn.LSTM's
+gates so that outputs match `LSTMForecaster.forward` to float rounding. A whole window from a
+zero state still goes through the members' own `nn.LSTM` in one call: over many steps its
+oneDNN kernel is the faster one. Torch ops keep one implementation for CPU and CUDA.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,17 +28,23 @@ from app.ml.model import (
     LSTMForecaster,
 )
 
-# Most rows a continuation steps through `FusedForecaster.step`. Measured on the bundled model
-# (one thread): a step of 128 rows took 100 us here against 109 us by nn.LSTM, 192 rows 140
-# against 124 us.
-STEP_ROWS = 160
-Linear = tuple[torch.Tensor, torch.Tensor]  # (weight [E, in, out], bias [E, 1, out])
-FusedState = tuple[list[torch.Tensor], list[torch.Tensor]]  # (h, c) per layer, [E, N, hidden]
+Linear = tuple[torch.Tensor, torch.Tensor]  # (weight [.., in, out], bias [.., 1, out])
+# A cell: (weight [.., 4 * hidden, in + hidden], bias [.., 4 * hidden, 1]), feature-major, gate
+# blocks in the order i, f, o, g; it reads a layer's input and its own h stacked.
+Cell = tuple[torch.Tensor, torch.Tensor]
+MatMul = Callable[..., torch.Tensor]  # torch.addmm (one member) or torch.baddbmm (E members)
+
+
+def _members(stacked: torch.Tensor) -> torch.Tensor:
+    """A stack [E, ...] as the step loop keeps it: without the member dimension when E == 1,
+    so one model's matmuls are plain `addmm`s."""
+    return stacked[0] if stacked.shape[0] == 1 else stacked
 
 
 def _stacked(weights: list[torch.Tensor], biases: list[torch.Tensor]) -> Linear:
-    """Members' (weight [out, in], bias [out]) -> ([E, in, out], [E, 1, out])."""
-    return torch.stack(weights).transpose(1, 2).contiguous(), torch.stack(biases)[:, None]
+    """Members' (weight [out, in], bias [out]) -> ([.., in, out], [.., 1, out])."""
+    weight = torch.stack(weights).transpose(1, 2).contiguous()
+    return _members(weight), _members(torch.stack(biases)[:, None])
 
 
 def _gates_ifog(weight: torch.Tensor) -> torch.Tensor:
@@ -44,6 +52,17 @@ def _gates_ifog(weight: torch.Tensor) -> torch.Tensor:
     side by side, so one op covers them."""
     i, f, g, o = weight.chunk(4, dim=0)
     return torch.cat([i, f, o, g])
+
+
+def _cell(lstms: list[nn.LSTM], layer: int) -> Cell:
+    """Layer `layer` of every member as one cell: [W_ih | W_hh] and b_ih + b_hh."""
+    weights, biases = [], []
+    for lstm in lstms:
+        w_ih, w_hh = (getattr(lstm, f"weight_{kind}_l{layer}") for kind in ("ih", "hh"))
+        bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+        weights.append(_gates_ifog(torch.cat([w_ih, w_hh], 1)))
+        biases.append(_gates_ifog(bias)[:, None])
+    return _members(torch.stack(weights)), _members(torch.stack(biases))
 
 
 def columns(positions: Sequence[int]) -> slice | list[int]:
@@ -61,14 +80,14 @@ def _linear(layers: list[nn.Linear]) -> Linear:
 
 @dataclass(frozen=True)
 class FusedForecaster:
-    """A model's weights stacked over its E members (1 for a single model), and its forward
-    pass in parts: the input projection, one step, a whole sequence, the head."""
+    """A model's weights stacked over its E members (1 for a single model: then without the
+    member dimension), and its forward pass in parts: cells to step, a whole sequence, the
+    head."""
 
     config: LSTMConfig
-    # per LSTM layer: ((W_ih, b_ih + b_hh), W_hh), gate blocks in the order i, f, o, g
-    layers: list[tuple[Linear, torch.Tensor]]
+    cells: list[Cell]  # per LSTM layer
     dense: list[Linear]
-    head: Linear  # -> [E, N, horizon * O]
+    head: Linear  # -> [.., N, horizon * O]
     highway: Linear | None
     lstms: list[nn.LSTM]  # the members' own, for whole windows
 
@@ -86,123 +105,138 @@ class FusedForecaster:
             else [model]
         )
         config = model.config
-        layers = []
-        for layer in range(config.num_layers):
-            w_ih = [_gates_ifog(getattr(m.lstm, f"weight_ih_l{layer}")) for m in members]
-            bias = [
-                _gates_ifog(
-                    getattr(m.lstm, f"bias_ih_l{layer}") + getattr(m.lstm, f"bias_hh_l{layer}")
-                )
-                for m in members
-            ]
-            w_hh = torch.stack(
-                [_gates_ifog(getattr(m.lstm, f"weight_hh_l{layer}")) for m in members]
-            )
-            layers.append((_stacked(w_ih, bias), w_hh.transpose(1, 2).contiguous()))
+        lstms = [m.lstm for m in members]
+        cells = [_cell(lstms, layer) for layer in range(config.num_layers)]
         linears = [[part for part in m.dense if isinstance(part, nn.Linear)] for m in members]
         dense = [_linear(list(same)) for same in zip(*linears, strict=True)]  # layer by layer
         highways = [m.highway for m in members if m.highway is not None]
         highway = _linear(highways) if highways else None
         head = _linear([m.head for m in members])
-        return cls(config, layers, dense, head, highway, [m.lstm for m in members])
+        return cls(config, cells, dense, head, highway, lstms)
 
     @property
     def members(self) -> int:
         """E: how many members' predictions are combined."""
-        return self.head[0].shape[0]
+        return len(self.lstms)
 
-    def zero_state(self, rows: int, like: torch.Tensor) -> FusedState:
-        """(h, c) of zeros for `rows` sequences: per layer [E, rows, hidden]."""
-        shape = (self.members, rows, self.config.hidden_size)
-        layers = range(self.config.num_layers)
-        return [like.new_zeros(shape) for _ in layers], [like.new_zeros(shape) for _ in layers]
+    @property
+    def lead(self) -> tuple[int, ...]:
+        """The member dimension of the stacked tensors: () for one model, (E,) for E."""
+        return () if self.members == 1 else (self.members,)
 
-    def project(self, x: torch.Tensor) -> torch.Tensor:
-        """Layer 0's input term for inputs x [N, P*F] -> [E, N, 4 * hidden] (bias included)."""
-        w_ih, bias = self.layers[0][0]
-        return torch.baddbmm(bias, x.expand(self.members, -1, -1), w_ih)
+    @property
+    def mm(self) -> MatMul:
+        """bias + a @ b over the stacked tensors."""
+        return torch.addmm if self.members == 1 else torch.baddbmm
 
-    def step(self, gates_in: torch.Tensor, state: FusedState) -> torch.Tensor:
-        """One LSTM step of every layer, updating `state` in place, from layer 0's input term
-        gates_in [E, N, 4 * hidden] (see `project`) -> the top layer's h [E, N, hidden]."""
-        hs, cs = state
-        hidden = self.config.hidden_size
-        x = gates_in
-        for layer, ((w_ih, bias), w_hh) in enumerate(self.layers):
-            gates = torch.baddbmm(bias, x, w_ih) if layer else x
-            gates = torch.baddbmm(gates, hs[layer], w_hh)  # [E, N, 4 * hidden]: i, f, o, g
-            i, f, o = gates[..., : 3 * hidden].sigmoid().chunk(3, dim=2)  # each [E, N, hidden]
-            c = torch.addcmul(f * cs[layer], i, gates[..., 3 * hidden :].tanh())
-            x = o * c.tanh()
-            hs[layer], cs[layer] = x, c
-        return x
+    @cached_property
+    def emission(self) -> Linear:
+        """A single model's head feature-major: (weight [H * O, width], bias [H * O, 1])."""
+        weight, bias = self.head
+        return weight.T, bias.T
 
-    def sequence(
-        self, steps: torch.Tensor, state: FusedState | None
-    ) -> tuple[torch.Tensor, FusedState]:
-        """Run steps [B, T, P*F] from `state` (None: zeros) -> (top h [E, B, hidden], state).
-        A continuation of a few rows, usually a step or two, goes through `step`; a sequence
-        from zeros, or many rows, through the members' nn.LSTM."""
-        if state is not None and steps.shape[0] <= STEP_ROWS:
-            projected = self.project(steps.flatten(0, 1))  # [E, B * T, 4 * hidden]
-            projected = projected.view(self.members, steps.shape[0], steps.shape[1], -1)
-            top = state[0][-1]
-            for t in range(steps.shape[1]):
-                top = self.step(projected[:, :, t], state)
-            return top, state
-        tops, hs, cs = [], [], []
-        for member, lstm in enumerate(self.lstms):
-            given = None
-            if state is not None:  # [layers, B, hidden] each, as nn.LSTM takes them
-                given = (
-                    torch.stack([h[member] for h in state[0]]),
-                    torch.stack([c[member] for c in state[1]]),
-                )
-            out, (h, c) = lstm(steps, given)  # out: [B, T, hidden]; h, c: [layers, B, hidden]
-            tops.append(out[:, -1])
-            hs.append(h)
-            cs.append(c)
-        per_layer = list(torch.stack(hs, 1)), list(torch.stack(cs, 1))  # [E, B, hidden] each
-        return torch.stack(tops), per_layer
+    def emit(self, cells: Cells, out: torch.Tensor) -> torch.Tensor:
+        """A single model's next chunk from the last step of `cells` into out [H * O, N]
+        (feature-major: row h * O + o), as `forward` makes it: the head after the dense layers
+        on the top h, plus the last row fed when residual."""
+        top = cells.top
+        for weight, bias in self.dense:
+            top = torch.addmm(bias.T, weight.T, top).tanh_()
+        torch.addmm(self.emission[1], self.emission[0], top, out=out)
+        if self.config.residual:  # [H, O, N] + [O, N]
+            out.view(self.config.horizon, -1, out.shape[-1]).add_(cells.last_row[self.targets])
+        return out
 
-    def forward(
-        self, x: torch.Tensor, state: FusedState | None = None
-    ) -> tuple[torch.Tensor, FusedState]:
-        """`Forecaster.forward`: x [B, T, F] on from `state` (None: zeros) -> ([B, H, O],
-        the state after x)."""
+    def sequence(self, steps: torch.Tensor) -> torch.Tensor:
+        """Run steps [B, T, P*F] from a zero state through the members' nn.LSTM (over a whole
+        window its oneDNN kernel is the faster one) -> top h of the last step [.., B, hidden]."""
+        tops = [lstm(steps)[0][:, -1] for lstm in self.lstms]  # each [B, hidden]
+        return tops[0] if self.members == 1 else torch.stack(tops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`Forecaster.forward` from a zero state: x [B, T, F] -> [B, H, O]."""
         config = self.config
         if config.instance_norm:
             center = x.mean(dim=1, keepdim=True)  # [B, 1, F]
             spread = x.std(dim=1, keepdim=True, unbiased=False).clamp_min(INSTANCE_NORM_FLOOR)
             x = (x - center) / spread
-        top, state = self.sequence(self.chunks(x), state)
-        step = self.predict(top, x)  # [E, B, H, O]
+        step = self.predict(self.sequence(self.chunks(x)), x)  # [.., B, H, O]
         if config.instance_norm:
             step = step * spread[:, :, self.targets] + center[:, :, self.targets]
-        return self.combine(step), state
+        return self.combine(step)
 
     def chunks(self, x: torch.Tensor) -> torch.Tensor:
         """Rows x [B, T, F] -> the LSTM's steps [B, T / patch, patch * F]."""
         return x.reshape(x.shape[0], -1, self.config.patch * x.shape[2])
 
     def predict(self, top: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-        """The head on the last step's top h [E, B, hidden], for windows [B, L, F] as the LSTM
-        saw them (normalised when the model normalises) -> [E, B, horizon, O]."""
+        """The head on the last step's top h [.., B, hidden], for windows [B, L, F] as the LSTM
+        saw them (normalised when the model normalises) -> [.., B, horizon, O]."""
         config = self.config
         out = top
         for weight, bias in self.dense:
-            out = torch.baddbmm(bias, out, weight).tanh()  # [E, B, width]
-        step = torch.baddbmm(self.head[1], out, self.head[0])  # [E, B, H * O]
+            out = self.mm(bias, out, weight).tanh_()  # [.., B, width]
+        step = self.mm(self.head[1], out, self.head[0])  # [.., B, H * O]
         if self.highway is not None:
-            flat = window.flatten(1).expand(self.members, -1, -1)  # [E, B, L * F]
-            step = step + torch.baddbmm(self.highway[1], flat, self.highway[0])
-        step = step.view(self.members, -1, config.horizon, config.n_outputs)  # [E, B, H, O]
+            flat = window.flatten(1).expand(*self.lead, -1, -1)  # [.., B, L * F]
+            step = step + self.mm(self.highway[1], flat, self.highway[0])
+        step = step.view(*self.lead, -1, config.horizon, config.n_outputs)  # [.., B, H, O]
         if config.residual:
             step = step + window[:, -1:, self.targets]  # + [B, 1, O]
         return step
 
     def combine(self, step: torch.Tensor) -> torch.Tensor:
-        """Members' predictions [E, B, H, O] -> the model's [B, H, O] (an ensemble's median)."""
-        if self.members == 1:
-            return step[0]
-        return torch.quantile(step, 0.5, dim=0)
+        """Members' predictions [.., B, H, O] -> the model's [B, H, O] (an ensemble's median)."""
+        return step if self.members == 1 else torch.quantile(step, 0.5, dim=0)
+
+
+class Cells:
+    """The LSTM layers of every member stepping N sequences in place, from a zero state.
+
+    Feature-major: each sequence is a column, so every gate block, state and input is a
+    contiguous run of rows (elementwise ops run several times faster over those than over
+    strided columns). `stack` [.., P*F + layers * hidden, N] holds x over h_0 .. h_{L-1}, so
+    one matmul reads a layer's input with its own h (x and h_0, h_{k-1} and h_k). A step costs
+    seven ops per layer and allocates nothing.
+    """
+
+    def __init__(self, fused: FusedForecaster, sequences: int, like: torch.Tensor) -> None:
+        config, lead = fused.config, fused.lead
+        hidden, layers = config.hidden_size, config.num_layers
+        width = config.patch * config.n_features
+        self.mm, self.weights = fused.mm, fused.cells
+        self.stack = like.new_zeros(*lead, width + layers * hidden, sequences)
+        self.x = self.stack[..., :width, :]  # the input of the next step, for the caller to fill
+        self.last_row = self.x.view(*lead, config.patch, -1, sequences)[..., -1, :, :]  # [.., F, N]
+        self.h = [
+            self.stack[..., width + k * hidden : width + (k + 1) * hidden, :] for k in range(layers)
+        ]
+        self.top = self.h[-1]
+        self.reads = [self.stack[..., : width + hidden, :]] + [
+            self.stack[..., width + (k - 1) * hidden : width + (k + 1) * hidden, :]
+            for k in range(1, layers)
+        ]
+        self.c = like.new_zeros(*lead, layers, hidden, sequences)
+        self.cell = list(self.c.unbind(-3))
+        self.gates = like.new_empty(*lead, 4 * hidden, sequences)
+        self.sigmoids = self.gates[..., : 3 * hidden, :]
+        self.i, self.f, self.o, self.g = self.gates.chunk(4, dim=-2)
+        self.tanh_c = like.new_empty(*lead, hidden, sequences)
+
+    def step(self) -> torch.Tensor:
+        """One step of every layer from `x` -> the top h [.., hidden, N] (a view of `stack`)."""
+        for (weight, bias), reads, h, c in zip(
+            self.weights, self.reads, self.h, self.cell, strict=True
+        ):
+            self.mm(bias, weight, reads, out=self.gates)
+            self.sigmoids.sigmoid_()
+            self.g.tanh_()
+            c.mul_(self.f).addcmul_(self.i, self.g)
+            torch.tanh(c, out=self.tanh_c)
+            torch.mul(self.o, self.tanh_c, out=h)
+        return self.top
+
+    def restart(self, sequences: slice) -> None:
+        """Zero the state of some sequences (columns), to start them afresh."""
+        self.stack[..., self.x.shape[-2] :, sequences] = 0
+        self.c[..., sequences] = 0

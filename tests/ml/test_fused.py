@@ -3,6 +3,7 @@ horizon, covariates, instance norm, highway, dense layers, ensembles and both ro
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from app.ml.checkpoints import load
 from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
-from app.ml.fused import STEP_ROWS, FusedForecaster
+from app.ml.fused import FusedForecaster
 from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
 
 LOOKBACK = 6
@@ -38,7 +39,8 @@ def by_module_calls(
     config = model.config
     positions = config.roles.target_input_positions
     fed = [(out, at) for out, at in enumerate(positions) if at >= 0]
-    rows, predicted, state = context.clone(), [], None
+    rows, state = context.clone(), None
+    predicted: list[torch.Tensor] = []
     with torch.no_grad():
         while sum(chunk.shape[1] for chunk in predicted) < steps:
             if mode == "state":
@@ -85,7 +87,7 @@ def test_window_by_window_and_the_wavefront_agree(batch: int, steps: int) -> Non
     check(make(config), batch=batch, steps=steps)
 
 
-@pytest.mark.parametrize("batch", [3, STEP_ROWS + 1])  # the fused step, then nn.LSTM's
+@pytest.mark.parametrize("batch", [3, 300])
 def test_a_state_rollout_of_few_or_many_contexts_matches_the_module(batch: int) -> None:
     config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2, num_layers=2)
     check(make(config), "state", batch=batch)
@@ -181,3 +183,43 @@ def test_a_loaded_checkpoint_stacks_its_weights_once(monkeypatch: pytest.MonkeyP
     torch.testing.assert_close(torch.as_tensor(again), torch.as_tensor(first), rtol=0, atol=0)
     with pytest.raises(AssertionError, match="stacked again"):
         rollout(checkpoint.model, torch.zeros(1, 10, 1), 30)  # a live model stacks its own
+
+
+# the wavefront, then windows one after another (a chunk as long as the window)
+@pytest.mark.parametrize(("patch", "horizon"), [(1, 1), (2, 4), (2, LOOKBACK)])
+def test_one_model_and_an_ensemble_of_its_copies_agree(patch: int, horizon: int) -> None:
+    """A single model steps without the member dimension (addmm), an ensemble with it
+    (baddbmm): copies of one model must roll out as that model."""
+    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch)
+    single = make(config)
+    assert isinstance(single, LSTMForecaster)
+    copies = EnsembleForecaster(config, [copy.deepcopy(single) for _ in range(3)]).eval()
+    assert (FusedForecaster.of(single).members, FusedForecaster.of(copies).members) == (1, 3)
+    context = torch.randn(4, LOOKBACK, 1, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(
+        rollout(copies, context, STEPS), rollout(single, context, STEPS), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(("patch", "horizon"), [(10, 10), (5, 10), (1, 1)])
+def test_a_long_state_rollout_matches_stepping_the_module_by_hand(patch: int, horizon: int) -> None:
+    """The default model's shape (patch 10, horizon 10): 1,000 steps fed back chunk by chunk."""
+    config = LSTMConfig(n_features=1, lookback=10, horizon=horizon, patch=patch)
+    model = make(config, seed=3)
+    context = torch.randn(2, 10, 1, generator=torch.Generator().manual_seed(4))
+    expected = by_module_calls(model, context, 1000, "state", torch.zeros(2, 1000 + horizon, 1))
+    actual = rollout(model, context, 1000, "state")
+    assert actual.shape == (2, 1000, 1)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("horizon", [1, 10])
+def test_keep_going_ends_a_state_rollout_after_whole_calls(horizon: int) -> None:
+    config = LSTMConfig(n_features=1, lookback=10, horizon=horizon, patch=horizon)
+    model = make(config)
+    answers = iter([True, True, False])
+    context = torch.randn(2, 10, 1)
+    out = rollout(model, context, 100, "state", keep_going=lambda: next(answers))
+    assert out.shape == (2, 3 * horizon, 1)  # three calls
+    expected = rollout(model, context, 3 * horizon, "state")
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
