@@ -136,8 +136,8 @@ def test_next_steps_predicts_every_step_consistently_with_windows() -> None:
         x = torch.randn(2, 5, 1)
         every, _ = model.next_steps(x)
         last, _ = model(x)
-    assert every.shape == (2, 5, 1)
-    assert torch.allclose(every[:, -1:], last)  # the window's prediction is the last step's
+    assert every.shape == (2, 5, 1, 1)  # [B, steps, horizon, O]
+    assert torch.allclose(every[:, -1], last)  # the window's prediction is the last step's
 
 
 def test_stateful_training_refuses_what_it_cannot_train() -> None:
