@@ -63,6 +63,10 @@ def rollout(
     lookback, horizon = config.lookback, config.horizon
     if context.shape[1] < lookback:
         raise ValueError(f"context has {context.shape[1]} rows; the model needs {lookback}")
+    if context.shape[2] != config.n_features:  # the step loop would read them as more rows
+        raise ValueError(
+            f"context rows have {context.shape[2]} columns; the model reads {config.n_features}"
+        )
     covariates = bool(config.roles.covariates)
     if covariates and (future is None or future.shape[1] < steps):
         raise ValueError(f"this model needs {steps} future rows of its known covariates")

@@ -155,3 +155,12 @@ def test_untrained_residual_forecast_repeats_the_last_value_on_the_original_scal
     given = np.stack([np.linspace(40.0, 60.0, 8), np.linspace(-3.0, -1.0, 8)], axis=1)[None]
     result = forecast(model, (scaler, scaler), given, 5, "window", torch.device("cpu"))
     np.testing.assert_allclose(result, np.repeat(given[:, -1:], 5, axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["window", "state"])
+def test_a_context_of_other_columns_is_refused_not_read_as_more_rows(mode: str) -> None:
+    """A patch of 10 rows of one column has as many values as 5 rows of two: the step loop
+    would read the wrong shape as rows, so the rollout checks the columns first."""
+    model = LSTMForecaster(LSTMConfig(n_features=1, lookback=10, horizon=10, patch=10))
+    with pytest.raises(ValueError, match="2 columns; the model reads 1"):
+        rollout(model, torch.zeros(1, 10, 2), 20, mode)  # type: ignore[arg-type]
