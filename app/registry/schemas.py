@@ -5,10 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+import numpy as np
+from pydantic import Field, PlainSerializer, TypeAdapter, WithJsonSchema, model_validator
 
 from app.core.schemas import Number, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
+
+
+def _nested_lists(values: Any) -> Any:
+    """An array as the nested lists its schema shows (for pydantic's own writer)."""
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
+def _lists_of_numbers(depth: int) -> dict[str, Any]:
+    """The JSON schema of numbers `depth` lists deep."""
+    shape: Any = float
+    for _ in range(depth):
+        shape = list[shape]
+    return TypeAdapter(shape).json_schema(mode="serialization")
+
+
+# Forecast numbers, [..][columns]: held as a numpy array, so that the forecast route writes
+# them straight from it (`forecast_json`), or as nested lists; documented as the lists.
+Numbers2 = Annotated[  # [horizon][columns]
+    Any, PlainSerializer(_nested_lists), WithJsonSchema(_lists_of_numbers(2))
+]
+Numbers3 = Annotated[  # [contexts][horizon][columns]
+    Any, PlainSerializer(_nested_lists), WithJsonSchema(_lists_of_numbers(3))
+]
 
 # -- a version's metrics (a job shows the metrics of the version it produced) ---------------
 
@@ -283,15 +307,15 @@ class IntervalRead(ReadSchema):
     `context` or none, [contexts][horizon][columns] for one with `contexts`."""
 
     level: int
-    lower: list[list[float]] | list[list[list[float]]]
-    upper: list[list[float]] | list[list[list[float]]]
+    lower: Numbers2 | Numbers3
+    upper: Numbers2 | Numbers3
 
 
 class SeriesForecast(ReadSchema):
     """One series of a global model, continued from its own tail."""
 
     id: str
-    forecast: list[list[float]] = Field(description="[horizon][columns]")
+    forecast: Numbers2 = Field(description="[horizon][columns]")
     timestamps: list[str] | None = Field(
         None, description="the time of each step, continuing the series' own time index"
     )
@@ -309,10 +333,10 @@ class ForecastResponse(ReadSchema):
     horizon: int
     device: str
     rollout_mode: str
-    forecast: list[list[float]] | None = Field(
+    forecast: Numbers2 | None = Field(
         None, description="[horizon][columns], for a request with `context` or none"
     )
-    forecasts: list[list[list[float]]] | None = Field(
+    forecasts: Numbers3 | None = Field(
         None, description="[contexts][horizon][columns], for a request with `contexts`"
     )
     intervals: list[IntervalRead] = Field(

@@ -62,7 +62,8 @@ def test_a_forecast_sets_serve_threads_in_a_thread_started_before_the_service(
             limits=ForecastLimits.of(settings),
             metrics=ServiceMetrics(),
         )
-        seen.extend([len(response.forecast or []), torch.get_num_threads()])
+        assert response.forecast is not None
+        seen.extend([len(response.forecast), torch.get_num_threads()])
 
     thread = threading.Thread(target=worker)
     thread.start()

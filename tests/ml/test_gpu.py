@@ -18,24 +18,29 @@ pytestmark = [
 MODEL = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=2)
 
 
-def test_one_epoch_on_cuda_matches_the_cpu() -> None:
+PATCHED = LSTMConfig(n_features=1, lookback=10, horizon=10, patch=10, hidden_size=32)
+
+
+@pytest.mark.parametrize(("model", "sequence_steps"), [(MODEL, 0), (PATCHED, 0), (PATCHED, 8)])
+def test_one_epoch_on_cuda_matches_the_cpu(model: LSTMConfig, sequence_steps: int) -> None:
     series = generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))
-    config = TrainConfig(epochs=1, batch_size=32, seed=3)
-    on_cpu = train(series, MODEL, config, torch.device("cpu"))
-    on_gpu = train(series, MODEL, config, torch.device("cuda"))
+    config = TrainConfig(epochs=1, batch_size=32, seed=3, sequence_steps=sequence_steps)
+    on_cpu = train(series, model, config, torch.device("cpu"))
+    on_gpu = train(series, model, config, torch.device("cuda"))
     assert on_gpu.history[0].train_loss == pytest.approx(on_cpu.history[0].train_loss, rel=1e-3)
     assert on_gpu.history[0].val_loss == pytest.approx(on_cpu.history[0].val_loss, rel=1e-3)
     assert all(p.device.type == "cpu" for p in on_gpu.model.parameters())
 
 
+@pytest.mark.parametrize("config", [MODEL, PATCHED])
 @pytest.mark.parametrize("mode", ["window", "state"])
-def test_rollout_on_cuda_matches_the_cpu(mode: str) -> None:
+def test_rollout_on_cuda_matches_the_cpu(config: LSTMConfig, mode: str) -> None:
     torch.manual_seed(0)
-    model = LSTMForecaster(MODEL)
+    model = LSTMForecaster(config)
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.3)
-    contexts = torch.randn(16, 10, 1)
-    expected = rollout(model, contexts, 50, mode)  # type: ignore[arg-type]
-    actual = rollout(model.cuda(), contexts.cuda(), 50, mode)  # type: ignore[arg-type]
+    contexts = torch.randn(256, 10, 1)
+    expected = rollout(model, contexts, 200, mode)  # type: ignore[arg-type]
+    actual = rollout(model.cuda(), contexts.cuda(), 200, mode)  # type: ignore[arg-type]
     assert actual.device.type == "cuda"
     torch.testing.assert_close(actual.cpu(), expected, rtol=0, atol=1e-4)
