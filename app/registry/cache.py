@@ -72,9 +72,8 @@ class ModelCache:
                 self._resolved[(name, version)] = (stamp, found)
         return found
 
-    def get(self, name: str, version: int) -> Checkpoint:
-        """The checkpoint of one version, loading it on a miss."""
-        key = (name, version)
+    def _weights_stamp(self, name: str, version: int) -> tuple[Path, tuple[int, int]]:
+        """A version's folder and its weights' (inode, mtime); NotFound when it is gone."""
         folder = self._folders.get(name)
         path = (
             self.checkpoints.version_dir(name, version)
@@ -86,7 +85,20 @@ class ModelCache:
         except FileNotFoundError:
             self.evict(name, version)
             raise NotFound(f"model {name!r} has no version {version}", field="version") from None
-        stamp = (stat.st_ino, stat.st_mtime_ns)
+        return path, (stat.st_ino, stat.st_mtime_ns)
+
+    def cached(self, name: str, version: int) -> Checkpoint | None:
+        """The checkpoint of one version if it is loaded and current, else None: one stat,
+        nothing read or loaded."""
+        _, stamp = self._weights_stamp(name, version)
+        with self._lock:
+            entry = self._entries.get((name, version))
+        return entry.checkpoint if entry is not None and entry.stamp == stamp else None
+
+    def get(self, name: str, version: int) -> Checkpoint:
+        """The checkpoint of one version, loading it on a miss."""
+        key = (name, version)
+        path, stamp = self._weights_stamp(name, version)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.stamp == stamp:

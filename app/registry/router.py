@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -11,6 +12,7 @@ from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
 from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
+from app.registry.batcher import RolloutBatcher
 from app.registry.deps import CacheDep, CheckpointsDep, ForecastingDep
 from app.registry.forecast import forecast_json, make_forecast
 from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
@@ -74,15 +76,14 @@ async def create_forecast(
     """Roll the model forward `horizon` steps, feeding each prediction back as input.
 
     Without `context` the forecast continues the training series. `contexts` forecasts many
-    series in one batched pass, and concurrent requests for one version and horizon share one
-    rollout. Values are on the original scale. A forecast whose client disconnects stops at its
-    next model call.
+    series in one batched pass. Values are on the original scale. A small forecast (one context
+    of a loaded model, a little work) runs at once on the event loop; others run in a worker
+    thread, where concurrent requests for one version and horizon share one rollout and a
+    forecast whose client disconnects stops at its next model call.
     """
-    # Written in the worker thread: FastAPI's own path (validate the answer again, then
-    # json.dumps) took 500 ms for 256 x 1,000 values, on the loop.
-    content = await run_while_connected(
-        request,
-        lambda keep_going: forecast_json(
+
+    def answer(keep_going: Callable[[], bool] | None, batcher: RolloutBatcher | None) -> bytes:
+        return forecast_json(
             make_forecast(
                 cache=forecasting.cache,
                 name=model_name,
@@ -90,8 +91,16 @@ async def create_forecast(
                 limits=forecasting.limits,
                 metrics=forecasting.metrics,
                 keep_going=keep_going,
-                batcher=forecasting.batcher,
+                batcher=batcher,
             )
-        ),
-    )
+        )
+
+    if forecasting.runs_inline(model_name, body):  # cheaper here than the hop to a thread
+        content = answer(None, None)  # no batcher: the loop must not wait for other rollouts
+    else:
+        # Written in the worker thread: FastAPI's own path (validate the answer again, then
+        # json.dumps) took 500 ms for 256 x 1,000 values, on the loop.
+        content = await run_while_connected(
+            request, lambda keep_going: answer(keep_going, forecasting.batcher)
+        )
     return Response(content, media_type="application/json")
