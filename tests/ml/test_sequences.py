@@ -11,7 +11,7 @@ from app.ml.cost import training_bytes
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
 from app.ml.sequences import scored_steps, sequence_span, sequence_windows
-from app.ml.train import TrainConfig, TrainResult, train
+from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
 
 CPU = torch.device("cpu")
 SMALL = LSTMConfig(n_features=1, lookback=10, horizon=5, patch=5, hidden_size=16, num_layers=1)
@@ -101,3 +101,16 @@ def test_the_memory_estimate_counts_the_whole_sequence() -> None:
     windows = training_bytes(SMALL, TrainConfig(), 1000, 1)
     sequences = training_bytes(SMALL, TrainConfig(sequence_steps=20), 1000, 1)
     assert sequences > 5 * windows
+
+
+def test_many_series_and_ensembles_train_on_sequences_and_roll_out_by_window() -> None:
+    """A global model's series each give their own sequences (none crosses into the next);
+    it and an ensemble roll out by window, which the first scored step trains."""
+    first = np.sin(np.arange(400) * 0.1)[:, None]
+    second = 2 + np.cos(np.arange(300) * 0.15)[:, None]
+    panel = PanelLayout(("a", "b"), (400, 300))
+    config = TrainConfig(epochs=3, batch_size=16, sequence_steps=6, ensemble=2)
+    result = train(np.concatenate([first, second]), SMALL, config, CPU, panel=panel)
+    assert result.rollout_mode == "window"
+    assert result.metrics["ensemble"] == 2
+    assert all(np.isfinite(stats.val_loss) for stats in result.history)
