@@ -23,9 +23,9 @@ from app.ml.evaluation import (
     smape,
     with_mase,
 )
-from app.ml.forecast import RolloutMode, rollout, state_rollout_possible
+from app.ml.forecast import RolloutMode, carries_state, rollout
 from app.ml.intervals import conformal_quantiles, coverage, rollout_starts
-from app.ml.model import EnsembleForecaster, Forecaster
+from app.ml.model import Forecaster
 from app.ml.roles import ColumnRoles
 
 # Long test spans are rolled out over their first steps only: a rollout is sequential, and
@@ -145,10 +145,7 @@ def choose_rollout_mode(
     start = fitted.split.val_start
     steps = min(fitted.split.val, max_rollout_steps(fitted))
     rolled, window = rollout_rmse(fitted, start, steps, "window", budget)
-    carries_state = state_rollout_possible(fitted.model.config) and not isinstance(
-        fitted.model, EnsembleForecaster
-    )
-    if not carries_state or len(rolled) < steps or not budget.left():
+    if not carries_state(fitted.model) or len(rolled) < steps or not budget.left():
         return "window", {"window": window, "state": None}
     rolled, state = rollout_rmse(fitted, start, steps, "state", budget)
     if len(rolled) < steps:  # not compared over the same steps: keep the window

@@ -39,6 +39,12 @@ def state_rollout_possible(config: LSTMConfig) -> bool:
     )
 
 
+def carries_state(model: Forecaster) -> bool:
+    """Whether `model` can be rolled out by state: its config allows it and it is one model
+    (an ensemble's members carry states of their own)."""
+    return state_rollout_possible(model.config) and not isinstance(model, EnsembleForecaster)
+
+
 @torch.inference_mode()
 def rollout(
     model: Forecaster,

@@ -10,17 +10,23 @@ its series' spread (see `app.ml.checkpoints`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import torch
 
-from app.ml.assess import EVAL_BATCH, MAX_ROLLOUT_EVAL_CALLS, MAX_ROLLOUT_EVAL_STEPS, UNLIMITED
+from app.ml.assess import (
+    EVAL_BATCH,
+    MAX_ROLLOUT_EVAL_CALLS,
+    MAX_ROLLOUT_EVAL_STEPS,
+    STATE_ROLLOUT_TOLERANCE,
+    UNLIMITED,
+)
 from app.ml.budget import Budget
 from app.ml.data import Scaler, Segment
 from app.ml.evaluation import losing_warning, seasonal_naive, smape
-from app.ml.forecast import RolloutMode, rollout
+from app.ml.forecast import RolloutMode, carries_state, rollout
 from app.ml.intervals import MAX_CALIBRATION_STARTS, conformal_quantiles, coverage, rollout_starts
 from app.ml.model import Forecaster
 from app.ml.roles import ColumnRoles
@@ -39,6 +45,7 @@ class PanelFitted:
     ids: list[str]
     # [T, C] what each row was divided by before scaling (None: nothing)
     factors: np.ndarray | None = field(default=None, repr=False)
+    mode: RolloutMode = "window"  # how its rollouts continue: the mode it is served by
 
     def max_steps(self) -> int:
         """Most steps an evaluation rollout runs (a rollout is sequential)."""
@@ -67,7 +74,7 @@ def scaled_rollouts(
                 fitted.model,
                 fitted.series[history[batch]][..., inputs],
                 steps,
-                "window",
+                fitted.mode,
                 fitted.series[ahead[batch]][..., inputs],
                 keep_going=budget.left,
             )
@@ -215,16 +222,41 @@ def evaluate_panel(fitted: PanelFitted, season: int, budget: Budget) -> dict[str
     }
 
 
-def validation_warnings(fitted: PanelFitted, season: int, budget: Budget) -> list[str]:
+def validation_warnings(scores: list[SeriesScores], season: int) -> list[str]:
     """[a warning] when the model loses to the seasonal naive forecast on the series'
-    validation parts (mean MAE over series); [] otherwise."""
-    scores = part_scores(fitted, season, budget, "val")
+    validation parts, `scores` (mean MAE over series); [] otherwise."""
     return losing_warning(
-        float(np.mean([score.model["mae"] for score in scores])),
-        float(np.mean([score.seasonal["mae"] for score in scores])),
+        _mean_mae(scores, "model"),
+        _mean_mae(scores, "seasonal"),
         season,
         "on the series' validation parts (mean MAE over series)",
     )
+
+
+def _mean_mae(scores: list[SeriesScores], of: Literal["model", "seasonal"]) -> float:
+    return float(np.mean([getattr(score, of)["mae"] for score in scores]))
+
+
+def choose_panel_mode(
+    fitted: PanelFitted, season: int, budget: Budget
+) -> tuple[PanelFitted, list[SeriesScores], dict[str, float | None]]:
+    """The model set to roll out by state where it can and its validation rollouts (MAE on each
+    series' original scale, the mean over series) are within 5% of the window's, else by
+    window; the chosen mode's validation scores, and both modes' mean MAE (state None when not
+    measured)."""
+    by_window = part_scores(replace(fitted, mode="window"), season, budget, "val")
+    measured: dict[str, float | None] = {"window": _mean_mae(by_window, "model"), "state": None}
+    if not carries_state(fitted.model) or not budget.left():
+        return replace(fitted, mode="window"), by_window, measured
+    carried = replace(fitted, mode="state")
+    by_state = part_scores(carried, season, budget, "val")
+    if len(by_state) < len(by_window):  # not compared over the same series: keep the window
+        return replace(fitted, mode="window"), by_window, measured
+    window_mae, state_mae = _mean_mae(by_window, "model"), _mean_mae(by_state, "model")
+    measured["state"] = state_mae
+    if state_mae <= window_mae * STATE_ROLLOUT_TOLERANCE:
+        return carried, by_state, measured
+    return replace(fitted, mode="window"), by_window, measured
 
 
 def _val_rollouts(
@@ -280,12 +312,15 @@ def calibrate_panel_intervals(
 def assess_panel(
     fitted: PanelFitted, season: int, interval_steps: int, budget: Budget = UNLIMITED
 ) -> tuple[RolloutMode, dict[str, object], np.ndarray | None]:
-    """(rollout mode, metrics, model-scale half-widths or None) of a global model. It always
-    rolls out by window: the regime it was fitted in, right for every series."""
+    """(rollout mode, metrics, model-scale half-widths or None) of a global model. It rolls
+    out by window, the regime it was fitted in, unless it carries state as well on the
+    validation parts (a sequence-trained model)."""
+    fitted, validation, measured = choose_panel_mode(fitted, season, budget)
     metrics = evaluate_panel(fitted, season, budget)
-    metrics["warnings"] = validation_warnings(fitted, season, budget)
-    widths, measured = calibrate_panel_intervals(fitted, interval_steps, budget)
-    metrics["rollout_mode"] = "window"
-    metrics["intervals"] = measured
+    metrics["warnings"] = validation_warnings(validation, season)
+    widths, intervals = calibrate_panel_intervals(fitted, interval_steps, budget)
+    metrics["rollout_mode"] = fitted.mode
+    metrics["validation_rollout_mae"] = measured
+    metrics["intervals"] = intervals
     metrics["evaluation_cut_short"] = budget.ran_out
-    return "window", metrics, widths
+    return fitted.mode, metrics, widths

@@ -676,7 +676,7 @@ def train(
     metrics["ensemble"] = len(members)
     if config.folds:
         ids = ["series"] if panel is None else list(panel.ids)
-        on_folds = replace(trainer.panel_fitted(ids), model=model)
+        on_folds = replace(trainer.panel_fitted(ids), model=model, mode=mode)
         metrics["backtest"] = backtest(
             on_folds, config.folds, config.interval_steps, season, budget
         )

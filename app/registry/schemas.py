@@ -176,6 +176,12 @@ class PanelMetricsRead(FitRecord):
     intervals: IntervalMetrics | None = Field(
         None, description="prediction intervals: coverage on rollouts over the test parts"
     )
+    validation_rollout_mae: dict[str, float | None] | None = Field(
+        None,
+        description="validation rollouts' MAE (each series' original scale, the mean over "
+        "series) by window and by state (null where not measured): state is chosen only "
+        "within 5% of window",
+    )
 
 
 AnyMetrics = MetricsRead | PanelMetricsRead

@@ -52,10 +52,10 @@ def test_each_fold_scores_the_forecast_from_its_own_origin() -> None:
     for fold in report["per_fold"]:
         origin = 300 - fold["rows_from_end"]
         assert origin >= split.test_start  # no fold scores rows that chose anything
-        # The same forecast made from scratch through the serving path.
+        # The same forecast made from scratch through the serving path, in the mode served.
         predicted = forecast(
             result.model, (result.scaler, result.scaler), series[None, :origin], 6,
-            "window", CPU,
+            result.rollout_mode, CPU,
         )[0]  # fmt: skip
         actual = series[origin : origin + 6]
         assert fold["mean"]["mae"] == pytest.approx(np.mean(np.abs(predicted - actual)), rel=1e-5)
@@ -79,8 +79,9 @@ def test_a_panel_folds_average_over_series() -> None:
         for number, scaler in enumerate(result.scalers):
             values = panel[number * 120 : (number + 1) * 120]
             predicted = forecast(
-                result.model, (scaler, scaler), values[None, :origin], 4, "window", CPU
-            )[0]
+                result.model, (scaler, scaler), values[None, :origin], 4, result.rollout_mode,
+                CPU,
+            )[0]  # fmt: skip
             maes.append(np.mean(np.abs(predicted - values[origin : origin + 4])))
         assert fold["mean"]["mae"] == pytest.approx(np.mean(maes), rel=1e-5)
 

@@ -103,9 +103,10 @@ def test_the_memory_estimate_counts_the_whole_sequence() -> None:
     assert sequences > 5 * windows
 
 
-def test_many_series_and_ensembles_train_on_sequences_and_roll_out_by_window() -> None:
-    """A global model's series each give their own sequences (none crosses into the next);
-    it and an ensemble roll out by window, which the first scored step trains."""
+def test_an_ensemble_of_global_models_trains_on_sequences_and_rolls_out_by_window() -> None:
+    """A global model's series each give their own sequences (none crosses into the next); an
+    ensemble's members carry no common state, so it rolls out by window, which the first
+    scored step trains."""
     first = np.sin(np.arange(400) * 0.1)[:, None]
     second = 2 + np.cos(np.arange(300) * 0.15)[:, None]
     panel = PanelLayout(("a", "b"), (400, 300))
@@ -114,3 +115,19 @@ def test_many_series_and_ensembles_train_on_sequences_and_roll_out_by_window() -
     assert result.rollout_mode == "window"
     assert result.metrics["ensemble"] == 2
     assert all(np.isfinite(stats.val_loss) for stats in result.history)
+
+
+def test_a_sequence_trained_global_model_rolls_out_by_state() -> None:
+    """Chosen on the series' validation parts, as a single series' model is; its backtest
+    rolls out in the mode it is served by."""
+    waves = [np.sin(np.arange(1200) * rate)[:, None] for rate in (0.1, 0.13)]
+    panel = PanelLayout(("slow", "fast"), (1200, 1200))
+    config = TrainConfig(epochs=40, batch_size=16, sequence_steps=8, folds=2)
+    result = train(np.concatenate(waves), SMALL, config, CPU, panel=panel)
+    measured = result.metrics["validation_rollout_mae"]
+    assert isinstance(measured, dict)
+    assert result.rollout_mode == result.metrics["rollout_mode"] == "state", measured
+    assert measured["state"] <= 1.05 * measured["window"]
+    mean = result.metrics["mean"]
+    assert isinstance(mean, dict)
+    assert mean["mase"] < 1  # the waves tracked better than by repeating the last value
