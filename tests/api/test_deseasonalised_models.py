@@ -58,7 +58,9 @@ def by_hand(checkpoint: Checkpoint, number: int, steps: int) -> np.ndarray:
     lookback = checkpoint.model.config.lookback
     adjusted = entry.tail / factors(checkpoint, number, -lookback, lookback)
     scaled = torch.as_tensor(entry.scaler.transform(adjusted)[None], dtype=torch.float32)
-    predicted = rollout(checkpoint.model, scaled, steps).double().numpy()[0]
+    predicted = (
+        rollout(checkpoint.model, scaled, steps, checkpoint.rollout_mode).double().numpy()[0]
+    )
     return np.asarray(entry.scaler.inverse(predicted) * factors(checkpoint, number, 0, steps))
 
 
@@ -116,7 +118,7 @@ def test_a_context_is_divided_by_its_own_seasons(trained: tuple[TestClient, Chec
     scaler = Scaler.fit(checkpoint.meta.scaler.kind, adjusted)
     lookback = checkpoint.model.config.lookback
     scaled = torch.as_tensor(scaler.transform(adjusted[-lookback:])[None], dtype=torch.float32)
-    predicted = rollout(checkpoint.model, scaled, 6).double().numpy()[0]
+    predicted = rollout(checkpoint.model, scaled, 6, checkpoint.rollout_mode).double().numpy()[0]
     expected = scaler.inverse(predicted) * continued.factors(0, 6)
     body = forecast(client, {"horizon": 6, "context": context.tolist()})
     np.testing.assert_allclose(np.asarray(body["forecast"]), expected, rtol=1e-5)
