@@ -17,10 +17,11 @@ import argparse
 import json
 import math
 import os
+import queue
+import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -163,19 +164,25 @@ def timed(http: httpx.Client, body: dict[str, object]) -> float:
     return took
 
 
-def under_load(base: str, clients: int, seconds: float, body: dict[str, object]) -> list[float]:
-    """`clients` threads sending `body` back to back for `seconds`: every request's time."""
+def connected(base: str, count: int) -> list[httpx.Client]:
+    """`count` clients of the server, made before a measurement starts (making one costs tens
+    of ms of CPU: its TLS context)."""
+    return [httpx.Client(base_url=base, timeout=600) for _ in range(count)]
+
+
+def under_load(clients: list[httpx.Client], seconds: float, body: dict[str, object]) -> list[float]:
+    """Each client in a thread of its own sending `body` back to back for `seconds`: every
+    request's time."""
     stop_at = time.perf_counter() + seconds
-    found: list[list[float]] = [[] for _ in range(clients)]
 
-    def client(index: int) -> None:
-        with httpx.Client(base_url=base, timeout=120) as http:
-            while time.perf_counter() < stop_at:
-                found[index].append(timed(http, body))
+    def send(http: httpx.Client) -> list[float]:
+        times = []
+        while time.perf_counter() < stop_at:
+            times.append(timed(http, body))
+        return times
 
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
-    return [t for times in found for t in times]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return [took for times in pool.map(send, clients) for took in times]
 
 
 def over_http(root: Path, seconds: float, quick: bool) -> tuple[list[Row], list[Target]]:
@@ -203,15 +210,24 @@ def over_http(root: Path, seconds: float, quick: bool) -> tuple[list[Row], list[
             if horizon == 100:
                 targets += [("h=100 c=1 p50", p50, 5, "ms"), ("h=100 c=1 p99", p99, 20, "ms")]
         rate = {}
+        assert server.process is not None
+        spent = CpuSpent(server.process.pid)
         for clients in (1, 8, 32):
-            times = under_load(base, clients, seconds, {"horizon": 100})
+            pool = connected(base, clients)
+            spent.start()
+            times = under_load(pool, seconds, {"horizon": 100})
+            for client in pool:
+                client.close()
             rate[clients] = len(times) / seconds
             p99 = percentiles(times)[2]
             rows.append(
-                (f"h=100, c={clients}: throughput, p99", f"{rate[clients]:.1f} rps, {p99:.0f} ms")
+                (
+                    f"h=100, c={clients}: throughput, p99; CPU a request, server / this client",
+                    f"{rate[clients]:.1f} rps, {p99:.0f} ms; {spent.per(len(times))}",
+                )
             )
         targets.append(("h=100 throughput c=32 / c=1", rate[32] / rate[1], -5.0, "x"))
-        rows += batching(base, http, 64 if quick else 256)
+        rows += batching(base, http, 64 if quick else 256, spent)
         targets.append(batching_target(rows))
         rows.append(healthz_while_training(server))
         targets.append(("/healthz p99 while 2 jobs train", float(rows[-1][1].split()[0]), 20, "ms"))
@@ -220,7 +236,33 @@ def over_http(root: Path, seconds: float, quick: bool) -> tuple[list[Row], list[
     return rows, targets
 
 
-def batching(base: str, http: httpx.Client, contexts: int) -> list[Row]:
+class CpuSpent:
+    """CPU seconds spent by the server's process and by this one (the benchmark's client)
+    since `start`: where the time of a throughput cell goes on a machine both share."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.began = (0.0, 0.0)
+
+    def now(self) -> tuple[float, float]:
+        fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        return server, mine.ru_utime + mine.ru_stime
+
+    def start(self) -> None:
+        self.began = self.now()
+
+    def per(self, requests: int) -> str:
+        """Each side's CPU a request since `start`, in ms."""
+        (server, client), (server0, client0) = self.now(), self.began
+        server_ms, client_ms = (
+            (now - then) / requests * 1e3 for now, then in ((server, server0), (client, client0))
+        )
+        return f"{server_ms:.2f} / {client_ms:.2f} ms"
+
+
+def batching(base: str, http: httpx.Client, contexts: int, spent: CpuSpent) -> list[Row]:
     """One request of `contexts` contexts against as many single requests from 32 clients."""
     generator = np.random.default_rng(0)
     given = [
@@ -234,20 +276,32 @@ def batching(base: str, http: httpx.Client, contexts: int) -> list[Row]:
     together = time.perf_counter() - began
     if answer.status_code != 200:
         raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
-    local = threading.local()
+    idle: queue.SimpleQueue[httpx.Client] = queue.SimpleQueue()
+    clients = connected(base, 32)
+    for client in clients:
+        idle.put(client)
 
     def single(context: list[float]) -> None:
-        if not hasattr(local, "http"):
-            local.http = httpx.Client(base_url=base, timeout=600)
-        timed(local.http, {"horizon": STEPS, "context": context})
+        http = idle.get()  # one request at a time on a client, as a client's connection has
+        try:
+            timed(http, {"horizon": STEPS, "context": context})
+        finally:
+            idle.put(http)
 
     began = time.perf_counter()
+    spent.start()
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(single, given))
     apart = time.perf_counter() - began
+    for client in clients:
+        client.close()
     return [
         (f"{contexts} contexts x {STEPS} steps, one request", f"{together:.2f} s"),
-        (f"{contexts} single requests x {STEPS} steps, 32 clients", f"{apart:.2f} s"),
+        (
+            f"{contexts} single requests x {STEPS} steps, 32 clients; CPU a request, server / "
+            "this client",
+            f"{apart:.2f} s; {spent.per(contexts)}",
+        ),
     ]
 
 
