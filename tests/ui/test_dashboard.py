@@ -70,6 +70,10 @@ def draw_forecast(dashboard: Dashboard, horizon: int, level: str) -> None:
     expect(chart).to_contain_text(f"upper {level}%")
 
 
+# The loss chart's point count, 0 while the page has none (a throw would end the wait at once).
+CHART_POINTS = "Number(document.querySelector('#loss-chart')?.dataset.points ?? 0)"
+
+
 def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
     dashboard: Dashboard, server: Server
 ) -> None:
@@ -79,12 +83,10 @@ def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
     # Enough rows that epochs take a moment each, so the page shows the curve while it grows.
     job_id = start_job(dashboard, "ui-sine", epochs=20, points="8000", stop="800")
 
-    page.wait_for_function("() => Number(document.querySelector('#loss-chart').dataset.points) > 0")
+    page.wait_for_function(f"() => {CHART_POINTS} > 0")  # the job page may not be drawn yet
     first = points(dashboard, "#loss-chart")
     assert page.locator("#job-summary [data-status]").get_attribute("data-status") == "running"
-    page.wait_for_function(
-        f"() => Number(document.querySelector('#loss-chart').dataset.points) > {first}"
-    )
+    page.wait_for_function(f"() => {CHART_POINTS} > {first}")
     dashboard.screenshot("job-running")
     assert wait_for_end(dashboard) == "succeeded"
     job = server.http.get(f"/v1/jobs/{job_id}").json()
