@@ -244,19 +244,19 @@ def choose_panel_mode(
     series' original scale, the mean over series) are within 5% of the window's, else by
     window; the chosen mode's validation scores, and both modes' mean MAE (state None when not
     measured)."""
-    by_window = part_scores(replace(fitted, mode="window"), season, budget, "val")
-    measured: dict[str, float | None] = {"window": _mean_mae(by_window, "model"), "state": None}
+    windowed, carried = replace(fitted, mode="window"), replace(fitted, mode="state")
+    by_window = part_scores(windowed, season, budget, "val")
+    window_mae = _mean_mae(by_window, "model")
+    measured: dict[str, float | None] = {"window": window_mae, "state": None}
     if not carries_state(fitted.model) or not budget.left():
-        return replace(fitted, mode="window"), by_window, measured
-    carried = replace(fitted, mode="state")
+        return windowed, by_window, measured
     by_state = part_scores(carried, season, budget, "val")
     if len(by_state) < len(by_window):  # not compared over the same series: keep the window
-        return replace(fitted, mode="window"), by_window, measured
-    window_mae, state_mae = _mean_mae(by_window, "model"), _mean_mae(by_state, "model")
-    measured["state"] = state_mae
+        return windowed, by_window, measured
+    measured["state"] = state_mae = _mean_mae(by_state, "model")
     if state_mae <= window_mae * STATE_ROLLOUT_TOLERANCE:
         return carried, by_state, measured
-    return replace(fitted, mode="window"), by_window, measured
+    return windowed, by_window, measured
 
 
 def _val_rollouts(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from app.ml.data import gather_windows
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles
 
@@ -46,11 +45,11 @@ def sequence_windows(
     """Sequences whose first scored step predicts from row `starts` on: inputs
     [B, lookback + (steps - 1) * patch, F] and targets [B, steps, horizon, O], where step k's
     target is the `horizon` rows after its input's end (k patches after the window's)."""
-    span = sequence_span(config, steps)
-    rows, ahead = gather_windows(series, starts, config.lookback, span)  # [B, L, C], [B, S, C]
-    inputs = torch.cat([rows, ahead[:, : span - config.horizon]], 1)[..., list(roles.inputs)]
-    offsets = torch.arange(steps, device=series.device)[:, None] * config.patch
-    targets = ahead[:, offsets + torch.arange(config.horizon, device=series.device)]
+    span, device = sequence_span(config, steps), series.device
+    rows = series[starts[:, None] + torch.arange(-config.lookback, span, device=device)]
+    inputs = rows[:, : config.lookback + (steps - 1) * config.patch, list(roles.inputs)]
+    offsets = config.lookback + torch.arange(steps, device=device)[:, None] * config.patch
+    targets = rows[:, offsets + torch.arange(config.horizon, device=device)]  # [B, S, H, C]
     return inputs, targets[..., list(roles.targets)]
 
 

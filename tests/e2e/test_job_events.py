@@ -23,13 +23,6 @@ SMALL_JOB = {
 }
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path).start()
-    yield running
-    running.stop()
-
-
 def stream(server: Server, job_id: str) -> Iterator[Event]:
     """The job's events as they come; ends when the server closes the stream."""
     with server.http.stream("GET", f"/v1/jobs/{job_id}/events") as response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,13 +29,6 @@ LONG_JOB = {
     "data": {"function": "sin", "params": {"points": 20000, "stop": 2000.0}},
     "training": {"epochs": 5000, "early_stopping_patience": 0},
 }
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path).start()
-    yield running
-    running.stop()
 
 
 def metric(text: str, name: str) -> float:
