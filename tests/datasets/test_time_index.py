@@ -198,7 +198,7 @@ def test_known_time_names_are_found(header: list[str], found: int | None) -> Non
 
 def test_an_unnamed_first_column_of_times_is_the_index() -> None:
     """pandas' to_csv() writes the index first under an empty name: read by its cells."""
-    limits = Limits(max_rows=100, max_columns=8)
+    limits = Limits(max_rows=100, max_columns=8, max_series=1, max_series_id_length=8)
     dated = parse_csv(b",a\n2020-01-01,1\n2020-01-02,2\n", time_column=None, limits=limits)
     assert dated.columns == ["a"]
     assert dated.time_axis == TimeAxis("dates", "2020-01-01T00:00:00", "D", 2)
