@@ -5,11 +5,12 @@ The public face below is what other domains use; everything else is this package
 """
 
 from app.datasets.deps import DatasetsDep
+from app.datasets.frequency import season_length
 from app.datasets.parsed import SeriesPart
 from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import LoadedSeries, create_dataset, load_values
 from app.datasets.table import DatasetRow
-from app.datasets.time_index import TimeAxis, season_length
+from app.datasets.time_axis import TimeAxis
 from app.datasets.values import Limits, to_matrix
 
 __all__ = [

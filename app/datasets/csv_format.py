@@ -14,6 +14,7 @@ import numpy as np
 
 from app.core.errors import InvalidInput
 from app.core.schemas import MAX_ABS_VALUE
+from app.datasets.gaps import MissingPolicy, fill_missing
 from app.datasets.panel import (
     Layout,
     SeriesIds,
@@ -26,15 +27,8 @@ from app.datasets.panel import (
     too_many_series,
 )
 from app.datasets.parsed import ParsedSeries
-from app.datasets.time_index import (
-    MissingPolicy,
-    TimeKind,
-    ascii_number,
-    fill_missing,
-    find_time_column,
-    parse_times,
-    regularize,
-)
+from app.datasets.time_cells import TimeKind, ascii_number, find_time_column, parse_times
+from app.datasets.time_index import regularize
 from app.datasets.values import Limits, check_columns
 
 _NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)

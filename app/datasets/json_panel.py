@@ -10,7 +10,7 @@ from app.core.errors import InvalidInput
 from app.datasets.panel import check_series_id, too_many_rows, too_many_series
 from app.datasets.parsed import OneSeries, ParsedSeries, combine
 from app.datasets.schemas import DatasetUpload, SeriesUpload
-from app.datasets.time_index import TimeAxis, axis_from
+from app.datasets.time_axis import TimeAxis, axis_from
 from app.datasets.values import Limits, to_matrix
 
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from app.core.errors import InvalidInput
 from app.core.schemas import invisible_character
+from app.datasets.gaps import MissingPolicy, fill_missing
 from app.datasets.parsed import OneSeries, ParsedSeries, combine
-from app.datasets.time_index import MissingPolicy, TimeKind, fill_missing, regularize
+from app.datasets.time_cells import TimeKind
+from app.datasets.time_index import regularize
 from app.datasets.values import Limits
 
 ID_COLUMN_NAMES = ("unique_id", "id", "series", "item_id")

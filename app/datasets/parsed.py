@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from app.datasets.time_index import TimeAxis
+from app.datasets.time_axis import TimeAxis
 
 
 class SeriesPart(NamedTuple):

@@ -18,10 +18,10 @@ from app.core.errors import InvalidInput, UnsupportedMediaType, responses
 from app.core.schemas import ID_PATTERN, invisible_character
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
+from app.datasets.gaps import MISSING_POLICIES, missing_policy
 from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
-from app.datasets.time_index import MISSING_POLICIES, missing_policy
 from app.datasets.values import Limits
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))

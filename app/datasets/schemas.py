@@ -9,7 +9,7 @@ from pydantic import Field
 
 from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
-from app.datasets.time_index import TimeAxis
+from app.datasets.time_axis import TimeAxis
 
 _FREQ = (
     "the rows' spacing, a pandas frequency (D, W-SUN, MS, ME, QS-JAN, YS-JAN, h, 30min, ...), "

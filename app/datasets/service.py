@@ -14,7 +14,7 @@ from app.datasets.parsed import ParsedSeries, SeriesPart
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetUpload
 from app.datasets.table import DatasetRow
-from app.datasets.time_index import TimeAxis, axis_from
+from app.datasets.time_axis import TimeAxis, axis_from
 from app.datasets.values import Limits, column_stats, to_matrix
 
 

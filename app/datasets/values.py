@@ -21,12 +21,13 @@ MAX_COLUMN_NAME = 64
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits from settings; max_rows counts every series' rows together."""
+    """Size limits from settings (see Settings for their defaults); max_rows counts every
+    series' rows together."""
 
     max_rows: int
     max_columns: int
-    max_series: int = 10_000
-    max_series_id_length: int = 64
+    max_series: int
+    max_series_id_length: int
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.datasets import DatasetRepository, Limits, create_dataset, load_values
 from app.datasets.csv_format import parse_csv
 
-LIMITS = Limits(max_rows=1000, max_columns=8)
+LIMITS = Limits(max_rows=1000, max_columns=8, max_series=100, max_series_id_length=64)
 
 
 def parse(text: str | bytes, time_column: str | None = None) -> tuple[np.ndarray, list[str]]:
@@ -170,7 +172,7 @@ def test_non_finite_time_value_names_its_line() -> None:
 
 
 def test_rows_over_the_limit_are_rejected_naming_the_limit() -> None:
-    limits = Limits(max_rows=10, max_columns=8)
+    limits = replace(LIMITS, max_rows=10)
     text = "a\n" + "1\n" * 10
     assert parse_csv(text.encode(), time_column=None, limits=limits)[0].shape == (10, 1)
     with pytest.raises(InvalidInput) as caught:
@@ -180,7 +182,7 @@ def test_rows_over_the_limit_are_rejected_naming_the_limit() -> None:
 
 
 def test_time_column_does_not_count_against_the_column_limit() -> None:
-    limits = Limits(max_rows=10, max_columns=2)
+    limits = replace(LIMITS, max_rows=10, max_columns=2)
     series = parse_csv(b"time,a,b\n1,2,3\n2,3,4\n", time_column=None, limits=limits)
     assert series.columns == ["a", "b"]
     with pytest.raises(InvalidInput) as caught:

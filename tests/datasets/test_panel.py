@@ -3,6 +3,8 @@ trip through load_values and series_lengths, and season_length."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,7 +135,7 @@ def test_bad_long_files_are_refused(text: str, code: str, mentions: list[str]) -
 
 
 def test_rows_over_the_limit_count_every_series_and_stop_the_reading() -> None:
-    limits = Limits(max_rows=10, max_columns=8)
+    limits = replace(LIMITS, max_rows=10)
     text = "id,v\n" + "".join(f"s{i % 3},{i}\n" for i in range(10))
     assert parse(text, limits).matrix.shape == (10, 1)
     error = refusal(text + "s0,1\n" + "not a number at all\n", limits)
@@ -264,7 +266,7 @@ def test_bad_json_series_are_refused_naming_the_field(
 
 
 def test_json_rows_over_the_limit_count_every_series() -> None:
-    limits = Limits(max_rows=10, max_columns=8)
+    limits = replace(LIMITS, max_rows=10)
     body = {"series": [{"id": "a", "values": [1] * 6}, {"id": "b", "values": [1] * 5}]}
     error = json_refusal(body, limits)
     assert (error.field, error.code) == ("series", "too_many_rows")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.datasets.values import (
     MAX_ABS_VALUE,
@@ -16,7 +19,7 @@ from app.datasets.values import (
     to_matrix,
 )
 
-LIMITS = Limits(max_rows=100, max_columns=8)
+LIMITS = Limits(max_rows=100, max_columns=8, max_series=1, max_series_id_length=8)
 
 
 def test_flat_list_becomes_one_column_named_value() -> None:
@@ -130,8 +133,21 @@ def test_check_values_returns_a_clean_matrix_unchanged() -> None:
     assert check_values(matrix, ["x", "y"], "file") is matrix
 
 
+def test_limits_are_the_settings_they_are_built_from() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        max_dataset_rows=20,
+        max_dataset_columns=3,
+        max_series=7,
+        max_series_id_length=9,
+    )
+    assert Limits.of(settings) == Limits(
+        max_rows=20, max_columns=3, max_series=7, max_series_id_length=9
+    )
+
+
 def test_rows_over_the_limit_are_rejected_naming_the_limit() -> None:
-    limits = Limits(max_rows=10, max_columns=8)
+    limits = replace(LIMITS, max_rows=10)
     to_matrix(list(range(10)), None, field="values", limits=limits)  # exactly at the limit
     with pytest.raises(InvalidInput) as caught:
         to_matrix(list(range(11)), None, field="values", limits=limits)
@@ -141,7 +157,7 @@ def test_rows_over_the_limit_are_rejected_naming_the_limit() -> None:
 
 
 def test_columns_over_the_limit_are_rejected_naming_the_limit() -> None:
-    limits = Limits(max_rows=10, max_columns=2)
+    limits = replace(LIMITS, max_rows=10, max_columns=2)
     to_matrix([[1, 2]], None, field="values", limits=limits)  # exactly at the limit
     with pytest.raises(InvalidInput) as caught:
         to_matrix([[1, 2, 3]], None, field="values", limits=limits)

@@ -1,4 +1,4 @@
-"""app.datasets.time_index: time columns found, read and put on a regular axis (real pandas)."""
+"""app.datasets time modules: time columns found, read and put on a regular axis (real pandas)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import app.datasets.time_index as time_index
+import app.datasets
 from app.core.errors import InvalidInput
 from app.datasets import Limits
 from app.datasets.csv_format import parse_csv
-from app.datasets.time_index import (
-    MissingPolicy,
-    TimeAxis,
-    find_time_column,
-    parse_times,
-    regularize,
-)
+from app.datasets.gaps import MissingPolicy
+from app.datasets.time_axis import TimeAxis
+from app.datasets.time_cells import find_time_column, parse_times
+from app.datasets.time_index import regularize
+
+# The modules that read time columns and put rows on a regular axis.
+TIME_MODULES = ("time_cells", "time_axis", "frequency", "time_grid", "gaps", "time_index")
 
 
 def lines_of(count: int) -> list[int]:
@@ -198,7 +198,7 @@ def test_known_time_names_are_found(header: list[str], found: int | None) -> Non
 
 def test_an_unnamed_first_column_of_times_is_the_index() -> None:
     """pandas' to_csv() writes the index first under an empty name: read by its cells."""
-    limits = Limits(max_rows=100, max_columns=8)
+    limits = Limits(max_rows=100, max_columns=8, max_series=1, max_series_id_length=8)
     dated = parse_csv(b",a\n2020-01-01,1\n2020-01-02,2\n", time_column=None, limits=limits)
     assert dated.columns == ["a"]
     assert dated.time_axis == TimeAxis("dates", "2020-01-01T00:00:00", "D", 2)
@@ -585,14 +585,17 @@ def test_a_malformed_axis_is_a_value_error(data: dict[str, object]) -> None:
 # --- purity --------------------------------------------------------------------------------
 
 
-def test_the_module_imports_no_web_or_database_library() -> None:
-    tree = ast.parse(Path(time_index.__file__).read_text())
+@pytest.mark.parametrize("module", TIME_MODULES)
+def test_the_time_modules_import_no_web_or_database_library(module: str) -> None:
+    path = Path(app.datasets.__file__).parent / f"{module}.py"
+    tree = ast.parse(path.read_text())
     imported = {
         alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.Import)
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    allowed = {"__future__", "re", "warnings", "dataclasses", "datetime", "decimal", "typing"}
-    allowed |= {"numpy", "pandas", "pandas.tseries.frequencies", "app.core.errors"}
+    allowed = {"__future__", "math", "re", "warnings", "dataclasses", "datetime", "decimal"}
+    allowed |= {"typing", "numpy", "pandas", "pandas.tseries.frequencies", "app.core.errors"}
+    allowed |= {f"app.datasets.{sibling}" for sibling in TIME_MODULES}
     assert imported <= allowed
