@@ -37,7 +37,8 @@ class ForecastAbandoned(Exception):
 def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) -> np.ndarray:
     lookback = checkpoint.model.config.lookback
     inputs = checkpoint.inputs
-    limits = Limits(max_rows=10**9, max_columns=len(inputs))
+    # A context is one unnamed series: to_matrix reads only the row and column limits.
+    limits = Limits(max_rows=10**9, max_columns=len(inputs), max_series=1, max_series_id_length=1)
     if rows and isinstance(rows[0], list) and len(rows[0]) != len(inputs):
         raise InvalidInput(
             f"context rows have {len(rows[0])} values; {label} reads columns {inputs}",
