@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.ml.config import TrainConfig
 from app.ml.model import LSTMConfig
 from app.ml.sequences import sequence_span
-from app.ml.train import TrainConfig
 
 # Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
 # gates, cell and hidden states and their gradients, rounded up.

@@ -162,6 +162,11 @@ class Segment:
         """One past the segment's last row."""
         return self.offset + self.split.rows
 
+    @property
+    def train_end(self) -> int:
+        """One past the segment's last training row."""
+        return self.offset + self.split.train
+
     def starts(self, part: SplitPart, lookback: int, horizon: int) -> np.ndarray:
         """Window starts (indices into the concatenated values) whose targets lie in `part`."""
         split = self.split

@@ -250,6 +250,10 @@ def _wavefront(
     return window.predicted
 
 
+# Rolls model-scale contexts [B, lookback, F] out `steps` rows: [B, <= steps, O] model scale.
+Roll = Callable[[torch.Tensor, int, Callable[[], bool] | None], torch.Tensor]
+
+
 def forecast(
     model: Forecaster,
     scalers: tuple[Scaling, Scaling],
@@ -260,20 +264,25 @@ def forecast(
     future: np.ndarray | None = None,
     keep_going: Callable[[], bool] | None = None,
     fused: FusedForecaster | None = None,
+    roll: Roll | None = None,
 ) -> np.ndarray:
     """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F] rows
     ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale
     (fewer steps when `keep_going`, asked between model calls, ended the rollout).
 
     `scalers` are the (input, output) column scalers: one for every context, or a stack of
-    one per context (each series of a global model keeps its own). The one place where a
-    forecast is scaled in and out.
+    one per context (each series of a global model keeps its own). `roll` rolls the scaled
+    contexts out instead of `rollout` (a batcher's, sharing one rollout between forecasts; not
+    for a model with known covariates). The one place where a forecast is scaled in and out.
     """
     scale_in, scale_out = scalers
     tail = contexts[:, -model.config.lookback :]  # [B, lookback, F]
     scaled = torch.as_tensor(scale_in.transform(tail), dtype=torch.float32, device=device)
-    ahead = None
-    if future is not None:
-        ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
-    out = rollout(model, scaled, steps, mode, ahead, keep_going, fused)  # [B, steps, O]
+    if roll is not None and future is None:
+        out = roll(scaled, steps, keep_going)
+    else:
+        ahead = None
+        if future is not None:
+            ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
+        out = rollout(model, scaled, steps, mode, ahead, keep_going, fused)  # [B, steps, O]
     return scale_out.inverse(out.double().cpu().numpy())

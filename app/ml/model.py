@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from app.ml.fields import DESCRIPTION, described
+from app.ml.problems import Infeasible, Problem
 from app.ml.roles import ColumnRoles
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, hidden_size]
@@ -63,12 +64,27 @@ class LSTMConfig:
 
     def __post_init__(self) -> None:
         if self.patch < 1 or self.lookback % self.patch:
-            raise ValueError(f"lookback {self.lookback} is not a multiple of patch {self.patch}")
+            raise Infeasible(
+                Problem(
+                    "patch", f"lookback {self.lookback} must be a multiple of patch {self.patch}"
+                )
+            )
         if any(not -1 <= index < self.n_features for index in self.target_inputs):
             raise ValueError("target_inputs must name input positions (or -1)")
+        if self.instance_norm and self.lookback < 2:
+            raise Infeasible(
+                Problem(
+                    "instance_norm",
+                    "instance normalisation needs a lookback of at least 2 rows (a single row "
+                    "normalises to zero)",
+                )
+            )
         if (self.residual or self.instance_norm) and not self.roles.residual_possible:
-            raise ValueError(
-                "residual output and instance normalisation need every target among the inputs"
+            raise Infeasible(
+                Problem(
+                    "instance_norm" if self.instance_norm else "residual",
+                    "residual output and instance normalisation need every target among the inputs",
+                )
             )
 
     @cached_property

@@ -17,26 +17,11 @@ from app.ml.roles import ColumnRoles
 
 EVAL_BATCH = 256  # sequences scored at once when measuring a loss without gradients
 
-SEQUENCE_NEEDS = (
-    "sequence training carries the LSTM state past the window, as a state rollout does: it "
-    "needs a horizon that is a multiple of the patch, no known covariates, and neither instance "
-    "normalisation nor the highway"
-)
-
 
 def sequence_span(config: LSTMConfig, steps: int) -> int:
     """Rows a sequence of `steps` scored steps predicts past its window: the last step's
     horizon begins (steps - 1) patches after the first's."""
     return (steps - 1) * config.patch + config.horizon
-
-
-def sequences_too_long(steps: int, lookback: int, span: int) -> str:
-    """Why a series' training or validation part holds no sequence."""
-    return (
-        f"a sequence of {steps} steps reads {lookback} rows and predicts the {span} after them: "
-        "the training and validation parts must each hold one; use fewer sequence_steps, more "
-        "points or a larger validation part"
-    )
 
 
 def sequence_windows(

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import app.ml
-from app.ml import checkpoints
-from app.ml.checkpoints import CheckpointError, CheckpointMeta, CheckpointMissing, load, write
+from app.ml import checkpoints, serving
+from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, CheckpointMissing, SeriesMeta
+from app.ml.checkpoints import load, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
 from app.ml.model import LSTMConfig, LSTMForecaster
@@ -39,8 +40,8 @@ def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
     directory = tmp_path / "ckpt"
     directory.mkdir()
     meta = CheckpointMeta(
-        spec={"name": "x"}, config=model.config, scaler=scaler, rollout_mode="state",
-        columns=["a", "b"], inputs=["a", "b"], targets=["a", "b"], tail=tail,
+        spec={"name": "x"}, config=model.config, rollout_mode="state", columns=["a", "b"],
+        inputs=["a", "b"], targets=["a", "b"], series=[SeriesMeta(None, scaler, tail)],
     )  # fmt: skip
     write(directory, model, meta)
     return directory, model, scaler, tail
@@ -55,18 +56,19 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
     assert not loaded.model.training
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[key], value), key
-    assert loaded.meta.scaler == scaler
+    assert loaded.meta.series[0].scaler == scaler
     assert loaded.rollout_mode == "state"
     assert loaded.meta.columns == ["a", "b"]
-    np.testing.assert_array_equal(loaded.tail, tail)
+    np.testing.assert_array_equal(loaded.meta.series[0].tail, tail)
     contexts = np.random.default_rng(0).normal(size=(3, 5, 2))
     for mode in ("window", "state"):
         np.testing.assert_array_equal(
-            forecast(loaded.model, loaded.scalers, contexts, 7, mode, CPU),
+            forecast(loaded.model, (scaler, scaler), contexts, 7, mode, CPU),
             forecast(model, (scaler, scaler), contexts, 7, mode, CPU),
         )
+    plan = serving.given(loaded, list(contexts))  # scaled by the one training series' scaler
     np.testing.assert_array_equal(
-        loaded.forecast(contexts, 7, CPU),
+        serving.forecast(loaded, plan, 7, []).values,
         forecast(model, (scaler, scaler), contexts, 7, "state", CPU),
     )
 
@@ -77,9 +79,10 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
     directory, model, _, _ = saved
     assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
     meta = json.loads((directory / "meta.json").read_text())
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["config"] == model.config.to_dict()
-    assert meta["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
+    (series,) = meta["series"]
+    assert series["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
     assert meta["spec"] == {"name": "x"}
     assert len(meta["weights_sha256"]) == 64
     assert meta["versions"]["torch"] == torch.__version__
@@ -134,8 +137,41 @@ def test_an_unreadable_file_is_named_without_its_path(tmp_path: Path) -> None:
     [
         ("config", {"n_features": 2, "lookback": 5, "hidden_size": 8}, "valid model"),
         ("config", "not a dict", "valid model"),
-        ("scaler", {"kind": "log", "center": [0.0], "scale": [1.0]}, "valid model"),
-        ("tail", [1.0, 2.0], "valid model"),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "log", "center": [0.0], "scale": [1.0]},
+                    "tail": [[0.0, 0.0]] * 5,
+                }
+            ],
+            "valid model",
+        ),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "none", "center": [0.0, 0.0], "scale": [1.0, 1.0]},
+                    "tail": [1.0, 2.0],
+                }
+            ],
+            "valid model",
+        ),
+        ("series", [], "valid model"),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "none", "center": [0.0, 0.0], "scale": [1.0, 1.0]},
+                    "tail": [[0.0, 0.0]] * 5,
+                }
+            ]
+            * 2,
+            "inconsistent",
+        ),  # an unnamed series is the only one
         ("columns", ["only one"], "valid model|inconsistent"),
         ("rollout_mode", "teleport", "inconsistent"),
     ],

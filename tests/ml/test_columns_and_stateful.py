@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler
+from app.ml.feasibility import STATEFUL_NEEDS, stateful_possible
 from app.ml.forecast import forecast, rollout, state_rollout_possible
 from app.ml.functions import generate, resolve_params
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.prepare import Panel
 from app.ml.roles import ColumnRoles
-from app.ml.train import STATEFUL_NEEDS, TrainConfig, stateful_possible, train
+from app.ml.train import train
 
 CPU = torch.device("cpu")
 
@@ -53,7 +56,9 @@ def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.nd
         n_features=1, lookback=20, hidden_size=8, num_layers=1, residual=False, highway=True,
         target_inputs=columns.target_inputs,
     )  # fmt: skip
-    result = train(sin_cos, model, TrainConfig(epochs=15, seed=0), CPU, roles=columns)
+    result = train(
+        Panel.of_series(sin_cos), model, TrainConfig(epochs=15, seed=0), roles=columns, device=CPU
+    )
     metrics = result.metrics
     assert metrics["one_step"]["mse"] < 1e-3  # type: ignore[index]
     # The naive baseline is the target's own last value, on the original scale.
@@ -63,7 +68,7 @@ def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.nd
             float(np.mean(np.diff(sin_cos[-120:, 1]) ** 2)), rel=0.2
         )
     )
-    assert result.tail.shape == (20, 2)  # every column: the scaler's and the checkpoint's
+    assert result.series[0].tail.shape == (20, 2)  # every column: the scaler's and the checkpoint's
 
 
 def test_rollout_reads_the_known_future_of_the_covariates() -> None:
@@ -123,7 +128,7 @@ def test_stateful_training_carries_state_and_beats_the_naive_forecast() -> None:
         stateful=True, tbptt=10, batch_size=8, epochs=30, early_stopping_patience=0, seed=0
     )
     model = LSTMConfig(n_features=1, lookback=30, hidden_size=8, num_layers=1)
-    result = train(series, model, config, CPU)
+    result = train(Panel.of_series(series), model, config, device=CPU)
     assert all(np.isfinite(stats.train_loss) for stats in result.history)
     assert result.metrics["one_step"]["mase"] < 1  # type: ignore[index]
 
@@ -151,7 +156,9 @@ def test_stateful_training_refuses_what_it_cannot_train() -> None:
         assert not stateful_possible(config)
     series = np.sin(np.linspace(0, 30, 300))[:, None]
     with pytest.raises(ValueError, match="stateful training"):
-        train(series, LSTMConfig(n_features=1, horizon=2), TrainConfig(stateful=True), CPU)
+        train(
+            Panel.of_series(series), LSTMConfig(n_features=1, horizon=2), TrainConfig(stateful=True)
+        )
     assert "horizon 1" in STATEFUL_NEEDS
 
 
@@ -177,6 +184,6 @@ def test_an_autoregressive_highway_model_trains_and_rolls_out_by_window(
 ) -> None:
     model = LSTMConfig(n_features=2, lookback=8, hidden_size=4, num_layers=1, highway=True)
     assert not state_rollout_possible(model)  # the highway reads whole windows only
-    result = train(sin_cos, model, TrainConfig(epochs=2), CPU)
+    result = train(Panel.of_series(sin_cos), model, TrainConfig(epochs=2), device=CPU)
     assert result.rollout_mode == "window"
     assert result.metrics["validation_rollout_rmse"]["state"] is None  # type: ignore[index]

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from app.ml.config import TrainConfig
 from app.ml.cost import call_flops, rollout_flops, training_bytes, weight_count
 from app.ml.model import LSTMConfig, LSTMForecaster
-from app.ml.train import TrainConfig
 
 CONFIGS = [
     LSTMConfig(n_features=1),

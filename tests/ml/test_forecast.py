@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.assess import EVAL_BATCH, mean_loss
 from app.ml.data import Scaler, gather_windows
+from app.ml.fitted import EVAL_BATCH, mean_loss
 from app.ml.forecast import forecast, rollout
 from app.ml.model import LSTMConfig, LSTMForecaster
 from app.ml.roles import ColumnRoles

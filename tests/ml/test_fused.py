@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.ml import serving
 from app.ml.checkpoints import load
 from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
 from app.ml.fused import FusedForecaster
@@ -172,14 +173,14 @@ def test_keep_going_ends_a_window_rollout_after_whole_calls() -> None:
 
 def test_a_loaded_checkpoint_stacks_its_weights_once(monkeypatch: pytest.MonkeyPatch) -> None:
     checkpoint = load(Path(__file__).parents[2] / "models" / "sine" / "1", torch.device("cpu"))
-    context = checkpoint.default_context
-    first = checkpoint.forecast(context, 30, torch.device("cpu"))
+    plan = serving.continuing(checkpoint, [0])
+    first = serving.forecast(checkpoint, plan, 30, []).values
 
     def restack(model: Forecaster) -> FusedForecaster:
         raise AssertionError("stacked again")
 
     monkeypatch.setattr(FusedForecaster, "of", staticmethod(restack))
-    again = checkpoint.forecast(context, 30, torch.device("cpu"))  # the cached stack
+    again = serving.forecast(checkpoint, plan, 30, []).values  # the cached stack
     torch.testing.assert_close(torch.as_tensor(again), torch.as_tensor(first), rtol=0, atol=0)
     with pytest.raises(AssertionError, match="stacked again"):
         rollout(checkpoint.model, torch.zeros(1, 10, 1), 30)  # a live model stacks its own

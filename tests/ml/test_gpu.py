@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
 from app.ml.model import LSTMConfig, LSTMForecaster
-from app.ml.train import TrainConfig, train
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 pytestmark = [
     pytest.mark.gpu,
@@ -25,8 +27,8 @@ PATCHED = LSTMConfig(n_features=1, lookback=10, horizon=10, patch=10, hidden_siz
 def test_one_epoch_on_cuda_matches_the_cpu(model: LSTMConfig, sequence_steps: int) -> None:
     series = generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))
     config = TrainConfig(epochs=1, batch_size=32, seed=3, sequence_steps=sequence_steps)
-    on_cpu = train(series, model, config, torch.device("cpu"))
-    on_gpu = train(series, model, config, torch.device("cuda"))
+    on_cpu = train(Panel.of_series(series), model, config, device=torch.device("cpu"))
+    on_gpu = train(Panel.of_series(series), model, config, device=torch.device("cuda"))
     assert on_gpu.history[0].train_loss == pytest.approx(on_cpu.history[0].train_loss, rel=1e-3)
     assert on_gpu.history[0].val_loss == pytest.approx(on_cpu.history[0].val_loss, rel=1e-3)
     assert all(p.device.type == "cpu" for p in on_gpu.model.parameters())

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler
+from app.ml.feasibility import stateful_possible
 from app.ml.forecast import forecast, rollout, state_rollout_possible
 from app.ml.functions import generate, resolve_params
 from app.ml.model import INSTANCE_NORM_FLOOR, LSTMConfig, LSTMForecaster
-from app.ml.train import TrainConfig, stateful_possible, train
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 CPU = torch.device("cpu")
 
@@ -137,7 +140,7 @@ def test_instance_norm_rules_out_state_carry_and_stateful_training() -> None:
     assert state_rollout_possible(LSTMConfig(n_features=1))
     model = LSTMForecaster(config)
     with pytest.raises(ValueError, match="stateful"):
-        train(np.zeros((200, 1)), config, TrainConfig(epochs=1, stateful=True), CPU)
+        train(Panel.of_series(np.zeros((200, 1))), config, TrainConfig(epochs=1, stateful=True))
     assert rollout(model, torch.zeros(1, 10, 1), 3, "window").shape == (1, 3, 1)
 
 
@@ -155,7 +158,9 @@ def test_training_with_instance_norm_rolls_out_by_window_on_a_growing_series() -
     series = generate("x_sin", resolve_params("x_sin", {"points": 800, "stop": 80}))
     config = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1,
                         instance_norm=True)  # fmt: skip
-    result = train(series, config, TrainConfig(epochs=2, batch_size=32, interval_steps=10), CPU)
+    result = train(
+        Panel.of_series(series), config, TrainConfig(epochs=2, batch_size=32, interval_steps=10)
+    )
     assert result.model.config.instance_norm
     assert result.rollout_mode == "window"
     validation = result.metrics["validation_rollout_rmse"]

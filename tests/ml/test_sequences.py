@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.cost import training_bytes
 from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.prepare import Panel
 from app.ml.roles import ColumnRoles
 from app.ml.sequences import scored_steps, sequence_span, sequence_windows
-from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
+from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
 SMALL = LSTMConfig(n_features=1, lookback=10, horizon=5, patch=5, hidden_size=16, num_layers=1)
@@ -25,7 +27,7 @@ def wave() -> np.ndarray:
 
 def fit(series: np.ndarray, config: LSTMConfig = SMALL, **settings: object) -> TrainResult:
     chosen = {"epochs": 40, "batch_size": 16, "early_stopping_patience": 0, **settings}
-    return train(series, config, TrainConfig(**chosen), CPU)  # type: ignore[arg-type]
+    return train(Panel.of_series(series), config, TrainConfig(**chosen))  # type: ignore[arg-type]
 
 
 def test_a_sequence_holds_the_window_and_every_step_targets_the_rows_after_it() -> None:
@@ -77,7 +79,7 @@ def test_sequence_training_makes_the_state_rollout_right(wave: np.ndarray) -> No
     assert sequences.rollout_mode == "state"
     assert carried < 0.2 < drifted, (carried, drifted)
     assert carried < drifted / 10
-    rolled = sequences.metrics["rollout"]  # the test rows, by state
+    rolled = sequences.metrics["mean"]  # the test rows, by state
     assert rolled["rmse"] < 0.2, rolled  # type: ignore[index]
 
 
@@ -109,9 +111,9 @@ def test_an_ensemble_of_global_models_trains_on_sequences_and_rolls_out_by_windo
     scored step trains."""
     first = np.sin(np.arange(400) * 0.1)[:, None]
     second = 2 + np.cos(np.arange(300) * 0.15)[:, None]
-    panel = PanelLayout(("a", "b"), (400, 300))
+    panel = Panel(np.concatenate([first, second]), (400, 300), ("a", "b"))
     config = TrainConfig(epochs=3, batch_size=16, sequence_steps=6, ensemble=2)
-    result = train(np.concatenate([first, second]), SMALL, config, CPU, panel=panel)
+    result = train(panel, SMALL, config, device=CPU)
     assert result.rollout_mode == "window"
     assert result.metrics["ensemble"] == 2
     assert all(np.isfinite(stats.val_loss) for stats in result.history)
@@ -121,9 +123,9 @@ def test_a_sequence_trained_global_model_rolls_out_by_state() -> None:
     """Chosen on the series' validation parts, as a single series' model is; its backtest
     rolls out in the mode it is served by."""
     waves = [np.sin(np.arange(1200) * rate)[:, None] for rate in (0.1, 0.13)]
-    panel = PanelLayout(("slow", "fast"), (1200, 1200))
+    panel = Panel(np.concatenate(waves), (1200, 1200), ("slow", "fast"))
     config = TrainConfig(epochs=40, batch_size=16, sequence_steps=8, folds=2)
-    result = train(np.concatenate(waves), SMALL, config, CPU, panel=panel)
+    result = train(panel, SMALL, config, device=CPU)
     measured = result.metrics["validation_rollout_mae"]
     assert isinstance(measured, dict)
     assert result.rollout_mode == result.metrics["rollout_mode"] == "state", measured
