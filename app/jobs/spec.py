@@ -14,7 +14,7 @@ from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
-from app.ml.model import MAX_ENSEMBLE, LSTMConfig
+from app.ml.model import MAX_ENSEMBLE, CellKind, LSTMConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
 
@@ -92,6 +92,7 @@ class ArchitectureSpec(Schema):
     """Stacked recurrent layers, optional dense layers, linear head (fields of the model's
     config, with their bounds)."""
 
+    cell: CellKind = _ml(LSTMConfig, "cell")
     hidden_size: int = _ml(LSTMConfig, "hidden_size", ge=1, le=1024)
     num_layers: int = _ml(LSTMConfig, "num_layers", ge=1, le=8)
     dropout: float = _ml(LSTMConfig, "dropout", ge=0.0, le=0.9)

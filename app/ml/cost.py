@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.ml.config import TrainConfig
-from app.ml.model import LSTMConfig
+from app.ml.model import CELLS, LSTMConfig
 from app.ml.sequences import sequence_span
 
 # Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
-# gates, cell and hidden states and their gradients, rounded up.
+# gates, cell and hidden states and their gradients, rounded up (a GRU keeps fewer).
 ACTIVATION_FLOATS = 16
 
 
@@ -32,13 +32,12 @@ class Matrix:
 def matrices(config: LSTMConfig) -> list[Matrix]:
     """The weight matrices of `LSTMForecaster(config)`, in the order a call applies them."""
     hidden, outputs = config.hidden_size, config.horizon * config.n_outputs
+    gates = CELLS[config.cell].gates * hidden  # rows of the recurrent weights: 4H LSTM, 3H GRU
     found, width = [], config.n_features * config.patch
     for _ in range(config.num_layers):
-        # The 4 gates' input and recurrent weights, [4H, width] and [4H, H], as one matrix over
-        # [x, h]; two bias vectors (b_ih, b_hh); applied once per LSTM step (lookback / patch).
-        found.append(
-            Matrix(4 * hidden, width + hidden, 8 * hidden, config.lookback // config.patch)
-        )
+        # The gates' input and recurrent weights, [G, width] and [G, H], as one matrix over
+        # [x, h]; two bias vectors (b_ih, b_hh); applied once per step (lookback / patch).
+        found.append(Matrix(gates, width + hidden, 2 * gates, config.lookback // config.patch))
         width = hidden
     for size in config.dense_layers:
         found.append(Matrix(size, width, size))

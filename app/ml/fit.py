@@ -13,7 +13,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -22,7 +21,7 @@ from app.ml.budget import StopFn, TrainingCancelled
 from app.ml.config import TrainConfig
 from app.ml.data import column_windows, panel_starts
 from app.ml.fitted import mean_loss
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import LSTMConfig, LSTMForecaster, RecurrentState, detach_state
 from app.ml.prepare import Prepared
 from app.ml.sequences import mean_sequence_loss, sequence_loss, sequence_span, sequence_windows
 
@@ -190,7 +189,7 @@ class Trainer:
         data = self.data.series[rows.to(self.device)]  # [streams, length + 1, C]
         inputs = data[:, :-1, list(roles.inputs)]
         targets = data[:, 1:, list(roles.targets)]
-        state = None
+        state: RecurrentState | None = None
         total, seen = torch.zeros((), device=self.device), 0
         for begin in range(0, length, config.tbptt):
             chunk = slice(begin, begin + config.tbptt)
@@ -198,7 +197,7 @@ class Trainer:
             prediction = prediction[:, :, 0]  # horizon 1: [streams, steps, O]
             loss = nn.functional.mse_loss(prediction, targets[:, chunk])
             self.step(loss)
-            state = _detached(state)  # carried on, but no gradient flows back past it
+            state = detach_state(state)  # carried on, but no gradient flows back past it
             total += loss.detach() * prediction.shape[1]
             seen += prediction.shape[1]
             if should_stop is not None and should_stop():
@@ -333,8 +332,3 @@ class Trainer:
                 self.model = validated
                 return False
         return True
-
-
-def _detached(state: Any) -> Any:
-    """The recurrent state without its graph: (h, c) or h."""
-    return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()

@@ -3,10 +3,11 @@
 Two ways to continue past the context, both batched (one tensor pass per model call):
 - "window": re-run the model on the last `lookback` rows every call. This is exactly what a model
   trained on fixed windows from a zero state has seen; it costs ceil(steps / horizon) calls over
-  `lookback` LSTM steps each.
-- "state": run the context once, then feed only the new predictions while carrying (h, c). It costs
-  `steps` LSTM steps in all, but past `lookback` steps the state is in a regime a window-trained
-  model never saw, so it is only right for a model whose validation rollout says so.
+  `lookback` recurrent steps each.
+- "state": run the context once, then feed only the new predictions while carrying the recurrent
+  state ((h, c) of an LSTM, h of a GRU). It costs `steps` recurrent steps in all, but past
+  `lookback` steps the state is in a regime a window-trained model never saw, so it is only
+  right for a model whose validation rollout says so.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ WAVEFRONT_ROWS = 192
 
 
 def state_rollout_possible(config: LSTMConfig) -> bool:
-    """Whether carrying (h, c) can continue this model: not when each window is normalised on
-    its own, nor when the predicted chunk cannot be cut into whole patches."""
+    """Whether carrying the recurrent state can continue this model: not when each window is
+    normalised on its own, nor when the predicted chunk cannot be cut into whole patches."""
     return (
         config.roles.state_rollout_possible
         and not config.instance_norm
@@ -89,8 +90,11 @@ def rollout(
 
 def fuse(model: Forecaster) -> FusedForecaster | None:
     """The weights of `model` stacked for the step loop; None for an ensemble whose members
-    read windows of different lengths, which share no step loop (each reads its own)."""
+    read windows of different lengths, which share no step loop (each reads its own), or for
+    a cell whose arithmetic the step loop does not know: those roll out by their own forward."""
     if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1:
+        return None
+    if not FusedForecaster.serves(model.config):
         return None
     return FusedForecaster.of(model)
 
@@ -102,10 +106,12 @@ def _state_rollout(
     keep_going: Callable[[], bool] | None,
     fused: FusedForecaster | None,
 ) -> torch.Tensor:
-    """Run the context once, then feed back each predicted chunk carrying (h, c):
+    """Run the context once, then feed back each predicted chunk carrying the state:
     [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
     if fused is None:
-        fused = FusedForecaster.of(model)
+        fused = fuse(model)
+    if fused is None:
+        return _module_state_rollout(model, context, calls, keep_going)
     config = fused.config
     batch, width = context.shape[0], config.patch * config.n_features
     cells = Cells(fused, batch, context)
@@ -129,6 +135,20 @@ def _state_rollout(
         if scale is not None:
             out[call].view(config.horizon, -1, batch).mul_(scale[1]).add_(scale[0])
     return out.view(-1, config.n_outputs, batch).permute(2, 0, 1)
+
+
+def _module_state_rollout(
+    model: Forecaster, context: torch.Tensor, calls: int, keep_going: Callable[[], bool] | None
+) -> torch.Tensor:
+    """`_state_rollout` by the model's own forward, for a model the step loop cannot serve."""
+    chunks: list[torch.Tensor] = []
+    rows, state = context, None
+    for call in range(calls):
+        if call and keep_going is not None and not keep_going():
+            break
+        rows, state = model(rows, state)  # the next chunk [B, H, F], fed back
+        chunks.append(rows)
+    return torch.cat(chunks, 1)
 
 
 def _normalise(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,10 +1,12 @@
-"""The forecaster: a stacked LSTM, an optional dense stack and a linear head."""
+"""The forecaster: stacked recurrent layers (LSTM or GRU), an optional dense stack and a
+linear head."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from typing import Literal
 
 import torch
 from torch import nn
@@ -13,10 +15,36 @@ from app.ml.fields import DESCRIPTION, described
 from app.ml.problems import Infeasible, Problem
 from app.ml.roles import ColumnRoles
 
-LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, hidden_size]
 # Smallest spread a window is divided by (model scale): a flat window is shifted, not blown up.
 INSTANCE_NORM_FLOOR = 1e-3
 MAX_ENSEMBLE = 16  # members of one ensemble, at most
+CellKind = Literal["lstm", "gru"]
+# What the recurrent layers carry from one step to the next: (h, c) for an LSTM, h for a GRU,
+# each [num_layers, B, hidden_size].
+RecurrentState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a recurrent cell kind is made of."""
+
+    module: type[nn.LSTM] | type[nn.GRU]  # torch's layers of this cell
+    gates: int  # blocks of hidden_size rows in its weight matrices and each of its biases
+    state: tuple[str, ...]  # what it carries: ("h", "c") is a tuple, ("h",) a tensor
+
+
+CELLS: dict[str, Cell] = {
+    "lstm": Cell(nn.LSTM, gates=4, state=("h", "c")),  # gates i, f, g, o
+    "gru": Cell(nn.GRU, gates=3, state=("h",)),  # gates r, z, n
+}
+
+
+def detach_state(state: RecurrentState) -> RecurrentState:
+    """`state` cut from the graph that made it (the values carried on, no gradient back)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    h, c = state
+    return h.detach(), c.detach()
 
 
 @dataclass(frozen=True)
@@ -26,11 +54,15 @@ class LSTMConfig:
     n_features: int
     lookback: int = 10
     horizon: int = 1
+    cell: CellKind = described(
+        "lstm", "the recurrent cell: lstm, or gru (3 gates to the LSTM's 4, no cell state)"
+    )
     hidden_size: int = 32
     num_layers: int = 2
-    dropout: float = described(0.0, "between LSTM layers")
+    dropout: float = described(0.0, "between recurrent layers")
     dense_layers: tuple[int, ...] = field(
-        default_factory=tuple, metadata={DESCRIPTION: "widths of tanh layers after the LSTM"}
+        default_factory=tuple,
+        metadata={DESCRIPTION: "widths of tanh layers after the recurrent layers"},
     )
     # The naive last-value forecast is where the model starts; the correction it learns is far
     # easier to get precise than the level.
@@ -63,6 +95,8 @@ class LSTMConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
         if self.patch < 1 or self.lookback % self.patch:
             raise Infeasible(
                 Problem(
@@ -114,17 +148,18 @@ class LSTMConfig:
 
 
 class LSTMForecaster(nn.Module):
-    """Maps a window to the next `horizon` steps.
+    """Maps a window to the next `horizon` steps through recurrent layers of `config.cell`.
 
-    forward(x [B, T, F], state) -> (prediction [B, horizon, O], state); `state` is the (h, c)
-    after the last input step, so a caller may continue the sequence from it. T must be a
-    multiple of `patch`.
+    forward(x [B, T, F], state) -> (prediction [B, horizon, O], state); `state` is the
+    `RecurrentState` after the last input step ((h, c) for an LSTM, h for a GRU), so a caller
+    may continue the sequence from it. T must be a multiple of `patch`.
     """
 
     def __init__(self, config: LSTMConfig) -> None:
         super().__init__()
         self.config = config
-        self.lstm = nn.LSTM(
+        # The recurrent layers, an nn.LSTM or nn.GRU: "lstm" names them in every checkpoint.
+        self.lstm = CELLS[config.cell].module(
             input_size=config.n_features * config.patch,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
@@ -151,43 +186,56 @@ class LSTMForecaster(nn.Module):
             nn.init.zeros_(self.highway.bias)
 
     def next_steps(
-        self, x: torch.Tensor, state: LSTMState | None = None
-    ) -> tuple[torch.Tensor, LSTMState]:
+        self, x: torch.Tensor, state: RecurrentState | None = None
+    ) -> tuple[torch.Tensor, RecurrentState]:
         """The view of training that scores every step: x [B, T, F] -> (the next `horizon` rows
         after every patch [B, T / patch, horizon, O], state). The output after the window's
         last patch is `forward`'s; later ones continue the carried state, as a state rollout
         does. Needs no instance norm and no highway (window-only parts)."""
-        config = self.config
-        batch, steps = x.shape[0], x.shape[1] // config.patch
-        out, state = self.lstm(x.reshape(batch, steps, -1), state)  # [B, steps, hidden]
-        step = self.head(self.dense(out)).view(batch, steps, config.horizon, config.n_outputs)
-        if config.residual:  # + each patch's last row, as `forward` adds the window's
-            last = x.view(batch, steps, config.patch, -1)[:, :, -1:]  # [B, steps, 1, F]
-            step = step + last[..., config.roles.target_input_positions]
-        return step, state
+        step, state = self._steps(x, state, every_patch=True)
+        return self._plus_last_rows(step, x), state
 
     def forward(
-        self, x: torch.Tensor, state: LSTMState | None = None
-    ) -> tuple[torch.Tensor, LSTMState]:
-        """x: [B, T, F] -> ([B, horizon, F], state)."""
-        if self.config.instance_norm:
+        self, x: torch.Tensor, state: RecurrentState | None = None
+    ) -> tuple[torch.Tensor, RecurrentState]:
+        """x: [B, T, F] -> ([B, horizon, O], state): `next_steps` after the last patch only,
+        with the parts that read the whole window (instance norm, highway) around it."""
+        config = self.config
+        if config.instance_norm:
             center = x.mean(dim=1, keepdim=True)  # [B, 1, F]
             spread = x.std(dim=1, keepdim=True, unbiased=False).clamp_min(INSTANCE_NORM_FLOOR)
             x = (x - center) / spread
-        chunks = x.reshape(x.shape[0], -1, self.config.patch * x.shape[2])  # [B, T/patch, P*F]
-        out, state = self.lstm(chunks, state)  # out: [B, T/patch, hidden]
-        last = self.dense(out[:, -1])  # [B, hidden] -> [B, width]
-        config = self.config
-        step = self.head(last).view(x.shape[0], config.horizon, config.n_outputs)  # [B, H, O]
+        step, state = self._steps(x, state, every_patch=False)  # [B, 1, H, O]
         if self.highway is not None:
             step = step + self.highway(x.flatten(1)).view_as(step)
-        if config.residual or config.instance_norm:
+        step = self._plus_last_rows(step, x)[:, 0]  # [B, H, O]
+        if config.instance_norm:
             outputs = config.roles.target_input_positions
-            if config.residual:
-                step = step + x[:, -1:, outputs]  # [B, H, O] + [B, 1, O]
-            if config.instance_norm:
-                step = step * spread[:, :, outputs] + center[:, :, outputs]
+            step = step * spread[:, :, outputs] + center[:, :, outputs]
         return step, state
+
+    def _steps(
+        self, x: torch.Tensor, state: RecurrentState | None, every_patch: bool
+    ) -> tuple[torch.Tensor, RecurrentState]:
+        """The recurrent layers over the patches of x [B, T, F], then the dense layers and the
+        head on the top h after every patch -> ([B, T / patch, H, O], state), or after the
+        last patch only -> ([B, 1, H, O], state)."""
+        config = self.config
+        chunks = x.reshape(x.shape[0], -1, config.patch * x.shape[2])  # [B, T/patch, P*F]
+        out, state = self.lstm(chunks, state)  # out: [B, T/patch, hidden]
+        if not every_patch:
+            out = out[:, -1]  # [B, hidden]
+        step = self.head(self.dense(out))  # [.., H * O]
+        return step.view(x.shape[0], -1, config.horizon, config.n_outputs), state
+
+    def _plus_last_rows(self, step: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """With a residual output: step [B, S, H, O], made after the last S patches of
+        x [B, T, F], plus the last row of each of those patches (the naive forecast)."""
+        config = self.config
+        if not config.residual:
+            return step
+        ends = x[:, config.patch - 1 :: config.patch][:, -step.shape[1] :]  # [B, S, F]
+        return step + ends[:, :, None, config.roles.target_input_positions]  # + [B, S, 1, O]
 
 
 class EnsembleForecaster(nn.Module):
@@ -220,7 +268,9 @@ class EnsembleForecaster(nn.Module):
             raise ValueError("an ensemble's lookback is its longest member's")
         self.members = nn.ModuleList(members)
 
-    def forward(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, None]:
+    def forward(
+        self, x: torch.Tensor, state: RecurrentState | None = None
+    ) -> tuple[torch.Tensor, None]:
         """x: [B, T, F] -> (the members' median [B, horizon, O], None)."""
         if state is not None:
             raise ValueError("an ensemble rolls out by window: it carries no state")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -18,6 +19,9 @@ CONFIGS = [
     LSTMConfig(n_features=3, lookback=20, patch=5, horizon=5, dense_layers=(9,), highway=True),
     LSTMConfig(n_features=2, target_inputs=(1,), residual=False, highway=True),  # covariate
     LSTMConfig(n_features=1, target_inputs=(0, -1), residual=False, num_layers=3),
+    LSTMConfig(n_features=1, cell="gru"),
+    LSTMConfig(n_features=3, hidden_size=5, num_layers=3, cell="gru", dense_layers=(4,)),
+    LSTMConfig(n_features=2, lookback=12, patch=3, horizon=3, cell="gru", highway=True),
 ]
 
 
@@ -36,6 +40,15 @@ def test_call_flops_are_a_multiply_and_an_add_per_weight_and_use(config: LSTMCon
         if "weight" in name
     )
     assert call_flops(config) == expected
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c.cell == "gru"], ids=str)
+def test_a_gru_has_one_gate_block_fewer_than_an_lstm(config: LSTMConfig) -> None:
+    """Per layer: a block's input and recurrent weights [H, width + H] and its two biases."""
+    hidden, widths = config.hidden_size, [config.n_features * config.patch]
+    widths += [hidden] * (config.num_layers - 1)
+    block = sum(hidden * (width + hidden) + 2 * hidden for width in widths)
+    assert weight_count(replace(config, cell="lstm")) - weight_count(config) == block
 
 
 def test_rollout_flops_count_one_call_per_horizon_steps_for_each_context() -> None:

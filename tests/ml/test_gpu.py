@@ -21,9 +21,12 @@ MODEL = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=2)
 
 
 PATCHED = LSTMConfig(n_features=1, lookback=10, horizon=10, patch=10, hidden_size=32)
+GRU = LSTMConfig(n_features=1, lookback=10, horizon=2, patch=2, hidden_size=16, cell="gru")
 
 
-@pytest.mark.parametrize(("model", "sequence_steps"), [(MODEL, 0), (PATCHED, 0), (PATCHED, 8)])
+@pytest.mark.parametrize(
+    ("model", "sequence_steps"), [(MODEL, 0), (PATCHED, 0), (PATCHED, 8), (GRU, 4)]
+)
 def test_one_epoch_on_cuda_matches_the_cpu(model: LSTMConfig, sequence_steps: int) -> None:
     series = generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))
     config = TrainConfig(epochs=1, batch_size=32, seed=3, sequence_steps=sequence_steps)
@@ -34,7 +37,7 @@ def test_one_epoch_on_cuda_matches_the_cpu(model: LSTMConfig, sequence_steps: in
     assert all(p.device.type == "cpu" for p in on_gpu.model.parameters())
 
 
-@pytest.mark.parametrize("config", [MODEL, PATCHED])
+@pytest.mark.parametrize("config", [MODEL, PATCHED, GRU])
 @pytest.mark.parametrize("mode", ["window", "state"])
 def test_rollout_on_cuda_matches_the_cpu(config: LSTMConfig, mode: str) -> None:
     torch.manual_seed(0)

@@ -86,6 +86,7 @@ def test_config_dict_round_trips_with_dense_layers_as_a_list() -> None:
         "patch": 1,
         "target_inputs": [],
         "highway": False,
+        "cell": "lstm",
     }
     assert LSTMConfig.from_dict(data) == config
 

@@ -1,5 +1,5 @@
 """The benchmark's numpy floor does the state rollout's arithmetic, so timing one against the
-other compares the same work."""
+other compares the same work, for either cell."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from bench.numpy_floor import numpy_floor
     ],
 )
 @pytest.mark.parametrize("steps", [1, 37, 1000])
-def test_the_floor_is_the_state_rollout(parts: dict[str, object], steps: int) -> None:
-    config = LSTMConfig(**{"n_features": 1, "lookback": 10} | parts)  # type: ignore[arg-type]
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_floor_is_the_state_rollout(parts: dict[str, object], steps: int, cell: str) -> None:
+    config = LSTMConfig(**{"n_features": 1, "lookback": 10, "cell": cell} | parts)  # type: ignore[arg-type]
     torch.manual_seed(0)
     model = LSTMForecaster(config).eval()
     with torch.no_grad():
