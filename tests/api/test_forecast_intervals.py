@@ -54,9 +54,11 @@ def api(trained: tuple[Path, str]) -> Iterator[TestClient]:
 
 
 def widths_of(root: Path) -> np.ndarray:
+    """The job's half-widths on its series' original scale (stored in the model scale)."""
     checkpoint = load(make_settings(root).models_dir / "noisy" / "1", torch.device("cpu"))
     assert checkpoint.interval_widths is not None
-    return checkpoint.interval_widths
+    (series,) = checkpoint.meta.series
+    return checkpoint.interval_widths * np.asarray(series.scaler.scale)
 
 
 def post(client: TestClient, body: dict[str, Any], model: str = "noisy") -> Any:
