@@ -7,7 +7,7 @@ import argparse
 
 from pydantic import ValidationError
 
-from app.client_commands import add_client_commands, run_client_command
+from app.client.commands import add_client_commands, run_client_command
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 
