@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
 
         start_worker(settings)
     else:
-        from app.bundled import bundle_default_model
+        from app.jobs.bundled import bundle_default_model
 
         configure_logging("INFO")
         bundle_default_model()
