@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import torch
 from fastapi import Depends, FastAPI
 
-from app import __version__, health, openapi, ui
+from app import __version__, openapi, ui
 from app.core.auth import ApiKeyGate, documented
 from app.core.config import Settings, get_settings
 from app.core.db import lock_sqlite_store, make_engine, make_session_factory
@@ -28,6 +28,7 @@ from app.jobs.repository import INTERRUPTED, JobRepository, open_repositories
 from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.device import resolve_device
+from app.operations import router as operations_router
 from app.registry import CheckpointStore
 from app.registry import router as registry_router
 from app.registry.batcher import RolloutBatcher
@@ -129,8 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (datasets_router.router, keyed),
         (jobs_router.router, keyed),
         (registry_router.router, keyed),
-        (health.router, False),  # /healthz and /readyz are always open
-        (health.metrics_router, keyed and not settings.metrics_public),
+        (operations_router.router, False),  # /healthz and /readyz are always open
+        (operations_router.metrics_router, keyed and not settings.metrics_public),
     ):
         app.include_router(
             router,
