@@ -1,8 +1,7 @@
-"""The published schema states the limits this instance enforces from its settings.
+"""The published schema: an event stream's error answers filed under the JSON they are sent as.
 
-Pydantic models are built once, at import; the limits are settings of each app. So the schema
-FastAPI generates is completed here, once per app, with the bounds the checks apply; and an
-event stream's error answers are filed under the JSON they are sent as.
+Every bound the schema states is the request models' own: they are built per app from its
+settings (see app.core.bounds).
 """
 
 from __future__ import annotations
@@ -10,16 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-
-from app.core.config import Settings
-
-
-def _array(prop: dict[str, Any]) -> dict[str, Any]:
-    """The array member of a property schema (itself, or its `anyOf` member of type array)."""
-    if prop.get("type") == "array":
-        return prop
-    return next(member for member in prop["anyOf"] if member.get("type") == "array")
-
 
 EVENT_STREAM = "text/event-stream"
 
@@ -40,30 +29,13 @@ def errors_as_json(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def document_limits(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """`document` with the settings' bounds on horizons, contexts and series sizes."""
-    schemas = document["components"]["schemas"]
-    forecast = schemas["ForecastRequest"]["properties"]
-    forecast["horizon"]["maximum"] = settings.max_horizon
-    _array(forecast["context"])["maxItems"] = settings.max_context_rows
-    contexts = _array(forecast["contexts"])
-    contexts["maxItems"] = settings.max_contexts
-    contexts["items"]["maxItems"] = settings.max_context_rows
-    upload = document["paths"]["/v1/datasets"]["post"]["requestBody"]["content"]
-    for series in (schemas["InlineData"], upload["application/json"]["schema"]["anyOf"][0]):
-        _array(series["properties"]["values"])["maxItems"] = settings.max_dataset_rows
-        _array(series["properties"]["columns"])["maxItems"] = settings.max_dataset_columns
-    upload["application/json"]["schema"]["anyOf"][1]["maxItems"] = settings.max_dataset_rows
-    return document
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    """Have `app` publish its generated schema completed with `settings`' limits."""
+def install(app: FastAPI) -> None:
+    """Have `app` publish its generated schema with `errors_as_json` applied."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_limits(errors_as_json(generate()), settings)
+            app.openapi_schema = errors_as_json(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
