@@ -129,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     register_error_handlers(app)
     openapi.install(app)
-    # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one.
+    # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one. The routes
+    # that take a body validate it with a request model built from this instance's limits, the
+    # model their schema publishes.
     keyed = settings.auth_required
     for router, guarded in (
         (functions.router, keyed),
