@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.bundled import _install
+from app.jobs.bundled import _install
 from app.ml.checkpoints import (
     CheckpointError,
     CheckpointMeta,
