@@ -7,7 +7,7 @@ import argparse
 
 from pydantic import ValidationError
 
-from app.client_commands import add_client_commands, run_client_command
+from app.client.commands import add_client_commands, run_client_command
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
 
         start_worker(settings)
     else:
-        from app.bundled import bundle_default_model
+        from app.jobs.bundled import bundle_default_model
 
         configure_logging("INFO")
         bundle_default_model()

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 import torch
 from fastapi import Depends, FastAPI
 
-from app import __version__, health, openapi, ui
+from app import __version__, ui
+from app.core import openapi
 from app.core.auth import ApiKeyGate, documented
 from app.core.config import Settings, get_settings
 from app.core.db import lock_sqlite_store, make_engine, make_session_factory
@@ -18,21 +19,26 @@ from app.core.errors import register_error_handlers, responses
 from app.core.metrics import ServiceMetrics
 from app.core.middleware import BodySizeLimit, HttpMetrics
 from app.core.query import reject_unknown_query
+from app.datasets import Limits
 from app.datasets import router as datasets_router
+from app.datasets.schemas import upload_model
 from app.jobs import functions
 from app.jobs import router as jobs_router
 from app.jobs.executors.celery import CeleryRunner
 from app.jobs.executors.local import LocalRunner
 from app.jobs.reaper import Reaper
 from app.jobs.repository import INTERRUPTED, JobRepository, open_repositories
+from app.jobs.spec import train_request_model
 from app.jobs.table import JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.device import resolve_device
+from app.operations import router as operations_router
 from app.registry import CheckpointStore
 from app.registry import router as registry_router
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.forecast import Forecasting, ForecastLimits
+from app.registry.limits import forecast_request_model
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; nothing touches the disk, database or GPU until the lifespan starts."""
     settings = settings or get_settings()
     metrics = ServiceMetrics()
+    forecast_limits, dataset_limits = ForecastLimits.of(settings), Limits.of(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.forecasting = Forecasting(
             cache,
             RolloutBatcher(settings.batch_window_ms / 1000, settings.max_contexts),
-            ForecastLimits.of(settings),
+            forecast_limits,
             metrics,
         )
         runner.start()
@@ -121,16 +128,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(reject_unknown_query)],
     )
     register_error_handlers(app)
-    openapi.install(app, settings)
-    # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one.
+    openapi.install(app)
+    # The schema declares a key (and its 401) exactly where ApiKeyGate asks for one. The routes
+    # that take a body validate it with a request model built from this instance's limits, the
+    # model their schema publishes.
     keyed = settings.auth_required
     for router, guarded in (
         (functions.router, keyed),
-        (datasets_router.router, keyed),
-        (jobs_router.router, keyed),
-        (registry_router.router, keyed),
-        (health.router, False),  # /healthz and /readyz are always open
-        (health.metrics_router, keyed and not settings.metrics_public),
+        (datasets_router.make_router(upload_model(dataset_limits)), keyed),
+        (jobs_router.make_router(train_request_model(dataset_limits)), keyed),
+        (registry_router.make_router(forecast_request_model(forecast_limits)), keyed),
+        (operations_router.router, False),  # /healthz and /readyz are always open
+        (operations_router.metrics_router, keyed and not settings.metrics_public),
     ):
         app.include_router(
             router,

@@ -14,11 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from app.client import DEFAULT_URL
 from app.client.frames import Uploadable, forecast_frame, upload_of
 from app.client.jobs import Job
 from app.client.transport import RetryHook, Transport
-
-DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class Client:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -80,6 +81,15 @@ class UnsupportedMediaType(AppError):
     status_code, code = 415, "unsupported_media_type"
 
 
+CODED = "coded"  # in a pydantic error's context: its type is the answer's code
+
+
+def coded_error(code: str, message: str) -> PydanticCustomError:
+    """A validation error answered with its own `code` and `message` rather than as a
+    validation_error (e.g. horizon_too_large, from a model's validator)."""
+    return PydanticCustomError(code, message, {CODED: True})
+
+
 def error_body(
     code: str, message: str, field: str | None = None, details: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
@@ -123,8 +133,15 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
 
 
 def validation_response(errors: Sequence[Any]) -> JSONResponse:
-    """A 422 naming the first bad field and listing all of them."""
+    """A 422 naming the first bad field and listing all of them; its code and message are those
+    of the first coded error (`coded_error`) when there is one."""
     details = validation_details(errors)
+    coded = next((err for err in errors if (err.get("ctx") or {}).get(CODED)), None)
+    if coded is not None:
+        return JSONResponse(
+            status_code=422,
+            content=error_body(coded["type"], coded["msg"], location(coded["loc"]), details),
+        )
     first = details[0] if details else {"field": "request", "message": "invalid"}
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     return JSONResponse(

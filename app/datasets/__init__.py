@@ -11,7 +11,7 @@ from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import LoadedSeries, create_dataset, load_values
 from app.datasets.table import DatasetRow
 from app.datasets.time_axis import TimeAxis
-from app.datasets.values import Limits, to_matrix
+from app.datasets.values import Limits, bounded_columns, bounded_rows, to_matrix
 
 __all__ = [
     "DatasetRepository",
@@ -22,6 +22,8 @@ __all__ = [
     "LoadedSeries",
     "SeriesPart",
     "TimeAxis",
+    "bounded_columns",
+    "bounded_rows",
     "create_dataset",
     "load_values",
     "season_length",

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from app.core import strict_json
+from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, responses
 from app.core.schemas import ID_PATTERN, invisible_character
@@ -21,10 +22,16 @@ from app.datasets.deps import DatasetsDep
 from app.datasets.gaps import MISSING_POLICIES, missing_policy
 from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
+from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
 from app.datasets.values import Limits
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
+
+def _datasets_router() -> APIRouter:
+    return APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
+
+
+router = _datasets_router()  # every route but the upload's, alike in every instance
 FORM_FIELDS = ("file", "name", "time_column", "freq", "missing", "id_column", "layout")
 DatasetId = Annotated[str, Path(pattern=ID_PATTERN, description="dataset id")]
 
@@ -47,71 +54,64 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
     return dict(inline(schema))
 
 
-_UPLOAD_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "anyOf": [
-                    _inlined(DatasetUpload.model_json_schema()),
-                    {
-                        "type": "array",
-                        "items": {"type": "number"},
-                        "description": "a bare list of numbers: one column named value",
-                    },
-                ]
-            }
+def _json_body(upload: type[DatasetUpload]) -> dict[str, Any]:
+    """The JSON body's schema: `upload`'s, or a bare list, which is read as its `values`."""
+    schema = _inlined(upload.model_json_schema())
+    values = next(
+        member for member in schema["properties"]["values"]["anyOf"] if member["type"] == "array"
+    )
+    bare = {**values, "description": "a bare list: the values alone (numbers: one column)"}
+    return {"schema": {"anyOf": [schema, bare]}}
+
+
+_FORM_BODY: dict[str, Any] = {
+    "schema": {
+        "type": "object",
+        "required": ["file"],
+        "additionalProperties": False,
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "CSV, UTF-8, header row, numeric columns; many series "
+                "as a long table (an id column) or a wide one (layout)",
+            },
+            "name": {"type": "string", "maxLength": 128},
+            "time_column": {
+                "type": "string",
+                "description": "the time index's column (default: one named time, "
+                "timestamp, date, datetime, ds, year, month, week, quarter or period, "
+                "or an unnamed first column of times, as pandas' to_csv writes it)",
+            },
+            "freq": {
+                "type": "string",
+                "maxLength": 32,
+                "description": "the index's frequency (a pandas alias: D, W-SUN, MS, "
+                "ME, QS-JAN, YS-JAN, h, 30min, ...); default: inferred",
+            },
+            "missing": {
+                "type": "string",
+                "enum": list(MISSING_POLICIES),
+                "description": "empty cells and missing timestamps: error (a 422 "
+                "naming them), interpolate (linear in time), ffill or zero; within "
+                "each series",
+            },
+            "id_column": {
+                "type": "string",
+                "description": "the series id column of a long table, whose rows of "
+                "each id are one series (default: one named unique_id, id, series or "
+                "item_id, case-insensitive; none: the file is one series)",
+            },
+            "layout": {
+                "type": "string",
+                "enum": list(LAYOUTS),
+                "description": "rows (default): every row is a time step of the file's "
+                "series; columns_are_series: every value column is a series of its "
+                "own (its id the column name, its values in a column named value), "
+                "its leading and trailing empty cells dropped",
+            },
         },
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "additionalProperties": False,
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "CSV, UTF-8, header row, numeric columns; many series "
-                        "as a long table (an id column) or a wide one (layout)",
-                    },
-                    "name": {"type": "string", "maxLength": 128},
-                    "time_column": {
-                        "type": "string",
-                        "description": "the time index's column (default: one named time, "
-                        "timestamp, date, datetime, ds, year, month, week, quarter or period, "
-                        "or an unnamed first column of times, as pandas' to_csv writes it)",
-                    },
-                    "freq": {
-                        "type": "string",
-                        "maxLength": 32,
-                        "description": "the index's frequency (a pandas alias: D, W-SUN, MS, "
-                        "ME, QS-JAN, YS-JAN, h, 30min, ...); default: inferred",
-                    },
-                    "missing": {
-                        "type": "string",
-                        "enum": list(MISSING_POLICIES),
-                        "description": "empty cells and missing timestamps: error (a 422 "
-                        "naming them), interpolate (linear in time), ffill or zero; within "
-                        "each series",
-                    },
-                    "id_column": {
-                        "type": "string",
-                        "description": "the series id column of a long table, whose rows of "
-                        "each id are one series (default: one named unique_id, id, series or "
-                        "item_id, case-insensitive; none: the file is one series)",
-                    },
-                    "layout": {
-                        "type": "string",
-                        "enum": list(LAYOUTS),
-                        "description": "rows (default): every row is a time step of the file's "
-                        "series; columns_are_series: every value column is a series of its "
-                        "own (its id the column name, its values in a column named value), "
-                        "its leading and trailing empty cells dropped",
-                    },
-                },
-            }
-        },
-    },
+    }
 }
 
 
@@ -161,7 +161,9 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
     return series, name
 
 
-async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, str | None]:
+async def _parse_json(
+    request: Request, limits: Limits, upload_model: type[DatasetUpload]
+) -> tuple[ParsedSeries, str | None]:
     body = await request.body()
     if body.lstrip()[:1] == b"[":  # a bare list of numbers is one column
         body = b'{"values": ' + body + b"}"
@@ -171,7 +173,7 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, s
         invalid = {"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": exc.msg}}
         raise RequestValidationError([invalid]) from None
     try:
-        upload = await run_in_threadpool(DatasetUpload.model_validate, parsed)
+        upload = await run_in_threadpool(upload_model.model_validate, parsed)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
@@ -180,62 +182,6 @@ async def _parse_json(request: Request, limits: Limits) -> tuple[ParsedSeries, s
         raise RequestValidationError([missing])
     series = await run_in_threadpool(service.parse_json, upload, limits=limits)
     return series, upload.name
-
-
-@router.post(
-    "",
-    status_code=201,
-    response_model=DatasetRead,
-    responses=responses(400, 413, 415, 422),
-    openapi_extra={"requestBody": _UPLOAD_BODY},
-    summary="Upload a series, or many",
-)
-async def create_dataset(
-    request: Request, response: Response, datasets: DatasetsDep, settings: SettingsDep
-) -> DatasetRead:
-    """Upload a series, or many, as a CSV file (multipart field `file`) or as JSON.
-
-    CSV: a header row, numeric columns, and optionally a time index (found by name, or an
-    unnamed first column as pandas writes it): ISO 8601 dates and datetimes, years, months
-    (1959-01, 1959M01), quarters (1959Q1) or numbers. Its frequency is inferred (or `freq`);
-    empty cells and missing timestamps follow `missing`. JSON: `{"columns": [...], "values":
-    [[...], ...]}` or a flat `values` list for one column, with `start` and `freq` for a time
-    index.
-
-    Many series: a long CSV has an id column (`id_column`, or one named unique_id, id, series
-    or item_id), the rows of each id one series; with `layout=columns_are_series` each value
-    column of a wide CSV is a series. Each series is ordered by its own times and filled on its
-    own, and all share one frequency (inferred, or `freq`). JSON: `{"series": [{"id": "a",
-    "values": [...], "start": ..., "freq": ...}, ...], "columns": [...]}`. At most
-    FORECAST_MAX_SERIES series and FORECAST_MAX_DATASET_ROWS rows in all. Nothing is stored
-    unless every series is valid.
-    """
-    limits = Limits.of(settings)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media == "application/json":
-        series, name = await _parse_json(request, limits)
-    elif media == "multipart/form-data":
-        series, name = await _parse_multipart(request, limits)
-    else:
-        raise UnsupportedMediaType(
-            f"content type {media or 'none'!r}; send application/json or multipart/form-data",
-            field="content-type",
-        )
-    row = await run_in_threadpool(
-        partial(
-            service.create_dataset,
-            datasets=datasets,
-            name=name,
-            matrix=series.matrix,
-            columns=series.columns,
-            time_axis=series.time_axis,
-            filled=series.filled,
-            series=series.series,
-            series_filled=series.series_filled,
-        )
-    )
-    response.headers["Location"] = f"/v1/datasets/{row.id}"
-    return DatasetRead.from_row(row)
 
 
 @router.get("", response_model=DatasetPage, summary="List datasets")
@@ -263,3 +209,84 @@ def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> DatasetRead:
 def delete_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> None:
     """Delete a dataset (409 while a queued or running job uses it)."""
     service.delete_dataset(datasets=datasets, dataset_id=dataset_id)
+
+
+async def _create_dataset(
+    request: Request,
+    response: Response,
+    datasets: DatasetRepository,
+    settings: Settings,
+    upload: type[DatasetUpload],
+) -> DatasetRead:
+    """Parse the body (JSON as `upload`, or a multipart CSV) and store what it holds."""
+    limits = Limits.of(settings)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        series, name = await _parse_json(request, limits, upload)
+    elif media == "multipart/form-data":
+        series, name = await _parse_multipart(request, limits)
+    else:
+        raise UnsupportedMediaType(
+            f"content type {media or 'none'!r}; send application/json or multipart/form-data",
+            field="content-type",
+        )
+    row = await run_in_threadpool(
+        partial(
+            service.create_dataset,
+            datasets=datasets,
+            name=name,
+            matrix=series.matrix,
+            columns=series.columns,
+            time_axis=series.time_axis,
+            filled=series.filled,
+            series=series.series,
+            series_filled=series.series_filled,
+        )
+    )
+    response.headers["Location"] = f"/v1/datasets/{row.id}"
+    return DatasetRead.from_row(row)
+
+
+def make_router(upload: type[DatasetUpload]) -> APIRouter:
+    """Every /v1/datasets route; JSON uploads validated, and published, as `upload`: the model
+    with this instance's limits (app.datasets.schemas.upload_model)."""
+    uploads = _datasets_router()
+    body = {
+        "required": True,
+        "content": {"application/json": _json_body(upload), "multipart/form-data": _FORM_BODY},
+    }
+
+    @uploads.post(
+        "",
+        status_code=201,
+        response_model=DatasetRead,
+        responses=responses(400, 413, 415, 422),
+        openapi_extra={"requestBody": body},
+        summary="Upload a series, or many",
+    )
+    async def create_dataset(
+        request: Request, response: Response, datasets: DatasetsDep, settings: SettingsDep
+    ) -> DatasetRead:
+        """Upload a series, or many, as a CSV file (multipart field `file`) or as JSON.
+
+        CSV: a header row, numeric columns, and optionally a time index (found by name, or an
+        unnamed first column as pandas writes it): ISO 8601 dates and datetimes, years, months
+        (1959-01, 1959M01), quarters (1959Q1) or numbers. Its frequency is inferred (or
+        `freq`); empty cells and missing timestamps follow `missing`. JSON: `{"columns": [...],
+        "values": [[...], ...]}` or a flat `values` list for one column, with `start` and
+        `freq` for a time index.
+
+        Many series: a long CSV has an id column (`id_column`, or one named unique_id, id,
+        series or item_id), the rows of each id one series; with `layout=columns_are_series`
+        each value column of a wide CSV is a series. Each series is ordered by its own times
+        and filled on its own, and all share one frequency (inferred, or `freq`). JSON:
+        `{"series": [{"id": "a", "values": [...], "start": ..., "freq": ...}, ...], "columns":
+        [...]}`. At most FORECAST_MAX_SERIES series and FORECAST_MAX_DATASET_ROWS rows in all.
+        Nothing is stored unless every series is valid.
+        """
+        return await _create_dataset(request, response, datasets, settings, upload)
+
+    datasets = APIRouter()
+    datasets.include_router(uploads)
+    datasets.include_router(router)  # the routes alike in every instance
+    return datasets

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from app.core.bounds import narrowed
 from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
 from app.datasets.time_axis import TimeAxis
+from app.datasets.values import Limits, bounded_columns, bounded_rows
 
 _FREQ = (
     "the rows' spacing, a pandas frequency (D, W-SUN, MS, ME, QS-JAN, YS-JAN, h, 30min, ...), "
@@ -73,6 +75,15 @@ class DatasetUpload(Schema):
             ]
         }
     }
+
+
+def upload_model(limits: Limits) -> type[DatasetUpload]:
+    """`DatasetUpload` with `limits`' bounds on its values and columns."""
+    return narrowed(
+        DatasetUpload,
+        values=bounded_rows(limits) | None,
+        columns=bounded_columns(limits) | None,
+    )
 
 
 class ColumnStats(ReadSchema):

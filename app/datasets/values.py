@@ -1,20 +1,24 @@
 """Turn client-supplied values into a checked float64 matrix [rows, columns].
 
 Shared by JSON uploads, inline job data and forecast contexts, so every path reports the same
-errors: ragged rows, non-finite or huge values, bad column names, too many rows or columns.
+errors: ragged rows, non-finite or huge values, bad column names, too many rows or columns. The
+request models bound their rows and columns with the same limits and answers (`bounded_rows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Annotated, Any, cast
 
 import numpy as np
+from pydantic import Field
+from pydantic_core import PydanticCustomError
 
+from app.core.bounds import refuse_over
 from app.core.config import Settings
-from app.core.errors import InvalidInput
-from app.core.schemas import MAX_ABS_VALUE, invisible_character
+from app.core.errors import InvalidInput, coded_error
+from app.core.schemas import MAX_ABS_VALUE, Rows, invisible_character
 
 MAX_COLUMN_NAME = 64
 
@@ -40,6 +44,32 @@ class Limits:
         )
 
 
+def too_many(count: int, limit: int, things: str) -> str:
+    """What a client reads when it sends `count` rows or columns, over `limit`."""
+    return f"{count} {things}; at most {limit} are allowed"
+
+
+def _too_many_rows(count: int, limit: int) -> PydanticCustomError:
+    return coded_error(InvalidInput.code, too_many(count, limit, "rows"))
+
+
+def _too_many_columns(count: int, limit: int) -> PydanticCustomError:
+    return coded_error(InvalidInput.code, too_many(count, limit, "columns"))
+
+
+def bounded_rows(limits: Limits) -> Any:
+    """`Rows` of at most `limits.max_rows`, a bound the request model checks and publishes
+    (maxItems), refused as `to_matrix` refuses it."""
+    return Annotated[Rows, Field(max_length=limits.max_rows), refuse_over(_too_many_rows)]
+
+
+def bounded_columns(limits: Limits) -> Any:
+    """Column names, at most `limits.max_columns` of them (as `bounded_rows`)."""
+    return Annotated[
+        list[str], Field(max_length=limits.max_columns), refuse_over(_too_many_columns)
+    ]
+
+
 def default_columns(count: int) -> list[str]:
     """value for one column; value_1, value_2, ... for more."""
     return ["value"] if count == 1 else [f"value_{i + 1}" for i in range(count)]
@@ -48,9 +78,7 @@ def default_columns(count: int) -> list[str]:
 def check_columns(columns: Sequence[str], field: str, limits: Limits) -> list[str]:
     """Names must be non-empty, short, unique, and not too many."""
     if len(columns) > limits.max_columns:
-        raise InvalidInput(
-            f"{len(columns)} columns; at most {limits.max_columns} are allowed", field=field
-        )
+        raise InvalidInput(too_many(len(columns), limits.max_columns, "columns"), field=field)
     seen: set[str] = set()
     for index, name in enumerate(columns):
         if not name.strip():
@@ -94,9 +122,7 @@ def to_matrix(
     if len(values) == 0:
         raise InvalidInput("no rows", field=field)
     if len(values) > limits.max_rows:
-        raise InvalidInput(
-            f"{len(values)} rows; at most {limits.max_rows} are allowed", field=field
-        )
+        raise InvalidInput(too_many(len(values), limits.max_rows, "rows"), field=field)
     flat = not isinstance(values[0], list)
     for index, row in enumerate(values):
         if isinstance(row, list) == flat:

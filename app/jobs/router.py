@@ -1,6 +1,8 @@
-"""/v1/jobs: submit a training job, poll it or follow its events, list, cancel."""
+"""/v1/jobs: submit a training job, poll it or follow its events, list, cancel.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the submission's body is the model that
+`make_router` is given, which a string annotation could not name.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -19,38 +21,15 @@ from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
 
-router = APIRouter(
-    prefix="/v1/jobs", tags=["jobs"], responses=responses(422), route_class=StrictJSONRoute
-)
-JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
 
-
-@router.post(
-    "",
-    status_code=202,
-    response_model=JobRead,
-    responses=responses(400, 413, 422, 503),
-    summary="Submit a training job",
-)
-def create_job(
-    body: TrainRequest,
-    response: Response,
-    jobs: JobsDep,
-    datasets: DatasetsDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
-) -> JobRead:
-    """Queue a training job; poll the `Location` it answers with.
-
-    Only `model_name` and `data` are required: `{"model_name": "sine", "data": {"function":
-    "sin"}}` trains on sin(x) with the defaults shown in the schema. A spec that cannot train
-    (unknown parameter, series too short for the window and split, ...) is a 422 and queues nothing.
-    """
-    row = submit.submit_training(
-        jobs=jobs, datasets=datasets, runner=runner, settings=settings, request=body
+def _jobs_router() -> APIRouter:
+    return APIRouter(
+        prefix="/v1/jobs", tags=["jobs"], responses=responses(422), route_class=StrictJSONRoute
     )
-    response.headers["Location"] = f"/v1/jobs/{row.id}"
-    return job_read(row)
+
+
+router = _jobs_router()  # every route but the submission's, alike in every instance
+JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
 
 
 @router.get("", response_model=JobPage, summary="List jobs")
@@ -111,3 +90,42 @@ def cancel_job(job_id: JobId, response: Response, jobs: JobsDep) -> JobRead:
     if row.status == JobStatus.RUNNING:
         response.status_code = 202
     return job_read(row)
+
+
+def make_router(train_request: type[TrainRequest]) -> APIRouter:
+    """Every /v1/jobs route; submissions validated, and published, as `train_request`: the
+    model with this instance's limits (app.jobs.spec.train_request_model)."""
+    submissions = _jobs_router()
+
+    @submissions.post(
+        "",
+        status_code=202,
+        response_model=JobRead,
+        responses=responses(400, 413, 422, 503),
+        summary="Submit a training job",
+    )
+    def create_job(
+        body: train_request,  # type: ignore[valid-type]  # built from the settings
+        response: Response,
+        jobs: JobsDep,
+        datasets: DatasetsDep,
+        runner: RunnerDep,
+        settings: SettingsDep,
+    ) -> JobRead:
+        """Queue a training job; poll the `Location` it answers with.
+
+        Only `model_name` and `data` are required: `{"model_name": "sine", "data":
+        {"function": "sin"}}` trains on sin(x) with the defaults shown in the schema. A spec
+        that cannot train (unknown parameter, series too short for the window and split, ...)
+        is a 422 and queues nothing.
+        """
+        row = submit.submit_training(
+            jobs=jobs, datasets=datasets, runner=runner, settings=settings, request=body
+        )
+        response.headers["Location"] = f"/v1/jobs/{row.id}"
+        return job_read(row)
+
+    jobs = APIRouter()
+    jobs.include_router(submissions)
+    jobs.include_router(router)  # the routes alike in every instance
+    return jobs

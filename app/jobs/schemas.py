@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from app.core.schemas import PageInfo, ReadSchema
-from app.jobs.spec import TrainRequest
+from app.jobs.spec import JobSpec
 from app.jobs.table import JobRow, JobStatus
 from app.registry import MetricsRead
 
@@ -71,7 +71,7 @@ class JobSummary(ReadSchema):
 class JobRead(JobSummary):
     """A job in full: its resolved spec and loss history too."""
 
-    spec: TrainRequest
+    spec: JobSpec
     history: list[EpochRead]
 
     model_config = {

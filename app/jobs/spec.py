@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from app.core.bounds import narrowed
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
+from app.datasets import Limits, bounded_columns, bounded_rows
 from app.ml.backtest import MAX_FOLDS
 from app.ml.config import OptimizerName, TrainConfig
 from app.ml.data import ScalingKind
@@ -47,12 +49,8 @@ _KINDS = (("function", "<function>"), ("dataset_id", "<dataset>"), ("values", "<
 def _data_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         return next((kind for key, kind in _KINDS if key in value), None)
-    kinds: dict[type, str] = {
-        FunctionData: "<function>",
-        DatasetData: "<dataset>",
-        InlineData: "<inline>",
-    }
-    return kinds.get(type(value))
+    models = ((FunctionData, "<function>"), (DatasetData, "<dataset>"), (InlineData, "<inline>"))
+    return next((kind for model, kind in models if isinstance(value, model)), None)
 
 
 DataSource = FunctionData | DatasetData | InlineData
@@ -206,6 +204,26 @@ class TrainRequest(Schema):
             if names is not None and len(set(names)) != len(names):
                 raise ValueError(f"{name} name a column twice")
         return self
+
+
+def train_request_model(limits: Limits) -> type[TrainRequest]:
+    """`TrainRequest` with `limits`' bounds on inline data's values and columns."""
+    inline = narrowed(
+        InlineData, values=bounded_rows(limits), columns=bounded_columns(limits) | None
+    )
+    data: Any = (  # told apart by the field's own discriminator, which `narrowed` keeps
+        Annotated[FunctionData, Tag("<function>")]
+        | Annotated[DatasetData, Tag("<dataset>")]
+        | Annotated[inline, Tag("<inline>")]
+    )
+    return narrowed(TrainRequest, data=data)
+
+
+class JobSpec(TrainRequest):
+    """The training request a job runs, as stored: its data a function with every parameter
+    filled in, or a dataset (inline values are stored as one when the job is submitted)."""
+
+    data: FunctionData | DatasetData
 
 
 SECTIONS: dict[str, type[Schema]] = {

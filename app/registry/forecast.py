@@ -203,36 +203,6 @@ class Forecasting:
         return (version, checkpoint) if work <= INLINE_FLOP else None
 
 
-def _check_request_size(request: ForecastRequest, limits: ForecastLimits) -> None:
-    if request.horizon > limits.max_horizon:
-        raise InvalidInput(
-            f"horizon {request.horizon} is over the limit of {limits.max_horizon} "
-            "(FORECAST_MAX_HORIZON)",
-            field="horizon",
-            code="horizon_too_large",
-        )
-    if request.contexts is not None and len(request.contexts) > limits.max_contexts:
-        raise InvalidInput(
-            f"{len(request.contexts)} contexts; at most {limits.max_contexts} per request "
-            "(FORECAST_MAX_CONTEXTS)",
-            field="contexts",
-            code="too_many_contexts",
-        )
-    given = (
-        {"context": request.context}
-        if request.contexts is None
-        else {f"contexts[{i}]": rows for i, rows in enumerate(request.contexts)}
-    )
-    for field, rows in given.items():
-        if rows is not None and len(rows) > limits.max_context_rows:
-            raise InvalidInput(
-                f"{len(rows)} context rows; at most {limits.max_context_rows} per context "
-                "(FORECAST_MAX_CONTEXT_ROWS); only the last `lookback` rows are read anyway",
-                field=field,
-                code="context_too_long",
-            )
-
-
 def _check_work(
     checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
 ) -> None:
@@ -278,7 +248,6 @@ def make_forecast(
     began = time.perf_counter()
     if keep_going is not None and not keep_going():  # its client left while it waited
         raise ForecastAbandoned
-    _check_request_size(request, limits)
     if target is None:
         version = cache.resolve_version(name, request.version)
         target = version, cache.get(name, version)

@@ -1,6 +1,8 @@
-"""/v1/models: the registry of saved checkpoints, and forecasts from them."""
+"""/v1/models: the registry of saved checkpoints, and forecasts from them.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the forecast route's body is the model that
+`make_router` is given, which a string annotation could not name.
+"""
 
 from collections.abc import Callable
 from typing import Annotated
@@ -14,12 +16,17 @@ from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
 from app.registry.batcher import RolloutBatcher
 from app.registry.deps import CacheDep, CheckpointsDep, ForecastingDep
-from app.registry.forecast import Target, forecast_json, make_forecast
+from app.registry.forecast import Forecasting, Target, forecast_json, make_forecast
 from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
 
-router = APIRouter(
-    prefix="/v1/models", tags=["models"], responses=responses(422), route_class=StrictJSONRoute
-)
+
+def _models_router() -> APIRouter:
+    return APIRouter(
+        prefix="/v1/models", tags=["models"], responses=responses(422), route_class=StrictJSONRoute
+    )
+
+
+router = _models_router()  # every route but the forecast's, alike in every instance
 ModelName = Annotated[
     str, Path(pattern=MODEL_NAME_PATTERN, description="lowercase letters, digits, - and _")
 ]
@@ -61,26 +68,10 @@ def delete_version(
     cache.evict(model_name, version)
 
 
-@router.post(
-    "/{model_name}/forecast",
-    response_model=ForecastResponse,
-    responses=responses(400, 404, 413, 422, 500),
-    summary="Forecast from a saved model",
-)
-async def create_forecast(
-    model_name: ModelName,
-    body: ForecastRequest,
-    request: Request,
-    forecasting: ForecastingDep,
+async def _forecast(
+    model_name: str, body: ForecastRequest, request: Request, forecasting: Forecasting
 ) -> Response:
-    """Roll the model forward `horizon` steps, feeding each prediction back as input.
-
-    Without `context` the forecast continues the training series. `contexts` forecasts many
-    series in one batched pass. Values are on the original scale. A small forecast (one context
-    of a loaded model, a little work) runs at once on the event loop; others run in a worker
-    thread, where concurrent requests for one version and horizon share one rollout and a
-    forecast whose client disconnects stops at its next model call.
-    """
+    """The forecast's answer, written straight from its arrays (`forecast_json`)."""
 
     def answer(
         keep_going: Callable[[], bool] | None,
@@ -110,3 +101,36 @@ async def create_forecast(
             request, lambda keep_going: answer(keep_going, forecasting.batcher)
         )
     return Response(content, media_type="application/json")
+
+
+def make_router(forecast_request: type[ForecastRequest]) -> APIRouter:
+    """Every /v1/models route; forecasts validated, and published, as `forecast_request`: the
+    request model with this instance's limits (app.registry.limits)."""
+    forecasts = _models_router()
+
+    @forecasts.post(
+        "/{model_name}/forecast",
+        response_model=ForecastResponse,
+        responses=responses(400, 404, 413, 422, 500),
+        summary="Forecast from a saved model",
+    )
+    async def create_forecast(
+        model_name: ModelName,
+        body: forecast_request,  # type: ignore[valid-type]  # built from the settings
+        request: Request,
+        forecasting: ForecastingDep,
+    ) -> Response:
+        """Roll the model forward `horizon` steps, feeding each prediction back as input.
+
+        Without `context` the forecast continues the training series. `contexts` forecasts
+        many series in one batched pass. Values are on the original scale. A small forecast
+        (one context of a loaded model, a little work) runs at once on the event loop; others
+        run in a worker thread, where concurrent requests for one version and horizon share
+        one rollout and a forecast whose client disconnects stops at its next model call.
+        """
+        return await _forecast(model_name, body, request, forecasting)
+
+    models = APIRouter()
+    models.include_router(router)  # the routes alike in every instance
+    models.include_router(forecasts)
+    return models

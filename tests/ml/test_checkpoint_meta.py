@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.bundled import _install
+from app.jobs.bundled import _install
 from app.ml import serving
 from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import load, read_meta, write, write_meta

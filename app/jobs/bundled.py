@@ -1,7 +1,8 @@
 """Retrain the bundled default model, models/sine/1, through the ordinary job path.
 
-A development tool, but it stays in the package: it is the CLI's `bundle-default-model`
-command (`make default-model`), and it needs nothing but the job path every user runs.
+A development tool, but it stays in the package, beside the job path it drives: it is the CLI's
+`bundle-default-model` command (`make default-model`), and it needs nothing but the job path
+every user runs.
 """
 
 from __future__ import annotations

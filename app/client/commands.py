@@ -1,9 +1,10 @@
 """The command line's client commands: `train`, `jobs`, `job`, `forecast`, `upload`, `models`.
 
-They speak HTTP to a running service through app.client, which they import only when one of
-them runs: `forecast-service serve` needs none of the client's libraries, and a client command
-loads neither torch nor the server's libraries (it starts in a fraction of a second). The
-service's address and key come from --url / --api-key or FORECAST_URL / FORECAST_API_KEY.
+They speak HTTP to a running service through app.client's classes, which they import only when
+one of them runs: `forecast-service serve` adds them to its parser on an install without the
+client's libraries (neither this module nor the package's face imports one), and a client
+command loads neither torch nor the server's libraries (it starts in a fraction of a second).
+The service's address and key come from --url / --api-key or FORECAST_URL / FORECAST_API_KEY.
 
 Exit codes: 0 success; 1 an error from the service (its message on standard error), or no
 service at the address; 2 a usage error (a missing file, a spec that is not JSON); 3 a followed
@@ -20,10 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.client import DEFAULT_URL
+
 if TYPE_CHECKING:
     from app.client import Client, Job
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 SERVICE_ERROR, USAGE_ERROR, JOB_UNSUCCESSFUL = 1, 2, 3
 Handler = Callable[[argparse.Namespace], int]
 
@@ -242,8 +244,8 @@ def add_client_commands(commands: Any) -> None:
 def run_client_command(args: argparse.Namespace) -> int:
     """Run the chosen client command; a service error is a message and exit code 1, a file that
     cannot be read or written (or a spec that is not JSON) a message and exit code 2."""
-    try:
-        from app.client import ServiceError
+    try:  # the client with every library it needs (matplotlib aside: loaded by --plot)
+        from app.client import Client, ServiceError  # noqa: F401
     except ImportError as missing:  # a server install without the `client` extra
         sys.stderr.write(
             f"error: the client commands need the `client` extra ({missing.name} is missing): "

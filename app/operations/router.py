@@ -1,6 +1,4 @@
-"""Operations routes: liveness, readiness (database and checkpoint store) and /metrics.
-
-It sits beside `main` rather than in a domain because readiness asks several of them."""
+"""/healthz, /readyz (database and checkpoint store) and /metrics."""
 
 from __future__ import annotations
 
