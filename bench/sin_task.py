@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.ml.data import Split, gather_windows, window_starts
+from app.ml.config import TrainConfig
+from app.ml.data import gather_windows, window_starts
 from app.ml.evaluation import errors
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.functions import generate, resolve_params, x_values
 from app.ml.model import LSTMConfig
-from app.ml.config import TrainConfig
 from app.ml.prepare import Panel
 from app.ml.train import train
 
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(one_step, dict)
     assert isinstance(naive, dict)
 
-    model, scaler, lookback = result.model, result.scaler, model_config.lookback
-    split = Split.of(len(series), config.val_fraction, config.test_fraction)
+    model, scaler, lookback = result.model, result.series[0].scaler, model_config.lookback
+    split = config.split(len(series))
     scaled = torch.as_tensor(scaler.transform(series), dtype=torch.float32)  # [T, 1]
     start = split.test_start
     context = scaled[start - lookback : start][None]  # [1, lookback, 1]: the first test window
