@@ -40,7 +40,8 @@ from app.ml.forecast import rollout
 from app.ml.model import LSTMForecaster
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import ForecastLimits, forecast_json, make_forecast
+from app.registry.forecast import forecast_json, make_forecast
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest, ForecastResponse
 from bench.numpy_floor import numpy_floor
 from tests.e2e.server import Server

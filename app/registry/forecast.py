@@ -12,7 +12,6 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-from app.core.config import Settings
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
@@ -24,6 +23,7 @@ from app.ml.device import use_threads
 from app.ml.serving import Bounds, ContextNotScalable, ForecastPlan
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import (
     ForecastRequest,
     ForecastResponse,
@@ -144,28 +144,6 @@ def _future(
             raise InvalidInput("future values must be finite", field=f"future.{column}")
         future[0, :, checkpoint.inputs.index(column)] = row
     return future
-
-
-@dataclass(frozen=True)
-class ForecastLimits:
-    """What one forecast request may ask for (from settings)."""
-
-    max_horizon: int
-    max_contexts: int
-    max_context_rows: int
-    max_values: int
-    max_gflop: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> ForecastLimits:
-        """The limits a service instance is configured with."""
-        return cls(
-            settings.max_horizon,
-            settings.max_contexts,
-            settings.max_context_rows,
-            settings.max_forecast_values,
-            settings.max_forecast_gflop,
-        )
 
 
 Target = tuple[int, Checkpoint]  # a resolved version and its loaded checkpoint
