@@ -20,7 +20,7 @@ from app.ml import serving
 from app.ml.checkpoints import load
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from tests.factories import Repositories, inline_repositories, run_inline
+from tests.factories import Repositories, inline_repositories, run_inline, untimed
 from tests.waiting import LIVENESS_SECONDS, wait_until
 
 SMALL = {
@@ -33,13 +33,6 @@ SMALL = {
 
 def losses(row: JobRow) -> list[tuple[float, float]]:
     return [(epoch["train_loss"], epoch["val_loss"]) for epoch in row.history]
-
-
-def untimed(metrics: dict[str, Any] | None) -> dict[str, Any]:
-    """Metrics without the seconds things took (the one part a rerun changes)."""
-    assert metrics is not None
-    members = [{**member, "seconds": None} for member in metrics["members"]]
-    return {**metrics, "train_seconds": None, "members": members}
 
 
 def test_same_spec_and_seed_give_the_same_losses_and_metrics(tmp_path: Path) -> None:
