@@ -293,6 +293,15 @@ def test_an_ensemble_job_shows_its_models_one_after_another(
     chart = page.locator("#loss-chart")
     expect(chart).to_have_attribute("data-points", "20")  # no epoch of one hides the other's
     expect(chart).to_have_attribute("data-models", "2")
+    plot_area = chart.locator(".u-over")
+    box = plot_area.bounding_box()
+    assert box is not None
+    plot_area.hover(position={"x": box["width"] - 1, "y": box["height"] / 2})  # the last epoch
+    legend = chart.locator(".u-legend")
+    expect(legend).to_contain_text("model 2, epoch 10")
+    train_loss = legend.locator(".u-series").nth(1).locator(".u-value").inner_text()
+    # shown to 3 or 4 significant digits
+    assert float(train_loss) == pytest.approx(job["history"][-1]["train_loss"], rel=5e-3)
     summary = page.locator("#job-summary")
     expect(summary).to_contain_text("model 2 of 2 · epoch 10 / 10")
     expect(summary).to_contain_text(f"{job['progress']['best_epoch']} (model 2)")

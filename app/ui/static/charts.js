@@ -6,6 +6,7 @@ const HEIGHT = 320;
 const BANDS = ["rgba(37, 99, 235, 0.12)", "rgba(37, 99, 235, 0.22)"]; // widest level palest
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]; // epochs, steps
 const tickLabels = (plot, ticks) => ticks.map((tick) => (tick === null ? "" : number(tick, 3)));
+const lossValue = (plot, value) => number(value); // uPlot's default rounds 1e-5 to 0
 
 function width(container) {
   return Math.max(320, Math.min(container.clientWidth || 900, 1060));
@@ -101,8 +102,8 @@ export function lossChart(container) {
       ],
       series: [
         { label: "epoch", value: (u, x) => describe(x) },
-        { label: "train loss", stroke: "#2563eb", width: 2 },
-        { label: "validation loss", stroke: "#ea580c", width: 2 },
+        { label: "train loss", stroke: "#2563eb", width: 2, value: lossValue },
+        { label: "validation loss", stroke: "#ea580c", width: 2, value: lossValue },
       ],
       hooks: { draw: [(u) => drawModelStarts(u, starts)] },
     },
