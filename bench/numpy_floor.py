@@ -7,7 +7,7 @@ import numpy as np
 from torch import nn
 
 from app.ml.forecast import state_rollout_possible
-from app.ml.model import CELLS, LSTMForecaster
+from app.ml.model import CELLS, RecurrentForecaster
 
 Weights = tuple[np.ndarray, np.ndarray]  # (weight [in, out], bias [out]), float32
 # A recurrent layer: W_ih [in, G], W_hh [hidden, G] (G: gates x hidden), then its biases:
@@ -47,12 +47,12 @@ def _gru_step(x: np.ndarray, state: list[np.ndarray], layer: Layer) -> list[np.n
     return [(1 - z) * n + z * h]
 
 
-CELL_STEPS = {"lstm": _lstm_step, "gru": _gru_step}  # by `LSTMConfig.cell`
+CELL_STEPS = {"lstm": _lstm_step, "gru": _gru_step}  # by `ModelConfig.cell`
 
 
-def _layers(model: LSTMForecaster) -> list[Layer]:
+def _layers(model: RecurrentForecaster) -> list[Layer]:
     """The recurrent layers' weights, transposed for `x @ weight`, and biases."""
-    module, apart = model.lstm, model.config.cell == "gru"
+    module, apart = model.recurrent, model.config.cell == "gru"
     layers: list[Layer] = []
     for k in range(model.config.num_layers):
         w_ih, w_hh, b_ih, b_hh = (
@@ -64,7 +64,7 @@ def _layers(model: LSTMForecaster) -> list[Layer]:
     return layers
 
 
-def numpy_floor(model: LSTMForecaster, context: np.ndarray, steps: int) -> np.ndarray:
+def numpy_floor(model: RecurrentForecaster, context: np.ndarray, steps: int) -> np.ndarray:
     """A state rollout in numpy, one step at a time, carrying (h, c) or h: the least a step can
     cost from Python, with the arithmetic of `rollout(model, context, steps, "state")`. The
     context's patches run from a zero state; each predicted chunk (head on the top h, after

@@ -37,7 +37,7 @@ from app.core.metrics import ServiceMetrics
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint, load
 from app.ml.forecast import rollout
-from app.ml.model import LSTMForecaster
+from app.ml.model import RecurrentForecaster
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
 from app.registry.forecast import forecast_json, make_forecast
@@ -75,7 +75,7 @@ def in_process(checkpoint: Checkpoint, repeats: int) -> tuple[list[Row], list[Ta
     """Rollout times beside the numpy floor, and the sin RMSE."""
     torch.set_num_threads(1)
     model = checkpoint.model
-    assert isinstance(model, LSTMForecaster)
+    assert isinstance(model, RecurrentForecaster)
     mode, lookback = checkpoint.rollout_mode, model.config.lookback
     grid = np.arange(-lookback, STEPS) * SIN_STEP + 100.0
     contexts = np.sin(grid[:lookback] + np.linspace(0, 2 * math.pi, 256)[:, None])[..., None]

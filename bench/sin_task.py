@@ -1,7 +1,7 @@
 """The tutorials' sin task through app.ml: train, then time rollouts in both modes.
 
 sin on linspace(0, 100, 10000) (the catalog's default `sin`), lookback 10, horizon 1, the last 10%
-for test and 10% for validation, default TrainConfig and LSTMConfig (hidden 32, 2 layers).
+for test and 10% for validation, default TrainConfig and ModelConfig (hidden 32, 2 layers).
 Run from the repository root: `python -m bench.sin_task [--threads N] [--json PATH]`.
 """
 
@@ -23,7 +23,7 @@ from app.ml.data import gather_windows, window_starts
 from app.ml.evaluation import errors
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.functions import generate, resolve_params, x_values
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.train import train
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     params = resolve_params("sin", {})  # linspace(0, 100, 10000)
     series = generate("sin", params)  # [10000, 1]
     config = TrainConfig(epochs=args.epochs)
-    model_config = LSTMConfig(n_features=1, lookback=10, horizon=1)
+    model_config = ModelConfig(n_features=1, lookback=10, horizon=1)
     tick = time.perf_counter()
     result = train(Panel.of_series(series), model_config, config, device=torch.device("cpu"))
     train_seconds = time.perf_counter() - tick

@@ -1,8 +1,9 @@
 """A training request turned into the `ml` configs it describes.
 
 The request's sections hold the `ml` configs' own fields under the same names (app/jobs/spec.py
-builds them from those fields), so the mapping names only what the request does not hold: the
-columns' roles and the time limit, a setting.
+builds them from those fields), so the mapping names only what the request does not hold (the
+columns' roles, and the time limit, a setting) and the one rule the roles impose on a field: no
+residual output for a target that is not an input.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from app.core.config import Settings
 from app.jobs.spec import TrainRequest
 from app.ml.config import TrainConfig
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.roles import ColumnRoles
 
 
@@ -24,7 +25,7 @@ def _frozen(fields: dict[str, Any]) -> dict[str, Any]:
 
 def ml_configs(
     spec: TrainRequest, names: list[str], settings: Settings
-) -> tuple[LSTMConfig, TrainConfig, ColumnRoles]:
+) -> tuple[ModelConfig, TrainConfig, ColumnRoles]:
     """The `ml` model and fit configs of a request on a series with columns `names`, and the
     roles of those columns. Raises UnknownColumns for a role naming no column, Infeasible for
     a model config that cannot be built."""
@@ -32,7 +33,7 @@ def ml_configs(
     architecture = _frozen(spec.architecture.model_dump())
     # A target that is not an input has no last value to add a change to.
     architecture["residual"] = architecture["residual"] and roles.residual_possible
-    model_config = LSTMConfig(
+    model_config = ModelConfig(
         n_features=len(roles.inputs),
         target_inputs=roles.target_inputs,
         **spec.window.model_dump(),

@@ -16,7 +16,7 @@ from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
-from app.ml.model import MAX_ENSEMBLE, CellKind, LSTMConfig
+from app.ml.model import MAX_ENSEMBLE, CellKind, ModelConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
 
@@ -81,25 +81,25 @@ class WindowSpec(Schema):
     """`lookback` past rows predict the next `horizon` rows at once (fields of the model's
     config, with their bounds)."""
 
-    lookback: int = _ml(LSTMConfig, "lookback", ge=1, le=10_000)
-    horizon: int = _ml(LSTMConfig, "horizon", ge=1, le=1000)
-    patch: int = _ml(LSTMConfig, "patch", ge=1, le=1000)
+    lookback: int = _ml(ModelConfig, "lookback", ge=1, le=10_000)
+    horizon: int = _ml(ModelConfig, "horizon", ge=1, le=1000)
+    patch: int = _ml(ModelConfig, "patch", ge=1, le=1000)
 
 
 class ArchitectureSpec(Schema):
     """Stacked recurrent layers, optional dense layers, linear head (fields of the model's
     config, with their bounds)."""
 
-    cell: CellKind = _ml(LSTMConfig, "cell")
-    hidden_size: int = _ml(LSTMConfig, "hidden_size", ge=1, le=1024)
-    num_layers: int = _ml(LSTMConfig, "num_layers", ge=1, le=8)
-    dropout: float = _ml(LSTMConfig, "dropout", ge=0.0, le=0.9)
+    cell: CellKind = _ml(ModelConfig, "cell")
+    hidden_size: int = _ml(ModelConfig, "hidden_size", ge=1, le=1024)
+    num_layers: int = _ml(ModelConfig, "num_layers", ge=1, le=8)
+    dropout: float = _ml(ModelConfig, "dropout", ge=0.0, le=0.9)
     dense_layers: list[Annotated[int, Field(ge=1, le=1024)]] = _ml(
-        LSTMConfig, "dense_layers", max_length=4
+        ModelConfig, "dense_layers", max_length=4
     )
-    residual: bool = _ml(LSTMConfig, "residual")
-    highway: bool = _ml(LSTMConfig, "highway")
-    instance_norm: bool = _ml(LSTMConfig, "instance_norm")
+    residual: bool = _ml(ModelConfig, "residual")
+    highway: bool = _ml(ModelConfig, "highway")
+    instance_norm: bool = _ml(ModelConfig, "instance_norm")
 
 
 class TrainingSpec(Schema):

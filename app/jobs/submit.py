@@ -18,7 +18,7 @@ from app.ml.config import TrainConfig
 from app.ml.cost import training_bytes
 from app.ml.device import DeviceUnavailable, resolve_device
 from app.ml.feasibility import problems
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.problems import Infeasible, Problem
 from app.ml.roles import ColumnRoles, UnknownColumns
 
@@ -30,7 +30,7 @@ def _refusal(problem: Problem) -> InvalidInput:
 
 def _configs(
     request: TrainRequest, columns: list[str], settings: Settings
-) -> tuple[LSTMConfig, TrainConfig, ColumnRoles]:
+) -> tuple[ModelConfig, TrainConfig, ColumnRoles]:
     """The request's `ml` configs for data with these `columns`; 422 unless `inputs` and
     `targets` name columns of the data and the model config can be built."""
     try:

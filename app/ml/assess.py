@@ -35,6 +35,9 @@ STATE_ROLLOUT_TOLERANCE = 1.05
 
 
 def _mean_of(found: list[SeriesScores], score: str) -> float:
+    """The mean of the model's `score` over series: not finite when any series' is, so a
+    rollout that diverges on one series is never chosen (unlike `fitted.mean`, which reports
+    the finite ones)."""
     return float(np.mean([series.model[score] for series in found]))
 
 
@@ -77,7 +80,7 @@ def one_step(fitted: Fitted) -> dict[str, object]:
     sums = np.zeros((2, 2, len(counts)))  # [model | naive, squared | absolute, series]
     done = 0
     for batch, predicted, _ in direct_batches(
-        fitted.model, data.series, torch.as_tensor(starts, device=data.device), data.roles
+        fitted.model, data.scaled, torch.as_tensor(starts, device=data.device), data.roles
     ):
         first = batch.cpu().numpy()
         rows = first[:, None] + np.arange(config.horizon)  # [b, H]
@@ -91,8 +94,7 @@ def one_step(fitted: Fitted) -> dict[str, object]:
             np.add.at(sums[which, 1], mine, np.abs(error).sum(axis=(1, 2)))
     values = np.maximum(np.asarray(counts), 1) * config.horizon * config.n_outputs
     mse, mae = sums[:, 0] / values, sums[:, 1] / values  # [model | naive, series]
-    levels = [float(np.mean(np.abs(raw[s.offset + s.split.test_start : s.end])))
-              for s in data.segments]  # fmt: skip
+    levels = [float(np.mean(np.abs(raw[slice(*s.bounds("test"))]))) for s in data.segments]
     measured = [number for number, count in enumerate(counts) if count]
     return {
         "test_windows": len(starts),

@@ -18,7 +18,7 @@ import numpy as np
 from app.ml.data import Scaler
 from app.ml.forecast import RolloutMode
 from app.ml.intervals import LEVELS
-from app.ml.model import MAX_ENSEMBLE, LSTMConfig
+from app.ml.model import MAX_ENSEMBLE, ModelConfig, lookbacks_fit
 from app.ml.roles import ColumnRoles
 from app.ml.season import Seasonality
 
@@ -84,7 +84,7 @@ class CheckpointMeta:
     created_at: str | None = None  # ISO 8601
     metrics: dict[str, Any] | None = None  # the job's test metrics
     device: str | None = None  # where it was trained
-    config: LSTMConfig
+    config: ModelConfig
     rollout_mode: RolloutMode
     columns: list[str]  # the series' columns: each scaler's and tail's
     inputs: list[str]  # columns a context gives, in order
@@ -157,7 +157,7 @@ class CheckpointMeta:
         if not isinstance(data, dict) or data.get("format_version") not in (1, FORMAT_VERSION):
             raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
         try:
-            config = LSTMConfig.from_dict(data["config"])
+            config = ModelConfig.from_dict(data["config"])
             columns = [str(column) for column in data["columns"]]
             series = _series(data, config.lookback, len(columns))
             widths = _interval_widths(data.get("intervals"), config.n_outputs)
@@ -198,13 +198,7 @@ class CheckpointMeta:
             and (self.ensemble == 1 or self.rollout_mode == "window")
             and (
                 self.ensemble_lookbacks is None
-                or (
-                    len(self.ensemble_lookbacks) == self.ensemble
-                    and max(self.ensemble_lookbacks) == config.lookback
-                    and all(
-                        rows >= 1 and rows % config.patch == 0 for rows in self.ensemble_lookbacks
-                    )
-                )
+                or lookbacks_fit(self.ensemble_lookbacks, self.ensemble, config)
             )
             and len(set(self.columns)) == len(self.columns)
             and len(set(inputs)) == len(inputs) == config.n_features

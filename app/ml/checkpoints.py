@@ -1,8 +1,10 @@
 """Self-describing checkpoints: `weights.safetensors` + `meta.json`, never a pickle.
 
 `meta.json` is a `CheckpointMeta` (app.ml.checkpoint_meta), with the SHA-256 of the weights
-file, which every load checks. A loaded `Checkpoint` is the model on its device with its
-metadata; how a forecast scales and continues it is `app.ml.serving`'s.
+file, which every load checks. Weights written when the recurrent layers could only be an LSTM
+name them `lstm`; they load under the name the model gives them now. A loaded `Checkpoint` is
+the model on its device with its metadata; how a forecast scales and continues it is
+`app.ml.serving`'s.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +27,7 @@ from safetensors.torch import load as load_safetensors  # parses tensors from by
 from app.ml.checkpoint_meta import META_FILE, CheckpointError, CheckpointMeta, CheckpointMissing
 from app.ml.forecast import RolloutMode, fuse
 from app.ml.fused import FusedForecaster
-from app.ml.model import EnsembleForecaster, Forecaster, LSTMForecaster
+from app.ml.model import EnsembleForecaster, Forecaster, RecurrentForecaster
 
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -88,6 +91,11 @@ class Checkpoint:
         never changes (a rollout of a live model stacks its own)."""
         with torch.inference_mode():
             return fuse(self.model)
+
+
+def _current_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights by today's parameter names: the recurrent layers were once named `lstm`."""
+    return {re.sub(r"(^|\.)lstm\.", r"\1recurrent.", key): value for key, value in state.items()}
 
 
 def library_versions() -> dict[str, str]:
@@ -159,11 +167,11 @@ def load(directory: Path, device: torch.device) -> Checkpoint:
         raise CheckpointError(f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE}")
     try:
         model: Forecaster = (
-            LSTMForecaster(meta.config)
+            RecurrentForecaster(meta.config)
             if meta.ensemble == 1
             else EnsembleForecaster(meta.config, meta.ensemble, meta.ensemble_lookbacks)
         )
-        model.load_state_dict(load_safetensors(data))
+        model.load_state_dict(_current_names(load_safetensors(data)))
     except (TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
         raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
     return Checkpoint(model.to(device).eval(), meta)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from app.ml.data import ScalingKind, Split
 from app.ml.fields import DESCRIPTION, described
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 
@@ -118,7 +118,7 @@ class TrainConfig:
         test = fractions.test if self.test_rows is None else self.test_rows
         return Split.sized(rows, val, test)
 
-    def member_lookbacks(self, model_config: LSTMConfig) -> tuple[int, ...]:
+    def member_lookbacks(self, model_config: ModelConfig) -> tuple[int, ...]:
         """Each ensemble member's lookback, longest first (members the time limit cuts off
         leave a model that reads the whole window); `app.ml.feasibility` checks them."""
         lookbacks = self.ensemble_lookbacks or (model_config.lookback,) * self.ensemble

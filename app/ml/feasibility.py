@@ -3,7 +3,7 @@
 `problems` lists what stands in the way; submission answers the first as a 422 naming its
 field, and training raises it (`check`) before it starts, with the same words. The model
 config's own invariants (instance norm, patches) are its constructor's
-(`LSTMConfig.__post_init__`).
+(`ModelConfig.__post_init__`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from app.ml.config import TrainConfig
-from app.ml.data import Split, split_problems, window_starts
+from app.ml.data import Split, window_starts
 from app.ml.forecast import state_rollout_possible
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig, lookbacks_fit
 from app.ml.problems import Infeasible, Problem
 from app.ml.roles import ColumnRoles
 from app.ml.sequences import sequence_span
@@ -35,8 +35,8 @@ DESEASONALISE_NEEDS = (
 )
 
 
-def stateful_possible(config: LSTMConfig) -> bool:
-    """Whether a model can be trained statefully (see `LSTMForecaster.next_steps`)."""
+def stateful_possible(config: ModelConfig) -> bool:
+    """Whether a model can be trained statefully (see `RecurrentForecaster.next_steps`)."""
     return (
         config.horizon == 1 and config.patch == 1 and not config.instance_norm
         and not config.highway
@@ -50,7 +50,7 @@ def deseasonalise_possible(roles: ColumnRoles) -> bool:
 
 
 def problems(
-    model_config: LSTMConfig,
+    model_config: ModelConfig,
     config: TrainConfig,
     roles: ColumnRoles,
     series: Sequence[SeriesLength],
@@ -62,7 +62,7 @@ def problems(
 
 
 def check(
-    model_config: LSTMConfig,
+    model_config: ModelConfig,
     config: TrainConfig,
     roles: ColumnRoles,
     series: Sequence[SeriesLength],
@@ -74,7 +74,7 @@ def check(
 
 
 def _mode_problems(
-    model_config: LSTMConfig, config: TrainConfig, roles: ColumnRoles, count: int
+    model_config: ModelConfig, config: TrainConfig, roles: ColumnRoles, count: int
 ) -> Iterator[Problem]:
     """The training modes' conditions on the model and the number of series."""
     if config.stateful and (count > 1 or not stateful_possible(model_config)):
@@ -82,11 +82,7 @@ def _mode_problems(
     if config.sequence_steps and (config.stateful or not state_rollout_possible(model_config)):
         yield Problem("sequence_steps", SEQUENCE_NEEDS)
     lookbacks = config.member_lookbacks(model_config)
-    if (
-        len(lookbacks) != config.ensemble
-        or max(lookbacks) != model_config.lookback
-        or any(rows % model_config.patch for rows in lookbacks)
-    ):
+    if not lookbacks_fit(lookbacks, config.ensemble, model_config):
         yield Problem(
             "ensemble_lookbacks",
             "ensemble_lookbacks needs one lookback per ensemble member, the longest equal to "
@@ -99,7 +95,7 @@ def _mode_problems(
 
 
 def _series_problems(
-    model_config: LSTMConfig, config: TrainConfig, series: Sequence[SeriesLength]
+    model_config: ModelConfig, config: TrainConfig, series: Sequence[SeriesLength]
 ) -> Iterator[Problem]:
     """Each rule on the series' parts, reported for the first series that breaks it."""
     lookback, horizon = model_config.lookback, model_config.horizon
@@ -114,6 +110,23 @@ def _series_problems(
                 yield Problem(problem.field, named + problem.message, problem.code)
         if len(broken) == 3:  # every rule is broken already: the rest adds nothing
             return
+
+
+def split_problems(rows: int, split: Split, lookback: int, horizon: int) -> list[str]:
+    """Why a series of `rows` rows cannot be trained and tested with this window; [] if it can."""
+    need = {
+        "training": window_starts(0, split.train, lookback, horizon).size,
+        "validation": window_starts(split.val_start, split.test_start, lookback, horizon).size,
+        "test": window_starts(split.test_start, rows, lookback, horizon).size,
+    }
+    return [
+        f"the {name} split ({count_rows} rows) holds no window of lookback {lookback} + horizon "
+        f"{horizon}; use more points, a smaller window or a larger {name} fraction"
+        for (name, windows), count_rows in zip(
+            need.items(), (split.train, split.val, split.test), strict=True
+        )
+        if windows == 0
+    ]
 
 
 def _split_problems(

@@ -21,7 +21,7 @@ from app.ml.budget import StopFn, TrainingCancelled
 from app.ml.config import TrainConfig
 from app.ml.data import column_windows, panel_starts
 from app.ml.fitted import mean_loss
-from app.ml.model import LSTMConfig, LSTMForecaster, RecurrentState, detach_state
+from app.ml.model import ModelConfig, RecurrentForecaster, RecurrentState, detach_state
 from app.ml.prepare import Prepared
 from app.ml.sequences import mean_sequence_loss, sequence_loss, sequence_span, sequence_windows
 
@@ -141,7 +141,7 @@ class Trainer:
     def __init__(
         self,
         data: Prepared,
-        model_config: LSTMConfig,
+        model_config: ModelConfig,
         config: TrainConfig,
         deadline: float | None,
     ) -> None:
@@ -160,7 +160,7 @@ class Trainer:
         )
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = LSTMForecaster(model_config).to(self.device)
+        self.model = RecurrentForecaster(model_config).to(self.device)
         self.optimizer = _optimizer(self.model, config)
         self.deadline = deadline  # the job's fitting deadline (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
@@ -186,7 +186,7 @@ class Trainer:
         shift = int(torch.randint(0, train_rows - streams * length, (1,),
                                   generator=self.generator))  # fmt: skip
         rows = shift + torch.arange(streams)[:, None] * length + torch.arange(length + 1)
-        data = self.data.series[rows.to(self.device)]  # [streams, length + 1, C]
+        data = self.data.scaled[rows.to(self.device)]  # [streams, length + 1, C]
         inputs = data[:, :-1, list(roles.inputs)]
         targets = data[:, 1:, list(roles.targets)]
         state: RecurrentState | None = None
@@ -235,11 +235,11 @@ class Trainer:
         model, config, data = self.model, self.model.config, self.data
         if self.config.sequence_steps:
             inputs, targets = sequence_windows(
-                data.series, starts, config, self.config.sequence_steps, data.roles
+                data.scaled, starts, config, self.config.sequence_steps, data.roles
             )
             return sequence_loss(model, inputs, targets)
         inputs, targets = column_windows(
-            data.series, starts, config.lookback, config.horizon, data.roles
+            data.scaled, starts, config.lookback, config.horizon, data.roles
         )
         prediction, _ = model(inputs)
         return nn.functional.mse_loss(prediction, targets)
@@ -249,9 +249,9 @@ class Trainer:
         data = self.data
         if self.config.sequence_steps:
             return mean_sequence_loss(
-                self.model, data.series, self.val_starts, self.config.sequence_steps, data.roles
+                self.model, data.scaled, self.val_starts, self.config.sequence_steps, data.roles
             )
-        return mean_loss(self.model, data.series, self.val_starts, data.roles)
+        return mean_loss(self.model, data.scaled, self.val_starts, data.roles)
 
     def past_deadline(self) -> bool:
         """Whether the fitting deadline has passed."""
@@ -293,9 +293,18 @@ class Trainer:
                 learning_rate = self.set_learning_rate(0.5)
             now = time.perf_counter()
             stats = EpochStats(
-                *member, epoch, config.epochs, train_loss, val_loss, plateau.best_loss,
-                plateau.best_epoch, learning_rate, now - tick, now - began,
-            )  # fmt: skip
+                member=member[0],
+                members=member[1],
+                epoch=epoch,
+                epochs=config.epochs,
+                train_loss=train_loss,
+                val_loss=val_loss,
+                best_val_loss=plateau.best_loss,
+                best_epoch=plateau.best_epoch,
+                learning_rate=learning_rate,
+                seconds=now - tick,
+                elapsed_seconds=now - began,
+            )
             self.history.append(stats)
             if on_progress is not None:
                 on_progress(stats)
@@ -319,7 +328,7 @@ class Trainer:
         rates = [config.learning_rate] + [stats.learning_rate for stats in self.history]
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        validated, self.model = self.model, LSTMForecaster(model_config).to(self.device)
+        validated, self.model = self.model, RecurrentForecaster(model_config).to(self.device)
         self.optimizer = _optimizer(self.model, config)
         self.train_starts = torch.as_tensor(
             panel_starts(self.data.segments, "all", model_config.lookback, self.span)

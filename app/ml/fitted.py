@@ -16,7 +16,7 @@ import torch
 
 from app.ml.budget import Budget
 from app.ml.data import ScalerStack, column_windows
-from app.ml.evaluation import seasonal_naive, smape
+from app.ml.evaluation import errors, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.model import Forecaster
 from app.ml.prepare import Prepared
@@ -50,11 +50,11 @@ class Fitted:
         [n, steps] (indices into the laid-out series) -> original scale."""
         data, targets = self.data, list(self.data.roles.targets)
         stack = ScalerStack.of([data.scalers[number] for number in numbers]).subset(targets)
-        return np.asarray(stack.inverse(scaled) * data.factors[:, targets][rows])
+        return np.asarray(stack.inverse(scaled) * data.factors[rows][..., targets])
 
     def targets(self) -> np.ndarray:
         """[T, O] the target columns in the model scale, on the host."""
-        return self.data.series[:, list(self.data.roles.targets)].double().cpu().numpy()
+        return self.data.scaled[:, list(self.data.roles.targets)].double().cpu().numpy()
 
 
 @torch.inference_mode()
@@ -86,7 +86,7 @@ def scaled_rollouts(
     one inside its own series (known covariates are read up to `ends`, exclusive): [n, steps, O]
     in the model scale; fewer rollouts or steps when the budget ran out."""
     lookback, device = fitted.model.config.lookback, fitted.data.device
-    inputs, series = list(fitted.data.roles.inputs), fitted.data.series
+    inputs, series = list(fitted.data.roles.inputs), fitted.data.scaled
     first = torch.as_tensor(starts, device=device)[:, None]
     history = first + torch.arange(-lookback, 0, device=device)
     last = torch.as_tensor(ends - 1, device=device)[:, None]
@@ -117,13 +117,7 @@ EXACT_BASELINE = 1e-9
 
 def scores(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     """MSE, RMSE, MAE and sMAPE of `predicted` against `actual` (same shape)."""
-    mse = float(np.mean((predicted - actual) ** 2))
-    return {
-        "mse": mse,
-        "rmse": math.sqrt(mse),
-        "mae": float(np.mean(np.abs(predicted - actual))),
-        "smape": smape(predicted, actual),
-    }
+    return errors(predicted, actual) | {"smape": smape(predicted, actual)}
 
 
 def ratio(mae: float, baseline: float, level: float) -> float | None:
@@ -192,13 +186,18 @@ def part_scores(fitted: Fitted, budget: Budget, part: HeldOut) -> list[SeriesSco
     """Every series' scores over its held-out `part`, each rolled out from the row before the
     part, all series in one pass (fewer series or rows when the budget ran out)."""
     segments = fitted.data.segments
-    first = [s.split.val_start if part == "val" else s.split.test_start for s in segments]
-    rows = [s.split.val if part == "val" else s.split.test for s in segments]
-    starts = np.asarray([s.offset + at for s, at in zip(segments, first, strict=True)])
-    ends = np.asarray([s.end for s in segments])
-    scaled = scaled_rollouts(fitted, starts, ends, min(max(rows), fitted.max_steps()), budget)
+    starts, stops = np.asarray([segment.bounds(part) for segment in segments]).T
+    rows = stops - starts
+    ends = np.asarray([segment.end for segment in segments])
+    scaled = scaled_rollouts(fitted, starts, ends, min(int(rows.max()), fitted.max_steps()),
+                             budget)  # fmt: skip
     return [
-        scores_from(fitted, number, first[number], scaled[number][: rows[number]])
+        scores_from(
+            fitted,
+            number,
+            int(starts[number]) - segments[number].offset,
+            scaled[number][: rows[number]],
+        )  # fmt: skip
         for number in range(len(scaled))
     ]
 

@@ -20,7 +20,7 @@ import torch
 
 from app.ml.data import Scaling
 from app.ml.fused import Cells, FusedForecaster, columns
-from app.ml.model import INSTANCE_NORM_FLOOR, EnsembleForecaster, Forecaster, LSTMConfig
+from app.ml.model import INSTANCE_NORM_FLOOR, EnsembleForecaster, Forecaster, ModelConfig
 
 RolloutMode = Literal["window", "state"]
 # Most rows (windows under way x contexts) one wavefront step batches. Measured on the bundled
@@ -29,7 +29,7 @@ RolloutMode = Literal["window", "state"]
 WAVEFRONT_ROWS = 192
 
 
-def state_rollout_possible(config: LSTMConfig) -> bool:
+def state_rollout_possible(config: ModelConfig) -> bool:
     """Whether carrying the recurrent state can continue this model: not when each window is
     normalised on its own, nor when the predicted chunk cannot be cut into whole patches."""
     return (
@@ -163,7 +163,7 @@ class _Window:
     covariates given, predicted columns filled in as each call makes them)."""
 
     def __init__(
-        self, config: LSTMConfig, context: torch.Tensor, calls: int, future: torch.Tensor | None
+        self, config: ModelConfig, context: torch.Tensor, calls: int, future: torch.Tensor | None
     ) -> None:
         self.config = config
         batch, _, width = context.shape
@@ -228,8 +228,8 @@ def _window_rollout(
     return window.predicted
 
 
-def _overlapping_windows(config: LSTMConfig) -> int:
-    """How many windows of a window rollout can be under way at one LSTM step (1: run them
+def _overlapping_windows(config: ModelConfig) -> int:
+    """How many windows of a window rollout can be under way at one recurrent step (1: run them
     one after another). Windows overlap when a chunk is shorter than the window, and can
     share steps when every window starts on a patch boundary and is not normalised on its
     own (instance norm needs a whole window before its first step)."""
@@ -243,7 +243,7 @@ def _wavefront(
     fused: FusedForecaster, window: _Window, calls: int, keep_going: Callable[[], bool] | None
 ) -> torch.Tensor:
     """The window rollout as one pass over the rows: every window under way reads the same
-    next patch, so their LSTM steps run as one batch (K windows, each from its own zero
+    next patch, so their recurrent steps run as one batch (K windows, each from its own zero
     state at its own start), and a window ends exactly when the rows it predicts are next.
     Sequential steps: about (lookback + steps) / patch instead of steps / horizon windows of
     lookback / patch steps each; the arithmetic is the same."""

@@ -6,7 +6,7 @@ module calls, every temporary tensor. Here the weights of a model, or of every m
 ensemble, are stacked once into tensors ([E, ...]; a single model's without that dimension, so
 its matmuls are plain `addmm`s), and `Cells` steps the layers in place in preallocated buffers:
 per layer one matmul over the layer's input and its own h together, then a few elementwise ops,
-computing the torch cell's equations so that outputs match `LSTMForecaster.forward` to float
+computing the torch cell's equations so that outputs match `RecurrentForecaster.forward` to float
 rounding. A whole window from a zero state still goes through the members' own module in one
 call: over many steps its oneDNN kernel is the faster one. Torch ops keep one implementation
 for CPU and CUDA.
@@ -25,8 +25,8 @@ from app.ml.model import (
     INSTANCE_NORM_FLOOR,
     EnsembleForecaster,
     Forecaster,
-    LSTMConfig,
-    LSTMForecaster,
+    ModelConfig,
+    RecurrentForecaster,
 )
 
 Linear = tuple[torch.Tensor, torch.Tensor]  # (weight [.., in, out], bias [.., 1, out])
@@ -111,7 +111,7 @@ class FusedForecaster:
     member dimension), and its forward pass in parts: cells to step, a whole sequence, the
     head."""
 
-    config: LSTMConfig
+    config: ModelConfig
     layers: list[LayerWeights]  # per recurrent layer
     dense: list[Linear]
     head: Linear  # -> [.., N, horizon * O]
@@ -124,7 +124,7 @@ class FusedForecaster:
         return columns(self.config.roles.target_input_positions)
 
     @staticmethod
-    def serves(config: LSTMConfig) -> bool:
+    def serves(config: ModelConfig) -> bool:
         """Whether the step loop knows the arithmetic of the model's cell."""
         return config.cell in ARITHMETIC
 
@@ -132,14 +132,14 @@ class FusedForecaster:
     def of(cls, model: Forecaster) -> FusedForecaster:
         """Stack the weights of `model` (read now: a later training step is not seen)."""
         members = (
-            [m for m in model.members if isinstance(m, LSTMForecaster)]
+            [m for m in model.members if isinstance(m, RecurrentForecaster)]
             if isinstance(model, EnsembleForecaster)
             else [model]
         )
         config = model.config
         if not cls.serves(config):
             raise ValueError(f"the step loop has no arithmetic for the {config.cell} cell")
-        recurrent = [m.lstm for m in members]
+        recurrent = [m.recurrent for m in members]
         layers = [_layer(recurrent, k, config.cell) for k in range(config.num_layers)]
         linears = [[part for part in m.dense if isinstance(part, nn.Linear)] for m in members]
         dense = [_linear(list(same)) for same in zip(*linears, strict=True)]  # layer by layer
@@ -323,7 +323,7 @@ class CellArithmetic:
     update: type[_LSTMUpdate] | type[_GRUUpdate]
 
 
-ARITHMETIC = {  # by `LSTMConfig.cell`
+ARITHMETIC = {  # by `ModelConfig.cell`
     "lstm": CellArithmetic(_lstm_layer, _LSTMUpdate),
     "gru": CellArithmetic(_gru_layer, _GRUUpdate),
 }

@@ -73,33 +73,15 @@ class RolloutPlan:
     ends: np.ndarray
 
 
-def _part(segment: Segment, part: HeldOut) -> tuple[int, int]:
-    """[begin, end) of a series' held-out part, as indices into the laid-out series."""
-    split = segment.split
-    if part == "val":
-        return segment.offset + split.val_start, segment.offset + split.test_start
-    return segment.offset + split.test_start, segment.end
-
-
 def plan_rollouts(segments: list[Segment], part: HeldOut, wanted: int) -> RolloutPlan:
-    """The most steps, up to `wanted`, for which the held-out parts still give more than half
-    the rollouts (spread over every series, MAX_CALIBRATION_STARTS at most) that one step would:
-    a panel of many series calibrates the whole part from one rollout per series, one long
-    series about half its part from many."""
+    """Rollouts of up to `wanted` steps from evenly spaced points of every series' held-out
+    `part`, MAX_CALIBRATION_STARTS in all: a panel of many series gives one rollout per series
+    and calibrates the whole part; a series that gives several (one series, a few) calibrates
+    at most half its part, so that its rollouts start from the part's first half."""
     per_series = max(1, MAX_CALIBRATION_STARTS // len(segments))
-    parts = np.asarray([_part(segment, part) for segment in segments])  # [n, 2]
-    rows = parts[:, 1] - parts[:, 0]
-
-    def rollouts(steps: int) -> int:
-        return int(np.minimum(per_series, np.maximum(rows - steps + 1, 0)).sum())
-
-    # More than half of one step's: one series of n rows calibrates n // 2 steps
-    needed = (min(MAX_CALIBRATION_STARTS, rollouts(1)) + 1) // 2 + 1
-    low, high = 1, max(1, min(wanted, int(rows.min())))  # rollouts(steps) falls as steps grow
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if rollouts(middle) >= needed else (low, middle - 1)
-    steps = low
+    parts = [segment.bounds(part) for segment in segments]
+    longest = min(end - begin for begin, end in parts) // (2 if per_series > 1 else 1)
+    steps = max(1, min(wanted, longest))
     found = [rollout_starts(begin, end, steps, per_series) for begin, end in parts]
     ends = [np.full(len(starts), segment.end) for starts, segment in zip(found, segments,
                                                                         strict=True)]  # fmt: skip

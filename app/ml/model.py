@@ -48,7 +48,7 @@ def detach_state(state: RecurrentState) -> RecurrentState:
 
 
 @dataclass(frozen=True)
-class LSTMConfig:
+class ModelConfig:
     """Everything needed to rebuild the module; stored in every checkpoint."""
 
     n_features: int
@@ -70,7 +70,7 @@ class LSTMConfig:
         True, "predict the change from the last input (starts at the naive forecast)"
     )
     # The prediction is scaled back by the same mean and spread, so a series whose level or
-    # amplitude grows past the training range still looks familiar to the LSTM.
+    # amplitude grows past the training range still looks familiar to the recurrent layers.
     instance_norm: bool = described(
         False,
         "normalise each window by its own mean and spread, on top of the global scaling: for "
@@ -79,15 +79,15 @@ class LSTMConfig:
     # The window is cut into lookback / patch chunks of patch rows each.
     patch: int = described(
         1,
-        "rows each LSTM step sees (lookback must be a multiple): a window of 1,000 samples with "
-        "patch 100 is 10 LSTM steps",
+        "rows each recurrent step sees (lookback must be a multiple): a window of 1,000 samples "
+        "with patch 100 is 10 steps",
     )
     # For each predicted column, its position among the input columns, or -1 for a target that
     # is not an input (forecast from known covariates). Empty: the targets are the inputs.
     # Always `ColumnRoles.target_inputs` of the roles the model was built for; see `roles`.
     target_inputs: tuple[int, ...] = ()
-    # Added to the LSTM's output: the linear part of a relation (a cosine from past sines) is
-    # then exact at once instead of being approximated through the LSTM's tanh gates.
+    # Added to the recurrent layers' output: the linear part of a relation (a cosine from past
+    # sines) is then exact at once instead of being approximated through their tanh gates.
     highway: bool = described(
         False,
         "add a linear map from the whole window to the output (LSTNet's highway): learns the "
@@ -139,7 +139,7 @@ class LSTMConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> LSTMConfig:
+    def from_dict(cls, data: dict[str, object]) -> ModelConfig:
         """Inverse of `to_dict`; raises TypeError or ValueError on a malformed entry."""
         values = dict(data)
         values["dense_layers"] = tuple(int(v) for v in values.get("dense_layers", ()))  # type: ignore[attr-defined]
@@ -147,7 +147,7 @@ class LSTMConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-class LSTMForecaster(nn.Module):
+class RecurrentForecaster(nn.Module):
     """Maps a window to the next `horizon` steps through recurrent layers of `config.cell`.
 
     forward(x [B, T, F], state) -> (prediction [B, horizon, O], state); `state` is the
@@ -155,11 +155,12 @@ class LSTMForecaster(nn.Module):
     may continue the sequence from it. T must be a multiple of `patch`.
     """
 
-    def __init__(self, config: LSTMConfig) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        # The recurrent layers, an nn.LSTM or nn.GRU: "lstm" names them in every checkpoint.
-        self.lstm = CELLS[config.cell].module(
+        # An nn.LSTM or nn.GRU (checkpoints of the releases that knew only the LSTM name it
+        # "lstm": `app.ml.checkpoints.load` reads them under this name)
+        self.recurrent = CELLS[config.cell].module(
             input_size=config.n_features * config.patch,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
@@ -222,7 +223,7 @@ class LSTMForecaster(nn.Module):
         last patch only -> ([B, 1, H, O], state)."""
         config = self.config
         chunks = x.reshape(x.shape[0], -1, config.patch * x.shape[2])  # [B, T/patch, P*F]
-        out, state = self.lstm(chunks, state)  # out: [B, T/patch, hidden]
+        out, state = self.recurrent(chunks, state)  # out: [B, T/patch, hidden]
         if not every_patch:
             out = out[:, -1]  # [B, hidden]
         step = self.head(self.dense(out))  # [.., H * O]
@@ -238,6 +239,16 @@ class LSTMForecaster(nn.Module):
         return step + ends[:, :, None, config.roles.target_input_positions]  # + [B, S, 1, O]
 
 
+def lookbacks_fit(lookbacks: Sequence[int], members: int, config: ModelConfig) -> bool:
+    """Whether `lookbacks` give each of `members` ensemble members a window: one each, the
+    longest the config's (what a context gives), each a positive multiple of the patch."""
+    return (
+        len(lookbacks) == members
+        and max(lookbacks, default=0) == config.lookback
+        and all(rows >= 1 and rows % config.patch == 0 for rows in lookbacks)
+    )
+
+
 class EnsembleForecaster(nn.Module):
     """Members fitted from different seeds, and possibly windows of different lengths: a call
     answers the median of their predictions, which one member gone astray cannot move far.
@@ -250,22 +261,23 @@ class EnsembleForecaster(nn.Module):
 
     def __init__(
         self,
-        config: LSTMConfig,
-        members: int | list[LSTMForecaster],
+        config: ModelConfig,
+        members: int | list[RecurrentForecaster],
         lookbacks: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
+        count = members if isinstance(members, int) else len(members)
         if isinstance(members, int):  # to be filled by load_state_dict
             lookbacks = lookbacks or [config.lookback] * members
-            if len(lookbacks) != members:
-                raise ValueError("an ensemble needs one lookback per member")
-            members = [LSTMForecaster(replace(config, lookback=rows)) for rows in lookbacks]
-        if len(members) < 2:
+            members = [RecurrentForecaster(replace(config, lookback=rows)) for rows in lookbacks]
+        if count < 2:
             raise ValueError("an ensemble needs at least two members")
         self.lookbacks = [member.config.lookback for member in members]  # each member's
-        if max(self.lookbacks) != config.lookback:
-            raise ValueError("an ensemble's lookback is its longest member's")
+        if not lookbacks_fit(self.lookbacks, count, config):
+            raise ValueError(
+                "an ensemble needs one lookback per member, the longest member's the window's"
+            )
         self.members = nn.ModuleList(members)
 
     def forward(
@@ -283,4 +295,4 @@ class EnsembleForecaster(nn.Module):
         return torch.quantile(predictions, 0.5, dim=0), None
 
 
-Forecaster = LSTMForecaster | EnsembleForecaster
+Forecaster = RecurrentForecaster | EnsembleForecaster

@@ -62,7 +62,7 @@ class Prepared:
     # [T, C] what each row divides by to be seasonally adjusted (1: not adjusted)
     factors: np.ndarray = field(repr=False)
     scalers: list[Scaler]  # each series' own, of every column
-    series: torch.Tensor = field(repr=False)  # [T, C] model scale, on the device
+    scaled: torch.Tensor = field(repr=False)  # [T, C] model scale, on the device
 
     @classmethod
     def of(
@@ -97,7 +97,7 @@ class Prepared:
     @property
     def device(self) -> torch.device:
         """Where the scaled series are."""
-        return self.series.device
+        return self.scaled.device
 
     def tails(self, lookback: int) -> list[np.ndarray]:
         """[lookback, C] the last rows of each series, original scale: what continues it."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -41,7 +42,26 @@ class ForecastPlan:
     contexts: np.ndarray
     scale_in: Scaling
     scale_out: Scaling
-    series: list[int] | None = None
+    continues: list[int] | None = None
+
+
+# (input, target) column positions
+Columns = tuple[list[int], list[int]]
+
+
+class Scaled(NamedTuple):
+    """One scaler per context, and the positions of the input and target columns among its."""
+
+    stack: ScalerStack
+    columns: Columns
+
+
+class Seasons(NamedTuple):
+    """Each context's seasons (None: none), and the positions of the input and target columns
+    among theirs."""
+
+    found: list[Seasonality | None]
+    columns: Columns
 
 
 @dataclass(frozen=True)
@@ -53,28 +73,25 @@ class Forecast:
     bounds: Bounds
 
 
-# (input, target) columns: of a series, every column; of a context, the inputs alone
-Columns = tuple[list[int], list[int]]
-
-
-def _series_columns(checkpoint: Checkpoint) -> Columns:
+def _columns(checkpoint: Checkpoint, of: Literal["series", "context"]) -> Columns:
+    """(input, target) column positions: among a series' columns (a scaler's or seasons' of
+    the training series), or among a context's, which holds the inputs alone."""
     roles = checkpoint.meta.roles
-    return list(roles.inputs), list(roles.targets)
-
-
-def _context_columns(checkpoint: Checkpoint) -> Columns:
-    roles = checkpoint.meta.roles
+    if of == "series":
+        return list(roles.inputs), list(roles.targets)
     return list(range(len(roles.inputs))), roles.target_input_positions
 
 
 def continuing(checkpoint: Checkpoint, numbers: list[int]) -> ForecastPlan:
     """The plan continuing the training series at `numbers`, each from its last rows."""
     entries = [checkpoint.meta.series[number] for number in numbers]
-    lookback, columns = checkpoint.model.config.lookback, _series_columns(checkpoint)
-    tails = np.stack([entry.tail[-lookback:] for entry in entries])[..., columns[0]]
-    stack = ScalerStack.of([entry.scaler for entry in entries])
-    seasons = [entry.seasonal for entry in entries]
-    return _plan(tails, (stack, columns), (seasons, columns), numbers)
+    lookback, columns = checkpoint.model.config.lookback, _columns(checkpoint, "series")
+    return _plan(
+        np.stack([entry.tail[-lookback:] for entry in entries])[..., columns[0]],
+        Scaled(ScalerStack.of([entry.scaler for entry in entries]), columns),
+        Seasons([entry.seasonal for entry in entries], columns),
+        numbers,
+    )
 
 
 def given(checkpoint: Checkpoint, contexts: list[np.ndarray]) -> ForecastPlan:
@@ -82,26 +99,21 @@ def given(checkpoint: Checkpoint, contexts: list[np.ndarray]) -> ForecastPlan:
     first). ContextNotScalable when a context of a model of many series cannot give the scale
     of a target (a target that is not an input)."""
     meta, lookback = checkpoint.meta, checkpoint.model.config.lookback
-    own = _context_columns(checkpoint)
-    seasons = _own_seasons(checkpoint, contexts)
+    tails = np.stack([rows[-lookback:] for rows in contexts])  # [B, lookback, F]
+    own = _columns(checkpoint, "context")
+    seasons = Seasons(_own_seasons(checkpoint, contexts), own)
     if len(meta.series) == 1:  # later rows of the series it was trained on
         stack = ScalerStack.of([meta.series[0].scaler] * len(contexts))
-        return _plan(_tails(contexts, lookback), (stack, _series_columns(checkpoint)),
-                     (seasons, own), None)  # fmt: skip
+        return _plan(tails, Scaled(stack, _columns(checkpoint, "series")), seasons, None)
     if min(own[1]) < 0:
         raise ContextNotScalable("a target that is not an input has no scale in a context")
     adjusted = [
         rows if found is None else rows / found.factors(-len(rows), len(rows))
-        for rows, found in zip(contexts, seasons, strict=True)
+        for rows, found in zip(contexts, seasons.found, strict=True)
     ]
     kind = meta.series[0].scaler.kind
     stack = ScalerStack.of([Scaler.fit(kind, rows) for rows in adjusted])
-    return _plan(_tails(contexts, lookback), (stack, own), (seasons, own), None)
-
-
-def _tails(contexts: list[np.ndarray], lookback: int) -> np.ndarray:
-    """[B, lookback, F] the last rows of each context."""
-    return np.stack([rows[-lookback:] for rows in contexts])
+    return _plan(tails, Scaled(stack, own), seasons, None)
 
 
 def forecast(
@@ -126,21 +138,16 @@ def forecast(
 
 
 def _plan(
-    tails: np.ndarray,
-    scalers: tuple[ScalerStack, Columns],
-    seasons: tuple[list[Seasonality | None], Columns],
-    series: list[int] | None,
+    tails: np.ndarray, scaled: Scaled, seasons: Seasons, continues: list[int] | None
 ) -> ForecastPlan:
     """A plan of `tails` [B, lookback, F], each scaled by its scaler of the stack and, where
-    any has seasons, divided by them first; each with the columns it covers."""
-    stack, (scaled_in, scaled_out) = scalers
-    found, (seasonal_in, seasonal_out) = seasons
-    scale_in: Scaling = stack.subset(scaled_in)
-    scale_out: Scaling = stack.subset(scaled_out)
-    if any(season is not None for season in found):
-        scale_in = Deseasonalised(scale_in, found, seasonal_in)
-        scale_out = Deseasonalised(scale_out, found, seasonal_out)
-    return ForecastPlan(tails, scale_in, scale_out, series)
+    any has seasons, divided by them first."""
+    scale_in: Scaling = scaled.stack.subset(scaled.columns[0])
+    scale_out: Scaling = scaled.stack.subset(scaled.columns[1])
+    if any(found is not None for found in seasons.found):
+        scale_in = Deseasonalised(scale_in, seasons.found, seasons.columns[0])
+        scale_out = Deseasonalised(scale_out, seasons.found, seasons.columns[1])
+    return ForecastPlan(tails, scale_in, scale_out, continues)
 
 
 def _own_seasons(checkpoint: Checkpoint, contexts: list[np.ndarray]) -> list[Seasonality | None]:

@@ -23,7 +23,7 @@ from app.ml.feasibility import check
 from app.ml.fit import EpochStats, MemberFit, ProgressFn, Trainer
 from app.ml.fitted import Fitted
 from app.ml.forecast import RolloutMode
-from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig
+from app.ml.model import EnsembleForecaster, Forecaster, ModelConfig
 from app.ml.prepare import Panel, Prepared
 from app.ml.roles import ColumnRoles
 
@@ -52,7 +52,7 @@ class TrainResult:
 
 def train(
     panel: Panel,
-    model_config: LSTMConfig,
+    model_config: ModelConfig,
     config: TrainConfig,
     *,
     roles: ColumnRoles | None = None,
@@ -135,7 +135,7 @@ def train(
     )
 
 
-def _combined(model_config: LSTMConfig, trainers: list[Trainer]) -> Forecaster:
+def _combined(model_config: ModelConfig, trainers: list[Trainer]) -> Forecaster:
     """The members' models as one: the model itself, or the ensemble of them."""
     if len(trainers) == 1:
         return trainers[0].model

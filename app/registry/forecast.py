@@ -280,15 +280,15 @@ def _response(
             None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
         ),
     )
-    if plan.series is not None and checkpoint.series_ids is not None:
-        response.series = _per_series(checkpoint, plan.series, found, request.horizon)
+    if plan.continues is not None and checkpoint.series_ids is not None:
+        response.series = _per_series(checkpoint, plan.continues, found, request.horizon)
     elif request.contexts is not None:
         response.forecasts = found.values
         response.intervals = _interval_reads(found.bounds)
     else:
         response.forecast = found.values[0]
         response.intervals = _interval_reads(found.bounds, 0)
-        if plan.series is not None:  # the one unnamed series continued
+        if plan.continues is not None:  # the one unnamed series continued
             response.timestamps = _continued(checkpoint, 0, request.horizon)
     return response
 
@@ -325,9 +325,10 @@ def _per_series(
     checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, horizon: int
 ) -> list[SeriesForecast]:
     """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
+    ids = list(checkpoint.series_positions)  # of a model of named series
     return [
         SeriesForecast(
-            id=checkpoint.meta.series[number].id or "",
+            id=ids[number],
             forecast=found.values[at],
             timestamps=_continued(checkpoint, number, horizon),
             intervals=_interval_reads(found.bounds, at),

@@ -179,6 +179,6 @@ def metrics_view(stored: dict[str, Any]) -> dict[str, Any]:
         found.setdefault("seasonal_naive", {})
     found.setdefault("best_epoch", None)
     found.setdefault("stop_reason", None)
-    if found.get("series_count") == 1:
-        found |= {one: found.get(many) for many, one in ONE_SERIES_NAMES.items()}
+    if found.get("series_count") == 1:  # (a record without a seasonal baseline shows none)
+        found |= {one: found.get(many) or None for many, one in ONE_SERIES_NAMES.items()}
     return found

@@ -15,7 +15,7 @@ from torch import nn
 from app.jobs.table import JobStatus
 from app.main import create_app
 from app.ml.checkpoints import Checkpoint, load
-from app.ml.model import LSTMForecaster
+from app.ml.model import RecurrentForecaster
 from app.registry.checkpoint_store import CheckpointStore
 from tests.factories import inline_repositories, make_settings, run_inline
 
@@ -46,7 +46,7 @@ def checkpoint(root: Path) -> Checkpoint:
 
 
 @torch.inference_mode()
-def module_rollout(model: LSTMForecaster, context: torch.Tensor, mode: str) -> torch.Tensor:
+def module_rollout(model: RecurrentForecaster, context: torch.Tensor, mode: str) -> torch.Tensor:
     """The rollout by the module's own forward pass: by window, `forward` on the last window
     each call; by state, `next_steps` over the context, then over each predicted chunk."""
     config, rows, out = model.config, context, []
@@ -67,8 +67,8 @@ def module_rollout(model: LSTMForecaster, context: torch.Tensor, mode: str) -> t
 @pytest.mark.parametrize("mode", ["window", "state"])
 def test_a_gru_job_forecasts_in_either_mode_as_its_module_rolls_out(root: Path, mode: str) -> None:
     saved = checkpoint(root)
-    assert isinstance(saved.model, LSTMForecaster)
-    assert isinstance(saved.model.lstm, nn.GRU)
+    assert isinstance(saved.model, RecurrentForecaster)
+    assert isinstance(saved.model.recurrent, nn.GRU)
     assert saved.meta.config.cell == "gru"
     meta_path = make_settings(root).models_dir / "gru" / "1" / "meta.json"
     stored = json.loads(meta_path.read_text())

@@ -11,12 +11,12 @@ from app.ml.backtest import fold_plan
 from app.ml.config import TrainConfig
 from app.ml.data import Split
 from app.ml.forecast import forecast
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.train import train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=8, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=8, num_layers=1)
 
 
 @pytest.mark.parametrize(

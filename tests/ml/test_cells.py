@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from torch import nn
 
 from app.ml import serving
@@ -23,8 +24,8 @@ from app.ml.model import (
     CELLS,
     Cell,
     EnsembleForecaster,
-    LSTMConfig,
-    LSTMForecaster,
+    ModelConfig,
+    RecurrentForecaster,
     detach_state,
 )
 from app.ml.prepare import Panel
@@ -37,10 +38,10 @@ BUNDLED = Path(__file__).parents[2] / "models" / "sine" / "1"
 FORMAT_1 = Path(__file__).parents[2] / "tests" / "fixtures" / "format1_sine_meta.json"
 
 
-def single(config: LSTMConfig, seed: int = 0) -> LSTMForecaster:
+def single(config: ModelConfig, seed: int = 0) -> RecurrentForecaster:
     """One model with random, non-trivial weights."""
     model = make(config, seed)
-    assert isinstance(model, LSTMForecaster)
+    assert isinstance(model, RecurrentForecaster)
     return model
 
 
@@ -69,7 +70,7 @@ def test_each_cell_kind_says_what_torch_builds() -> None:
     ],
 )
 def test_next_steps_after_the_window_is_forward(cell: str, parts: dict[str, object]) -> None:
-    config = LSTMConfig(**{"n_features": 1, "lookback": LOOKBACK, "cell": cell} | parts)  # type: ignore[arg-type]
+    config = ModelConfig(**{"n_features": 1, "lookback": LOOKBACK, "cell": cell} | parts)  # type: ignore[arg-type]
     model = single(config)
     x = torch.randn(4, LOOKBACK + 3 * config.patch, config.n_features)
     with torch.no_grad():
@@ -83,7 +84,7 @@ def test_next_steps_after_the_window_is_forward(cell: str, parts: dict[str, obje
 
 @pytest.mark.parametrize("cell", KINDS)
 def test_the_state_is_the_cells_and_continues_the_sequence(cell: str) -> None:
-    config = LSTMConfig(n_features=1, lookback=4, hidden_size=5, num_layers=2, cell=cell)  # type: ignore[arg-type]
+    config = ModelConfig(n_features=1, lookback=4, hidden_size=5, num_layers=2, cell=cell)  # type: ignore[arg-type]
     model = single(config)
     x = torch.randn(3, 9, 1)
     with torch.no_grad():
@@ -99,7 +100,7 @@ def test_the_state_is_the_cells_and_continues_the_sequence(cell: str) -> None:
 
 @pytest.mark.parametrize("cell", KINDS)
 def test_detach_state_keeps_the_values_and_drops_the_graph(cell: str) -> None:
-    model = single(LSTMConfig(n_features=1, lookback=4, cell=cell)).train()  # type: ignore[arg-type]
+    model = single(ModelConfig(n_features=1, lookback=4, cell=cell)).train()  # type: ignore[arg-type]
     _, state = model(torch.randn(2, 4, 1))
     detached = detach_state(state)
     before = state if isinstance(state, tuple) else (state,)
@@ -122,7 +123,7 @@ def test_detach_state_keeps_the_values_and_drops_the_graph(cell: str) -> None:
 def test_a_gru_rolls_out_as_its_module(
     mode: str, patch: int, horizon: int, parts: dict[str, object]
 ) -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1,
         lookback=LOOKBACK,
         horizon=horizon,
@@ -144,7 +145,7 @@ def test_a_gru_rolls_out_as_its_module(
 def test_a_gru_with_window_only_parts_rolls_out_by_window_as_its_module(
     parts: dict[str, object],
 ) -> None:
-    config = LSTMConfig(**{"n_features": 1, "lookback": LOOKBACK, "cell": "gru"} | parts)  # type: ignore[arg-type]
+    config = ModelConfig(**{"n_features": 1, "lookback": LOOKBACK, "cell": "gru"} | parts)  # type: ignore[arg-type]
     check(make(config))
 
 
@@ -153,7 +154,7 @@ def test_a_gru_with_window_only_parts_rolls_out_by_window_as_its_module(
 def test_a_gru_ensemble_rolls_out_as_the_median_of_its_members(
     patch: int, horizon: int, residual: bool
 ) -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=2, lookback=LOOKBACK, horizon=horizon, patch=patch, residual=residual,
         cell="gru", dense_layers=(4,),
     )  # fmt: skip
@@ -162,7 +163,7 @@ def test_a_gru_ensemble_rolls_out_as_the_median_of_its_members(
 
 @pytest.mark.parametrize(("patch", "horizon"), [(1, 1), (2, 4), (2, LOOKBACK)])
 def test_a_gru_and_an_ensemble_of_its_copies_agree(patch: int, horizon: int) -> None:
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch, cell="gru")
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch, cell="gru")
     model = single(config)
     copies = EnsembleForecaster(config, [copy.deepcopy(model) for _ in range(3)]).eval()
     context = torch.randn(4, LOOKBACK, 1, generator=torch.Generator().manual_seed(2))
@@ -172,7 +173,7 @@ def test_a_gru_and_an_ensemble_of_its_copies_agree(patch: int, horizon: int) -> 
 
 
 def test_a_gru_ensemble_of_different_lookbacks_rolls_out_by_its_own_forward() -> None:
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2, cell="gru")
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, horizon=2, cell="gru")
     members = [single(config, seed=1), single(replace(config, lookback=4), seed=2)]
     ensemble = EnsembleForecaster(config, members).eval()
     assert fuse(ensemble) is None
@@ -185,9 +186,9 @@ def test_a_cell_the_step_loop_does_not_know_rolls_out_by_its_own_forward(
     """A cell kind registered in the model only (an Elman RNN here) still rolls out, both
     ways, through the module's own forward."""
     monkeypatch.setitem(CELLS, "rnn", Cell(nn.RNN, gates=1, state=("h",)))  # type: ignore[arg-type]
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2, cell="rnn")  # type: ignore[arg-type]
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, horizon=2, cell="rnn")  # type: ignore[arg-type]
     model = single(config)
-    assert isinstance(model.lstm, nn.RNN)
+    assert isinstance(model.recurrent, nn.RNN)
     assert fuse(model) is None
     check(model)
     check(model, "state")
@@ -195,13 +196,13 @@ def test_a_cell_the_step_loop_does_not_know_rolls_out_by_its_own_forward(
 
 def test_a_gru_learns_and_its_checkpoint_keeps_its_cell(tmp_path: Path) -> None:
     series = generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))  # [300, 1]
-    model_config = LSTMConfig(
+    model_config = ModelConfig(
         n_features=1, lookback=10, hidden_size=8, num_layers=1, cell="gru", residual=False
     )
     config = TrainConfig(epochs=4, batch_size=32, learning_rate=1e-2)
     result = train(Panel.of_series(series), model_config, config)
-    assert isinstance(result.model, LSTMForecaster)
-    assert isinstance(result.model.lstm, nn.GRU)
+    assert isinstance(result.model, RecurrentForecaster)
+    assert isinstance(result.model.recurrent, nn.GRU)
     history = result.history  # about 1 in the first epoch, 0.1 in the fourth
     assert history[-1].train_loss < 0.3 * history[0].train_loss
     assert history[result.members[0].best_epoch - 1].val_loss < 0.5 * history[0].val_loss
@@ -213,8 +214,8 @@ def test_a_gru_learns_and_its_checkpoint_keeps_its_cell(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "meta.json").read_text())["config"]["cell"] == "gru"
     loaded = load(tmp_path, CPU)
     assert loaded.model.config == model_config
-    assert isinstance(loaded.model, LSTMForecaster)
-    assert isinstance(loaded.model.lstm, nn.GRU)
+    assert isinstance(loaded.model, RecurrentForecaster)
+    assert isinstance(loaded.model.recurrent, nn.GRU)
     contexts = np.stack([series[-10:], series[-30:-20]])  # [2, 10, 1]
     scaler = result.series[0].scaler
     np.testing.assert_array_equal(
@@ -227,25 +228,27 @@ def test_a_config_without_a_cell_is_an_lstm() -> None:
     """Every checkpoint written before the cell was a choice loads as an LSTM."""
     old = {"n_features": 1, "lookback": 10, "horizon": 1, "hidden_size": 8, "num_layers": 1,
            "dropout": 0.0, "dense_layers": [], "residual": True}  # fmt: skip
-    assert LSTMConfig.from_dict(old).cell == "lstm"
-    assert LSTMConfig.from_dict(old | {"cell": "lstm"}) == LSTMConfig.from_dict(old)
-    assert LSTMConfig(n_features=2, dense_layers=(3,)).to_dict()["cell"] == "lstm"
+    assert ModelConfig.from_dict(old).cell == "lstm"
+    assert ModelConfig.from_dict(old | {"cell": "lstm"}) == ModelConfig.from_dict(old)
+    assert ModelConfig(n_features=2, dense_layers=(3,)).to_dict()["cell"] == "lstm"
     assert "cell" not in json.loads(FORMAT_1.read_text())["config"]
     assert read_meta(BUNDLED).config.cell == "lstm"
+    with safe_open(str(BUNDLED / "weights.safetensors"), "pt") as weights:
+        assert "lstm.weight_ih_l0" in weights.keys()  # named when only an LSTM could be there
     bundled = load(BUNDLED, CPU)
     assert bundled.model.config.cell == "lstm"
     assert read_meta(BUNDLED).config.cell == "lstm"
-    assert isinstance(bundled.model, LSTMForecaster)
-    assert isinstance(bundled.model.lstm, nn.LSTM)
+    assert isinstance(bundled.model, RecurrentForecaster)
+    assert isinstance(bundled.model.recurrent, nn.LSTM)
 
 
 def test_the_cell_round_trips_through_json() -> None:
-    config = LSTMConfig(n_features=2, lookback=8, cell="gru", dense_layers=(3,))
+    config = ModelConfig(n_features=2, lookback=8, cell="gru", dense_layers=(3,))
     data = json.loads(json.dumps(config.to_dict()))
     assert data["cell"] == "gru"
-    assert LSTMConfig.from_dict(data) == config
+    assert ModelConfig.from_dict(data) == config
 
 
 def test_an_unknown_cell_is_refused() -> None:
     with pytest.raises(ValueError, match="cell must be one of lstm, gru"):
-        LSTMConfig.from_dict({"n_features": 1, "cell": "transformer"})
+        ModelConfig.from_dict({"n_features": 1, "cell": "transformer"})

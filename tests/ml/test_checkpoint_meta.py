@@ -19,7 +19,7 @@ from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import load, read_meta, write, write_meta
 from app.ml.data import Scaler
 from app.ml.intervals import LEVELS
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +34,9 @@ KEYS = [
 ]  # fmt: skip
 
 
-def covariate_meta() -> tuple[LSTMForecaster, CheckpointMeta]:
+def covariate_meta() -> tuple[RecurrentForecaster, CheckpointMeta]:
     """A model of `load` from `temp` and `sin`, with the job's record and intervals."""
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=2, lookback=3, hidden_size=4, num_layers=1, target_inputs=(-1,),
         residual=False,
     )  # fmt: skip
@@ -52,7 +52,7 @@ def covariate_meta() -> tuple[LSTMForecaster, CheckpointMeta]:
         ],
         interval_widths=np.linspace(0.1, 1.0, len(LEVELS) * 2).reshape(len(LEVELS), 2, 1),
     )  # fmt: skip
-    return LSTMForecaster(config), meta
+    return RecurrentForecaster(config), meta
 
 
 def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) -> None:
@@ -147,8 +147,8 @@ def test_an_older_checkpoint_reads_with_what_it_lacks_defaulted(tmp_path: Path) 
     stored: dict[str, Any] = json.loads(FORMAT_1.read_text())
     # as its model was before patches: one row a step
     stored["config"] |= {"horizon": 1, "patch": 1}
-    config = LSTMConfig.from_dict(stored["config"])
-    write(tmp_path, LSTMForecaster(config), replace(read_meta(BUNDLED), config=config))
+    config = ModelConfig.from_dict(stored["config"])
+    write(tmp_path, RecurrentForecaster(config), replace(read_meta(BUNDLED), config=config))
     stored["weights_sha256"] = read_meta(tmp_path).weights_sha256
     for key in ("name", "job_id", "spec", "created_at", "metrics", "device", "inputs"):
         del stored[key]

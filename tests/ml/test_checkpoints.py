@@ -17,23 +17,23 @@ from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, CheckpointMi
 from app.ml.checkpoints import load, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 
 CPU = torch.device("cpu")
 ML_SOURCES = sorted(Path(app.ml.__file__).parent.glob("*.py"))
 
 
-def model_with_random_head() -> LSTMForecaster:
+def model_with_random_head() -> RecurrentForecaster:
     torch.manual_seed(0)
-    config = LSTMConfig(n_features=2, lookback=5, horizon=2, hidden_size=4, num_layers=2)
-    model = LSTMForecaster(config)
+    config = ModelConfig(n_features=2, lookback=5, horizon=2, hidden_size=4, num_layers=2)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.5)
     return model.eval()
 
 
 @pytest.fixture
-def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
+def saved(tmp_path: Path) -> tuple[Path, RecurrentForecaster, Scaler, np.ndarray]:
     model = model_with_random_head()
     scaler = Scaler("standard", (1.5, -2.0), (0.5, 3.0))
     tail = np.arange(10.0).reshape(5, 2)
@@ -48,7 +48,7 @@ def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
 
 
 def test_written_checkpoint_loads_back_with_identical_predictions(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory, model, scaler, tail = saved
     loaded = load(directory, CPU)
@@ -74,7 +74,7 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
 
 
 def test_meta_json_records_config_scaler_hash_versions_and_extra(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory, model, _, _ = saved
     assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
@@ -90,7 +90,7 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
 
 
 def test_flipped_byte_in_the_weights_fails_the_sha256_check(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory = saved[0]
     weights = directory / "weights.safetensors"
@@ -102,7 +102,7 @@ def test_flipped_byte_in_the_weights_fails_the_sha256_check(
 
 
 def test_missing_weights_file_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory = saved[0]
     (directory / "weights.safetensors").unlink()
@@ -112,7 +112,7 @@ def test_missing_weights_file_raises_checkpoint_error(
 
 @pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", '{"format_version": 99}'])
 def test_malformed_meta_json_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], text: str
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray], text: str
 ) -> None:
     directory = saved[0]
     (directory / "meta.json").write_text(text)
@@ -177,7 +177,10 @@ def test_an_unreadable_file_is_named_without_its_path(tmp_path: Path) -> None:
     ],
 )
 def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], key: str, value: object, message: str
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
+    key: str,
+    value: object,
+    message: str,
 ) -> None:
     directory = saved[0]
     meta = json.loads((directory / "meta.json").read_text())
@@ -188,7 +191,7 @@ def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
 
 
 def test_weights_that_are_not_safetensors_raise_checkpoint_error_even_with_a_matching_hash(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     # load() promises CheckpointError; safetensors' own SafetensorError must not escape it.
     directory = saved[0]

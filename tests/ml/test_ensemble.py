@@ -16,12 +16,12 @@ from app.ml.data import Scaler
 from app.ml.fit import EpochStats
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
-from app.ml.model import EnsembleForecaster, LSTMConfig, LSTMForecaster
+from app.ml.model import EnsembleForecaster, ModelConfig, RecurrentForecaster
 from app.ml.prepare import Panel
 from app.ml.train import train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=10, horizon=2, hidden_size=4, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=10, horizon=2, hidden_size=4, num_layers=1)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_an_ensemble_refuses_a_state_rollout() -> None:
 
 def test_an_ensemble_is_one_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    members = [LSTMForecaster(TINY) for _ in range(3)]
+    members = [RecurrentForecaster(TINY) for _ in range(3)]
     for member in members:
         with torch.no_grad():
             member.head.weight.normal_(0, 0.5)

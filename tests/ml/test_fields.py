@@ -10,12 +10,12 @@ from pydantic import BaseModel
 from app.jobs.spec import ArchitectureSpec, TrainingSpec, WindowSpec
 from app.ml.config import TrainConfig
 from app.ml.fields import DESCRIPTION, config_field, described
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 
 # Request field -> (app.ml config, its field): the same name in both.
 SOURCES = {
-    **{(WindowSpec, name): (LSTMConfig, name) for name in WindowSpec.model_fields},
-    **{(ArchitectureSpec, name): (LSTMConfig, name) for name in ArchitectureSpec.model_fields},
+    **{(WindowSpec, name): (ModelConfig, name) for name in WindowSpec.model_fields},
+    **{(ArchitectureSpec, name): (ModelConfig, name) for name in ArchitectureSpec.model_fields},
     **{(TrainingSpec, name): (TrainConfig, name) for name in TrainingSpec.model_fields},
 }
 # What the configs hold that a request does not set: the columns' roles, and a setting.
@@ -24,7 +24,7 @@ NOT_REQUESTED = {"n_features", "target_inputs", "time_limit_seconds"}
 
 def test_the_request_sections_hold_every_ml_config_field_under_its_own_name() -> None:
     """So a request maps onto the configs without restating a field (app/jobs/configs.py)."""
-    model = {field.name for field in dataclasses.fields(LSTMConfig)} - NOT_REQUESTED
+    model = {field.name for field in dataclasses.fields(ModelConfig)} - NOT_REQUESTED
     fit = {field.name for field in dataclasses.fields(TrainConfig)} - NOT_REQUESTED
     assert set(WindowSpec.model_fields) | set(ArchitectureSpec.model_fields) == model
     assert not set(WindowSpec.model_fields) & set(ArchitectureSpec.model_fields)

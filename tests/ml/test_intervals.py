@@ -14,7 +14,7 @@ import torch
 from app.ml.checkpoint_meta import META_FILE, CheckpointError, CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import load, write
 from app.ml.config import TrainConfig
-from app.ml.data import Scaler, Split
+from app.ml.data import Scaler, Split, segments_of
 from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
 from app.ml.intervals import (
@@ -23,14 +23,15 @@ from app.ml.intervals import (
     conformal_quantiles,
     coverage,
     half_widths,
+    plan_rollouts,
     rollout_starts,
 )
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 from app.ml.prepare import Panel
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
 
 
 # --- the conformal rule --------------------------------------------------------------------
@@ -333,10 +334,10 @@ def test_a_two_row_validation_split_calibrates_on_two_one_step_rollouts() -> Non
 # --- checkpoints ----------------------------------------------------------------------------
 
 
-def write_checkpoint(directory: Path, widths: np.ndarray | None) -> LSTMForecaster:
+def write_checkpoint(directory: Path, widths: np.ndarray | None) -> RecurrentForecaster:
     torch.manual_seed(0)
-    config = LSTMConfig(n_features=2, lookback=4, horizon=1, hidden_size=4, num_layers=1)
-    model = LSTMForecaster(config).eval()
+    config = ModelConfig(n_features=2, lookback=4, horizon=1, hidden_size=4, num_layers=1)
+    model = RecurrentForecaster(config).eval()
     directory.mkdir()
     scaler = Scaler("standard", (0.0, 1.0), (1.0, 2.0))
     meta = CheckpointMeta(
@@ -458,3 +459,42 @@ def test_tampered_interval_meta_is_a_checkpoint_error(tmp_path: Path, tamper: ob
     meta_path.write_text(json.dumps(meta))  # the SHA-256 covers the weights only
     with pytest.raises(CheckpointError):
         load(directory, CPU)
+
+
+# --- the calibration plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "wanted", "steps", "rollouts"),
+    [
+        (60, 1000, 30, 31),  # one series: at most half its part, every start it allows
+        (150, 200, 75, 76),
+        (300, 200, 150, 128),  # past 128 starts: 128 of them, spread evenly
+        (1000, 200, 200, 128),  # as many steps as asked
+        (1, 200, 1, 1),  # too short to calibrate: one rollout
+    ],
+)
+def test_one_series_calibrates_at_most_half_its_part_from_up_to_128_points(
+    rows: int, wanted: int, steps: int, rollouts: int
+) -> None:
+    (segment,) = segments_of([rows * 10], lambda n: Split.sized(n, rows, rows))
+    plan = plan_rollouts([segment], "val", wanted)
+    assert (plan.steps, len(plan.starts)) == (steps, rollouts)
+    begin, end = segment.bounds("val")
+    assert plan.starts.min() == begin
+    assert (plan.starts + plan.steps <= end).all()  # every rollout inside the part
+
+
+def test_many_series_calibrate_their_whole_parts_from_one_point_each() -> None:
+    segments = segments_of([40 + n for n in range(200)], lambda n: Split.sized(n, 18, 18))
+    plan = plan_rollouts(segments, "val", 18)
+    assert (plan.steps, len(plan.starts)) == (18, 200)
+    assert list(plan.starts) == [segment.bounds("val")[0] for segment in segments]
+    assert list(plan.ends) == [segment.end for segment in segments]
+
+
+def test_a_few_series_each_give_several_rollouts_over_half_their_parts() -> None:
+    segments = segments_of([100, 120], lambda n: Split.sized(n, 20, 20))
+    plan = plan_rollouts(segments, "val", 18)
+    assert plan.steps == 10  # half the 20 validation rows
+    assert len(plan.starts) == 2 * 11  # every start of each part's first half

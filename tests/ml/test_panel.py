@@ -18,12 +18,12 @@ from app.ml.data import Scaler, ScalerStack, Split, panel_starts, segments_of
 from app.ml.evaluation import losing_warning, seasonal_naive, smape
 from app.ml.fitted import SeriesScores
 from app.ml.forecast import rollout
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-MODEL = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=16, num_layers=1)
+MODEL = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=16, num_layers=1)
 LENGTHS = (60, 84, 72, 96)
 LEVELS = (5.0, 300.0, -40.0, 2_000.0)  # very different scales: each series scales on its own
 
@@ -106,7 +106,7 @@ def test_a_too_short_series_is_named() -> None:
 
 
 def test_stateful_training_needs_one_series() -> None:
-    one_step = LSTMConfig(n_features=1, lookback=12, hidden_size=4, num_layers=1)
+    one_step = ModelConfig(n_features=1, lookback=12, hidden_size=4, num_layers=1)
     with pytest.raises(ValueError, match="one series"):
         train(seasonal_panel(), one_step, TrainConfig(epochs=1, stateful=True), device=CPU)
 
@@ -195,7 +195,7 @@ def test_a_model_that_loses_to_the_seasonal_naive_says_so() -> None:
     t = np.arange(48)
     exact = np.concatenate([np.sin(2 * np.pi * t / 12) + level for level in (0.0, 5.0)])[:, None]
     panel = Panel(exact, (48, 48), ("a", "b"), season=12)
-    tiny = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
+    tiny = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
     config = TrainConfig(epochs=1, validation_fraction=0.2, test_fraction=0.2)
     metrics = train(panel, tiny, config, device=CPU).metrics
     (warning,) = metrics["warnings"]  # type: ignore[misc]

@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from app.ml.config import TrainConfig
 from app.ml.fit import Plateau
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.train import train
 
@@ -42,7 +42,7 @@ def trainer_rates(
         early_stopping_patience=0, **settings,  # type: ignore[arg-type]
     )  # fmt: skip
     series = np.sin(np.linspace(0.0, 20.0, 200))[:, None]
-    model = LSTMConfig(n_features=1, lookback=5, hidden_size=2, num_layers=1)
+    model = ModelConfig(n_features=1, lookback=5, hidden_size=2, num_layers=1)
     result = train(Panel.of_series(series), model, config, device=CPU)
     return [stats.learning_rate for stats in result.history]
 

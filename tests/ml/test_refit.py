@@ -9,12 +9,12 @@ import torch
 
 from app.ml.config import TrainConfig
 from app.ml.data import Split, gather_windows, window_starts
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=12, hidden_size=8, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=12, hidden_size=8, num_layers=1)
 
 
 @pytest.fixture(scope="module")

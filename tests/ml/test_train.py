@@ -15,12 +15,12 @@ from app.ml.evaluation import errors, smape
 from app.ml.fit import EpochStats, TrainingDiverged
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 from app.ml.prepare import Panel
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=10, hidden_size=4, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=10, hidden_size=4, num_layers=1)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def series() -> np.ndarray:
     return generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))  # [300, 1]
 
 
-def fit(series: np.ndarray, model: LSTMConfig = TINY, **settings: object) -> TrainResult:
+def fit(series: np.ndarray, model: ModelConfig = TINY, **settings: object) -> TrainResult:
     config = TrainConfig(**{"epochs": 3, "batch_size": 32, **settings})  # type: ignore[arg-type]
     return train(Panel.of_series(series), model, config, device=CPU)
 
@@ -38,7 +38,7 @@ def losses(result: TrainResult) -> list[tuple[float, float]]:
 
 
 @torch.inference_mode()
-def predict_windows(model: LSTMForecaster, inputs: torch.Tensor) -> torch.Tensor:
+def predict_windows(model: RecurrentForecaster, inputs: torch.Tensor) -> torch.Tensor:
     """Direct predictions in one forward pass: an independent reference for the trainer's."""
     model.eval()
     return model(inputs)[0]
@@ -226,7 +226,7 @@ def test_result_carries_a_cpu_model_and_the_series_tail(series: np.ndarray) -> N
 @pytest.mark.parametrize("horizon", [3])
 def test_multi_column_chunk_model_trains_and_reports(horizon: int) -> None:
     values = generate("sin_cos", resolve_params("sin_cos", {"stop": 30.0, "points": 300}))
-    model = LSTMConfig(n_features=2, lookback=8, horizon=horizon, hidden_size=4, num_layers=1)
+    model = ModelConfig(n_features=2, lookback=8, horizon=horizon, hidden_size=4, num_layers=1)
     result = fit(values, model, epochs=2)
     assert result.series[0].tail.shape == (8, 2)
     assert result.metrics["test_windows"] == 30 - horizon + 1
@@ -236,7 +236,7 @@ def test_multi_column_chunk_model_trains_and_reports(horizon: int) -> None:
 @pytest.mark.slow
 def test_short_sin_training_beats_the_naive_one_step_forecast() -> None:
     values = generate("sin", resolve_params("sin", {"stop": 100.0, "points": 1000}))
-    model = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
+    model = ModelConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
     result = train(Panel.of_series(values), model, TrainConfig(epochs=5, batch_size=32), device=CPU)
     one_step, naive = result.metrics["one_step"], result.metrics["naive_one_step"]
     assert isinstance(one_step, dict)
