@@ -37,8 +37,8 @@ from app.registry import CheckpointStore
 from app.registry import router as registry_router
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
-from app.registry.forecast import Forecasting, ForecastLimits
-from app.registry.limits import forecast_request_model
+from app.registry.forecast import Forecasting
+from app.registry.limits import ForecastLimits, forecast_request_model
 
 logger = logging.getLogger(__name__)
 

@@ -148,7 +148,7 @@ def run_service(server: Server, group: str, panel: list, patch: dict[str, Any]) 
         out["error"] = {"status": job["status"], "body": job.get("error")}
         return out
     metrics = job.get("metrics") or {}
-    out["job_metrics"] = {key: metrics.get(key) for key in ("epochs_run", "best_epoch", "mean")}
+    out["job_metrics"] = {key: metrics.get(key) for key in ("epochs_run", "members", "mean")}
     began = time.perf_counter()
     answer = server.http.post(
         f"/v1/models/m3-{group}/forecast", json={"horizon": horizon}, timeout=600

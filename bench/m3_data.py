@@ -10,7 +10,7 @@ pandas alias of the group, for code that wants a regular index anyway.
 
 Measures follow the competitions: `smape` is the M3 formula in percent, `mase` is scaled by the
 in-sample error of the seasonal naive forecast (the M4 convention). They are written apart from
-the service's own per-series metrics (`app.ml.panel_assess`) on purpose: the benchmark scores
+the service's own per-series metrics (`app.ml.fitted`) on purpose: the benchmark scores
 the service with an independent implementation, checked against statsforecast's seasonal naive
 and utilsforecast's sMAPE and MASE on all 1,428 monthly series.
 

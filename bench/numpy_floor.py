@@ -1,4 +1,5 @@
-"""The floor a rollout step loop is measured against: the LSTM recurrence in plain numpy."""
+"""The floor a rollout step loop is measured against: the recurrence (LSTM or GRU) in plain
+numpy."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import numpy as np
 from torch import nn
 
 from app.ml.forecast import state_rollout_possible
-from app.ml.model import LSTMForecaster
+from app.ml.model import CELLS, RecurrentForecaster
 
 Weights = tuple[np.ndarray, np.ndarray]  # (weight [in, out], bias [out]), float32
+# A recurrent layer: W_ih [in, G], W_hh [hidden, G] (G: gates x hidden), then its biases:
+# b_ih + b_hh [G] for an LSTM, b_ih and b_hh [G] apart for a GRU (r scales only b_hn)
+Layer = tuple[np.ndarray, ...]
 
 
 def _linear(layer: nn.Linear) -> Weights:
@@ -16,8 +20,52 @@ def _linear(layer: nn.Linear) -> Weights:
     return layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy()
 
 
-def numpy_floor(model: LSTMForecaster, context: np.ndarray, steps: int) -> np.ndarray:
-    """A state rollout in numpy, one LSTM step at a time, carrying (h, c): the least a step can
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, elementwise."""
+    return np.asarray(1 / (1 + np.exp(-x)))
+
+
+def _lstm_step(x: np.ndarray, state: list[np.ndarray], layer: Layer) -> list[np.ndarray]:
+    """nn.LSTM's layer step: x [B, in], state [h, c] (each [B, hidden]) -> [h', c']."""
+    w_ih, w_hh, bias = layer
+    (h, c), hidden = state, state[0].shape[1]
+    gates = x @ w_ih + h @ w_hh + bias  # [B, 4 * hidden]: i, f, g, o
+    sig = _sigmoid(gates)
+    c = sig[:, hidden : 2 * hidden] * c + sig[:, :hidden] * np.tanh(
+        gates[:, 2 * hidden : 3 * hidden]
+    )
+    return [sig[:, 3 * hidden :] * np.tanh(c), c]
+
+
+def _gru_step(x: np.ndarray, state: list[np.ndarray], layer: Layer) -> list[np.ndarray]:
+    """nn.GRU's layer step: x [B, in], state [h] ([B, hidden]) -> [h']."""
+    w_ih, w_hh, b_ih, b_hh = layer
+    (h,), hidden = state, state[0].shape[1]
+    from_x, from_h = x @ w_ih + b_ih, h @ w_hh + b_hh  # [B, 3 * hidden] each: r, z, n
+    r, z = np.split(_sigmoid(from_x[:, : 2 * hidden] + from_h[:, : 2 * hidden]), 2, axis=1)
+    n = np.tanh(from_x[:, 2 * hidden :] + r * from_h[:, 2 * hidden :])
+    return [(1 - z) * n + z * h]
+
+
+CELL_STEPS = {"lstm": _lstm_step, "gru": _gru_step}  # by `ModelConfig.cell`
+
+
+def _layers(model: RecurrentForecaster) -> list[Layer]:
+    """The recurrent layers' weights, transposed for `x @ weight`, and biases."""
+    module, apart = model.recurrent, model.config.cell == "gru"
+    layers: list[Layer] = []
+    for k in range(model.config.num_layers):
+        w_ih, w_hh, b_ih, b_hh = (
+            getattr(module, f"{name}_l{k}").detach()
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+        biases = (b_ih, b_hh) if apart else (b_ih + b_hh,)
+        layers.append((w_ih.numpy().T.copy(), w_hh.numpy().T.copy(), *(b.numpy() for b in biases)))
+    return layers
+
+
+def numpy_floor(model: RecurrentForecaster, context: np.ndarray, steps: int) -> np.ndarray:
+    """A state rollout in numpy, one step at a time, carrying (h, c) or h: the least a step can
     cost from Python, with the arithmetic of `rollout(model, context, steps, "state")`. The
     context's patches run from a zero state; each predicted chunk (head on the top h, after
     the dense layers, plus the last input row when residual) is fed back as the next patches.
@@ -26,32 +74,20 @@ def numpy_floor(model: LSTMForecaster, context: np.ndarray, steps: int) -> np.nd
     config = model.config
     if not state_rollout_possible(config):
         raise ValueError("this model cannot be rolled out by state")
-    lstm, layers, hidden = model.lstm, config.num_layers, config.hidden_size
-    weights = [
-        (
-            getattr(lstm, f"weight_ih_l{k}").detach().numpy().T.copy(),
-            getattr(lstm, f"weight_hh_l{k}").detach().numpy().T.copy(),
-            (getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")).detach().numpy(),
-        )
-        for k in range(layers)
-    ]
+    layers, hidden = _layers(model), config.hidden_size
     dense = [_linear(part) for part in model.dense if isinstance(part, nn.Linear)]
     head_w, head_b = _linear(model.head)
     batch, features = context.shape[0], context.shape[2]
     width, horizon = config.patch * features, config.horizon
-    h = [np.zeros((batch, hidden), np.float32) for _ in range(layers)]
-    c = [np.zeros((batch, hidden), np.float32) for _ in range(layers)]
+    parts = len(CELLS[config.cell].state)  # (h, c) or h
+    states = [[np.zeros((batch, hidden), np.float32)] * parts for _ in layers]
+    cell_step = CELL_STEPS[config.cell]
 
     def step(x: np.ndarray) -> np.ndarray:
         """One step of every layer from x [B, P * F] -> the top h [B, hidden]."""
-        for k, (w_ih, w_hh, b) in enumerate(weights):
-            gates = x @ w_ih + h[k] @ w_hh + b  # [B, 4 * hidden]: i, f, g, o
-            sig = 1 / (1 + np.exp(-gates))
-            c[k] = sig[:, hidden : 2 * hidden] * c[k] + sig[:, :hidden] * np.tanh(
-                gates[:, 2 * hidden : 3 * hidden]
-            )
-            h[k] = sig[:, 3 * hidden :] * np.tanh(c[k])
-            x = h[k]
+        for k, layer in enumerate(layers):
+            states[k] = cell_step(x, states[k], layer)
+            x = states[k][0]
         return x
 
     def predict(top: np.ndarray, last: np.ndarray) -> np.ndarray:

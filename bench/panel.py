@@ -122,9 +122,10 @@ def run(root: Path, panel: list[M3Series], seed: int) -> int:
             print(f"the job ended {job['status']}: {job.get('error')}")
             return 1
         metrics = job["metrics"]
+        best = ", ".join(str(member["best_epoch"]) for member in metrics["members"])
         print(
             f"training: {trained:.0f} s wall ({metrics['train_seconds']:.0f} s in the job), "
-            f"{metrics['epochs_run']} epochs, best {metrics['best_epoch']}; on the job's own "
+            f"{metrics['epochs_run']} epochs, best {best} (by model); on the job's own "
             f"test parts (the end of each training series) mean MAE / naive's "
             f"{metrics['mean']['mase']:.3f}, mean sMAPE {metrics['mean']['smape']:.2f} "
             f"(naive {metrics['naive']['smape']:.2f})"

@@ -34,12 +34,14 @@ import torch
 
 from app.core.config import Settings
 from app.core.metrics import ServiceMetrics
+from app.ml import serving
 from app.ml.checkpoints import Checkpoint, load
 from app.ml.forecast import rollout
-from app.ml.model import LSTMForecaster
+from app.ml.model import RecurrentForecaster
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import ForecastLimits, forecast_json, make_forecast
+from app.registry.forecast import forecast_json, make_forecast
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest, ForecastResponse
 from bench.numpy_floor import numpy_floor
 from tests.e2e.server import Server
@@ -73,11 +75,11 @@ def in_process(checkpoint: Checkpoint, repeats: int) -> tuple[list[Row], list[Ta
     """Rollout times beside the numpy floor, and the sin RMSE."""
     torch.set_num_threads(1)
     model = checkpoint.model
-    assert isinstance(model, LSTMForecaster)
+    assert isinstance(model, RecurrentForecaster)
     mode, lookback = checkpoint.rollout_mode, model.config.lookback
     grid = np.arange(-lookback, STEPS) * SIN_STEP + 100.0
     contexts = np.sin(grid[:lookback] + np.linspace(0, 2 * math.pi, 256)[:, None])[..., None]
-    scaled = checkpoint.scalers[0].transform(contexts).astype(np.float32)  # [256, L, 1]
+    scaled = checkpoint.meta.series[0].scaler.transform(contexts).astype(np.float32)  # [256, L, 1]
     rows: list[Row] = []
     targets: list[Target] = []
     for batch in (1, 256):
@@ -102,7 +104,8 @@ def in_process(checkpoint: Checkpoint, repeats: int) -> tuple[list[Row], list[Ta
         targets.append((f"{batch} x {STEPS} steps ({mode})", ours, 10 if batch == 1 else 80, "ms"))
         if batch == 1:
             targets.append((f"1 x {STEPS} ({mode}) / numpy floor", ours / floor, 2.0, "x"))
-    predicted = checkpoint.forecast(contexts[:1], STEPS, torch.device("cpu"))[0, :, 0]
+    plan = serving.given(checkpoint, list(contexts[:1]))
+    predicted = serving.forecast(checkpoint, plan, STEPS, []).values[0, :, 0]
     rmse = float(np.sqrt(np.mean((predicted - np.sin(grid[lookback:])) ** 2)))
     rows.append((f"sin {STEPS}-step rollout RMSE ({mode})", f"{rmse:.4f}"))
     targets.append((f"sin {STEPS}-step RMSE", rmse, 0.05, ""))
@@ -135,10 +138,13 @@ def request_parts(checkpoint_dir: Path, repeats: int) -> list[Row]:
         whole = best_ms(answer, repeats)
         response = answer()
         write = best_ms(partial(forecast_json, response), repeats)
-        contexts = np.asarray(body.get("contexts", checkpoint.default_context))
+        plan = (
+            serving.given(checkpoint, list(np.asarray(body["contexts"])))
+            if "contexts" in body
+            else serving.continuing(checkpoint, [0])
+        )
         alone = best_ms(
-            lambda c=contexts, h=request.horizon: checkpoint.forecast(c, h, torch.device("cpu")),
-            repeats,
+            lambda p=plan, h=request.horizon: serving.forecast(checkpoint, p, h, []), repeats
         )
         rows.append(
             (

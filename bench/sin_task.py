@@ -1,7 +1,7 @@
 """The tutorials' sin task through app.ml: train, then time rollouts in both modes.
 
 sin on linspace(0, 100, 10000) (the catalog's default `sin`), lookback 10, horizon 1, the last 10%
-for test and 10% for validation, default TrainConfig and LSTMConfig (hidden 32, 2 layers).
+for test and 10% for validation, default TrainConfig and ModelConfig (hidden 32, 2 layers).
 Run from the repository root: `python -m bench.sin_task [--threads N] [--json PATH]`.
 """
 
@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.ml.data import Split, gather_windows, window_starts
+from app.ml.config import TrainConfig
+from app.ml.data import gather_windows, window_starts
 from app.ml.evaluation import errors
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.functions import generate, resolve_params, x_values
-from app.ml.model import LSTMConfig
-from app.ml.train import TrainConfig, train
+from app.ml.model import ModelConfig
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 TARGET_MSE = 1e-5
 PUBLISHED_TF_MSE = 7.8e-4  # the TensorFlow tutorial's test MSE on the same task
@@ -56,16 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     params = resolve_params("sin", {})  # linspace(0, 100, 10000)
     series = generate("sin", params)  # [10000, 1]
     config = TrainConfig(epochs=args.epochs)
-    model_config = LSTMConfig(n_features=1, lookback=10, horizon=1)
+    model_config = ModelConfig(n_features=1, lookback=10, horizon=1)
     tick = time.perf_counter()
-    result = train(series, model_config, config, torch.device("cpu"))
+    result = train(Panel.of_series(series), model_config, config, device=torch.device("cpu"))
     train_seconds = time.perf_counter() - tick
     one_step, naive = result.metrics["one_step"], result.metrics["naive_one_step"]
     assert isinstance(one_step, dict)
     assert isinstance(naive, dict)
 
-    model, scaler, lookback = result.model, result.scaler, model_config.lookback
-    split = Split.of(len(series), config.val_fraction, config.test_fraction)
+    model, scaler, lookback = result.model, result.series[0].scaler, model_config.lookback
+    split = config.split(len(series))
     scaled = torch.as_tensor(scaler.transform(series), dtype=torch.float32)  # [T, 1]
     start = split.test_start
     context = scaled[start - lookback : start][None]  # [1, lookback, 1]: the first test window
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = {
         "threads": args.threads, "train_seconds": train_seconds,
-        "epochs_run": len(result.history), "best_epoch": result.best_epoch,
-        "stop_reason": result.stop_reason, "test_one_step_mse": one_step["mse"],
+        "epochs_run": len(result.history), "best_epoch": result.members[0].best_epoch,
+        "stop_reason": result.members[0].stop_reason, "test_one_step_mse": one_step["mse"],
         "naive_one_step_mse": naive["mse"], "rollout_steps": ROLLOUT_STEPS, "rollout": modes,
         "model_rollout_mode": mode_used, "batch_rollout_size": BATCH,
         "batch_rollout_seconds": batch_seconds,
@@ -94,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"torch {torch.__version__}, {args.threads} thread(s), CPU",
         f"training seconds:    {train_seconds:.2f}  (limit {MAX_TRAIN_SECONDS:g})",
-        f"epochs run:          {len(result.history)}  (best {result.best_epoch}, "
-        f"stopped by {result.stop_reason})",
+        f"epochs run:          {len(result.history)}  (best {result.members[0].best_epoch}, "
+        f"stopped by {result.members[0].stop_reason})",
         f"test one-step MSE:   {one_step['mse']:.3e}  (target <= {TARGET_MSE:g}; "
         f"published TF {PUBLISHED_TF_MSE:g}; naive {naive['mse']:.3e})",
         f"naive one-step MSE:  {naive['mse']:.3e}",

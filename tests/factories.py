@@ -129,3 +129,11 @@ def train_on_panel(root: Path, spec: dict[str, Any]) -> JobRow:
     final = run_inline(settings, repos, spec | {"data": {"dataset_id": answer.json()["id"]}})
     assert final.status == JobStatus.SUCCEEDED, final.error
     return final
+
+
+def untimed(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """A job's metrics without what two runs of the same job differ in: the seconds things
+    took."""
+    assert metrics is not None
+    members = [{**member, "seconds": None} for member in metrics.get("members", [])]
+    return {**metrics, "train_seconds": None, "members": members}

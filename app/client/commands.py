@@ -50,22 +50,23 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 
 def _job_line(job: dict[str, Any]) -> list[Any]:
+    from app.client.progress import progress_text  # the client's libraries: see above
+
     progress = job.get("progress") or {}
-    done = f"{progress['epoch']}/{progress['epochs']}" if progress else "-"
-    loss = progress.get("val_loss") if progress else None
+    loss = progress.get("val_loss")
     model = job.get("model")
     produced = f"{model['name']} v{model['version']}" if model else "-"
     return [
         job["id"],
         job["model_name"],
         job["status"],
-        done,
+        progress_text(progress),
         f"{loss:.4g}" if loss is not None else "-",
         produced,
     ]
 
 
-JOB_HEADER = ["id", "model", "status", "epoch", "val_loss", "produced"]
+JOB_HEADER = ["id", "model", "status", "progress", "val_loss", "produced"]
 
 
 def _report(job: Job, args: argparse.Namespace) -> int:

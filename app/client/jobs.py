@@ -66,7 +66,8 @@ class Job:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """The loss history: one dict per epoch (epoch, train_loss, val_loss, ...)."""
+        """The loss history: one dict per epoch of each model, in the order they ran (member,
+        epoch, train_loss, val_loss, ...); an ensemble's models each count epochs from 1."""
         return list(self.data.get("history") or [])
 
     def refresh(self) -> Job:
@@ -102,8 +103,9 @@ class Job:
         raise_on_failure: bool = True,
     ) -> Job:
         """Block until the job has finished, following its event stream (polling if the stream
-        fails), with a progress bar of epochs, losses and ETA. JobFailedError if it failed or
-        was cancelled (unless `raise_on_failure` is False); TimeoutError after `timeout` s."""
+        fails), with a progress bar of epochs (over every model of an ensemble), losses and ETA.
+        JobFailedError if it failed or was cancelled (unless `raise_on_failure` is False);
+        TimeoutError after `timeout` s."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = JobProgress(self.id, enabled=progress)
         try:

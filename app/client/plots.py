@@ -81,20 +81,61 @@ def plot_forecast(
     return ax
 
 
-def plot_history(job: Job | Sequence[dict[str, Any]], *, ax: Axes | None = None) -> Axes:
-    """A job's training and validation loss per epoch (log scale), its best epoch marked."""
-    epochs = job.history if isinstance(job, Job) else list(job)
-    frame = pd.DataFrame(epochs, columns=["epoch", "train_loss", "val_loss"]).set_index("epoch")
-    ax = _axes(ax)
-    for name, label in (("train_loss", "training"), ("val_loss", "validation")):
-        values = frame[name].dropna()
+def _models_in_turn(epochs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The history's rows in order, one per epoch of each model, with `x`: the epochs run so far
+    over every model (an ensemble fits its models one after another, each from epoch 1). A row
+    without `member`, from before jobs reported per model, is model 1's."""
+    frame = pd.DataFrame(list(epochs), columns=["member", "epoch", "train_loss", "val_loss"])
+    frame["member"] = frame["member"].fillna(1).astype(int)
+    frame = frame.sort_values(["member", "epoch"], kind="stable")
+    runs = frame.groupby("member")["epoch"].max()
+    before = runs.cumsum() - runs  # epochs run by the models before each one
+    return frame.assign(x=frame["epoch"] + frame["member"].map(before))
+
+
+def _mark_model_start(ax: Axes, member: int, x: float) -> None:
+    """Name the model whose epochs start after `x`, a dotted line before every one but the first."""
+    if member > 1:
+        ax.axvline(x, color="0.6", linestyle=":", linewidth=1.0)
+    ax.text(x, 0.98, f" model {member}", transform=ax.get_xaxis_transform(), va="top")
+
+
+LOSS_CURVES = (("train_loss", "training loss", "C0"), ("val_loss", "validation loss", "C1"))
+
+
+def _once(labelled: set[str], text: str) -> str:
+    """`text` the first time, then a label the legend leaves out: one entry however many models."""
+    shown = "_nolegend_" if text in labelled else text
+    labelled.add(text)
+    return shown
+
+
+def _plot_model(ax: Axes, rows: pd.DataFrame, labelled: set[str]) -> None:
+    """One model's loss curves along its `x`, and its best epoch (least validation loss)."""
+    for name, text, color in LOSS_CURVES:
+        values = rows.dropna(subset=[name])
         if not values.empty:
-            ax.plot(values.index, values.to_numpy(), marker=".", label=f"{label} loss")
-    validation = frame["val_loss"].dropna()
+            x, y = values["x"].to_numpy(), values[name].to_numpy()
+            ax.plot(x, y, marker=".", color=color, label=_once(labelled, text))
+    validation = rows.dropna(subset=["val_loss"])
     if not validation.empty:
-        ax.axvline(validation.idxmin(), color="0.5", linestyle="--", label="best epoch")
+        best = validation.loc[validation["val_loss"].idxmin(), "x"]
+        ax.axvline(best, color="0.5", linestyle="--", label=_once(labelled, "best epoch"))
+
+
+def plot_history(job: Job | Sequence[dict[str, Any]], *, ax: Axes | None = None) -> Axes:
+    """A job's training and validation loss per epoch (log scale), each model's best epoch
+    marked; the models of an ensemble one after another along x, each one named."""
+    frame = _models_in_turn(job.history if isinstance(job, Job) else job)
+    ax = _axes(ax)
+    models = list(frame.groupby("member"))
+    labelled: set[str] = set()
+    for member, rows in models:
+        if len(models) > 1:
+            _mark_model_start(ax, int(member), float(rows["x"].iloc[0]) - 0.5)
+        _plot_model(ax, rows, labelled)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epochs run, model after model" if len(models) > 1 else "epoch")
     ax.set_ylabel("loss (scaled)")
     ax.legend(loc="best")
     return ax

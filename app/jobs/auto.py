@@ -91,7 +91,7 @@ def configure(
             field="forecast_horizon",
             code="series_too_short",
         )
-    many = loaded.series is not None
+    many = len(lengths) > 1  # one series is a panel of one, named or not
     window = {"lookback": plan.lookback, "horizon": plan.chunk, "patch": 1}
     architecture = {"instance_norm": True} | ({"hidden_size": PANEL_HIDDEN} if many else {})
     training = {

@@ -1,62 +1,45 @@
-"""A training request turned into the `ml` configs it describes."""
+"""A training request turned into the `ml` configs it describes.
+
+The request's sections hold the `ml` configs' own fields under the same names (app/jobs/spec.py
+builds them from those fields), so the mapping names only what the request does not hold (the
+columns' roles, and the time limit, a setting) and the one rule the roles impose on a field: no
+residual output for a target that is not an input.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.core.config import Settings
 from app.jobs.spec import TrainRequest
-from app.ml.model import LSTMConfig
+from app.ml.config import TrainConfig
+from app.ml.model import ModelConfig
 from app.ml.roles import ColumnRoles
-from app.ml.train import TrainConfig
+
+
+def _frozen(fields: dict[str, Any]) -> dict[str, Any]:
+    """Request fields as a frozen config holds them: JSON arrays as tuples."""
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in fields.items()}  # fmt: skip
 
 
 def ml_configs(
     spec: TrainRequest, names: list[str], settings: Settings
-) -> tuple[LSTMConfig, TrainConfig, ColumnRoles]:
+) -> tuple[ModelConfig, TrainConfig, ColumnRoles]:
     """The `ml` model and fit configs of a request on a series with columns `names`, and the
-    roles of those columns. Raises UnknownColumns for a role naming no column."""
-    arch, training = spec.architecture, spec.training
+    roles of those columns. Raises UnknownColumns for a role naming no column, Infeasible for
+    a model config that cannot be built."""
     roles = ColumnRoles.named(names, spec.inputs, spec.targets)
-    model_config = LSTMConfig(
+    architecture = _frozen(spec.architecture.model_dump())
+    # A target that is not an input has no last value to add a change to.
+    architecture["residual"] = architecture["residual"] and roles.residual_possible
+    model_config = ModelConfig(
         n_features=len(roles.inputs),
         target_inputs=roles.target_inputs,
-        lookback=spec.window.lookback,
-        horizon=spec.window.horizon,
-        patch=spec.window.patch,
-        hidden_size=arch.hidden_size,
-        num_layers=arch.num_layers,
-        dropout=arch.dropout,
-        dense_layers=tuple(arch.dense_layers),
-        residual=arch.residual and roles.residual_possible,
-        instance_norm=arch.instance_norm,
-        highway=arch.highway,
+        **spec.window.model_dump(),
+        **architecture,
     )
     train_config = TrainConfig(
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        learning_rate=training.learning_rate,
-        optimizer=training.optimizer,
-        weight_decay=training.weight_decay,
-        early_stopping_patience=training.early_stopping_patience,
-        min_delta=training.min_delta,
-        min_relative_delta=training.min_relative_delta,
-        lr_decay_patience=training.lr_decay_patience,
-        grad_clip=training.grad_clip,
-        seed=training.seed,
-        scaling=training.scaling,
-        val_fraction=training.validation_fraction,
-        test_fraction=training.test_fraction,
-        val_rows=training.validation_rows,
-        test_rows=training.test_rows,
-        min_steps=training.min_steps,
-        ensemble=training.ensemble,
-        ensemble_lookbacks=tuple(training.ensemble_lookbacks),
-        refit=training.refit,
-        folds=training.folds,
-        deseasonalise=training.deseasonalise,
-        time_limit_seconds=settings.max_train_seconds,
-        interval_steps=training.interval_steps,
-        stateful=training.stateful,
-        tbptt=training.tbptt,
-        sequence_steps=training.sequence_steps,
+        **_frozen(spec.training.model_dump()), time_limit_seconds=settings.max_train_seconds
     )
     return model_config, train_config, roles

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.jobs.repository import JobRepository
 from app.jobs.table import JobStatus
-from app.ml.train import EpochStats
+from app.ml.fit import EpochStats
 
 PROGRESS_INTERVAL_SECONDS = 0.5  # at most two progress writes (and cancel checks) a second
 
@@ -48,10 +48,12 @@ class ProgressReporter:
         self.progress: dict[str, Any] | None = None
         self.last_write = self.last_check = 0.0
 
-    def begin(self, epochs: int, learning_rate: float) -> None:
+    def begin(self, epochs: int, members: int, learning_rate: float) -> None:
         """Write epoch 0 at once, before the series is loaded and prepared: a client polling a
         long job sees it has started."""
         self.progress = {
+            "member": 1,
+            "members": members,
             "epoch": 0,
             "epochs": epochs,
             "fraction": 0.0,
@@ -73,6 +75,7 @@ class ProgressReporter:
         self.history.append(
             finite_or_none(
                 {
+                    "member": stats.member,
                     "epoch": stats.epoch,
                     "train_loss": stats.train_loss,
                     "val_loss": stats.val_loss,
@@ -81,18 +84,22 @@ class ProgressReporter:
                 }
             )
         )
+        # Members fit one after another, each up to `epochs`: the share done of all of them.
+        fraction = (stats.member - 1 + stats.epoch / stats.epochs) / stats.members
         self.progress = finite_or_none(
             {
+                "member": stats.member,
+                "members": stats.members,
                 "epoch": stats.epoch,
                 "epochs": stats.epochs,
-                "fraction": stats.epoch / stats.epochs,
+                "fraction": fraction,
                 "train_loss": stats.train_loss,
                 "val_loss": stats.val_loss,
                 "best_val_loss": stats.best_val_loss,
                 "best_epoch": stats.best_epoch,
                 "learning_rate": stats.learning_rate,
                 "elapsed_seconds": stats.elapsed_seconds,
-                "eta_seconds": stats.elapsed_seconds / stats.epoch * (stats.epochs - stats.epoch),
+                "eta_seconds": stats.elapsed_seconds / fraction * (1 - fraction),
             }
         )
         if self.on_epoch is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import AppError
-from app.datasets import DatasetRepository, LoadedSeries
+from app.datasets import DatasetRepository
 from app.jobs import sources
 from app.jobs.configs import ml_configs
 from app.jobs.heartbeat import Heartbeat, worker_name
@@ -27,11 +28,12 @@ from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
 from app.ml.budget import TrainingCancelled
-from app.ml.checkpoints import CheckpointMeta, SeriesMeta
+from app.ml.checkpoint_meta import CheckpointMeta
 from app.ml.checkpoints import write as write_checkpoint
 from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.fit import TrainingDiverged
 from app.ml.model import EnsembleForecaster
-from app.ml.train import TrainingDiverged, TrainResult, train
+from app.ml.train import train
 from app.registry import CheckpointStore
 
 logger = logging.getLogger(__name__)
@@ -114,34 +116,26 @@ class JobRun:
     ) -> tuple[dict[str, Any], int]:
         """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
         spec = TrainRequest.model_validate(row.spec)
-        reporter.begin(spec.training.epochs, spec.training.learning_rate)
+        reporter.begin(spec.training.epochs, spec.training.ensemble, spec.training.learning_rate)
         # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
         # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
         settings = self.settings
         device = resolve_device(settings.device if spec.device == "auto" else spec.device)
         self.jobs.set_device(row.id, token, str(device))
         loaded = sources.load_series(datasets=self.datasets, data=spec.data)
-        columns, panel = loaded.columns, sources.panel_layout(loaded)
-        season = sources.season_of(loaded, spec.season_length)
-        model_config, train_config, roles = ml_configs(spec, columns, settings)
+        panel = sources.panel_of(loaded, sources.season_of(loaded, spec.season_length))
+        model_config, train_config, roles = ml_configs(spec, loaded.columns, settings)
         result = train(
-            loaded.values, model_config, train_config, device, reporter, reporter.should_stop,
-            roles, panel, season,
+            panel, model_config, train_config, roles=roles, device=device,
+            on_progress=reporter, should_stop=reporter.should_stop,
         )  # fmt: skip
-        metrics = finite_or_none(
-            {
-                **result.metrics,
-                "best_epoch": result.best_epoch,
-                "epochs_run": len(result.history),
-                "stop_reason": result.stop_reason,
-                "train_seconds": result.seconds,
-            }
-        )
+        metrics = finite_or_none(result.metrics)
         if self.jobs.cancel_requested(row.id):  # asked after the last epoch: publish nothing
             raise TrainingCancelled
         if not self.jobs.heartbeat(row.id, token):  # re-queued or taken meanwhile: publish nothing
             raise JobLost
-        inputs, targets = roles.names(columns)
+        inputs, targets = roles.names(loaded.columns)
+        model = result.model
         meta = CheckpointMeta(
             name=row.model_name,
             job_id=row.id,
@@ -149,51 +143,30 @@ class JobRun:
             created_at=utcnow().isoformat(),
             metrics=metrics,
             device=str(device),
-            config=result.model.config,
-            scaler=result.scaler,
+            config=model.config,
             rollout_mode=result.rollout_mode,
-            columns=columns,
+            columns=loaded.columns,
             inputs=inputs,
             targets=targets,
-            tail=result.tail,
+            series=[
+                replace(series, time_axis=axis)
+                for series, axis in zip(result.series, sources.time_axes(loaded), strict=True)
+            ],
             interval_widths=result.interval_widths,
-            time_axis=None if loaded.time_axis is None else loaded.time_axis.to_json(),
-            series=_series_meta(loaded, result),
-            ensemble=int(metrics.get("ensemble", 1)),
-            ensemble_lookbacks=_member_lookbacks(result),
-            deseasonalise_season=season if train_config.deseasonalise and season >= 2 else None,
-            seasonal=None if loaded.series is not None else result.seasons[0],
+            ensemble=len(result.members),
+            ensemble_lookbacks=(
+                model.lookbacks
+                if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1
+                else None
+            ),
+            deseasonalise_season=(
+                panel.season if train_config.deseasonalise and panel.season >= 2 else None
+            ),
         )
         version = self.checkpoints.save(
-            row.model_name, lambda folder: write_checkpoint(folder, result.model, meta)
+            row.model_name, lambda folder: write_checkpoint(folder, model, meta)
         )
         return metrics, version
-
-
-def _member_lookbacks(result: TrainResult) -> list[int] | None:
-    """An ensemble's member lookbacks where they differ (None: one model, or all alike)."""
-    model = result.model
-    if not isinstance(model, EnsembleForecaster) or len(set(model.lookbacks)) == 1:
-        return None
-    return model.lookbacks
-
-
-def _series_meta(loaded: LoadedSeries, result: TrainResult) -> list[SeriesMeta] | None:
-    """A global model's series for its checkpoint: what continues each (None: one series)."""
-    if loaded.series is None:
-        return None
-    return [
-        SeriesMeta(
-            part.id,
-            scaler,
-            tail,
-            None if part.time_axis is None else part.time_axis.to_json(),
-            seasonal,
-        )  # fmt: skip
-        for part, scaler, tail, seasonal in zip(
-            loaded.series, result.scalers, result.tails, result.seasons, strict=True
-        )
-    ]
 
 
 def job_run(

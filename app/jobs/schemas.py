@@ -10,28 +10,32 @@ from pydantic import Field
 from app.core.schemas import PageInfo, ReadSchema
 from app.jobs.spec import JobSpec
 from app.jobs.table import JobRow, JobStatus
-from app.registry import AnyMetrics
+from app.registry import MetricsRead
 
 
 class ProgressRead(ReadSchema):
-    """Where a running job is."""
+    """Where a running job is: which model of its ensemble fits (one after another), its epoch
+    of at most `epochs`, and the share of the whole job done."""
 
-    epoch: int
-    epochs: int
-    fraction: float = Field(ge=0.0, le=1.0)
+    member: int = Field(1, description="the model being fitted, 1 to `members`")
+    members: int = Field(1, description="models fitted one after another (an ensemble's)")
+    epoch: int = Field(description="the fitting model's last finished epoch")
+    epochs: int = Field(description="most epochs each model runs")
+    fraction: float = Field(ge=0.0, le=1.0, description="of every model's epochs")
     train_loss: float | None
     val_loss: float | None
     best_val_loss: float | None
-    best_epoch: int
+    best_epoch: int = Field(description="the fitting model's best epoch so far")
     learning_rate: float
     elapsed_seconds: float
     eta_seconds: float | None = Field(description="at the current pace, if every epoch runs")
 
 
 class EpochRead(ReadSchema):
-    """One epoch of the loss history (model scale)."""
+    """One epoch of one model of the loss history (model scale)."""
 
-    epoch: int
+    member: int = Field(1, description="the model of the ensemble, 1 to its size")
+    epoch: int = Field(description="of that model")
     train_loss: float | None
     val_loss: float | None
     learning_rate: float
@@ -59,7 +63,7 @@ class JobSummary(ReadSchema):
     worker: str | None = Field(description="host:pid of the process that last took the job")
     attempts: int = Field(description="times a worker took the job (a lost worker's job re-runs)")
     progress: ProgressRead | None
-    metrics: AnyMetrics | None
+    metrics: MetricsRead | None
     model: ModelRef | None
     error: str | None = Field(description="why a job failed, in words a user can act on")
 
@@ -85,6 +89,8 @@ class JobRead(JobSummary):
                     "worker": "gpu-host-1:4121",
                     "attempts": 1,
                     "progress": {
+                        "member": 1,
+                        "members": 1,
                         "epoch": 11,
                         "epochs": 100,
                         "fraction": 0.11,
@@ -102,6 +108,7 @@ class JobRead(JobSummary):
                     "spec": {"model_name": "my-sine", "data": {"function": "sin"}},
                     "history": [
                         {
+                            "member": 1,
                             "epoch": 1,
                             "train_loss": 4.1e-05,
                             "val_loss": 2.2e-06,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from app.core.errors import InvalidInput
@@ -15,9 +17,10 @@ from app.datasets import (
     to_matrix,
 )
 from app.jobs.spec import DatasetData, DataSource, FunctionData, InlineData
+from app.ml.feasibility import SeriesLength
 from app.ml.functions import CATALOG, FunctionParamError, generate, resolve_params
+from app.ml.prepare import Panel
 from app.ml.season import detect_season
-from app.ml.train import PanelLayout
 
 
 def resolve_function(data: FunctionData) -> FunctionData:
@@ -54,11 +57,14 @@ def data_shape(
 
 def series_lengths(
     *, datasets: DatasetRepository, data: FunctionData | DatasetData
-) -> list[tuple[str, int]] | None:
-    """(id, rows) of each series of a many-series dataset; None for one series."""
+) -> list[SeriesLength]:
+    """(id, rows) of each series of a resolved source, without loading its values; the one
+    series of unnamed data (a function, a plain dataset) has no id."""
+    rows, _ = data_shape(datasets=datasets, data=data)
     if isinstance(data, FunctionData):
-        return None
-    return datasets.series_lengths(data.dataset_id)
+        return [(None, rows)]
+    named = datasets.series_lengths(data.dataset_id)
+    return [(None, rows)] if named is None else list(named)
 
 
 def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSeries:
@@ -72,14 +78,22 @@ def load_series(*, datasets: DatasetRepository, data: DataSource) -> LoadedSerie
     raise InvalidInput("inline values are stored as a dataset at submission", field="data")
 
 
-def panel_layout(loaded: LoadedSeries) -> PanelLayout | None:
-    """How a many-series dataset's rows divide into series (None: one series)."""
+def panel_of(loaded: LoadedSeries, season: int) -> Panel:
+    """A job's series as the panel `ml` trains on (unnamed data: one series without an id)."""
     if loaded.series is None:
-        return None
-    return PanelLayout(
-        ids=tuple(part.id for part in loaded.series),
-        lengths=tuple(part.rows for part in loaded.series),
+        return Panel.of_series(loaded.values, season)
+    return Panel(
+        loaded.values,
+        tuple(part.rows for part in loaded.series),
+        tuple(part.id for part in loaded.series),
+        season,
     )
+
+
+def time_axes(loaded: LoadedSeries) -> list[dict[str, Any] | None]:
+    """Each series' time axis as a checkpoint keeps it (None: a series without one)."""
+    axes = [loaded.time_axis] if loaded.series is None else [p.time_axis for p in loaded.series]
+    return [None if axis is None else axis.to_json() for axis in axes]
 
 
 def season_of(loaded: LoadedSeries, given: int | None) -> int:

@@ -11,12 +11,12 @@ from app.core.bounds import narrowed
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
 from app.datasets import Limits, bounded_columns, bounded_rows
 from app.ml.backtest import MAX_FOLDS
+from app.ml.config import OptimizerName, TrainConfig
 from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
-from app.ml.model import MAX_ENSEMBLE, LSTMConfig
-from app.ml.train import OptimizerName, TrainConfig
+from app.ml.model import MAX_ENSEMBLE, CellKind, ModelConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
 
@@ -78,35 +78,33 @@ def _ml(config: type[Any], name: str, **bounds: Any) -> Any:
 
 
 class WindowSpec(Schema):
-    """`lookback` past rows predict the next `horizon` rows at once."""
+    """`lookback` past rows predict the next `horizon` rows at once (fields of the model's
+    config, with their bounds)."""
 
-    lookback: int = _ml(LSTMConfig, "lookback", ge=1, le=10_000)
-    horizon: int = _ml(LSTMConfig, "horizon", ge=1, le=1000)
-    patch: int = _ml(LSTMConfig, "patch", ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _whole_patches(self) -> WindowSpec:
-        if self.lookback % self.patch:
-            raise ValueError(f"lookback {self.lookback} must be a multiple of patch {self.patch}")
-        return self
+    lookback: int = _ml(ModelConfig, "lookback", ge=1, le=10_000)
+    horizon: int = _ml(ModelConfig, "horizon", ge=1, le=1000)
+    patch: int = _ml(ModelConfig, "patch", ge=1, le=1000)
 
 
 class ArchitectureSpec(Schema):
-    """Stacked LSTM, optional dense layers, linear head."""
+    """Stacked recurrent layers, optional dense layers, linear head (fields of the model's
+    config, with their bounds)."""
 
-    hidden_size: int = _ml(LSTMConfig, "hidden_size", ge=1, le=1024)
-    num_layers: int = _ml(LSTMConfig, "num_layers", ge=1, le=8)
-    dropout: float = _ml(LSTMConfig, "dropout", ge=0.0, le=0.9)
+    cell: CellKind = _ml(ModelConfig, "cell")
+    hidden_size: int = _ml(ModelConfig, "hidden_size", ge=1, le=1024)
+    num_layers: int = _ml(ModelConfig, "num_layers", ge=1, le=8)
+    dropout: float = _ml(ModelConfig, "dropout", ge=0.0, le=0.9)
     dense_layers: list[Annotated[int, Field(ge=1, le=1024)]] = _ml(
-        LSTMConfig, "dense_layers", max_length=4
+        ModelConfig, "dense_layers", max_length=4
     )
-    residual: bool = _ml(LSTMConfig, "residual")
-    highway: bool = _ml(LSTMConfig, "highway")
-    instance_norm: bool = _ml(LSTMConfig, "instance_norm")
+    residual: bool = _ml(ModelConfig, "residual")
+    highway: bool = _ml(ModelConfig, "highway")
+    instance_norm: bool = _ml(ModelConfig, "instance_norm")
 
 
 class TrainingSpec(Schema):
-    """Optimisation, early stopping, scaling and the chronological split."""
+    """Optimisation, early stopping, scaling, the chronological split and the ensemble: the
+    fields of `app.ml.config.TrainConfig` (but its time limit, a setting), with their bounds."""
 
     epochs: int = _ml(TrainConfig, "epochs", ge=1, le=5000)
     batch_size: int = _ml(TrainConfig, "batch_size", ge=1, le=8192)
@@ -124,9 +122,9 @@ class TrainingSpec(Schema):
     interval_steps: int = _ml(TrainConfig, "interval_steps", ge=1, le=10_000)
     seed: int = _ml(TrainConfig, "seed", ge=0, le=2**32 - 1)
     scaling: ScalingKind = _ml(TrainConfig, "scaling")
-    validation_fraction: float = _ml(TrainConfig, "val_fraction", gt=0.0, le=0.5)
+    validation_fraction: float = _ml(TrainConfig, "validation_fraction", gt=0.0, le=0.5)
     test_fraction: float = _ml(TrainConfig, "test_fraction", gt=0.0, le=0.5)
-    validation_rows: int | None = _ml(TrainConfig, "val_rows", ge=1, le=1_000_000)
+    validation_rows: int | None = _ml(TrainConfig, "validation_rows", ge=1, le=1_000_000)
     test_rows: int | None = _ml(TrainConfig, "test_rows", ge=1, le=1_000_000)
     min_steps: int = _ml(TrainConfig, "min_steps", ge=0, le=1_000_000)
     ensemble: int = _ml(TrainConfig, "ensemble", ge=1, le=MAX_ENSEMBLE)
@@ -226,3 +224,19 @@ class JobSpec(TrainRequest):
     filled in, or a dataset (inline values are stored as one when the job is submitted)."""
 
     data: FunctionData | DatasetData
+
+
+SECTIONS: dict[str, type[Schema]] = {
+    "window": WindowSpec,
+    "architecture": ArchitectureSpec,
+    "training": TrainingSpec,
+}
+
+
+def request_field(name: str) -> str:
+    """Where a field of the `ml` configs sits in the request (`lookback` -> window.lookback);
+    `name` itself for one that is no section's."""
+    return next(
+        (f"{section}.{name}" for section, spec in SECTIONS.items() if name in spec.model_fields),
+        name,
+    )

@@ -12,24 +12,37 @@ from app.jobs import auto, sources
 from app.jobs.configs import ml_configs
 from app.jobs.executors import JobRunner
 from app.jobs.repository import JobRepository
-from app.jobs.spec import DatasetData, FunctionData, TrainRequest
+from app.jobs.spec import DatasetData, FunctionData, TrainRequest, request_field
 from app.jobs.table import JobRow, JobStatus
+from app.ml.config import TrainConfig
 from app.ml.cost import training_bytes
-from app.ml.data import Split, split_problems, window_starts
 from app.ml.device import DeviceUnavailable, resolve_device
-from app.ml.forecast import state_rollout_possible
-from app.ml.model import LSTMConfig
+from app.ml.feasibility import problems
+from app.ml.model import ModelConfig
+from app.ml.problems import Infeasible, Problem
 from app.ml.roles import ColumnRoles, UnknownColumns
-from app.ml.sequences import SEQUENCE_NEEDS, sequence_span, sequences_too_long
-from app.ml.train import (
-    DESEASONALISE_NEEDS,
-    STATEFUL_NEEDS,
-    TrainConfig,
-    deseasonalise_possible,
-    member_lookbacks,
-    split_of,
-    stateful_possible,
-)
+
+
+def _refusal(problem: Problem) -> InvalidInput:
+    """The 422 of a problem: its message, at the request's field."""
+    return InvalidInput(problem.message, field=request_field(problem.field), code=problem.code)
+
+
+def _configs(
+    request: TrainRequest, columns: list[str], settings: Settings
+) -> tuple[ModelConfig, TrainConfig, ColumnRoles]:
+    """The request's `ml` configs for data with these `columns`; 422 unless `inputs` and
+    `targets` name columns of the data and the model config can be built."""
+    try:
+        return ml_configs(request, columns, settings)
+    except UnknownColumns as exc:
+        raise InvalidInput(
+            f"{exc.unknown} are not columns of the data; it has {columns}",
+            field=exc.role,
+            code="unknown_column",
+        ) from None
+    except Infeasible as exc:
+        raise _refusal(exc.problem) from None
 
 
 def _check_trainable(
@@ -39,21 +52,25 @@ def _check_trainable(
     datasets: DatasetRepository,
     settings: Settings,
 ) -> None:
-    """422 unless the spec can train: device (where jobs run on this host), series length,
-    split, memory. A queue's workers check their own device when they take the job."""
+    """422 unless the spec can train: device (where jobs run on this host), columns, the `ml`
+    feasibility rules on every series, memory. A queue's workers check their own device when
+    they take the job."""
     if settings.broker_url is None:
         try:
             resolve_device(request.device)
         except DeviceUnavailable as exc:
             raise InvalidInput(str(exc), field="device", code="device_unavailable") from None
     rows, columns = sources.data_shape(datasets=datasets, data=data)
-    model_config, train_config = _check_roles(request, columns, settings)
+    model_config, train_config, roles = _configs(request, columns, settings)
     if rows > settings.max_dataset_rows:
         raise InvalidInput(
             f"{rows} rows; at most {settings.max_dataset_rows} are allowed", field="data"
         )
-    lengths = sources.series_lengths(datasets=datasets, data=data)
-    train_rows = _check_splits(request, model_config, train_config, rows, lengths)
+    series = sources.series_lengths(datasets=datasets, data=data)
+    found = problems(model_config, train_config, roles, series)
+    if found:
+        raise _refusal(found[0])
+    train_rows = max(train_config.split(length).train for _, length in series)
     batch_bytes = training_bytes(model_config, train_config, train_rows, len(columns))
     if batch_bytes > settings.max_train_memory_mb * 2**20:
         raise InvalidInput(
@@ -64,56 +81,6 @@ def _check_trainable(
             field="training.batch_size",
             code="job_too_large",
         )
-
-
-def _check_splits(
-    request: TrainRequest,
-    model_config: LSTMConfig,
-    config: TrainConfig,
-    rows: int,
-    lengths: list[tuple[str, int]] | None,
-) -> int:
-    """422 unless the series of `rows` rows (every series of `lengths`, when there are many,
-    each named) splits into training, validation and test parts that each hold a window; the
-    most training rows of a series."""
-    window, training = request.window, request.training
-    if lengths is not None and training.stateful:
-        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
-    most = 0
-    for series_id, length in lengths or [("", rows)]:
-        split = split_of(config, length)
-        problems = split_problems(length, split, window.lookback, window.horizon)
-        if problems:
-            named = "" if lengths is None else f"series {series_id!r} ({length} rows): "
-            raise InvalidInput(
-                named + "; ".join(problems), field="window.lookback", code="series_too_short"
-            )
-        if training.sequence_steps and not _holds_sequences(model_config, config, split):
-            named = "" if lengths is None else f"series {series_id!r} ({length} rows): "
-            span = sequence_span(model_config, config.sequence_steps)
-            raise InvalidInput(
-                named + sequences_too_long(config.sequence_steps, model_config.lookback, span),
-                field="training.sequence_steps",
-                code="series_too_short",
-            )
-        if training.folds > split.test:
-            named = "" if lengths is None else f"series {series_id!r}: "
-            raise InvalidInput(
-                f"{named}{training.folds} backtest folds need as many test rows; the test part "
-                f"has {split.test}: raise training.test_rows or use fewer folds",
-                field="training.folds",
-            )
-        most = max(most, split.train)
-    return most
-
-
-def _holds_sequences(model_config: LSTMConfig, config: TrainConfig, split: Split) -> bool:
-    """Whether the training and validation parts of `split` each hold a training sequence."""
-    lookback, span = model_config.lookback, sequence_span(model_config, config.sequence_steps)
-    return bool(
-        window_starts(0, split.train, lookback, span).size
-        and window_starts(split.val_start, split.test_start, lookback, span).size
-    )
 
 
 def submit_training(
@@ -185,44 +152,3 @@ def cancel_job(*, jobs: JobRepository, job_id: str) -> JobRow:
     if JobStatus(row.status).finished and row.status != JobStatus.CANCELLED:
         raise Conflict(f"job {job_id!r} already {row.status}", field="job_id", code="job_finished")
     return row
-
-
-def _check_roles(
-    request: TrainRequest, columns: list[str], settings: Settings
-) -> tuple[LSTMConfig, TrainConfig]:
-    """422 unless `inputs` and `targets` name columns of the data, in a usable combination;
-    the request's model and fit configs for data with these `columns`."""
-    try:
-        roles = ColumnRoles.named(columns, request.inputs, request.targets)
-    except UnknownColumns as exc:
-        raise InvalidInput(
-            f"{exc.unknown} are not columns of the data; it has {columns}",
-            field=exc.role,
-            code="unknown_column",
-        ) from None
-    window, arch = request.window, request.architecture
-    if arch.instance_norm and window.lookback < 2:
-        raise InvalidInput(
-            "instance normalisation needs a lookback of at least 2 rows (a single row "
-            "normalises to zero)",
-            field="architecture.instance_norm",
-        )
-    if arch.instance_norm and not roles.residual_possible:
-        raise InvalidInput(
-            "instance normalisation needs every target among the inputs",
-            field="architecture.instance_norm",
-        )
-    model_config, train_config, _ = ml_configs(request, columns, settings)
-    if request.training.stateful and not stateful_possible(model_config):
-        raise InvalidInput(STATEFUL_NEEDS, field="training.stateful")
-    if request.training.sequence_steps and (
-        request.training.stateful or not state_rollout_possible(model_config)
-    ):
-        raise InvalidInput(SEQUENCE_NEEDS, field="training.sequence_steps")
-    try:
-        member_lookbacks(train_config, model_config)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="training.ensemble_lookbacks") from None
-    if request.training.deseasonalise and not deseasonalise_possible(roles):
-        raise InvalidInput(DESEASONALISE_NEEDS, field="training.deseasonalise")
-    return model_config, train_config

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.ml.budget import Budget
-from app.ml.panel_assess import PanelFitted, scaled_rollouts, scores_from, summarise
+from app.ml.fitted import Fitted, scaled_rollouts, scores_from, summarise
 
 MAX_FOLDS = 20
 
@@ -27,12 +27,10 @@ def fold_plan(test_rows: int, folds: int, wanted_steps: int) -> tuple[int, int]:
     return steps, stride
 
 
-def backtest(
-    fitted: PanelFitted, folds: int, wanted_steps: int, season: int, budget: Budget
-) -> dict[str, object]:
+def backtest(fitted: Fitted, folds: int, wanted_steps: int, budget: Budget) -> dict[str, object]:
     """Per-fold means over series of the model's scores and both baselines' (fewer folds when
     the budget ran out): {"folds", "steps", "stride", "per_fold": [...]}."""
-    segments = fitted.segments
+    segments = fitted.data.segments
     shortest = min(segment.split.test for segment in segments)
     steps, stride = fold_plan(shortest, folds, min(wanted_steps, fitted.max_steps()))
     # From the end: the fold's first forecast row is `from_end` rows before each series' end.
@@ -46,7 +44,7 @@ def backtest(
         if first + len(segments) > len(scaled):  # the budget ran out before this fold
             break
         scores = [
-            scores_from(fitted, number, s.split.rows - back, scaled[first + number], season)
+            scores_from(fitted, number, s.split.rows - back, scaled[first + number])
             for number, s in enumerate(segments)
         ]
         per_fold.append({"fold": fold + 1, "rows_from_end": back, **summarise(scores)})

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.ml.model import LSTMConfig
+from app.ml.config import TrainConfig
+from app.ml.model import CELLS, ModelConfig
 from app.ml.sequences import sequence_span
-from app.ml.train import TrainConfig
 
-# Floats kept per batch element, time step, hidden unit and layer while training an LSTM:
-# gates, cell and hidden states and their gradients, rounded up.
+# Floats kept per batch element, time step, hidden unit and layer while training the recurrent
+# layers:
+# gates, cell and hidden states and their gradients, rounded up (a GRU keeps fewer).
 ACTIVATION_FLOATS = 16
 
 
@@ -29,16 +30,15 @@ class Matrix:
     uses: int = 1
 
 
-def matrices(config: LSTMConfig) -> list[Matrix]:
-    """The weight matrices of `LSTMForecaster(config)`, in the order a call applies them."""
+def matrices(config: ModelConfig) -> list[Matrix]:
+    """The weight matrices of `RecurrentForecaster(config)`, in the order a call applies them."""
     hidden, outputs = config.hidden_size, config.horizon * config.n_outputs
+    gates = CELLS[config.cell].gates * hidden  # rows of the recurrent weights: 4H LSTM, 3H GRU
     found, width = [], config.n_features * config.patch
     for _ in range(config.num_layers):
-        # The 4 gates' input and recurrent weights, [4H, width] and [4H, H], as one matrix over
-        # [x, h]; two bias vectors (b_ih, b_hh); applied once per LSTM step (lookback / patch).
-        found.append(
-            Matrix(4 * hidden, width + hidden, 8 * hidden, config.lookback // config.patch)
-        )
+        # The gates' input and recurrent weights, [G, width] and [G, H], as one matrix over
+        # [x, h]; two bias vectors (b_ih, b_hh); applied once per step (lookback / patch).
+        found.append(Matrix(gates, width + hidden, 2 * gates, config.lookback // config.patch))
         width = hidden
     for size in config.dense_layers:
         found.append(Matrix(size, width, size))
@@ -49,25 +49,25 @@ def matrices(config: LSTMConfig) -> list[Matrix]:
     return found
 
 
-def weight_count(config: LSTMConfig) -> int:
-    """Parameters of `LSTMForecaster(config)`: weights and biases."""
+def weight_count(config: ModelConfig) -> int:
+    """Parameters of `RecurrentForecaster(config)`: weights and biases."""
     return sum(m.rows * m.cols + m.biases for m in matrices(config))
 
 
-def call_flops(config: LSTMConfig) -> int:
+def call_flops(config: ModelConfig) -> int:
     """Floating-point operations of one model call on one window: a multiply and an add per
     weight and use (biases and gate nonlinearities are left out: they are a small share)."""
     return sum(2 * m.rows * m.cols * m.uses for m in matrices(config))
 
 
-def rollout_flops(config: LSTMConfig, contexts: int, steps: int) -> float:
+def rollout_flops(config: ModelConfig, contexts: int, steps: int) -> float:
     """Floating-point operations of a window rollout (the costlier mode) of `steps` steps from
     each of `contexts` contexts: one model call per `horizon` steps."""
     calls = -(-steps // config.horizon)  # ceil
     return float(contexts * calls * call_flops(config))
 
 
-def training_bytes(config: LSTMConfig, train: TrainConfig, train_rows: int, n_columns: int) -> int:
+def training_bytes(config: ModelConfig, train: TrainConfig, train_rows: int, n_columns: int) -> int:
     """A generous estimate of a training run's memory on a series of `n_columns` columns with
     `train_rows` training rows: one batch's activations and windows, and 4 copies of the
     weights (the weights, their gradients and Adam's two moments)."""

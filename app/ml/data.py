@@ -162,8 +162,13 @@ class Segment:
         """One past the segment's last row."""
         return self.offset + self.split.rows
 
-    def starts(self, part: SplitPart, lookback: int, horizon: int) -> np.ndarray:
-        """Window starts (indices into the concatenated values) whose targets lie in `part`."""
+    @property
+    def train_end(self) -> int:
+        """One past the segment's last training row."""
+        return self.offset + self.split.train
+
+    def bounds(self, part: SplitPart) -> tuple[int, int]:
+        """[begin, end) of `part`'s rows, as indices into the concatenated values."""
         split = self.split
         begin, stop = {
             "train": (0, split.train),
@@ -171,7 +176,14 @@ class Segment:
             "test": (split.test_start, split.rows),
             "all": (0, split.rows),
         }[part]
-        return self.offset + window_starts(begin, stop, lookback, horizon)
+        return self.offset + begin, self.offset + stop
+
+    def starts(self, part: SplitPart, lookback: int, horizon: int) -> np.ndarray:
+        """Window starts (indices into the concatenated values) whose targets lie in `part`;
+        a window's lookback may reach back before the part, inside the series."""
+        begin, stop = self.bounds(part)
+        return self.offset + window_starts(begin - self.offset, stop - self.offset, lookback,
+                                           horizon)  # fmt: skip
 
 
 SplitPart = Literal["train", "val", "test", "all"]
@@ -204,23 +216,6 @@ def window_starts(start: int, stop: int, lookback: int, horizon: int) -> np.ndar
     first = max(start, lookback)
     last = stop - horizon  # inclusive
     return np.arange(first, last + 1) if last >= first else np.zeros(0, dtype=np.int64)
-
-
-def split_problems(rows: int, split: Split, lookback: int, horizon: int) -> list[str]:
-    """Why a series of `rows` rows cannot be trained and tested with this window; [] if it can."""
-    need = {
-        "training": window_starts(0, split.train, lookback, horizon).size,
-        "validation": window_starts(split.val_start, split.test_start, lookback, horizon).size,
-        "test": window_starts(split.test_start, rows, lookback, horizon).size,
-    }
-    return [
-        f"the {name} split ({count_rows} rows) holds no window of lookback {lookback} + horizon "
-        f"{horizon}; use more points, a smaller window or a larger {name} fraction"
-        for (name, windows), count_rows in zip(
-            need.items(), (split.train, split.val, split.test), strict=True
-        )
-        if windows == 0
-    ]
 
 
 def gather_windows(

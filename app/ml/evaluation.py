@@ -40,12 +40,6 @@ def naive_windows(series: np.ndarray, starts: np.ndarray, horizon: int) -> np.nd
     return np.repeat(last[:, None, :], horizon, axis=1)  # [N, 1, F] -> [N, H, F]
 
 
-def with_mase(model: dict[str, float], naive: dict[str, float]) -> dict[str, float | None]:
-    """`model`'s errors plus MASE: its MAE over the naive forecast's MAE on the same targets."""
-    scale = naive["mae"]
-    return {**model, "mase": model["mae"] / scale if scale > 0 else None}
-
-
 def smape(predicted: np.ndarray, actual: np.ndarray) -> float:
     """The M3 competition's sMAPE in percent, 200·|A−F|/(|A|+|F|) averaged (0 where both are 0)."""
     denominator = np.abs(actual) + np.abs(predicted)

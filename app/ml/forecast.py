@@ -3,10 +3,11 @@
 Two ways to continue past the context, both batched (one tensor pass per model call):
 - "window": re-run the model on the last `lookback` rows every call. This is exactly what a model
   trained on fixed windows from a zero state has seen; it costs ceil(steps / horizon) calls over
-  `lookback` LSTM steps each.
-- "state": run the context once, then feed only the new predictions while carrying (h, c). It costs
-  `steps` LSTM steps in all, but past `lookback` steps the state is in a regime a window-trained
-  model never saw, so it is only right for a model whose validation rollout says so.
+  `lookback` recurrent steps each.
+- "state": run the context once, then feed only the new predictions while carrying the recurrent
+  state ((h, c) of an LSTM, h of a GRU). It costs `steps` recurrent steps in all, but past
+  `lookback` steps the state is in a regime a window-trained model never saw, so it is only
+  right for a model whose validation rollout says so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from app.ml.data import Scaling
 from app.ml.fused import Cells, FusedForecaster, columns
-from app.ml.model import INSTANCE_NORM_FLOOR, EnsembleForecaster, Forecaster, LSTMConfig
+from app.ml.model import INSTANCE_NORM_FLOOR, EnsembleForecaster, Forecaster, ModelConfig
 
 RolloutMode = Literal["window", "state"]
 # Most rows (windows under way x contexts) one wavefront step batches. Measured on the bundled
@@ -28,9 +29,9 @@ RolloutMode = Literal["window", "state"]
 WAVEFRONT_ROWS = 192
 
 
-def state_rollout_possible(config: LSTMConfig) -> bool:
-    """Whether carrying (h, c) can continue this model: not when each window is normalised on
-    its own, nor when the predicted chunk cannot be cut into whole patches."""
+def state_rollout_possible(config: ModelConfig) -> bool:
+    """Whether carrying the recurrent state can continue this model: not when each window is
+    normalised on its own, nor when the predicted chunk cannot be cut into whole patches."""
     return (
         config.roles.state_rollout_possible
         and not config.instance_norm
@@ -89,8 +90,11 @@ def rollout(
 
 def fuse(model: Forecaster) -> FusedForecaster | None:
     """The weights of `model` stacked for the step loop; None for an ensemble whose members
-    read windows of different lengths, which share no step loop (each reads its own)."""
+    read windows of different lengths, which share no step loop (each reads its own), or for
+    a cell whose arithmetic the step loop does not know: those roll out by their own forward."""
     if isinstance(model, EnsembleForecaster) and len(set(model.lookbacks)) > 1:
+        return None
+    if not FusedForecaster.serves(model.config):
         return None
     return FusedForecaster.of(model)
 
@@ -102,10 +106,12 @@ def _state_rollout(
     keep_going: Callable[[], bool] | None,
     fused: FusedForecaster | None,
 ) -> torch.Tensor:
-    """Run the context once, then feed back each predicted chunk carrying (h, c):
+    """Run the context once, then feed back each predicted chunk carrying the state:
     [B, calls * H, F] (fewer whole chunks when `keep_going` ended it)."""
     if fused is None:
-        fused = FusedForecaster.of(model)
+        fused = fuse(model)
+    if fused is None:
+        return _module_state_rollout(model, context, calls, keep_going)
     config = fused.config
     batch, width = context.shape[0], config.patch * config.n_features
     cells = Cells(fused, batch, context)
@@ -131,6 +137,20 @@ def _state_rollout(
     return out.view(-1, config.n_outputs, batch).permute(2, 0, 1)
 
 
+def _module_state_rollout(
+    model: Forecaster, context: torch.Tensor, calls: int, keep_going: Callable[[], bool] | None
+) -> torch.Tensor:
+    """`_state_rollout` by the model's own forward, for a model the step loop cannot serve."""
+    chunks: list[torch.Tensor] = []
+    rows, state = context, None
+    for call in range(calls):
+        if call and keep_going is not None and not keep_going():
+            break
+        rows, state = model(rows, state)  # the next chunk [B, H, F], fed back
+        chunks.append(rows)
+    return torch.cat(chunks, 1)
+
+
 def _normalise(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Instance norm's (center, spread) [1, F, B] of rows [T, F, B] (the model's own steps)."""
     center = rows.mean(dim=0, keepdim=True)
@@ -143,7 +163,7 @@ class _Window:
     covariates given, predicted columns filled in as each call makes them)."""
 
     def __init__(
-        self, config: LSTMConfig, context: torch.Tensor, calls: int, future: torch.Tensor | None
+        self, config: ModelConfig, context: torch.Tensor, calls: int, future: torch.Tensor | None
     ) -> None:
         self.config = config
         batch, _, width = context.shape
@@ -208,8 +228,8 @@ def _window_rollout(
     return window.predicted
 
 
-def _overlapping_windows(config: LSTMConfig) -> int:
-    """How many windows of a window rollout can be under way at one LSTM step (1: run them
+def _overlapping_windows(config: ModelConfig) -> int:
+    """How many windows of a window rollout can be under way at one recurrent step (1: run them
     one after another). Windows overlap when a chunk is shorter than the window, and can
     share steps when every window starts on a patch boundary and is not normalised on its
     own (instance norm needs a whole window before its first step)."""
@@ -223,7 +243,7 @@ def _wavefront(
     fused: FusedForecaster, window: _Window, calls: int, keep_going: Callable[[], bool] | None
 ) -> torch.Tensor:
     """The window rollout as one pass over the rows: every window under way reads the same
-    next patch, so their LSTM steps run as one batch (K windows, each from its own zero
+    next patch, so their recurrent steps run as one batch (K windows, each from its own zero
     state at its own start), and a window ends exactly when the rows it predicts are next.
     Sequential steps: about (lookback + steps) / patch instead of steps / horizon windows of
     lookback / patch steps each; the arithmetic is the same."""
@@ -250,6 +270,10 @@ def _wavefront(
     return window.predicted
 
 
+# Rolls model-scale contexts [B, lookback, F] out `steps` rows: [B, <= steps, O] model scale.
+Roll = Callable[[torch.Tensor, int, Callable[[], bool] | None], torch.Tensor]
+
+
 def forecast(
     model: Forecaster,
     scalers: tuple[Scaling, Scaling],
@@ -260,20 +284,25 @@ def forecast(
     future: np.ndarray | None = None,
     keep_going: Callable[[], bool] | None = None,
     fused: FusedForecaster | None = None,
+    roll: Roll | None = None,
 ) -> np.ndarray:
     """contexts: [B, >= lookback, F] input rows, original scale (future: [B, >= steps, F] rows
     ahead, for a model with known covariates) -> [B, steps, O] predicted rows, original scale
     (fewer steps when `keep_going`, asked between model calls, ended the rollout).
 
     `scalers` are the (input, output) column scalers: one for every context, or a stack of
-    one per context (each series of a global model keeps its own). The one place where a
-    forecast is scaled in and out.
+    one per context (each series of a global model keeps its own). `roll` rolls the scaled
+    contexts out instead of `rollout` (a batcher's, sharing one rollout between forecasts; not
+    for a model with known covariates). The one place where a forecast is scaled in and out.
     """
     scale_in, scale_out = scalers
     tail = contexts[:, -model.config.lookback :]  # [B, lookback, F]
     scaled = torch.as_tensor(scale_in.transform(tail), dtype=torch.float32, device=device)
-    ahead = None
-    if future is not None:
-        ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
-    out = rollout(model, scaled, steps, mode, ahead, keep_going, fused)  # [B, steps, O]
+    if roll is not None and future is None:
+        out = roll(scaled, steps, keep_going)
+    else:
+        ahead = None
+        if future is not None:
+            ahead = torch.as_tensor(scale_in.transform(future), dtype=torch.float32, device=device)
+        out = rollout(model, scaled, steps, mode, ahead, keep_going, fused)  # [B, steps, O]
     return scale_out.inverse(out.double().cpu().numpy())

@@ -69,7 +69,7 @@ class ColumnRoles:
 
     @classmethod
     def of_model(cls, n_features: int, target_inputs: Sequence[int]) -> ColumnRoles:
-        """The roles a model config records (`LSTMConfig.target_inputs`), in the model's own
+        """The roles a model config records (`ModelConfig.target_inputs`), in the model's own
         columns: its `n_features` inputs first, then one column per target that is not one."""
         inputs = tuple(range(n_features))
         if not target_inputs:
@@ -91,7 +91,7 @@ class ColumnRoles:
 
     @property
     def target_inputs(self) -> tuple[int, ...]:
-        """What `LSTMConfig.target_inputs` stores: `target_input_positions`, or () when the
+        """What `ModelConfig.target_inputs` stores: `target_input_positions`, or () when the
         targets are the inputs (an autoregressive model)."""
         if self.inputs == self.targets:
             return ()

@@ -1,9 +1,9 @@
-"""Sequence training: the LSTM carries its state past the window and is scored after every step.
+"""Sequence training: the model carries its state past the window, scored after every step.
 
 A model trained only on windows from a zero state has never seen the (h, c) a state rollout
 carries past its window, so its state rollout drifts. Scored after every patch of a longer run
 (as DeepAR and Darts' RNNModel train), the carried state is what it learned from, and the cheap
-state rollout (one LSTM step per patch) continues it as well as re-reading windows would. The
+state rollout (one recurrent step per patch) continues it as well as re-reading windows would. The
 first scored output is the window's own, so the window rollout stays trained too.
 """
 
@@ -12,35 +12,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 from app.ml.roles import ColumnRoles
 
 EVAL_BATCH = 256  # sequences scored at once when measuring a loss without gradients
 
-SEQUENCE_NEEDS = (
-    "sequence training carries the LSTM state past the window, as a state rollout does: it "
-    "needs a horizon that is a multiple of the patch, no known covariates, and neither instance "
-    "normalisation nor the highway"
-)
 
-
-def sequence_span(config: LSTMConfig, steps: int) -> int:
+def sequence_span(config: ModelConfig, steps: int) -> int:
     """Rows a sequence of `steps` scored steps predicts past its window: the last step's
     horizon begins (steps - 1) patches after the first's."""
     return (steps - 1) * config.patch + config.horizon
 
 
-def sequences_too_long(steps: int, lookback: int, span: int) -> str:
-    """Why a series' training or validation part holds no sequence."""
-    return (
-        f"a sequence of {steps} steps reads {lookback} rows and predicts the {span} after them: "
-        "the training and validation parts must each hold one; use fewer sequence_steps, more "
-        "points or a larger validation part"
-    )
-
-
 def sequence_windows(
-    series: torch.Tensor, starts: torch.Tensor, config: LSTMConfig, steps: int, roles: ColumnRoles
+    series: torch.Tensor, starts: torch.Tensor, config: ModelConfig, steps: int, roles: ColumnRoles
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sequences whose first scored step predicts from row `starts` on: inputs
     [B, lookback + (steps - 1) * patch, F] and targets [B, steps, horizon, O], where step k's
@@ -53,7 +38,7 @@ def sequence_windows(
     return inputs, targets[..., list(roles.targets)]
 
 
-def scored_steps(model: LSTMForecaster, inputs: torch.Tensor) -> torch.Tensor:
+def scored_steps(model: RecurrentForecaster, inputs: torch.Tensor) -> torch.Tensor:
     """The model's predictions after the window and every patch past it: inputs from
     `sequence_windows` -> [B, steps, horizon, O]."""
     predicted, _ = model.next_steps(inputs)
@@ -62,7 +47,7 @@ def scored_steps(model: LSTMForecaster, inputs: torch.Tensor) -> torch.Tensor:
 
 
 def sequence_loss(
-    model: LSTMForecaster, inputs: torch.Tensor, targets: torch.Tensor
+    model: RecurrentForecaster, inputs: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
     """MSE over every scored step of every sequence."""
     return nn.functional.mse_loss(scored_steps(model, inputs), targets)
@@ -70,7 +55,7 @@ def sequence_loss(
 
 @torch.no_grad()
 def mean_sequence_loss(
-    model: LSTMForecaster,
+    model: RecurrentForecaster,
     series: torch.Tensor,
     starts: torch.Tensor,
     steps: int,

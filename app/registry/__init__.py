@@ -4,6 +4,6 @@ The public face below is what other domains use; everything else is this package
 """
 
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.schemas import AnyMetrics, MetricsRead, PanelMetricsRead
+from app.registry.metrics_view import MetricsRead
 
-__all__ = ["AnyMetrics", "CheckpointStore", "MetricsRead", "PanelMetricsRead"]
+__all__ = ["CheckpointStore", "MetricsRead"]

@@ -1,7 +1,9 @@
 """Dynamic batching: concurrent forecasts of one loaded version run as one batched rollout.
 
 A rollout of one context costs nearly what a rollout of dozens does (per-step overhead, not
-arithmetic, dominates), so forecasts that wait anyway are better served together. A forecast
+arithmetic, dominates), so forecasts that wait anyway are better served together. The batcher
+rolls out contexts already on the model's scale (each forecast scales its own in and out), so
+forecasts of any series share a rollout. A forecast
 that finds its model version idle runs at once, alone: a lone request is never held. Those
 that arrive while a rollout of the same version and horizon is under way queue, and the first
 of them, when that rollout ends, runs everyone queued by then (after a short gathering window,
@@ -17,9 +19,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
+import torch
 
 from app.ml.checkpoints import Checkpoint
+from app.ml.forecast import rollout
 
 Key = tuple[Checkpoint, int]  # (the loaded checkpoint, compared by identity; steps)
 
@@ -29,10 +32,10 @@ class _Ask:
     """One forecast's part of a batch: its contexts, and what its rollout gave."""
 
     checkpoint: Checkpoint
-    contexts: np.ndarray  # [b, lookback, F], original scale
+    contexts: torch.Tensor  # [b, lookback, F], model scale, on the checkpoint's device
     keep_going: Callable[[], bool] | None
     done: bool = False
-    values: np.ndarray | None = None
+    values: torch.Tensor | None = None
     error: Exception | None = None
 
     def wanted(self) -> bool:
@@ -58,16 +61,16 @@ class RolloutBatcher:
         # forecasts in each rollout run, oldest first (the latest few: it is for looking at)
         self.batch_sizes: deque[int] = deque(maxlen=256)
 
-    def forecast(
+    def rollout(
         self,
         checkpoint: Checkpoint,
-        contexts: np.ndarray,
+        contexts: torch.Tensor,
         steps: int,
         keep_going: Callable[[], bool] | None = None,
-    ) -> np.ndarray:
-        """`checkpoint.forecast(contexts, steps)` with the training series' scalers, batched
-        with concurrent forecasts of the same version and horizon: [b, steps, O] (fewer steps
-        when every caller in its batch stopped waiting)."""
+    ) -> torch.Tensor:
+        """The checkpoint's rollout of model-scale `contexts` [b, lookback, F], batched with
+        concurrent rollouts of the same version and horizon: [b, steps, O] model scale (fewer
+        steps when every caller in its batch stopped waiting)."""
         ask, key = _Ask(checkpoint, contexts, keep_going), (checkpoint, steps)
         with self._changed:
             line = self._lines.setdefault(key, _Line())
@@ -121,23 +124,21 @@ class RolloutBatcher:
         for ask, still in zip(batch, wanted, strict=True):
             if not still:
                 outputs = checkpoint.model.config.n_outputs
-                ask.values = np.empty((len(ask.contexts), 0, outputs))
+                ask.values = ask.contexts.new_empty(len(ask.contexts), 0, outputs)
         batch = [ask for ask, still in zip(batch, wanted, strict=True) if still]
         if not batch:
             return
         try:
-            values = checkpoint.forecast(
-                np.concatenate([ask.contexts for ask in batch]),
+            values = _rolled(
+                checkpoint,
+                torch.cat([ask.contexts for ask in batch]),
                 steps,
-                checkpoint.device,
-                keep_going=lambda: any(ask.wanted() for ask in batch),
+                lambda: any(ask.wanted() for ask in batch),
             )
         except Exception:  # told apart below, forecast by forecast
             for ask in batch:
                 try:
-                    ask.values = checkpoint.forecast(
-                        ask.contexts, steps, checkpoint.device, keep_going=ask.keep_going
-                    )
+                    ask.values = _rolled(checkpoint, ask.contexts, steps, ask.keep_going)
                 except Exception as exc:  # handed to its own caller
                     ask.error = exc
             return
@@ -145,3 +146,16 @@ class RolloutBatcher:
         for ask in batch:
             ask.values = values[at : at + len(ask.contexts)]
             at += len(ask.contexts)
+
+
+def _rolled(
+    checkpoint: Checkpoint,
+    contexts: torch.Tensor,
+    steps: int,
+    keep_going: Callable[[], bool] | None,
+) -> torch.Tensor:
+    """The checkpoint's own rollout of model-scale contexts, in its rollout mode."""
+    return rollout(
+        checkpoint.model, contexts, steps, checkpoint.rollout_mode, None, keep_going,
+        checkpoint.fused,
+    )  # fmt: skip

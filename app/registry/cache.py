@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from app.core.errors import AppError, NotFound
-from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, CheckpointError, CheckpointMissing, load
+from app.ml.checkpoint_meta import CheckpointError, CheckpointMissing
+from app.ml.checkpoints import WEIGHTS_FILE, Checkpoint, load
 from app.registry.checkpoint_store import CheckpointStore
 
 

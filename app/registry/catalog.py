@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.core.errors import NotFound
-from app.ml.checkpoints import WEIGHTS_FILE, CheckpointError, read_meta
+from app.ml.checkpoint_meta import CheckpointError
+from app.ml.checkpoints import WEIGHTS_FILE, read_meta
 from app.registry.checkpoint_store import CheckpointStore
 from app.registry.schemas import ModelList, ModelRead, ModelSummary, VersionRead
 

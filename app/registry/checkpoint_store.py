@@ -20,7 +20,8 @@ from filelock import FileLock
 
 from app.core.errors import InvalidInput, NotFound
 from app.core.schemas import MODEL_NAME_PATTERN
-from app.ml.checkpoints import CheckpointError, CheckpointMeta, read_meta
+from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta
+from app.ml.checkpoints import read_meta
 
 _NAME = re.compile(MODEL_NAME_PATTERN)
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}$")  # ASCII only: str.isdigit() also accepts '²'

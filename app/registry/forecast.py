@@ -1,26 +1,29 @@
-"""Forecasts from saved checkpoints: the request checks, the rollout and the response."""
+"""Forecasts from saved checkpoints: the request checks around one `ml` forecast plan
+(`app.ml.serving`), and the response."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import orjson
 from pydantic import BaseModel
 
-from app.core.config import Settings
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
 from app.datasets import Limits, TimeAxis, to_matrix
-from app.ml.checkpoints import Checkpoint, Scalers, spread_ahead
+from app.ml import serving
+from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
 from app.ml.device import use_threads
-from app.ml.intervals import half_widths
+from app.ml.serving import Bounds, ContextNotScalable, ForecastPlan
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import (
     ForecastRequest,
     ForecastResponse,
@@ -55,22 +58,11 @@ def _context_matrix(rows: Rows, checkpoint: Checkpoint, field: str, label: str) 
     return matrix
 
 
-@dataclass(frozen=True)
-class Contexts:
-    """What a request rolls out: contexts [B, lookback, F] on the original scale, the scalers
-    that scale them in and out (None: the training series'), and, when they continue a global
-    model's own series, the ids of those series."""
-
-    values: np.ndarray
-    scalers: Scalers | None = None
-    series: list[int] | None = None  # positions of the series among the model's
-
-
 def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> list[int]:
     """Positions of the requested series among the model's (every one by default)."""
-    position = checkpoint.series_positions
     if request.series is None:
-        return list(range(len(position)))
+        return list(range(len(checkpoint.meta.series)))
+    position = checkpoint.series_positions
     numbers = []
     for index, series_id in enumerate(request.series):
         if series_id not in position:
@@ -86,9 +78,14 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
     return numbers
 
 
-def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> Contexts:
-    """The contexts to roll out: given ones, or the training series' tails."""
-    given: list[np.ndarray] | None = None
+def _plan(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> ForecastPlan:
+    """What the request rolls out: the contexts it gives, or the training series' last rows."""
+    if request.series is not None and checkpoint.series_ids is None:
+        raise InvalidInput(
+            f"{label} was trained on one series; it has no series ids",
+            field="series",
+            code="not_a_panel_model",
+        )
     if request.contexts is not None:
         given = [
             _context_matrix(rows, checkpoint, f"contexts[{i}]", label)
@@ -96,25 +93,11 @@ def _contexts(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> C
         ]
     elif request.context is not None:
         given = [_context_matrix(request.context, checkpoint, "context", label)]
-    panel = checkpoint.series_ids is not None
-    if request.series is not None and not panel:
-        raise InvalidInput(
-            f"{label} was trained on one series; it has no series ids",
-            field="series",
-            code="not_a_panel_model",
-        )
-    if given is None and not panel:
-        return Contexts(checkpoint.default_context, checkpoint.default_scalers())
-    if given is None:
-        numbers = _series_numbers(request, checkpoint, label)
-        tails, scalers = checkpoint.series_contexts(numbers)
-        return Contexts(tails, scalers, numbers)
-    tails = np.stack([rows[-checkpoint.model.config.lookback :] for rows in given])
-    if not panel:
-        return Contexts(tails, checkpoint.context_scalers(given))
-    try:  # a series the global model never saw: scaled by its own statistics
-        return Contexts(tails, checkpoint.own_scalers(given))
-    except ValueError as exc:
+    else:
+        return serving.continuing(checkpoint, _series_numbers(request, checkpoint, label))
+    try:
+        return serving.given(checkpoint, given)
+    except ContextNotScalable as exc:
         raise InvalidInput(str(exc), field="context", code="context_not_scalable") from None
 
 
@@ -163,28 +146,7 @@ def _future(
     return future
 
 
-@dataclass(frozen=True)
-class ForecastLimits:
-    """What one forecast request may ask for (from settings)."""
-
-    max_horizon: int
-    max_contexts: int
-    max_context_rows: int
-    max_values: int
-    max_gflop: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> ForecastLimits:
-        """The limits a service instance is configured with."""
-        return cls(
-            settings.max_horizon,
-            settings.max_contexts,
-            settings.max_context_rows,
-            settings.max_forecast_values,
-            settings.max_forecast_gflop,
-        )
-
-
+Target = tuple[int, Checkpoint]  # a resolved version and its loaded checkpoint
 # A forecast of at most this much work runs on the event loop, which it holds meanwhile: here
 # the whole forecast of 0.28 MFLOP (h=100 of the bundled model) took 0.43 ms and of 0.83 MFLOP
 # 1.0 ms, against 0.4 ms of an h=1 request's 2.0 ms for the hop to a worker thread and back.
@@ -201,21 +163,22 @@ class Forecasting:
     limits: ForecastLimits
     metrics: ServiceMetrics
 
-    def runs_inline(self, name: str, request: ForecastRequest) -> bool:
-        """Whether this forecast is small enough for the event loop: one context of a loaded
-        one-series model, at most INLINE_FLOP of work. It never loads a checkpoint or waits
-        for the batcher there; every other forecast (or error) goes to a worker thread."""
+    def inline_target(self, name: str, request: ForecastRequest) -> Target | None:
+        """The version and loaded checkpoint of a forecast small enough for the event loop
+        (one context of a loaded model of one series, or a context given: at most INLINE_FLOP
+        of work), else None. It never loads a checkpoint or waits for the batcher there; every
+        other forecast (or error) goes to a worker thread."""
         if request.contexts is not None or request.series is not None:
-            return False
+            return None
         try:
             version = self.cache.resolve_version(name, request.version)
             checkpoint = self.cache.cached(name, version)
         except AppError:
-            return False
-        if checkpoint is None or checkpoint.series_ids is not None:
-            return False
+            return None
+        if checkpoint is None or (request.context is None and len(checkpoint.meta.series) > 1):
+            return None
         work = checkpoint.meta.ensemble * rollout_flops(checkpoint.model.config, 1, request.horizon)
-        return work <= INLINE_FLOP
+        return (version, checkpoint) if work <= INLINE_FLOP else None
 
 
 def _check_work(
@@ -254,59 +217,79 @@ def make_forecast(
     metrics: ServiceMetrics,
     keep_going: Callable[[], bool] | None = None,
     batcher: RolloutBatcher | None = None,
+    target: Target | None = None,
 ) -> ForecastResponse:
     """Roll a saved model forward `request.horizon` steps from each context; `keep_going`,
     asked between model calls, abandons the work (ForecastAbandoned) when it answers False.
-    With a `batcher`, concurrent forecasts scaled by the training series' scalers share one
-    rollout."""
+    With a `batcher`, concurrent forecasts of the same version share one rollout. `target`:
+    the version and checkpoint, when the caller resolved them already."""
     began = time.perf_counter()
     if keep_going is not None and not keep_going():  # its client left while it waited
         raise ForecastAbandoned
-    version = cache.resolve_version(name, request.version)
-    checkpoint = cache.get(name, version)
+    if target is None:
+        version = cache.resolve_version(name, request.version)
+        target = version, cache.get(name, version)
+    version, checkpoint = target
     label = f"model {name!r} v{version}"
-    contexts = _contexts(request, checkpoint, label)
-    future = _future(request, checkpoint, label, len(contexts.values))
-    _check_work(checkpoint, len(contexts.values), request, limits)
-    use_threads(cache.threads)  # this worker thread's own count, not torch's default
-    if batcher is not None and contexts.scalers is None and future is None:
-        values = batcher.forecast(checkpoint, contexts.values, request.horizon, keep_going)
-    else:
-        values = checkpoint.forecast(
-            contexts.values, request.horizon, cache.device, future, keep_going, contexts.scalers
+    plan = _plan(request, checkpoint, label)
+    future = _future(request, checkpoint, label, len(plan.contexts))
+    _check_work(checkpoint, len(plan.contexts), request, limits)
+    if request.levels and checkpoint.interval_widths is None:
+        raise InvalidInput(
+            f"{label} has no calibrated prediction intervals (trained before they existed, or "
+            "its validation split was too short for them); retrain it to get them",
+            field="levels",
+            code="intervals_unavailable",
         )
-    if values.shape[1] < request.horizon:  # [B, H, O]: ended early
+    use_threads(cache.threads)  # this worker thread's own count, not torch's default
+    found = serving.forecast(
+        checkpoint, plan, request.horizon, request.levels, future=future, keep_going=keep_going,
+        roll=None if batcher is None else partial(batcher.rollout, checkpoint),
+    )  # fmt: skip
+    if found.values.shape[1] < request.horizon:  # [B, H, O]: ended early
         raise ForecastAbandoned
-    if not np.isfinite(values).all():
+    if not np.isfinite(found.values).all():
         raise InvalidInput(
             f"the forecast of {label} left the range of finite numbers; the context is too far "
             "from anything the model was trained on",
             field="context",
             code="forecast_not_finite",
         )
-    bounds = _bounds(checkpoint, values, contexts, request, label)
     metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
     metrics.forecast_horizon.observe(request.horizon)
+    return _response(name, version, checkpoint, request, plan, found)
+
+
+def _response(
+    name: str,
+    version: int,
+    checkpoint: Checkpoint,
+    request: ForecastRequest,
+    plan: ForecastPlan,
+    found: serving.Forecast,
+) -> ForecastResponse:
+    """The answer: per series for a model of named series continued, else per context."""
     response = ForecastResponse(
         model=name,
         version=version,
         columns=checkpoint.targets,
         horizon=request.horizon,
-        device=str(cache.device),
+        device=str(checkpoint.device),
         rollout_mode=checkpoint.rollout_mode,
         interval_calibrated_steps=(
             None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
         ),
     )
-    if contexts.series is not None:
-        response.series = _per_series(checkpoint, contexts.series, values, bounds, request)
+    if plan.continues is not None and checkpoint.series_ids is not None:
+        response.series = _per_series(checkpoint, plan.continues, found, request.horizon)
     elif request.contexts is not None:
-        response.forecasts = values
-        response.intervals = _interval_reads(bounds)
+        response.forecasts = found.values
+        response.intervals = _interval_reads(found.bounds)
     else:
-        response.forecast = values[0]
-        response.intervals = _interval_reads(bounds, 0)
-        response.timestamps = _timestamps(checkpoint, request)
+        response.forecast = found.values[0]
+        response.intervals = _interval_reads(found.bounds, 0)
+        if plan.continues is not None:  # the one unnamed series continued
+            response.timestamps = _continued(checkpoint, 0, request.horizon)
     return response
 
 
@@ -326,9 +309,6 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-Bounds = dict[int, tuple[np.ndarray, np.ndarray]]  # level -> (lower, upper) [B, horizon, O]
-
-
 def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]:
     """The bounds' API view: of context `at`, or of every context (None)."""
     return [
@@ -342,64 +322,22 @@ def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]
 
 
 def _per_series(
-    checkpoint: Checkpoint,
-    numbers: list[int],
-    values: np.ndarray,
-    bounds: Bounds,
-    request: ForecastRequest,
+    checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, horizon: int
 ) -> list[SeriesForecast]:
     """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
-    entries = checkpoint.meta.series or []
-    found = []
-    for at, number in enumerate(numbers):
-        axis = entries[number].time_axis
-        found.append(
-            SeriesForecast(
-                id=entries[number].id,
-                forecast=values[at],
-                timestamps=(
-                    None if axis is None else TimeAxis.from_json(axis).continued(request.horizon)
-                ),
-                intervals=_interval_reads(bounds, at),
-            )
+    ids = list(checkpoint.series_positions)  # of a model of named series
+    return [
+        SeriesForecast(
+            id=ids[number],
+            forecast=found.values[at],
+            timestamps=_continued(checkpoint, number, horizon),
+            intervals=_interval_reads(found.bounds, at),
         )
-    return found
+        for at, number in enumerate(numbers)
+    ]
 
 
-def _timestamps(checkpoint: Checkpoint, request: ForecastRequest) -> list[str] | None:
-    """The forecast steps' times: the training series' axis continued, when the forecast
-    continues that series (no context given) and it had an axis."""
-    axis = checkpoint.meta.time_axis
-    if axis is None or request.context is not None or request.contexts is not None:
-        return None
-    return TimeAxis.from_json(axis).continued(request.horizon)
-
-
-def _bounds(
-    checkpoint: Checkpoint,
-    values: np.ndarray,
-    contexts: Contexts,
-    request: ForecastRequest,
-    label: str,
-) -> Bounds:
-    """Conformal (lower, upper) [B, horizon, O] around `values` for each requested level. A
-    global model's widths are in the model scale: each context's spread scales them."""
-    if not request.levels:
-        return {}
-    widths = checkpoint.interval_widths
-    if widths is None:
-        raise InvalidInput(
-            f"{label} has no calibrated prediction intervals (trained before they existed, or "
-            "its validation split was too short for them); retrain it to get them",
-            field="levels",
-            code="intervals_unavailable",
-        )
-    # A global model's unit of scale in each context's original scale, row by row (a one-series
-    # model's widths are in the original scale already)
-    scalers = contexts.scalers if checkpoint.series_ids is not None else None
-    spread = 1.0 if scalers is None else spread_ahead(scalers[1], request.horizon)
-    found = {}
-    for level in sorted(set(request.levels)):
-        half = half_widths(widths, level, request.horizon)[None] * spread  # [B, horizon, O]
-        found[level] = (values - half, values + half)
-    return found
+def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
+    """The next `steps` times of training series `number`'s axis (None: it had none)."""
+    axis = checkpoint.meta.series[number].time_axis
+    return None if axis is None else TimeAxis.from_json(axis).continued(steps)

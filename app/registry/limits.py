@@ -1,18 +1,43 @@
-"""The forecast request of one instance: `ForecastRequest` bounded by its settings, so the route
-validates with the same bounds its schema publishes (see app.core.bounds)."""
+"""What one forecast may ask for: the request of one instance (`ForecastRequest` bounded by its
+settings, so the route validates with the same bounds its schema publishes; see
+app.core.bounds), and the limits on a forecast's size and work, checked once its model is
+known."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
 from pydantic_core import PydanticCustomError
 
 from app.core.bounds import narrowed, refuse_over
+from app.core.config import Settings
 from app.core.errors import coded_error
 from app.core.schemas import Rows
-from app.registry.forecast import ForecastLimits
 from app.registry.schemas import ForecastRequest
+
+
+@dataclass(frozen=True)
+class ForecastLimits:
+    """What one forecast request may ask for (from settings)."""
+
+    max_horizon: int
+    max_contexts: int
+    max_context_rows: int
+    max_values: int
+    max_gflop: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ForecastLimits:
+        """The limits a service instance is configured with."""
+        return cls(
+            settings.max_horizon,
+            settings.max_contexts,
+            settings.max_context_rows,
+            settings.max_forecast_values,
+            settings.max_forecast_gflop,
+        )
 
 
 def _horizon_too_large(horizon: int, limit: int) -> PydanticCustomError:

@@ -1,4 +1,4 @@
-"""The model registry's API schemas: versions and their metrics, and forecasts."""
+"""The model registry's API schemas: versions and forecasts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import Field, PlainSerializer, TypeAdapter, WithJsonSchema, model_
 
 from app.core.schemas import Number, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
+from app.registry.metrics_view import MetricsRead
 
 
 def _nested_lists(values: Any) -> Any:
@@ -34,159 +35,6 @@ Numbers3 = Annotated[  # [contexts][horizon][columns]
     Any, PlainSerializer(_nested_lists), WithJsonSchema(_lists_of_numbers(3))
 ]
 
-# -- a version's metrics (a job shows the metrics of the version it produced) ---------------
-
-
-class ErrorMetrics(ReadSchema):
-    """Errors on the original scale; null where a forecast was not finite."""
-
-    mse: float | None
-    rmse: float | None
-    mae: float | None
-    mase: float | None = Field(
-        None, description="MAE over the naive forecast's MAE on the same targets (< 1 beats it)"
-    )
-    smape: float | None = Field(None, description="200·|A−F|/(|A|+|F|) in percent (rollouts)")
-    mase_seasonal: float | None = Field(
-        None, description="MAE over the seasonal naive forecast's MAE on the same targets"
-    )
-
-
-class IntervalMetrics(ReadSchema):
-    """How the conformal intervals, calibrated on validation rollouts, cover the test split."""
-
-    calibrated_steps: int = Field(description="forecast steps the intervals are calibrated for")
-    test_rollouts: int
-    test_steps: int
-    coverage: dict[str, float | None] = Field(
-        description="percent of test values inside each level's interval, by level"
-    )
-
-
-class Scores(ReadSchema):
-    """Errors of one forecast on the original scale, averaged over series where they are means;
-    null where not finite."""
-
-    mse: float | None
-    rmse: float | None
-    mae: float | None
-    smape: float | None = Field(description="the M3 formula, 200·|A−F|/(|A|+|F|), in percent")
-
-
-class ModelScores(Scores):
-    """The model's errors, with MASE against both baselines on the same rows."""
-
-    mase: float | None = Field(description="MAE over the naive (last value) forecast's MAE")
-    mase_seasonal: float | None = Field(
-        description="MAE over the seasonal naive (last season repeated) forecast's MAE"
-    )
-
-
-class FoldRead(ReadSchema):
-    """One fold of a backtest: forecasts from the same distance before every series' end."""
-
-    fold: int
-    rows_from_end: int = Field(description="rows from the fold's first forecast row to the end")
-    mean: ModelScores = Field(description="the model's scores (averaged over series)")
-    naive: Scores
-    seasonal_naive: Scores
-
-
-class BacktestRead(ReadSchema):
-    """A rolling-origin backtest in the test parts (`training.folds`)."""
-
-    folds: int
-    steps: int = Field(description="rows each fold forecasts")
-    stride: int = Field(description="rows between one fold's origin and the next")
-    per_fold: list[FoldRead] = Field(description="fewer than `folds` when time ran out")
-
-
-class FitRecord(ReadSchema):
-    """What every job's metrics carry besides its errors: how the fit went and what it chose."""
-
-    season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="a model that loses to the seasonal naive forecast on validation says so",
-    )
-    rollout_mode: Literal["window", "state"]
-    best_epoch: int
-    epochs_run: int
-    stop_reason: str
-    train_seconds: float
-    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
-    refit_members: int | None = Field(
-        None,
-        description="with `refit`: the models fitted again on every row, which is what is "
-        "served (the metrics above measure the models before, on the rows they did not see); "
-        "fewer than `ensemble` when the time limit passed",
-    )
-    refit_seconds: float | None = Field(None, description="with `refit`: the seconds it took")
-    backtest: BacktestRead | None = Field(
-        None, description="with `training.folds`: the rolling-origin backtest's folds"
-    )
-    evaluation_cut_short: bool = Field(
-        False,
-        description="the job's time limit passed while measuring: rollouts and intervals cover "
-        "fewer steps than asked",
-    )
-
-
-class MetricsRead(FitRecord):
-    """Test-split metrics on the original scale, the model's beside the naive forecast's."""
-
-    test_rows: int
-    test_windows: int
-    one_step: ErrorMetrics = Field(description="direct predictions from true history")
-    naive_one_step: ErrorMetrics = Field(description="last value repeated, same windows")
-    rollout_steps: int
-    rollout: ErrorMetrics = Field(
-        description="recursive rollout from the row before the test split"
-    )
-    naive_rollout: ErrorMetrics
-    seasonal_naive_rollout: ErrorMetrics | None = Field(
-        None, description="the last season repeated over the test split's rollout steps"
-    )
-    validation_rollout_rmse: dict[str, float | None]
-    intervals: IntervalMetrics | None = Field(
-        None, description="prediction intervals: coverage on the test split's rollouts"
-    )
-
-
-class SeriesScores(ModelScores):
-    """One series' test scores."""
-
-    id: str
-    test_rows: int
-
-
-class PanelMetricsRead(FitRecord):
-    """A global model's test metrics: each series rolled out over its own test rows from its
-    own history, on its own original scale, and the means over series."""
-
-    series_count: int
-    series_measured: int = Field(description="fewer than series_count when time ran out")
-    test_rows: int
-    mean: ModelScores = Field(description="the model's scores, averaged over series")
-    naive: Scores = Field(description="the naive forecast's, averaged over series")
-    seasonal_naive: Scores = Field(description="the seasonal naive forecast's, averaged")
-    series: list[SeriesScores] | None = Field(
-        None, description="each series' scores (left out of job listings to keep pages small)"
-    )
-    intervals: IntervalMetrics | None = Field(
-        None, description="prediction intervals: coverage on rollouts over the test parts"
-    )
-    validation_rollout_mae: dict[str, float | None] | None = Field(
-        None,
-        description="validation rollouts' MAE (each series' original scale, the mean over "
-        "series) by window and by state (null where not measured): state is chosen only "
-        "within 5% of window",
-    )
-
-
-AnyMetrics = MetricsRead | PanelMetricsRead
-
-
 # -- versions --------------------------------------------------------------------------------
 
 
@@ -202,7 +50,7 @@ class VersionRead(ReadSchema):
     lookback: int | None = None
     horizon: int | None = None
     rollout_mode: str | None = None
-    metrics: AnyMetrics | None = None
+    metrics: MetricsRead | None = None
     spec: dict[str, Any] | None = Field(None, description="the training request, resolved")
     weights_sha256: str | None = None
     size_bytes: int = 0

@@ -1,5 +1,6 @@
 """Dynamic batching of concurrent forecasts: one rollout, the same rows as alone, a lone
-forecast run at once, errors kept to the forecast that caused them."""
+forecast run at once, errors kept to the forecast that caused them. The batcher rolls out
+contexts on the model's scale (each forecast scales its own)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.ml.checkpoints import Checkpoint, load
+from app.ml.forecast import rollout
 from app.registry.batcher import RolloutBatcher
 from tests.conftest import AppFactory
 from tests.factories import BUNDLED_MODELS
@@ -27,10 +29,18 @@ def sine() -> Checkpoint:
     return load(BUNDLED_MODELS / "sine" / "1", CPU)
 
 
-def contexts(count: int, checkpoint: Checkpoint) -> list[np.ndarray]:
-    """[1, lookback, 1] sine contexts at different phases."""
+def contexts(count: int, checkpoint: Checkpoint) -> list[torch.Tensor]:
+    """[1, lookback, 1] sine contexts at different phases, model scale."""
     lookback = checkpoint.model.config.lookback
-    return [np.sin(0.7 * k + 0.01 * np.arange(lookback))[None, :, None] for k in range(count)]
+    return [
+        torch.sin(0.7 * k + 0.01 * torch.arange(lookback, dtype=torch.float32))[None, :, None]
+        for k in range(count)
+    ]
+
+
+def alone(checkpoint: Checkpoint, context: torch.Tensor) -> torch.Tensor:
+    """The checkpoint's rollout of one context, by itself."""
+    return rollout(checkpoint.model, context, STEPS, checkpoint.rollout_mode)
 
 
 class Held:
@@ -46,14 +56,14 @@ class Held:
 
 
 def queue_behind_a_held_forecast(
-    batcher: RolloutBatcher, checkpoint: Checkpoint, given: list[np.ndarray]
-) -> list[Future[np.ndarray]]:
+    batcher: RolloutBatcher, checkpoint: Checkpoint, given: list[torch.Tensor]
+) -> list[Future[torch.Tensor]]:
     """Start given[0] (held under way), queue the rest behind it, then let them all run."""
     held = Held()
     with ThreadPoolExecutor(len(given)) as pool:
-        first = pool.submit(batcher.forecast, checkpoint, given[0], STEPS, held)
+        first = pool.submit(batcher.rollout, checkpoint, given[0], STEPS, held)
         assert held.running.wait(LIVENESS_SECONDS)  # the lone forecast runs: nobody held it
-        rest = [pool.submit(batcher.forecast, checkpoint, c, STEPS) for c in given[1:]]
+        rest = [pool.submit(batcher.rollout, checkpoint, c, STEPS) for c in given[1:]]
         wait_until(lambda: batcher.waiting() == len(rest), message="the forecasts to queue")
         held.release.set()
         return [first, *rest]
@@ -67,8 +77,7 @@ def test_forecasts_queued_behind_a_rollout_run_as_one_batch_with_the_same_rows(
     futures = queue_behind_a_held_forecast(batcher, sine, given)
     assert list(batcher.batch_sizes) == [1, 5]  # the lone one at once, then the queue together
     for future, context in zip(futures, given, strict=True):
-        alone = sine.forecast(context, STEPS, CPU)
-        np.testing.assert_allclose(future.result(), alone, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(future.result(), alone(sine, context), rtol=1e-5, atol=1e-5)
 
 
 def test_a_forecast_whose_caller_left_while_queued_gets_no_rows(sine: Checkpoint) -> None:
@@ -76,16 +85,15 @@ def test_a_forecast_whose_caller_left_while_queued_gets_no_rows(sine: Checkpoint
     first, gone, stays = contexts(3, sine)
     held = Held()
     with ThreadPoolExecutor(3) as pool:
-        running = pool.submit(batcher.forecast, sine, first, STEPS, held)
+        running = pool.submit(batcher.rollout, sine, first, STEPS, held)
         assert held.running.wait(LIVENESS_SECONDS)
-        left = pool.submit(batcher.forecast, sine, gone, STEPS, lambda: False)
-        waiting = pool.submit(batcher.forecast, sine, stays, STEPS)
+        left = pool.submit(batcher.rollout, sine, gone, STEPS, lambda: False)
+        waiting = pool.submit(batcher.rollout, sine, stays, STEPS)
         wait_until(lambda: batcher.waiting() == 2, message="the forecasts to queue")
         held.release.set()
     assert running.result().shape == (1, STEPS, 1)
     assert left.result().shape == (1, 0, 1)  # nothing rolled out for it
-    alone = sine.forecast(stays, STEPS, CPU)
-    np.testing.assert_allclose(waiting.result(), alone, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(waiting.result(), alone(sine, stays), rtol=1e-5, atol=1e-5)
 
 
 def test_a_batch_is_cut_at_max_contexts(sine: Checkpoint) -> None:
@@ -98,15 +106,15 @@ def test_a_batch_is_cut_at_max_contexts(sine: Checkpoint) -> None:
 def test_a_failing_forecast_fails_alone(sine: Checkpoint) -> None:
     batcher = RolloutBatcher(window_seconds=0.0, max_contexts=1024)
     given = contexts(4, sine)
-    given[2] = np.concatenate([given[2], given[2]], axis=2)  # two columns: the model reads one
+    given[2] = torch.cat([given[2], given[2]], dim=2)  # two columns: the model reads one
     futures = queue_behind_a_held_forecast(batcher, sine, given)
     with pytest.raises(Exception) as alone_error:  # noqa: PT011 - compared below
-        sine.forecast(given[2], STEPS, CPU)
+        alone(sine, given[2])
     with pytest.raises(alone_error.type):  # the same error as alone, to its own caller only
         futures[2].result()
     for index in (0, 1, 3):
-        alone = sine.forecast(given[index], STEPS, CPU)
-        np.testing.assert_allclose(futures[index].result(), alone, rtol=1e-5, atol=1e-5)
+        expected = alone(sine, given[index])
+        torch.testing.assert_close(futures[index].result(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_concurrent_requests_answer_as_requests_one_at_a_time(

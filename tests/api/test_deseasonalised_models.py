@@ -115,7 +115,7 @@ def test_a_context_is_divided_by_its_own_seasons(trained: tuple[TestClient, Chec
     assert seasons is not None
     continued = seasons.rephased(60)
     adjusted = context / continued.factors(-60, 60)
-    scaler = Scaler.fit(checkpoint.meta.scaler.kind, adjusted)
+    scaler = Scaler.fit(checkpoint.meta.series[0].scaler.kind, adjusted)
     lookback = checkpoint.model.config.lookback
     scaled = torch.as_tensor(scaler.transform(adjusted[-lookback:])[None], dtype=torch.float32)
     predicted = rollout(checkpoint.model, scaled, 6, checkpoint.rollout_mode).double().numpy()[0]
@@ -157,11 +157,12 @@ def test_a_one_series_model_continues_its_own_seasons(tmp_path: Path) -> None:
     checkpoint = load(
         CheckpointStore(settings.models_dir).version_dir("one", 1), torch.device("cpu")
     )
-    seasonal = checkpoint.meta.seasonal
+    (series,) = checkpoint.meta.series
+    seasonal = series.seasonal
     assert seasonal is not None
     assert checkpoint.meta.deseasonalise_season == 12
-    adjusted = checkpoint.meta.tail / seasonal.factors(-24, 24)
-    scaler = checkpoint.meta.scaler
+    adjusted = series.tail / seasonal.factors(-24, 24)
+    scaler = series.scaler
     scaled = torch.as_tensor(scaler.transform(adjusted)[None], dtype=torch.float32)
     predicted = rollout(checkpoint.model, scaled, 12).double().numpy()[0]
     expected = scaler.inverse(predicted) * seasonal.factors(0, 12)

@@ -40,8 +40,17 @@ def test_an_ensemble_job_saves_one_version_that_forecasts_with_intervals(
         (interval,) = body["intervals"]
         assert np.all(np.asarray(interval["lower"]) <= forecast)
         job = client.get(f"/v1/jobs/{final.id}").json()
-        # every member's epochs, numbered one after another
-        assert [entry["epoch"] for entry in job["history"]] == list(range(1, 10))
+        # every member's epochs, member by member
+        assert [(entry["member"], entry["epoch"]) for entry in job["history"]] == [
+            (member, epoch) for member in (1, 2, 3) for epoch in (1, 2, 3)
+        ]
+        progress = job["progress"]
+        assert (progress["member"], progress["members"], progress["epoch"]) == (3, 3, 3)
+        assert (progress["epochs"], progress["fraction"]) == (3, 1.0)
+        members = job["metrics"]["members"]
+        assert [member["seed"] for member in members] == [0, 1, 2]
+        assert all(member["epochs_run"] == 3 for member in members)
+        assert job["metrics"]["best_epoch"] is None  # one per member, above
 
 
 @pytest.mark.parametrize("members", [0, 17])

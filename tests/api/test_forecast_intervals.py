@@ -54,9 +54,11 @@ def api(trained: tuple[Path, str]) -> Iterator[TestClient]:
 
 
 def widths_of(root: Path) -> np.ndarray:
+    """The job's half-widths on its series' original scale (stored in the model scale)."""
     checkpoint = load(make_settings(root).models_dir / "noisy" / "1", torch.device("cpu"))
     assert checkpoint.interval_widths is not None
-    return checkpoint.interval_widths
+    (series,) = checkpoint.meta.series
+    return checkpoint.interval_widths * np.asarray(series.scaler.scale)
 
 
 def post(client: TestClient, body: dict[str, Any], model: str = "noisy") -> Any:
@@ -219,3 +221,23 @@ def test_interval_bounds_count_towards_the_forecast_values_limit(
         error = bounded.json()["error"]
         assert error["code"] == "forecast_too_large"
         assert "50 values" in error["message"]
+
+
+def test_a_checkpoint_of_the_earlier_layout_serves_the_bands_it_stored(tmp_path: Path) -> None:
+    """A one-series checkpoint of format 1 kept its half-widths on the series' own scale: the
+    bands it serves are those widths, as before."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "format1_sine_meta.json"
+    folder = make_settings(tmp_path).models_dir / "old" / "1"
+    folder.mkdir(parents=True)
+    shutil.copy(BUNDLED_MODELS / "sine" / "1" / "weights.safetensors", folder)
+    stored = json.loads(fixture.read_text())
+    (folder / "meta.json").write_text(json.dumps(stored | {"name": "old"}))
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        answer = client.post("/v1/models/old/forecast", json={"horizon": 30, "levels": [95]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    forecast, (entry,) = np.asarray(body["forecast"]), body["intervals"]
+    widths = np.asarray(stored["intervals"]["half_widths"])
+    expected = half_widths(widths, 95, 30)
+    np.testing.assert_allclose(np.asarray(entry["upper"]) - forecast, expected, rtol=1e-9)
+    np.testing.assert_allclose(forecast - np.asarray(entry["lower"]), expected, rtol=1e-9)

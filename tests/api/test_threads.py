@@ -13,7 +13,8 @@ from app.core.config import Settings
 from app.core.metrics import ServiceMetrics
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import ForecastLimits, make_forecast
+from app.registry.forecast import make_forecast
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest
 from tests.conftest import AppFactory
 from tests.factories import BUNDLED_MODELS

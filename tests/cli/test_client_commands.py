@@ -24,6 +24,11 @@ SPEC = {
     "data": {"function": "sin", "params": {"points": 2000, "stop": 200.0}},
     "training": {"epochs": 50, "early_stopping_patience": 0},
 }
+ENSEMBLE_SPEC = {
+    "model_name": "cli-ensemble",
+    "data": {"function": "sin", "params": {"points": 400}},
+    "training": {"epochs": 3, "ensemble": 2, "early_stopping_patience": 0},
+}
 LONG_SPEC = {
     "model_name": "cli-long",
     "data": {"function": "sin", "params": {"points": 20000, "stop": 2000.0}},
@@ -77,6 +82,29 @@ def test_train_from_a_spec_file_follow_then_forecast_to_a_plot_and_csv(
     listed = run(service, "models")
     assert listed.returncode == 0
     assert any(line.split()[:2] == ["cli-sine", "1"] for line in listed.stdout.splitlines())
+
+
+def test_an_ensemble_job_names_the_model_it_fits(service: Server, tmp_path: Path) -> None:
+    spec = tmp_path / "ensemble.json"
+    spec.write_text(json.dumps(ENSEMBLE_SPEC))
+
+    trained = run(service, "train", str(spec), "--follow")
+
+    assert trained.returncode == 0, trained.stderr
+    bar = trained.stderr.split("\r")[-1]
+    assert " · model 2 of 2:" in bar
+    assert "6/6" in bar  # both models' epochs
+    header, line = trained.stdout.splitlines()[:2]
+    assert header.split()[:4] == ["id", "model", "status", "progress"]
+    assert "succeeded  model 2 of 2 · epoch 3 / 3" in line
+    job_id = line.split()[0]
+    for command in (["jobs"], ["job", job_id]):
+        shown = run(service, *command)
+        assert shown.returncode == 0, shown.stderr
+        assert any(
+            row.startswith(job_id) and "model 2 of 2 · epoch 3 / 3" in row
+            for row in shown.stdout.splitlines()
+        ), shown.stdout
 
 
 def test_upload_a_file_then_list_and_show_jobs(service: Server) -> None:

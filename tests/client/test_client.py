@@ -82,6 +82,26 @@ def test_upload_train_wait_forecast_and_plot_one_series(
     assert list(curves.get_lines()[0].get_xdata()) == [1, 2, 3, 4]
 
 
+def test_an_ensemble_shows_its_models_one_after_another(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training = TINY_TRAINING | {"epochs": 3, "ensemble": 2}
+    job = client.train(
+        "client-ensemble", {"function": "sin", "params": {"points": 400}}, training=training
+    ).wait()
+
+    assert [(row["member"], row["epoch"]) for row in job.history] == [
+        (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3),
+    ]  # fmt: skip
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert " · model 2 of 2:" in bar
+    assert "6/6" in bar  # both models' epochs
+    curves = plot_history(job)
+    training_curves = [line for line in curves.get_lines() if line.get_color() == "C0"]
+    assert [list(line.get_xdata()) for line in training_curves] == [[1, 2, 3], [4, 5, 6]]
+    assert [text.get_text().strip() for text in curves.texts] == ["model 1", "model 2"]
+
+
 def test_many_series_from_a_dict_and_a_long_frame(client: Client) -> None:
     panel = {
         "north": monthly(60, "2015-01-01", 500.0),

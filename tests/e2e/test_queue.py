@@ -15,7 +15,7 @@ import redis
 from tests.databases import REDIS_URL, postgres_database
 from tests.e2e.server import Server, Worker
 from tests.e2e.test_service import LONG_JOB, SINE_JOB, metric
-from tests.factories import PANEL_SERIES, PANEL_SPEC, panel_csv
+from tests.factories import PANEL_SERIES, PANEL_SPEC, panel_csv, untimed
 
 pytestmark = pytest.mark.slow
 
@@ -131,10 +131,7 @@ def test_same_spec_same_metrics_on_the_local_and_the_queue_executor(
         local_server.stop()
     assert queued["status"] == local["status"] == "succeeded"
 
-    def comparable(metrics: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in metrics.items() if key != "train_seconds"}
-
-    assert comparable(queued["metrics"]) == comparable(local["metrics"])
+    assert untimed(queued["metrics"]) == untimed(local["metrics"])
     assert queued["history"][-1]["val_loss"] == local["history"][-1]["val_loss"]
 
 

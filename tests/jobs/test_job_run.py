@@ -16,11 +16,11 @@ from app.datasets import create_dataset
 from app.jobs.repository import INTERRUPTED
 from app.jobs.run import JobRun
 from app.jobs.table import JobRow, JobStatus
+from app.ml import serving
 from app.ml.checkpoints import load
-from app.ml.forecast import forecast
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from tests.factories import Repositories, inline_repositories, run_inline
+from tests.factories import Repositories, inline_repositories, run_inline, untimed
 from tests.waiting import LIVENESS_SECONDS, wait_until
 
 SMALL = {
@@ -40,7 +40,7 @@ def test_same_spec_and_seed_give_the_same_losses_and_metrics(tmp_path: Path) -> 
     first, second = run_inline(settings, repos, SMALL), run_inline(settings, repos, SMALL)
     assert first.status == second.status == JobStatus.SUCCEEDED
     assert losses(first) == losses(second)
-    assert first.metrics == {**second.metrics, "train_seconds": first.metrics["train_seconds"]}
+    assert untimed(first.metrics) == untimed(second.metrics)
     other_seed = SMALL | {"training": SMALL["training"] | {"seed": 8}}
     assert losses(run_inline(settings, repos, other_seed)) != losses(first)
 
@@ -57,10 +57,8 @@ def test_each_success_writes_a_new_version_that_round_trips(tmp_path: Path) -> N
     assert checkpoint.meta.metrics == second.metrics
     # The cache serves the very model the checkpoint holds, with its scaler and tail.
     cached = ModelCache(models, torch.device("cpu"), size=2).get("small", 2)
-    cpu = torch.device("cpu")
-    mode = checkpoint.rollout_mode
-    direct = forecast(checkpoint.model, checkpoint.scalers, checkpoint.tail[None], 25, mode, cpu)
-    served = forecast(cached.model, cached.scalers, cached.tail[None], 25, cached.rollout_mode, cpu)
+    direct = serving.forecast(checkpoint, serving.continuing(checkpoint, [0]), 25, []).values
+    served = serving.forecast(cached, serving.continuing(cached, [0]), 25, []).values
     np.testing.assert_array_equal(direct, served)
     leftovers = [p.name for p in settings.models_dir.iterdir() if p.name.startswith(".t")]
     assert leftovers == []  # temporary folders were renamed into place, none left behind
@@ -197,8 +195,8 @@ def test_jobs_train_on_an_uploaded_dataset_and_on_inline_values(tmp_path: Path) 
     assert from_inline.status == JobStatus.SUCCEEDED, from_inline.error
     assert from_inline.spec["data"] == {"dataset_id": from_inline.dataset_id}
     models = CheckpointStore(settings.models_dir)
-    assert load(models.version_dir("small", 1), torch.device("cpu")).columns == ["s", "c"]
-    assert load(models.version_dir("small", 2), torch.device("cpu")).columns == ["load"]
+    assert load(models.version_dir("small", 1), torch.device("cpu")).meta.columns == ["s", "c"]
+    assert load(models.version_dir("small", 2), torch.device("cpu")).meta.columns == ["load"]
 
 
 def test_early_stopped_job_keeps_every_epoch_of_its_history(tmp_path: Path) -> None:

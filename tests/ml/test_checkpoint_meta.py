@@ -1,4 +1,5 @@
-"""CheckpointMeta: meta.json as one type, written, read, and read from older checkpoints."""
+"""CheckpointMeta: meta.json as one type, written, read, and read from older checkpoints (the
+format-1 layouts of one series and of many)."""
 
 from __future__ import annotations
 
@@ -13,43 +14,45 @@ import pytest
 import torch
 
 from app.jobs.bundled import _install
-from app.ml.checkpoints import (
-    CheckpointError,
-    CheckpointMeta,
-    load,
-    read_meta,
-    write,
-    write_meta,
-)
+from app.ml import serving
+from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, SeriesMeta
+from app.ml.checkpoints import load, read_meta, write, write_meta
 from app.ml.data import Scaler
 from app.ml.intervals import LEVELS
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 
 CPU = torch.device("cpu")
-BUNDLED = Path(__file__).resolve().parents[2] / "models" / "sine" / "1"
-# meta.json's keys, in their stored order: what a job's checkpoint has always held.
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "models" / "sine" / "1"
+# The bundled model's meta.json as the format-1 release wrote it (same weights).
+FORMAT_1 = ROOT / "tests" / "fixtures" / "format1_sine_meta.json"
+# meta.json's keys, in their stored order: what a job's checkpoint holds.
 KEYS = [
     "name", "job_id", "spec", "created_at", "metrics", "device", "format_version", "config",
-    "scaler", "rollout_mode", "columns", "inputs", "targets", "tail", "intervals",
-    "weights_sha256", "versions",
+    "rollout_mode", "columns", "inputs", "targets", "series", "intervals", "weights_sha256",
+    "versions",
 ]  # fmt: skip
 
 
-def covariate_meta() -> tuple[LSTMForecaster, CheckpointMeta]:
+def covariate_meta() -> tuple[RecurrentForecaster, CheckpointMeta]:
     """A model of `load` from `temp` and `sin`, with the job's record and intervals."""
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=2, lookback=3, hidden_size=4, num_layers=1, target_inputs=(-1,),
         residual=False,
     )  # fmt: skip
     meta = CheckpointMeta(
         name="power", job_id="abc", spec={"model_name": "power"}, created_at="2026-01-02T03:04:05",
-        metrics={"best_epoch": 3}, device="cpu", config=config,
-        scaler=Scaler("standard", (1.0, 2.0, 3.0), (0.5, 0.25, 2.0)), rollout_mode="window",
+        metrics={"best_epoch": 3}, device="cpu", config=config, rollout_mode="window",
         columns=["sin", "load", "temp"], inputs=["temp", "sin"], targets=["load"],
-        tail=np.arange(9.0).reshape(3, 3),
+        series=[
+            SeriesMeta(
+                None, Scaler("standard", (1.0, 2.0, 3.0), (0.5, 0.25, 2.0)),
+                np.arange(9.0).reshape(3, 3),
+            )
+        ],
         interval_widths=np.linspace(0.1, 1.0, len(LEVELS) * 2).reshape(len(LEVELS), 2, 1),
     )  # fmt: skip
-    return LSTMForecaster(config), meta
+    return RecurrentForecaster(config), meta
 
 
 def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) -> None:
@@ -60,6 +63,13 @@ def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) ->
     assert stored["inputs"] == ["temp", "sin"]
     assert stored["config"]["target_inputs"] == [-1]
     assert stored["intervals"]["levels"] == list(LEVELS)
+    assert stored["series"] == [
+        {
+            "id": None,
+            "scaler": meta.series[0].scaler.to_dict(),
+            "tail": meta.series[0].tail.tolist(),
+        }
+    ]
     read = read_meta(tmp_path)
     assert read.to_json() == stored
     assert read.weights_sha256 is not None
@@ -67,7 +77,8 @@ def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) ->
     assert read.roles.inputs == (2, 0)
     loaded = load(tmp_path, CPU)
     assert loaded.covariates == ["temp", "sin"]
-    np.testing.assert_array_equal(loaded.default_context, meta.tail[None][..., [2, 0]])
+    plan = serving.continuing(loaded, [0])  # a forecast given no context continues the tail
+    np.testing.assert_array_equal(plan.contexts, meta.series[0].tail[None][..., [2, 0]])
 
 
 def test_the_bundled_checkpoint_reads_and_writes_back_byte_for_byte(tmp_path: Path) -> None:
@@ -80,11 +91,46 @@ def test_the_bundled_checkpoint_reads_and_writes_back_byte_for_byte(tmp_path: Pa
         "state",
     )
     assert meta.columns == meta.inputs == meta.targets == ["sin"]
+    assert [entry.id for entry in meta.series] == [None]
     assert meta.interval_widths is not None
     assert meta.interval_widths.shape == (len(LEVELS), 200, 1)
     assert meta.to_json() == json.loads(text)
     write_meta(tmp_path, meta)
     assert (tmp_path / "meta.json").read_text() == text
+
+
+def test_a_format_1_checkpoint_of_one_series_reads_as_a_series_list(tmp_path: Path) -> None:
+    """The release before kept one series' scaler, tail and time axis at the top level, and its
+    intervals on the series' original scale."""
+    older: dict[str, Any] = json.loads(FORMAT_1.read_text())
+    older["time_axis"] = {"kind": "numbers", "start": 0.0, "freq": 0.01}
+    meta = CheckpointMeta.from_json(older)
+    (entry,) = meta.series
+    assert entry.id is None
+    assert entry.scaler == Scaler.from_dict(older["scaler"])
+    np.testing.assert_array_equal(entry.tail, np.asarray(older["tail"]))
+    assert entry.time_axis == older["time_axis"]
+    stored = np.asarray(older["intervals"]["half_widths"])
+    assert meta.interval_widths is not None
+    np.testing.assert_allclose(meta.interval_widths * entry.scaler.scale[0], stored, rtol=1e-12)
+    shutil.copy(BUNDLED / "weights.safetensors", tmp_path)
+    (tmp_path / "meta.json").write_text(json.dumps(older))
+    assert load(tmp_path, CPU).meta.weights_sha256 == older["weights_sha256"]
+
+
+def test_a_format_1_checkpoint_of_many_series_keeps_them_and_drops_the_first_series_copy() -> None:
+    older: dict[str, Any] = json.loads(FORMAT_1.read_text())
+    first = {"id": "a", "scaler": older["scaler"], "tail": older["tail"], "time_axis": None}
+    second = first | {"id": "b", "scaler": {"kind": "standard", "center": [5.0], "scale": [2.0]}}
+    older["series"] = [first, second]  # intervals: in the model scale already
+    meta = CheckpointMeta.from_json(older)
+    assert [entry.id for entry in meta.series] == ["a", "b"]
+    assert meta.series[1].scaler.center == (5.0,)
+    np.testing.assert_array_equal(
+        meta.interval_widths,
+        np.asarray(older["intervals"]["half_widths"]),  # type: ignore[arg-type]
+    )
+    assert "scaler" not in meta.to_json()
 
 
 def test_bundling_rewrites_the_job_id_and_nothing_else(tmp_path: Path) -> None:
@@ -98,10 +144,12 @@ def test_bundling_rewrites_the_job_id_and_nothing_else(tmp_path: Path) -> None:
 
 
 def test_an_older_checkpoint_reads_with_what_it_lacks_defaulted(tmp_path: Path) -> None:
-    bundled = read_meta(BUNDLED)  # as its model was before patches: one row a step
-    older = replace(bundled, config=replace(bundled.config, horizon=1, patch=1))
-    write(tmp_path, LSTMForecaster(older.config), older)
-    stored: dict[str, Any] = json.loads((tmp_path / "meta.json").read_text())
+    stored: dict[str, Any] = json.loads(FORMAT_1.read_text())
+    # as its model was before patches: one row a step
+    stored["config"] |= {"horizon": 1, "patch": 1}
+    config = ModelConfig.from_dict(stored["config"])
+    write(tmp_path, RecurrentForecaster(config), replace(read_meta(BUNDLED), config=config))
+    stored["weights_sha256"] = read_meta(tmp_path).weights_sha256
     for key in ("name", "job_id", "spec", "created_at", "metrics", "device", "inputs"):
         del stored[key]
     for key in ("targets", "intervals", "versions"):

@@ -12,42 +12,43 @@ import pytest
 import torch
 
 import app.ml
-from app.ml import checkpoints
-from app.ml.checkpoints import CheckpointError, CheckpointMeta, CheckpointMissing, load, write
+from app.ml import checkpoints, serving
+from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, CheckpointMissing, SeriesMeta
+from app.ml.checkpoints import load, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 
 CPU = torch.device("cpu")
 ML_SOURCES = sorted(Path(app.ml.__file__).parent.glob("*.py"))
 
 
-def model_with_random_head() -> LSTMForecaster:
+def model_with_random_head() -> RecurrentForecaster:
     torch.manual_seed(0)
-    config = LSTMConfig(n_features=2, lookback=5, horizon=2, hidden_size=4, num_layers=2)
-    model = LSTMForecaster(config)
+    config = ModelConfig(n_features=2, lookback=5, horizon=2, hidden_size=4, num_layers=2)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.5)
     return model.eval()
 
 
 @pytest.fixture
-def saved(tmp_path: Path) -> tuple[Path, LSTMForecaster, Scaler, np.ndarray]:
+def saved(tmp_path: Path) -> tuple[Path, RecurrentForecaster, Scaler, np.ndarray]:
     model = model_with_random_head()
     scaler = Scaler("standard", (1.5, -2.0), (0.5, 3.0))
     tail = np.arange(10.0).reshape(5, 2)
     directory = tmp_path / "ckpt"
     directory.mkdir()
     meta = CheckpointMeta(
-        spec={"name": "x"}, config=model.config, scaler=scaler, rollout_mode="state",
-        columns=["a", "b"], inputs=["a", "b"], targets=["a", "b"], tail=tail,
+        spec={"name": "x"}, config=model.config, rollout_mode="state", columns=["a", "b"],
+        inputs=["a", "b"], targets=["a", "b"], series=[SeriesMeta(None, scaler, tail)],
     )  # fmt: skip
     write(directory, model, meta)
     return directory, model, scaler, tail
 
 
 def test_written_checkpoint_loads_back_with_identical_predictions(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory, model, scaler, tail = saved
     loaded = load(directory, CPU)
@@ -55,31 +56,33 @@ def test_written_checkpoint_loads_back_with_identical_predictions(
     assert not loaded.model.training
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[key], value), key
-    assert loaded.meta.scaler == scaler
+    assert loaded.meta.series[0].scaler == scaler
     assert loaded.rollout_mode == "state"
     assert loaded.meta.columns == ["a", "b"]
-    np.testing.assert_array_equal(loaded.tail, tail)
+    np.testing.assert_array_equal(loaded.meta.series[0].tail, tail)
     contexts = np.random.default_rng(0).normal(size=(3, 5, 2))
     for mode in ("window", "state"):
         np.testing.assert_array_equal(
-            forecast(loaded.model, loaded.scalers, contexts, 7, mode, CPU),
+            forecast(loaded.model, (scaler, scaler), contexts, 7, mode, CPU),
             forecast(model, (scaler, scaler), contexts, 7, mode, CPU),
         )
+    plan = serving.given(loaded, list(contexts))  # scaled by the one training series' scaler
     np.testing.assert_array_equal(
-        loaded.forecast(contexts, 7, CPU),
+        serving.forecast(loaded, plan, 7, []).values,
         forecast(model, (scaler, scaler), contexts, 7, "state", CPU),
     )
 
 
 def test_meta_json_records_config_scaler_hash_versions_and_extra(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory, model, _, _ = saved
     assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
     meta = json.loads((directory / "meta.json").read_text())
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["config"] == model.config.to_dict()
-    assert meta["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
+    (series,) = meta["series"]
+    assert series["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
     assert meta["spec"] == {"name": "x"}
     assert len(meta["weights_sha256"]) == 64
     assert meta["versions"]["torch"] == torch.__version__
@@ -87,7 +90,7 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
 
 
 def test_flipped_byte_in_the_weights_fails_the_sha256_check(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory = saved[0]
     weights = directory / "weights.safetensors"
@@ -99,7 +102,7 @@ def test_flipped_byte_in_the_weights_fails_the_sha256_check(
 
 
 def test_missing_weights_file_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory = saved[0]
     (directory / "weights.safetensors").unlink()
@@ -109,7 +112,7 @@ def test_missing_weights_file_raises_checkpoint_error(
 
 @pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", '{"format_version": 99}'])
 def test_malformed_meta_json_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], text: str
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray], text: str
 ) -> None:
     directory = saved[0]
     (directory / "meta.json").write_text(text)
@@ -134,14 +137,50 @@ def test_an_unreadable_file_is_named_without_its_path(tmp_path: Path) -> None:
     [
         ("config", {"n_features": 2, "lookback": 5, "hidden_size": 8}, "valid model"),
         ("config", "not a dict", "valid model"),
-        ("scaler", {"kind": "log", "center": [0.0], "scale": [1.0]}, "valid model"),
-        ("tail", [1.0, 2.0], "valid model"),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "log", "center": [0.0], "scale": [1.0]},
+                    "tail": [[0.0, 0.0]] * 5,
+                }
+            ],
+            "valid model",
+        ),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "none", "center": [0.0, 0.0], "scale": [1.0, 1.0]},
+                    "tail": [1.0, 2.0],
+                }
+            ],
+            "valid model",
+        ),
+        ("series", [], "valid model"),
+        (
+            "series",
+            [
+                {
+                    "id": None,
+                    "scaler": {"kind": "none", "center": [0.0, 0.0], "scale": [1.0, 1.0]},
+                    "tail": [[0.0, 0.0]] * 5,
+                }
+            ]
+            * 2,
+            "inconsistent",
+        ),  # an unnamed series is the only one
         ("columns", ["only one"], "valid model|inconsistent"),
         ("rollout_mode", "teleport", "inconsistent"),
     ],
 )
 def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray], key: str, value: object, message: str
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
+    key: str,
+    value: object,
+    message: str,
 ) -> None:
     directory = saved[0]
     meta = json.loads((directory / "meta.json").read_text())
@@ -152,7 +191,7 @@ def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
 
 
 def test_weights_that_are_not_safetensors_raise_checkpoint_error_even_with_a_matching_hash(
-    saved: tuple[Path, LSTMForecaster, Scaler, np.ndarray],
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     # load() promises CheckpointError; safetensors' own SafetensorError must not escape it.
     directory = saved[0]

@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler
+from app.ml.feasibility import STATEFUL_NEEDS, stateful_possible
 from app.ml.forecast import forecast, rollout, state_rollout_possible
 from app.ml.functions import generate, resolve_params
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
+from app.ml.prepare import Panel
 from app.ml.roles import ColumnRoles
-from app.ml.train import STATEFUL_NEEDS, TrainConfig, stateful_possible, train
+from app.ml.train import train
 
 CPU = torch.device("cpu")
 
@@ -21,39 +24,41 @@ def sin_cos() -> np.ndarray:
     return generate("sin_cos", resolve_params("sin_cos", {"stop": 60.0, "points": 1200}))
 
 
-def has_covariates(config: LSTMConfig) -> bool:
+def has_covariates(config: ModelConfig) -> bool:
     return bool(config.roles.covariates)
 
 
 def test_a_target_outside_the_inputs_needs_residual_and_instance_norm_off() -> None:
     with pytest.raises(ValueError, match="every target among the inputs"):
-        LSTMConfig(n_features=1, target_inputs=(-1,))
+        ModelConfig(n_features=1, target_inputs=(-1,))
     with pytest.raises(ValueError, match="every target among the inputs"):
-        LSTMConfig(n_features=1, target_inputs=(-1,), residual=False, instance_norm=True)
-    config = LSTMConfig(n_features=1, target_inputs=(-1,), residual=False)
+        ModelConfig(n_features=1, target_inputs=(-1,), residual=False, instance_norm=True)
+    config = ModelConfig(n_features=1, target_inputs=(-1,), residual=False)
     assert (config.n_outputs, config.roles.residual_possible) == (1, False)
     assert has_covariates(config)  # its one input is not predicted: a forecast needs its future
 
 
 def test_which_models_have_covariates_and_may_carry_state() -> None:
-    plain = LSTMConfig(n_features=2)
+    plain = ModelConfig(n_features=2)
     assert not has_covariates(plain)
     assert state_rollout_possible(plain)
-    exogenous = LSTMConfig(n_features=2, target_inputs=(1,))  # predicts column 1 of 2
+    exogenous = ModelConfig(n_features=2, target_inputs=(1,))  # predicts column 1 of 2
     assert has_covariates(exogenous)
     assert not state_rollout_possible(exogenous)
-    swapped = LSTMConfig(n_features=2, target_inputs=(1, 0))
+    swapped = ModelConfig(n_features=2, target_inputs=(1, 0))
     assert not has_covariates(swapped)
     assert not state_rollout_possible(swapped)
 
 
 def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.ndarray) -> None:
     columns = ColumnRoles.of(2, (0,), (1,))
-    model = LSTMConfig(
+    model = ModelConfig(
         n_features=1, lookback=20, hidden_size=8, num_layers=1, residual=False, highway=True,
         target_inputs=columns.target_inputs,
     )  # fmt: skip
-    result = train(sin_cos, model, TrainConfig(epochs=15, seed=0), CPU, roles=columns)
+    result = train(
+        Panel.of_series(sin_cos), model, TrainConfig(epochs=15, seed=0), roles=columns, device=CPU
+    )
     metrics = result.metrics
     assert metrics["one_step"]["mse"] < 1e-3  # type: ignore[index]
     # The naive baseline is the target's own last value, on the original scale.
@@ -63,16 +68,16 @@ def test_cos_from_sin_learns_and_is_measured_on_the_target_column(sin_cos: np.nd
             float(np.mean(np.diff(sin_cos[-120:, 1]) ** 2)), rel=0.2
         )
     )
-    assert result.tail.shape == (20, 2)  # every column: the scaler's and the checkpoint's
+    assert result.series[0].tail.shape == (20, 2)  # every column: the scaler's and the checkpoint's
 
 
 def test_rollout_reads_the_known_future_of_the_covariates() -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1, lookback=4, hidden_size=4, num_layers=1, residual=False, highway=True,
         target_inputs=(-1,),
     )  # fmt: skip
     torch.manual_seed(0)
-    model = LSTMForecaster(config)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.highway.weight.fill_(0.25)  # type: ignore[union-attr]
         model.head.weight.zero_()
@@ -91,11 +96,11 @@ def test_rollout_reads_the_known_future_of_the_covariates() -> None:
 
 
 def test_forecast_scales_inputs_and_outputs_with_their_own_columns() -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1, lookback=2, hidden_size=4, num_layers=1, residual=False, highway=True,
         target_inputs=(-1,),
     )  # fmt: skip
-    model = LSTMForecaster(config)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.highway.weight.copy_(torch.tensor([[0.0, 1.0]]))  # type: ignore[union-attr]
         model.head.weight.zero_()
@@ -110,7 +115,7 @@ def test_forecast_scales_inputs_and_outputs_with_their_own_columns() -> None:
 
 
 def test_the_highway_starts_at_zero_and_keeps_the_naive_start() -> None:
-    model = LSTMForecaster(LSTMConfig(n_features=2, lookback=6, highway=True)).eval()
+    model = RecurrentForecaster(ModelConfig(n_features=2, lookback=6, highway=True)).eval()
     window = torch.randn(3, 6, 2)
     with torch.no_grad():
         prediction, _ = model(window)
@@ -122,15 +127,15 @@ def test_stateful_training_carries_state_and_beats_the_naive_forecast() -> None:
     config = TrainConfig(
         stateful=True, tbptt=10, batch_size=8, epochs=30, early_stopping_patience=0, seed=0
     )
-    model = LSTMConfig(n_features=1, lookback=30, hidden_size=8, num_layers=1)
-    result = train(series, model, config, CPU)
+    model = ModelConfig(n_features=1, lookback=30, hidden_size=8, num_layers=1)
+    result = train(Panel.of_series(series), model, config, device=CPU)
     assert all(np.isfinite(stats.train_loss) for stats in result.history)
     assert result.metrics["one_step"]["mase"] < 1  # type: ignore[index]
 
 
 def test_next_steps_predicts_every_step_consistently_with_windows() -> None:
     torch.manual_seed(1)
-    model = LSTMForecaster(LSTMConfig(n_features=1, lookback=5, hidden_size=4, num_layers=1))
+    model = RecurrentForecaster(ModelConfig(n_features=1, lookback=5, hidden_size=4, num_layers=1))
     with torch.no_grad():
         model.head.weight.normal_()
         x = torch.randn(2, 5, 1)
@@ -141,27 +146,31 @@ def test_next_steps_predicts_every_step_consistently_with_windows() -> None:
 
 
 def test_stateful_training_refuses_what_it_cannot_train() -> None:
-    assert stateful_possible(LSTMConfig(n_features=1))
+    assert stateful_possible(ModelConfig(n_features=1))
     for config in (
-        LSTMConfig(n_features=1, horizon=2),
-        LSTMConfig(n_features=1, lookback=10, patch=5),
-        LSTMConfig(n_features=1, instance_norm=True),
-        LSTMConfig(n_features=1, highway=True),
+        ModelConfig(n_features=1, horizon=2),
+        ModelConfig(n_features=1, lookback=10, patch=5),
+        ModelConfig(n_features=1, instance_norm=True),
+        ModelConfig(n_features=1, highway=True),
     ):
         assert not stateful_possible(config)
     series = np.sin(np.linspace(0, 30, 300))[:, None]
     with pytest.raises(ValueError, match="stateful training"):
-        train(series, LSTMConfig(n_features=1, horizon=2), TrainConfig(stateful=True), CPU)
+        train(
+            Panel.of_series(series),
+            ModelConfig(n_features=1, horizon=2),
+            TrainConfig(stateful=True),
+        )
     assert "horizon 1" in STATEFUL_NEEDS
 
 
 def test_predicted_inputs_are_fed_back_when_other_targets_are_not_inputs() -> None:
     # One input (a counter) predicted as target 0, plus a target 1 that is not an input.
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1, lookback=2, hidden_size=4, num_layers=1, residual=False, highway=True,
         target_inputs=(0, -1),
     )  # fmt: skip
-    model = LSTMForecaster(config)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.zero_()
@@ -175,8 +184,8 @@ def test_predicted_inputs_are_fed_back_when_other_targets_are_not_inputs() -> No
 def test_an_autoregressive_highway_model_trains_and_rolls_out_by_window(
     sin_cos: np.ndarray,
 ) -> None:
-    model = LSTMConfig(n_features=2, lookback=8, hidden_size=4, num_layers=1, highway=True)
+    model = ModelConfig(n_features=2, lookback=8, hidden_size=4, num_layers=1, highway=True)
     assert not state_rollout_possible(model)  # the highway reads whole windows only
-    result = train(sin_cos, model, TrainConfig(epochs=2), CPU)
+    result = train(Panel.of_series(sin_cos), model, TrainConfig(epochs=2), device=CPU)
     assert result.rollout_mode == "window"
     assert result.metrics["validation_rollout_rmse"]["state"] is None  # type: ignore[index]

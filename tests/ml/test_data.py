@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.data import Scaler, Split, gather_windows, split_problems, window_starts
+from app.ml.data import Scaler, Split, gather_windows, window_starts
+from app.ml.feasibility import split_problems
 
 
 @pytest.fixture

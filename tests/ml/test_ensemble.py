@@ -9,15 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.checkpoints import CheckpointMeta, load, write
+from app.ml.checkpoint_meta import CheckpointMeta, SeriesMeta
+from app.ml.checkpoints import load, write
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler
+from app.ml.fit import EpochStats
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
-from app.ml.model import EnsembleForecaster, LSTMConfig, LSTMForecaster
-from app.ml.train import EpochStats, TrainConfig, train
+from app.ml.model import EnsembleForecaster, ModelConfig, RecurrentForecaster
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=10, horizon=2, hidden_size=4, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=10, horizon=2, hidden_size=4, num_layers=1)
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +34,30 @@ def test_members_come_from_consecutive_seeds_and_the_ensemble_answers_their_medi
 ) -> None:
     seen: list[EpochStats] = []
     config = TrainConfig(epochs=3, early_stopping_patience=0, ensemble=3, seed=4)
-    result = train(series, TINY, config, CPU, on_progress=seen.append)
+    result = train(Panel.of_series(series), TINY, config, device=CPU, on_progress=seen.append)
     ensemble = result.model
     assert isinstance(ensemble, EnsembleForecaster)
     assert len(ensemble.members) == 3
     assert result.metrics["ensemble"] == 3
     assert result.rollout_mode == "window"  # members carry no common state
-    # progress counts every member's epochs, one after another
-    assert [stats.epoch for stats in seen] == list(range(1, 10))
-    assert {stats.epochs for stats in seen} == {9}
+    # progress reports each member's epochs, one member after another
+    assert [(stats.member, stats.epoch) for stats in seen] == [
+        (member, epoch) for member in (1, 2, 3) for epoch in (1, 2, 3)
+    ]
+    assert {(stats.members, stats.epochs) for stats in seen} == {(3, 3)}
+    members = result.metrics["members"]
+    assert isinstance(members, list)
+    assert [(m["seed"], m["epochs_run"], m["stop_reason"]) for m in members] == [
+        (seed, 3, "max_epochs") for seed in (4, 5, 6)
+    ]
+    assert result.metrics["epochs_run"] == 9
+    assert result.metrics["best_epoch"] is None  # each member has its own
     for offset, seed in enumerate((4, 5, 6)):
         alone = train(
-            series, TINY, TrainConfig(epochs=3, early_stopping_patience=0, seed=seed), CPU
+            Panel.of_series(series),
+            TINY,
+            TrainConfig(epochs=3, early_stopping_patience=0, seed=seed),
+            device=CPU,
         )
         for key, value in alone.model.state_dict().items():
             assert torch.equal(ensemble.members[offset].state_dict()[key], value), key
@@ -61,14 +77,14 @@ def test_an_ensemble_refuses_a_state_rollout() -> None:
 
 def test_an_ensemble_is_one_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    members = [LSTMForecaster(TINY) for _ in range(3)]
+    members = [RecurrentForecaster(TINY) for _ in range(3)]
     for member in members:
         with torch.no_grad():
             member.head.weight.normal_(0, 0.5)
     ensemble = EnsembleForecaster(TINY, members).eval()
     meta = CheckpointMeta(
-        config=TINY, scaler=Scaler("none", (0.0,), (1.0,)), rollout_mode="window",
-        columns=["y"], inputs=["y"], targets=["y"], tail=np.zeros((10, 1)), ensemble=3,
+        config=TINY, rollout_mode="window", columns=["y"], inputs=["y"], targets=["y"],
+        series=[SeriesMeta(None, Scaler("none", (0.0,), (1.0,)), np.zeros((10, 1)))], ensemble=3,
     )  # fmt: skip
     write(tmp_path, ensemble, meta)
     loaded = load(tmp_path, CPU)
@@ -86,7 +102,7 @@ def test_members_read_windows_of_their_own_length(series: np.ndarray, tmp_path: 
     config = TrainConfig(
         epochs=2, early_stopping_patience=0, ensemble=3, ensemble_lookbacks=(6, 10, 4)
     )
-    result = train(series, TINY, config, CPU)
+    result = train(Panel.of_series(series), TINY, config, device=CPU)
     ensemble = result.model
     assert isinstance(ensemble, EnsembleForecaster)
     assert ensemble.lookbacks == [10, 6, 4]  # the whole window's member first
@@ -96,9 +112,8 @@ def test_members_read_windows_of_their_own_length(series: np.ndarray, tmp_path: 
         each = torch.stack([member(window[:, -rows:])[0] for member, rows in reads])
         torch.testing.assert_close(ensemble(window)[0], each.median(dim=0).values)
     meta = CheckpointMeta(
-        config=TINY, scaler=result.scaler, rollout_mode="window", columns=["sin"],
-        inputs=["sin"], targets=["sin"], tail=result.tail, ensemble=3,
-        ensemble_lookbacks=[10, 6, 4],
+        config=TINY, rollout_mode="window", columns=["sin"], inputs=["sin"], targets=["sin"],
+        series=result.series, ensemble=3, ensemble_lookbacks=[10, 6, 4],
     )  # fmt: skip
     write(tmp_path, ensemble, meta)
     loaded = load(tmp_path, CPU)
@@ -110,7 +125,8 @@ def test_members_read_windows_of_their_own_length(series: np.ndarray, tmp_path: 
 
 
 def test_member_lookbacks_must_fit_the_window(series: np.ndarray) -> None:
+    config = TrainConfig(epochs=1, ensemble=2, ensemble_lookbacks=(6, 8))
     with pytest.raises(ValueError, match="one lookback per ensemble member"):
-        train(series, TINY, TrainConfig(epochs=1, ensemble=2, ensemble_lookbacks=(6, 8)), CPU)
+        train(Panel.of_series(series), TINY, config)
     with pytest.raises(ValueError, match="longest member"):
         EnsembleForecaster(TINY, 2, [6, 8])

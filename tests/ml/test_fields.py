@@ -8,18 +8,27 @@ import pytest
 from pydantic import BaseModel
 
 from app.jobs.spec import ArchitectureSpec, TrainingSpec, WindowSpec
+from app.ml.config import TrainConfig
 from app.ml.fields import DESCRIPTION, config_field, described
-from app.ml.model import LSTMConfig
-from app.ml.train import TrainConfig
+from app.ml.model import ModelConfig
 
-# Request field -> (app.ml config, its field): the request's sections name a few differently.
+# Request field -> (app.ml config, its field): the same name in both.
 SOURCES = {
-    **{(WindowSpec, name): (LSTMConfig, name) for name in WindowSpec.model_fields},
-    **{(ArchitectureSpec, name): (LSTMConfig, name) for name in ArchitectureSpec.model_fields},
+    **{(WindowSpec, name): (ModelConfig, name) for name in WindowSpec.model_fields},
+    **{(ArchitectureSpec, name): (ModelConfig, name) for name in ArchitectureSpec.model_fields},
     **{(TrainingSpec, name): (TrainConfig, name) for name in TrainingSpec.model_fields},
-    (TrainingSpec, "validation_fraction"): (TrainConfig, "val_fraction"),
-    (TrainingSpec, "validation_rows"): (TrainConfig, "val_rows"),
 }
+# What the configs hold that a request does not set: the columns' roles, and a setting.
+NOT_REQUESTED = {"n_features", "target_inputs", "time_limit_seconds"}
+
+
+def test_the_request_sections_hold_every_ml_config_field_under_its_own_name() -> None:
+    """So a request maps onto the configs without restating a field (app/jobs/configs.py)."""
+    model = {field.name for field in dataclasses.fields(ModelConfig)} - NOT_REQUESTED
+    fit = {field.name for field in dataclasses.fields(TrainConfig)} - NOT_REQUESTED
+    assert set(WindowSpec.model_fields) | set(ArchitectureSpec.model_fields) == model
+    assert not set(WindowSpec.model_fields) & set(ArchitectureSpec.model_fields)
+    assert set(TrainingSpec.model_fields) == fit
 
 
 def test_described_fields_keep_default_and_description() -> None:

@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.assess import EVAL_BATCH, mean_loss
 from app.ml.data import Scaler, gather_windows
+from app.ml.fitted import EVAL_BATCH, mean_loss
 from app.ml.forecast import forecast, rollout
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 from app.ml.roles import ColumnRoles
 
 LOOKBACK = 6
 
 
-def make(n_features: int = 1, horizon: int = 1, seed: int = 0) -> LSTMForecaster:
+def make(n_features: int = 1, horizon: int = 1, seed: int = 0) -> RecurrentForecaster:
     """A small model with random, non-trivial weights (residual head not left at zero)."""
     torch.manual_seed(seed)
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=n_features, lookback=LOOKBACK, horizon=horizon, hidden_size=6, num_layers=2
     )
-    model = LSTMForecaster(config)
+    model = RecurrentForecaster(config)
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.3)
         model.head.bias.normal_(0.0, 0.1)
@@ -33,7 +33,7 @@ def contexts(batch: int, n_features: int = 1, seed: int = 1) -> torch.Tensor:
     return torch.randn(batch, LOOKBACK, n_features, generator=generator)
 
 
-def window_loop(model: LSTMForecaster, context: torch.Tensor, steps: int) -> torch.Tensor:
+def window_loop(model: RecurrentForecaster, context: torch.Tensor, steps: int) -> torch.Tensor:
     """Rollout by hand: re-run the model on the last `lookback` rows, append what it predicts."""
     history = context.clone()
     with torch.no_grad():
@@ -43,7 +43,7 @@ def window_loop(model: LSTMForecaster, context: torch.Tensor, steps: int) -> tor
     return history[:, LOOKBACK : LOOKBACK + steps]
 
 
-def state_loop(model: LSTMForecaster, context: torch.Tensor, steps: int) -> torch.Tensor:
+def state_loop(model: RecurrentForecaster, context: torch.Tensor, steps: int) -> torch.Tensor:
     """Rollout by hand: run the context once, then feed each prediction back with (h, c)."""
     with torch.no_grad():
         chunk, (h, c) = model(context)
@@ -150,7 +150,9 @@ def test_forecast_scales_the_last_lookback_rows_in_and_the_rollout_out(mode: str
 
 def test_untrained_residual_forecast_repeats_the_last_value_on_the_original_scale() -> None:
     torch.manual_seed(0)
-    model = LSTMForecaster(LSTMConfig(n_features=2, lookback=LOOKBACK, hidden_size=4, num_layers=1))
+    model = RecurrentForecaster(
+        ModelConfig(n_features=2, lookback=LOOKBACK, hidden_size=4, num_layers=1)
+    )
     scaler = Scaler("standard", (50.0, -2.0), (5.0, 0.25))
     given = np.stack([np.linspace(40.0, 60.0, 8), np.linspace(-3.0, -1.0, 8)], axis=1)[None]
     result = forecast(model, (scaler, scaler), given, 5, "window", torch.device("cpu"))
@@ -161,6 +163,6 @@ def test_untrained_residual_forecast_repeats_the_last_value_on_the_original_scal
 def test_a_context_of_other_columns_is_refused_not_read_as_more_rows(mode: str) -> None:
     """A patch of 10 rows of one column has as many values as 5 rows of two: the step loop
     would read the wrong shape as rows, so the rollout checks the columns first."""
-    model = LSTMForecaster(LSTMConfig(n_features=1, lookback=10, horizon=10, patch=10))
+    model = RecurrentForecaster(ModelConfig(n_features=1, lookback=10, horizon=10, patch=10))
     with pytest.raises(ValueError, match="2 columns; the model reads 1"):
         rollout(model, torch.zeros(1, 10, 2), 20, mode)  # type: ignore[arg-type]

@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.ml import serving
 from app.ml.checkpoints import load
 from app.ml.forecast import RolloutMode, _overlapping_windows, rollout
 from app.ml.fused import FusedForecaster
-from app.ml.model import EnsembleForecaster, Forecaster, LSTMConfig, LSTMForecaster
+from app.ml.model import EnsembleForecaster, Forecaster, ModelConfig, RecurrentForecaster
 
 LOOKBACK = 6
 STEPS = 40  # several windows' worth: the wavefront's path
 
 
-def make(config: LSTMConfig, seed: int = 0, members: int = 1) -> Forecaster:
+def make(config: ModelConfig, seed: int = 0, members: int = 1) -> Forecaster:
     """A model with random, non-trivial weights (zero-initialised heads filled in)."""
     torch.manual_seed(seed)
-    singles = [LSTMForecaster(config) for _ in range(members)]
+    singles = [RecurrentForecaster(config) for _ in range(members)]
     with torch.no_grad():
         for single in singles:
             for name, parameter in single.named_parameters():
@@ -74,7 +75,7 @@ def check(
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize(("patch", "horizon"), [(1, 1), (1, 4), (2, 2), (2, 4), (2, 3), (3, 7)])
 def test_window_rollout_matches_the_module(num_layers: int, patch: int, horizon: int) -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch, num_layers=num_layers
     )
     check(make(config, seed=num_layers))
@@ -83,20 +84,20 @@ def test_window_rollout_matches_the_module(num_layers: int, patch: int, horizon:
 # 40 contexts, or fewer steps than a window has: one window after another
 @pytest.mark.parametrize(("batch", "steps"), [(3, STEPS), (40, STEPS), (3, 1), (3, LOOKBACK - 1)])
 def test_window_by_window_and_the_wavefront_agree(batch: int, steps: int) -> None:
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, num_layers=2)
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, num_layers=2)
     check(make(config), batch=batch, steps=steps)
 
 
 @pytest.mark.parametrize("batch", [3, 300])
 def test_a_state_rollout_of_few_or_many_contexts_matches_the_module(batch: int) -> None:
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2, num_layers=2)
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, horizon=2, num_layers=2)
     check(make(config), "state", batch=batch)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize(("patch", "horizon"), [(1, 1), (1, 3), (2, 2), (3, 6)])
 def test_state_rollout_matches_the_module(num_layers: int, patch: int, horizon: int) -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch, num_layers=num_layers
     )
     check(make(config), "state")
@@ -115,7 +116,7 @@ def test_state_rollout_matches_the_module(num_layers: int, patch: int, horizon: 
     ],
 )
 def test_window_rollout_of_each_part_matches_the_module(parts: dict[str, object]) -> None:
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, hidden_size=7, **parts)  # type: ignore[arg-type]
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, hidden_size=7, **parts)  # type: ignore[arg-type]
     check(make(config))
 
 
@@ -123,7 +124,7 @@ def test_window_rollout_of_each_part_matches_the_module(parts: dict[str, object]
     "parts", [{"dense_layers": (5,)}, {"residual": False}, {"instance_norm": True}]
 )
 def test_state_rollout_of_each_part_matches_the_module(parts: dict[str, object]) -> None:
-    check(make(LSTMConfig(n_features=1, lookback=LOOKBACK, **parts)), "state")  # type: ignore[arg-type]
+    check(make(ModelConfig(n_features=1, lookback=LOOKBACK, **parts)), "state")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +134,7 @@ def test_state_rollout_of_each_part_matches_the_module(parts: dict[str, object])
 def test_covariates_are_read_from_the_future_rows(
     target_inputs: tuple[int, ...], horizon: int, residual: bool
 ) -> None:
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=3,
         lookback=LOOKBACK,
         horizon=horizon,
@@ -146,13 +147,13 @@ def test_covariates_are_read_from_the_future_rows(
 
 @pytest.mark.parametrize(("members", "horizon"), [(2, 1), (3, 1), (3, 2), (4, 6)])
 def test_an_ensemble_rolls_out_as_the_median_of_its_members(members: int, horizon: int) -> None:
-    config = LSTMConfig(n_features=2, lookback=LOOKBACK, horizon=horizon, num_layers=2)
+    config = ModelConfig(n_features=2, lookback=LOOKBACK, horizon=horizon, num_layers=2)
     check(make(config, members=members))
 
 
 def test_overlapping_windows_share_steps_only_when_they_can() -> None:
     def windows(**parts: object) -> int:
-        return _overlapping_windows(LSTMConfig(n_features=1, lookback=12, **parts))  # type: ignore[arg-type]
+        return _overlapping_windows(ModelConfig(n_features=1, lookback=12, **parts))  # type: ignore[arg-type]
 
     assert windows() == 12  # one window starts at every row
     assert windows(horizon=4) == 3
@@ -162,7 +163,7 @@ def test_overlapping_windows_share_steps_only_when_they_can() -> None:
 
 
 def test_keep_going_ends_a_window_rollout_after_whole_calls() -> None:
-    model = make(LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=2))
+    model = make(ModelConfig(n_features=1, lookback=LOOKBACK, horizon=2))
     answers = iter([True, True, False])
     context = torch.randn(2, LOOKBACK, 1)
     out = rollout(model, context, 20, keep_going=lambda: next(answers))
@@ -172,14 +173,14 @@ def test_keep_going_ends_a_window_rollout_after_whole_calls() -> None:
 
 def test_a_loaded_checkpoint_stacks_its_weights_once(monkeypatch: pytest.MonkeyPatch) -> None:
     checkpoint = load(Path(__file__).parents[2] / "models" / "sine" / "1", torch.device("cpu"))
-    context = checkpoint.default_context
-    first = checkpoint.forecast(context, 30, torch.device("cpu"))
+    plan = serving.continuing(checkpoint, [0])
+    first = serving.forecast(checkpoint, plan, 30, []).values
 
     def restack(model: Forecaster) -> FusedForecaster:
         raise AssertionError("stacked again")
 
     monkeypatch.setattr(FusedForecaster, "of", staticmethod(restack))
-    again = checkpoint.forecast(context, 30, torch.device("cpu"))  # the cached stack
+    again = serving.forecast(checkpoint, plan, 30, []).values  # the cached stack
     torch.testing.assert_close(torch.as_tensor(again), torch.as_tensor(first), rtol=0, atol=0)
     with pytest.raises(AssertionError, match="stacked again"):
         rollout(checkpoint.model, torch.zeros(1, 10, 1), 30)  # a live model stacks its own
@@ -190,9 +191,9 @@ def test_a_loaded_checkpoint_stacks_its_weights_once(monkeypatch: pytest.MonkeyP
 def test_one_model_and_an_ensemble_of_its_copies_agree(patch: int, horizon: int) -> None:
     """A single model steps without the member dimension (addmm), an ensemble with it
     (baddbmm): copies of one model must roll out as that model."""
-    config = LSTMConfig(n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch)
+    config = ModelConfig(n_features=1, lookback=LOOKBACK, horizon=horizon, patch=patch)
     single = make(config)
-    assert isinstance(single, LSTMForecaster)
+    assert isinstance(single, RecurrentForecaster)
     copies = EnsembleForecaster(config, [copy.deepcopy(single) for _ in range(3)]).eval()
     assert (FusedForecaster.of(single).members, FusedForecaster.of(copies).members) == (1, 3)
     context = torch.randn(4, LOOKBACK, 1, generator=torch.Generator().manual_seed(2))
@@ -204,7 +205,7 @@ def test_one_model_and_an_ensemble_of_its_copies_agree(patch: int, horizon: int)
 @pytest.mark.parametrize(("patch", "horizon"), [(10, 10), (5, 10), (1, 1)])
 def test_a_long_state_rollout_matches_stepping_the_module_by_hand(patch: int, horizon: int) -> None:
     """The default model's shape (patch 10, horizon 10): 1,000 steps fed back chunk by chunk."""
-    config = LSTMConfig(n_features=1, lookback=10, horizon=horizon, patch=patch)
+    config = ModelConfig(n_features=1, lookback=10, horizon=horizon, patch=patch)
     model = make(config, seed=3)
     context = torch.randn(2, 10, 1, generator=torch.Generator().manual_seed(4))
     expected = by_module_calls(model, context, 1000, "state", torch.zeros(2, 1000 + horizon, 1))
@@ -215,7 +216,7 @@ def test_a_long_state_rollout_matches_stepping_the_module_by_hand(patch: int, ho
 
 @pytest.mark.parametrize("horizon", [1, 10])
 def test_keep_going_ends_a_state_rollout_after_whole_calls(horizon: int) -> None:
-    config = LSTMConfig(n_features=1, lookback=10, horizon=horizon, patch=horizon)
+    config = ModelConfig(n_features=1, lookback=10, horizon=horizon, patch=horizon)
     model = make(config)
     answers = iter([True, True, False])
     context = torch.randn(2, 10, 1)

@@ -7,21 +7,24 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler
+from app.ml.feasibility import stateful_possible
 from app.ml.forecast import forecast, rollout, state_rollout_possible
 from app.ml.functions import generate, resolve_params
-from app.ml.model import INSTANCE_NORM_FLOOR, LSTMConfig, LSTMForecaster
-from app.ml.train import TrainConfig, stateful_possible, train
+from app.ml.model import INSTANCE_NORM_FLOOR, ModelConfig, RecurrentForecaster
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 CPU = torch.device("cpu")
 
 
-def make(**overrides: object) -> LSTMForecaster:
+def make(**overrides: object) -> RecurrentForecaster:
     """A small model with every weight random (a zero head would hide most of the mapping)."""
     torch.manual_seed(0)
     values: dict[str, object] = {"n_features": 2, "lookback": 8, "horizon": 3, "hidden_size": 6,
                                  "num_layers": 2, "instance_norm": True}  # fmt: skip
-    model = LSTMForecaster(LSTMConfig(**(values | overrides)))  # type: ignore[arg-type]
+    model = RecurrentForecaster(ModelConfig(**(values | overrides)))  # type: ignore[arg-type]
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.5)
         model.head.bias.normal_(0.0, 0.5)
@@ -74,10 +77,10 @@ def test_without_instance_norm_the_model_is_not_scale_equivariant() -> None:
 @pytest.mark.parametrize("instance_norm", [False, True])
 @torch.inference_mode()
 def test_untrained_residual_model_is_the_naive_forecast(instance_norm: bool) -> None:
-    config = LSTMConfig(n_features=2, lookback=8, horizon=3, hidden_size=6, num_layers=1,
+    config = ModelConfig(n_features=2, lookback=8, horizon=3, hidden_size=6, num_layers=1,
                         instance_norm=instance_norm)  # fmt: skip
     torch.manual_seed(0)
-    model = LSTMForecaster(config).eval()  # residual: a zero-initialised head
+    model = RecurrentForecaster(config).eval()  # residual: a zero-initialised head
     x = windows() * 4.0 + 100.0
     prediction, _ = model(x)
     naive = x[:, -1:, :].expand(-1, 3, -1)
@@ -107,7 +110,7 @@ def test_forward_is_the_plain_model_on_the_normalised_window(
     """Reference: normalise by the window's mean and (population) spread, floored at
     INSTANCE_NORM_FLOOR, run the same weights without instance norm, scale back."""
     model = make(**overrides)
-    plain = LSTMForecaster(LSTMConfig(**(model.config.to_dict() | {"instance_norm": False})))
+    plain = RecurrentForecaster(ModelConfig(**(model.config.to_dict() | {"instance_norm": False})))
     plain.load_state_dict(model.state_dict())
     plain.eval()
     x = windows() * wiggle + torch.tensor([3.0, -7.0])
@@ -131,31 +134,33 @@ def test_window_rollout_is_equivariant_through_the_scalers() -> None:
 
 
 def test_instance_norm_rules_out_state_carry_and_stateful_training() -> None:
-    config = LSTMConfig(n_features=1, instance_norm=True)
+    config = ModelConfig(n_features=1, instance_norm=True)
     assert not state_rollout_possible(config)
     assert not stateful_possible(config)
-    assert state_rollout_possible(LSTMConfig(n_features=1))
-    model = LSTMForecaster(config)
+    assert state_rollout_possible(ModelConfig(n_features=1))
+    model = RecurrentForecaster(config)
     with pytest.raises(ValueError, match="stateful"):
-        train(np.zeros((200, 1)), config, TrainConfig(epochs=1, stateful=True), CPU)
+        train(Panel.of_series(np.zeros((200, 1))), config, TrainConfig(epochs=1, stateful=True))
     assert rollout(model, torch.zeros(1, 10, 1), 3, "window").shape == (1, 3, 1)
 
 
 def test_config_round_trips_instance_norm_and_old_configs_default_it_off() -> None:
-    config = LSTMConfig(n_features=2, lookback=6, instance_norm=True)
+    config = ModelConfig(n_features=2, lookback=6, instance_norm=True)
     data = config.to_dict()
     assert data["instance_norm"] is True
-    assert LSTMConfig.from_dict(data) == config
+    assert ModelConfig.from_dict(data) == config
     old = {"n_features": 1, "lookback": 10, "horizon": 1, "hidden_size": 8, "num_layers": 1,
            "dropout": 0.0, "dense_layers": [], "residual": True}  # fmt: skip
-    assert LSTMConfig.from_dict(old).instance_norm is False
+    assert ModelConfig.from_dict(old).instance_norm is False
 
 
 def test_training_with_instance_norm_rolls_out_by_window_on_a_growing_series() -> None:
     series = generate("x_sin", resolve_params("x_sin", {"points": 800, "stop": 80}))
-    config = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1,
+    config = ModelConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1,
                         instance_norm=True)  # fmt: skip
-    result = train(series, config, TrainConfig(epochs=2, batch_size=32, interval_steps=10), CPU)
+    result = train(
+        Panel.of_series(series), config, TrainConfig(epochs=2, batch_size=32, interval_steps=10)
+    )
     assert result.model.config.instance_norm
     assert result.rollout_mode == "window"
     validation = result.metrics["validation_rollout_rmse"]

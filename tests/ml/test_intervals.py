@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from app.ml.checkpoints import META_FILE, CheckpointError, CheckpointMeta, load, write
-from app.ml.data import Scaler, Split
+from app.ml.checkpoint_meta import META_FILE, CheckpointError, CheckpointMeta, SeriesMeta
+from app.ml.checkpoints import load, write
+from app.ml.config import TrainConfig
+from app.ml.data import Scaler, Split, segments_of
 from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
 from app.ml.intervals import (
@@ -21,13 +23,15 @@ from app.ml.intervals import (
     conformal_quantiles,
     coverage,
     half_widths,
+    plan_rollouts,
     rollout_starts,
 )
-from app.ml.model import LSTMConfig, LSTMForecaster
-from app.ml.train import TrainConfig, TrainResult, train
+from app.ml.model import ModelConfig, RecurrentForecaster
+from app.ml.prepare import Panel
+from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=10, hidden_size=8, num_layers=1)
 
 
 # --- the conformal rule --------------------------------------------------------------------
@@ -224,7 +228,7 @@ def noisy() -> np.ndarray:
 @pytest.fixture(scope="module")
 def fitted(noisy: np.ndarray) -> TrainResult:
     config = TrainConfig(epochs=3, batch_size=64, interval_steps=20, seed=3)
-    return train(noisy, TINY, config, CPU)
+    return train(Panel.of_series(noisy), TINY, config, device=CPU)
 
 
 def rollouts(
@@ -233,7 +237,7 @@ def rollouts(
     """(predicted, actual) [n, steps, F] from each start, by the public forecast path."""
     lookback = result.model.config.lookback
     contexts = np.stack([series[start - lookback : start] for start in starts])
-    scalers = (result.scaler, result.scaler)
+    scalers = (result.series[0].scaler, result.series[0].scaler)
     predicted = forecast(result.model, scalers, contexts, steps, result.rollout_mode, CPU)
     actual = np.stack([series[start : start + steps] for start in starts])
     return predicted, actual
@@ -252,8 +256,9 @@ def test_train_calibrates_widths_from_validation_rollouts(
     starts = rollout_starts(split.val_start, split.test_start, 20)
     assert len(starts) == MAX_CALIBRATION_STARTS
     predicted, actual = rollouts(fitted, noisy, starts, 20)
+    spread = fitted.series[0].scaler.scale[0]  # the widths are in the model scale
     np.testing.assert_allclose(
-        widths, conformal_quantiles(np.abs(actual - predicted)), rtol=1e-6, atol=1e-9
+        widths * spread, conformal_quantiles(np.abs(actual - predicted)), rtol=1e-6, atol=1e-9
     )
 
 
@@ -270,7 +275,8 @@ def test_interval_metrics_measure_coverage_on_the_test_split(
     starts = rollout_starts(split.test_start, len(noisy), 20)
     predicted, actual = rollouts(fitted, noisy, starts, 20)
     assert fitted.interval_widths is not None
-    expected = coverage(predicted, actual, fitted.interval_widths)
+    spread = fitted.series[0].scaler.scale[0]
+    expected = coverage(predicted, actual, fitted.interval_widths * spread)
     assert intervals["coverage"] == pytest.approx(expected, abs=0.1)
     # A stationary noisy sine: the validation calibration carries over to the test split.
     for level in (80, 95):
@@ -278,8 +284,8 @@ def test_interval_metrics_measure_coverage_on_the_test_split(
 
 
 def test_metrics_mase_is_the_model_mae_over_the_naive_mae(fitted: TrainResult) -> None:
-    for key in ("one_step", "rollout"):
-        model, naive = fitted.metrics[key], fitted.metrics[f"naive_{key}"]
+    for key, baseline in (("one_step", "naive_one_step"), ("mean", "naive")):
+        model, naive = fitted.metrics[key], fitted.metrics[baseline]
         assert isinstance(model, dict)
         assert isinstance(naive, dict)
         assert model["mase"] == model["mae"] / naive["mae"]
@@ -289,7 +295,7 @@ def test_metrics_mase_is_the_model_mae_over_the_naive_mae(fitted: TrainResult) -
 def test_interval_steps_are_capped_at_half_the_validation_split(noisy: np.ndarray) -> None:
     short = noisy[:600]  # validation split: 60 rows -> at most 30 steps
     config = TrainConfig(epochs=1, batch_size=64, interval_steps=1000)
-    result = train(short, TINY, config, CPU)
+    result = train(Panel.of_series(short), TINY, config, device=CPU)
     assert result.interval_widths is not None
     assert result.interval_widths.shape == (len(LEVELS), 30, 1)
     intervals = result.metrics["intervals"]
@@ -302,9 +308,9 @@ def test_interval_steps_are_capped_at_half_the_validation_split(noisy: np.ndarra
 
 def test_a_one_row_validation_split_leaves_intervals_uncalibrated() -> None:
     series = generate("sin", resolve_params("sin", {"points": 200, "stop": 20}))
-    config = TrainConfig(epochs=1, val_fraction=0.005, test_fraction=0.1)  # 1 validation row
+    config = TrainConfig(epochs=1, validation_fraction=0.005, test_fraction=0.1)  # 1 validation row
     assert Split.of(200, 0.005, 0.1).val == 1
-    result = train(series, TINY, config, CPU)
+    result = train(Panel.of_series(series), TINY, config, device=CPU)
     assert result.interval_widths is None
     assert result.metrics["intervals"] is None
     assert isinstance(result.metrics["one_step"], dict)  # the rest is still measured
@@ -312,31 +318,32 @@ def test_a_one_row_validation_split_leaves_intervals_uncalibrated() -> None:
 
 def test_a_two_row_validation_split_calibrates_on_two_one_step_rollouts() -> None:
     series = generate("sin", resolve_params("sin", {"points": 200, "stop": 20, "noise": 0.1}))
-    config = TrainConfig(epochs=1, val_fraction=0.01, test_fraction=0.1)  # 2 validation rows
+    config = TrainConfig(epochs=1, validation_fraction=0.01, test_fraction=0.1)  # 2 validation rows
     split = Split.of(200, 0.01, 0.1)
     assert split.val == 2
-    result = train(series, TINY, config, CPU)
+    result = train(Panel.of_series(series), TINY, config, device=CPU)
     assert result.interval_widths is not None
     assert result.interval_widths.shape == (len(LEVELS), 1, 1)
     starts = np.array([split.val_start, split.val_start + 1])
     predicted, actual = rollouts(result, series, starts, 1)
     # Two rollouts: every level's rank ceil(3 q) is capped at 2, the larger error.
-    largest = np.abs(actual - predicted).max()
-    np.testing.assert_allclose(result.interval_widths[:, 0, 0], largest, rtol=1e-6)
+    largest = np.abs(actual - predicted).max() / result.series[0].scaler.scale[0]
+    np.testing.assert_allclose(result.interval_widths[:, 0, 0], largest, rtol=1e-5)
 
 
 # --- checkpoints ----------------------------------------------------------------------------
 
 
-def write_checkpoint(directory: Path, widths: np.ndarray | None) -> LSTMForecaster:
+def write_checkpoint(directory: Path, widths: np.ndarray | None) -> RecurrentForecaster:
     torch.manual_seed(0)
-    config = LSTMConfig(n_features=2, lookback=4, horizon=1, hidden_size=4, num_layers=1)
-    model = LSTMForecaster(config).eval()
+    config = ModelConfig(n_features=2, lookback=4, horizon=1, hidden_size=4, num_layers=1)
+    model = RecurrentForecaster(config).eval()
     directory.mkdir()
     scaler = Scaler("standard", (0.0, 1.0), (1.0, 2.0))
     meta = CheckpointMeta(
-        config=config, scaler=scaler, rollout_mode="window", columns=["a", "b"],
-        inputs=["a", "b"], targets=["a", "b"], tail=np.zeros((4, 2)), interval_widths=widths,
+        config=config, rollout_mode="window", columns=["a", "b"], inputs=["a", "b"],
+        targets=["a", "b"], series=[SeriesMeta(None, scaler, np.zeros((4, 2)))],
+        interval_widths=widths,
     )  # fmt: skip
     write(directory, model, meta)
     return model
@@ -452,3 +459,42 @@ def test_tampered_interval_meta_is_a_checkpoint_error(tmp_path: Path, tamper: ob
     meta_path.write_text(json.dumps(meta))  # the SHA-256 covers the weights only
     with pytest.raises(CheckpointError):
         load(directory, CPU)
+
+
+# --- the calibration plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "wanted", "steps", "rollouts"),
+    [
+        (60, 1000, 30, 31),  # one series: at most half its part, every start it allows
+        (150, 200, 75, 76),
+        (300, 200, 150, 128),  # past 128 starts: 128 of them, spread evenly
+        (1000, 200, 200, 128),  # as many steps as asked
+        (1, 200, 1, 1),  # too short to calibrate: one rollout
+    ],
+)
+def test_one_series_calibrates_at_most_half_its_part_from_up_to_128_points(
+    rows: int, wanted: int, steps: int, rollouts: int
+) -> None:
+    (segment,) = segments_of([rows * 10], lambda n: Split.sized(n, rows, rows))
+    plan = plan_rollouts([segment], "val", wanted)
+    assert (plan.steps, len(plan.starts)) == (steps, rollouts)
+    begin, end = segment.bounds("val")
+    assert plan.starts.min() == begin
+    assert (plan.starts + plan.steps <= end).all()  # every rollout inside the part
+
+
+def test_many_series_calibrate_their_whole_parts_from_one_point_each() -> None:
+    segments = segments_of([40 + n for n in range(200)], lambda n: Split.sized(n, 18, 18))
+    plan = plan_rollouts(segments, "val", 18)
+    assert (plan.steps, len(plan.starts)) == (18, 200)
+    assert list(plan.starts) == [segment.bounds("val")[0] for segment in segments]
+    assert list(plan.ends) == [segment.end for segment in segments]
+
+
+def test_a_few_series_each_give_several_rollouts_over_half_their_parts() -> None:
+    segments = segments_of([100, 120], lambda n: Split.sized(n, 20, 20))
+    plan = plan_rollouts(segments, "val", 18)
+    assert plan.steps == 10  # half the 20 validation rows
+    assert len(plan.starts) == 2 * 11  # every start of each part's first half

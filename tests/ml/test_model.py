@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 
 
-def make(**overrides: object) -> LSTMForecaster:
+def make(**overrides: object) -> RecurrentForecaster:
     torch.manual_seed(0)
     settings: dict[str, object] = {
         "n_features": 1,
@@ -16,7 +16,7 @@ def make(**overrides: object) -> LSTMForecaster:
         "hidden_size": 4,
         "num_layers": 1,
     }
-    return LSTMForecaster(LSTMConfig(**{**settings, **overrides})).eval()  # type: ignore[arg-type]
+    return RecurrentForecaster(ModelConfig(**{**settings, **overrides})).eval()  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_returned_state_continues_the_sequence() -> None:
 
 
 def test_config_dict_round_trips_with_dense_layers_as_a_list() -> None:
-    config = LSTMConfig(n_features=3, lookback=12, horizon=4, dense_layers=(8, 4), dropout=0.1)
+    config = ModelConfig(n_features=3, lookback=12, horizon=4, dense_layers=(8, 4), dropout=0.1)
     data = config.to_dict()
     assert data == {
         "n_features": 3,
@@ -86,34 +86,35 @@ def test_config_dict_round_trips_with_dense_layers_as_a_list() -> None:
         "patch": 1,
         "target_inputs": [],
         "highway": False,
+        "cell": "lstm",
     }
-    assert LSTMConfig.from_dict(data) == config
+    assert ModelConfig.from_dict(data) == config
 
 
 def test_a_config_saved_before_instance_norm_and_patch_still_loads() -> None:
     old = {"n_features": 1, "lookback": 10, "horizon": 1, "hidden_size": 8, "num_layers": 1,
            "dropout": 0.0, "dense_layers": [], "residual": True}  # fmt: skip
-    config = LSTMConfig.from_dict(old)
+    config = ModelConfig.from_dict(old)
     assert (config.instance_norm, config.patch) == (False, 1)
 
 
 def test_patches_shorten_the_lstm_sequence_and_keep_the_output_shape() -> None:
-    config = LSTMConfig(n_features=2, lookback=12, horizon=3, hidden_size=4, num_layers=1, patch=4)
-    model = LSTMForecaster(config).eval()
+    config = ModelConfig(n_features=2, lookback=12, horizon=3, hidden_size=4, num_layers=1, patch=4)
+    model = RecurrentForecaster(config).eval()
     x = torch.randn(5, 12, 2)
     prediction, (h, _) = model(x)
     assert prediction.shape == (5, 3, 2)
-    assert model.lstm.input_size == 8  # 4 rows x 2 columns per LSTM step
+    assert model.recurrent.input_size == 8  # 4 rows x 2 columns per LSTM step
     # The state is the same as feeding the LSTM the reshaped chunks by hand.
-    _, (h_by_hand, _) = model.lstm(x.reshape(5, 3, 8))
+    _, (h_by_hand, _) = model.recurrent(x.reshape(5, 3, 8))
     assert torch.equal(h, h_by_hand)
 
 
 def test_lookback_must_be_a_multiple_of_patch() -> None:
     with pytest.raises(ValueError, match="multiple of patch"):
-        LSTMConfig(n_features=1, lookback=10, patch=3)
+        ModelConfig(n_features=1, lookback=10, patch=3)
 
 
 def test_config_from_dict_rejects_an_unknown_field() -> None:
     with pytest.raises(TypeError, match="colour"):
-        LSTMConfig.from_dict({"n_features": 1, "colour": "red"})
+        ModelConfig.from_dict({"n_features": 1, "colour": "red"})

@@ -1,5 +1,5 @@
 """The benchmark's numpy floor does the state rollout's arithmetic, so timing one against the
-other compares the same work."""
+other compares the same work, for either cell."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from app.ml.forecast import rollout
-from app.ml.model import LSTMConfig, LSTMForecaster
+from app.ml.model import ModelConfig, RecurrentForecaster
 from bench.numpy_floor import numpy_floor
 
 
@@ -21,10 +21,11 @@ from bench.numpy_floor import numpy_floor
     ],
 )
 @pytest.mark.parametrize("steps", [1, 37, 1000])
-def test_the_floor_is_the_state_rollout(parts: dict[str, object], steps: int) -> None:
-    config = LSTMConfig(**{"n_features": 1, "lookback": 10} | parts)  # type: ignore[arg-type]
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_floor_is_the_state_rollout(parts: dict[str, object], steps: int, cell: str) -> None:
+    config = ModelConfig(**{"n_features": 1, "lookback": 10, "cell": cell} | parts)  # type: ignore[arg-type]
     torch.manual_seed(0)
-    model = LSTMForecaster(config).eval()
+    model = RecurrentForecaster(config).eval()
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.1)  # a residual head starts at zero: fill it in
         model.head.bias.normal_(0.0, 0.1)
@@ -36,6 +37,6 @@ def test_the_floor_is_the_state_rollout(parts: dict[str, object], steps: int) ->
 
 
 def test_the_floor_refuses_a_model_the_state_cannot_continue() -> None:
-    model = LSTMForecaster(LSTMConfig(n_features=1, lookback=10, patch=2, horizon=3))
+    model = RecurrentForecaster(ModelConfig(n_features=1, lookback=10, patch=2, horizon=3))
     with pytest.raises(ValueError, match="by state"):
         numpy_floor(model, torch.zeros(1, 10, 1).numpy(), 5)

@@ -3,27 +3,32 @@ forecasts by series or from a context the model never saw."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from app.ml.checkpoints import CheckpointMeta, SeriesMeta, load, write
+from app.ml import serving
+from app.ml.checkpoint_meta import CheckpointMeta
+from app.ml.checkpoints import load, write
+from app.ml.config import TrainConfig
 from app.ml.data import Scaler, ScalerStack, Split, panel_starts, segments_of
 from app.ml.evaluation import losing_warning, seasonal_naive, smape
-from app.ml.forecast import forecast
-from app.ml.model import LSTMConfig
-from app.ml.panel_assess import SeriesScores
-from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
+from app.ml.fitted import SeriesScores
+from app.ml.forecast import rollout
+from app.ml.model import ModelConfig
+from app.ml.prepare import Panel
+from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-MODEL = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=16, num_layers=1)
+MODEL = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=16, num_layers=1)
 LENGTHS = (60, 84, 72, 96)
 LEVELS = (5.0, 300.0, -40.0, 2_000.0)  # very different scales: each series scales on its own
 
 
-def seasonal_panel() -> tuple[np.ndarray, PanelLayout]:
+def seasonal_panel(season: int = 1) -> Panel:
     """Four monthly-like series of different lengths, levels and spreads, laid end to end."""
     rng = np.random.default_rng(0)
     parts = []
@@ -32,15 +37,14 @@ def seasonal_panel() -> tuple[np.ndarray, PanelLayout]:
         spread = abs(level) * 0.2 + 1
         wave = np.sin(2 * np.pi * t / 12 + number)
         parts.append(level + spread * wave + rng.normal(0, 0.02 * spread, rows))
-    layout = PanelLayout(ids=("a", "b", "c", "d"), lengths=LENGTHS)
-    return np.concatenate(parts)[:, None], layout
+    return Panel(np.concatenate(parts)[:, None], LENGTHS, ("a", "b", "c", "d"), season)
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[np.ndarray, PanelLayout, TrainResult]:
-    series, layout = seasonal_panel()
-    config = TrainConfig(epochs=40, batch_size=32, val_fraction=0.2, test_fraction=0.2)
-    return series, layout, train(series, MODEL, config, CPU, panel=layout, season=12)
+def fitted() -> tuple[Panel, TrainResult]:
+    panel = seasonal_panel(season=12)
+    config = TrainConfig(epochs=40, batch_size=32, validation_fraction=0.2, test_fraction=0.2)
+    return panel, train(panel, MODEL, config, device=CPU)
 
 
 def test_no_window_crosses_from_one_series_into_the_next() -> None:
@@ -57,29 +61,30 @@ def test_no_window_crosses_from_one_series_into_the_next() -> None:
 
 
 def test_each_series_is_scaled_by_its_own_training_rows(
-    fitted: tuple[np.ndarray, PanelLayout, TrainResult],
+    fitted: tuple[Panel, TrainResult],
 ) -> None:
-    series, layout, result = fitted
-    assert len(result.scalers) == len(result.tails) == 4
+    panel, result = fitted
+    series = panel.values
+    assert [entry.id for entry in result.series] == ["a", "b", "c", "d"]
     offset = 0
-    for rows, scaler, tail in zip(layout.lengths, result.scalers, result.tails, strict=True):
+    for rows, entry in zip(panel.lengths, result.series, strict=True):
         train_rows = series[offset : offset + rows - 2 * round(rows * 0.2)]
-        assert scaler.center == pytest.approx((float(train_rows.mean()),))
-        assert scaler.scale == pytest.approx((float(train_rows.std()),))
-        np.testing.assert_array_equal(tail, series[offset + rows - 12 : offset + rows])
+        assert entry.scaler.center == pytest.approx((float(train_rows.mean()),))
+        assert entry.scaler.scale == pytest.approx((float(train_rows.std()),))
+        np.testing.assert_array_equal(entry.tail, series[offset + rows - 12 : offset + rows])
         offset += rows
 
 
 def test_metrics_are_per_series_and_beat_the_naive_forecast(
-    fitted: tuple[np.ndarray, PanelLayout, TrainResult],
+    fitted: tuple[Panel, TrainResult],
 ) -> None:
-    _, layout, result = fitted
+    panel, result = fitted
     metrics = result.metrics
     assert metrics["series_count"] == metrics["series_measured"] == 4
     assert metrics["season_length"] == 12
     rows = metrics["series"]
     assert isinstance(rows, list)
-    assert [row["id"] for row in rows] == list(layout.ids)
+    assert [row["id"] for row in rows] == list(panel.ids)
     assert [row["test_rows"] for row in rows] == [round(n * 0.2) for n in LENGTHS]
     mean = metrics["mean"]
     assert isinstance(mean, dict)
@@ -94,17 +99,16 @@ def test_metrics_are_per_series_and_beat_the_naive_forecast(
 
 
 def test_a_too_short_series_is_named() -> None:
-    series, layout = seasonal_panel()
-    short = PanelLayout(("a", "b"), (len(series) - 20, 20))
-    with pytest.raises(ValueError, match="series 2: the validation split"):
-        train(series, MODEL, TrainConfig(epochs=1), CPU, panel=short)
+    series = seasonal_panel().values
+    short = Panel(series, (len(series) - 20, 20), ("a", "b"))
+    with pytest.raises(ValueError, match=r"series 'b' \(20 rows\): the validation split"):
+        train(short, MODEL, TrainConfig(epochs=1), device=CPU)
 
 
 def test_stateful_training_needs_one_series() -> None:
-    series, layout = seasonal_panel()
-    one_step = LSTMConfig(n_features=1, lookback=12, hidden_size=4, num_layers=1)
+    one_step = ModelConfig(n_features=1, lookback=12, hidden_size=4, num_layers=1)
     with pytest.raises(ValueError, match="one series"):
-        train(series, one_step, TrainConfig(epochs=1, stateful=True), CPU, panel=layout)
+        train(seasonal_panel(), one_step, TrainConfig(epochs=1, stateful=True), device=CPU)
 
 
 def test_seasonal_naive_and_smape() -> None:
@@ -115,64 +119,59 @@ def test_seasonal_naive_and_smape() -> None:
     assert smape(np.array([110.0, 0.0]), np.array([90.0, 0.0])) == pytest.approx(10.0)
 
 
-def saved_panel(tmp_path: Path, result: TrainResult, layout: PanelLayout) -> Path:
+def saved_panel(tmp_path: Path, result: TrainResult) -> Path:
     directory = tmp_path / "panel"
     directory.mkdir()
-    entries = [
-        SeriesMeta(series_id, scaler, tail, {"kind": "numbers", "start": 0, "freq": 1})
-        for series_id, scaler, tail in zip(layout.ids, result.scalers, result.tails, strict=True)
-    ]
+    axis = {"kind": "numbers", "start": 0, "freq": 1}
     meta = CheckpointMeta(
-        config=result.model.config, scaler=result.scaler, rollout_mode="window",
-        columns=["y"], inputs=["y"], targets=["y"], tail=result.tail,
-        interval_widths=result.interval_widths, series=entries,
+        config=result.model.config, rollout_mode="window", columns=["y"], inputs=["y"],
+        targets=["y"], interval_widths=result.interval_widths,
+        series=[replace(entry, time_axis=axis) for entry in result.series],
     )  # fmt: skip
     write(directory, result.model, meta)
     return directory
 
 
 def test_checkpoint_keeps_every_series_and_forecasts_each_by_its_own_scaler(
-    fitted: tuple[np.ndarray, PanelLayout, TrainResult], tmp_path: Path
+    fitted: tuple[Panel, TrainResult], tmp_path: Path
 ) -> None:
-    _, layout, result = fitted
-    loaded = load(saved_panel(tmp_path, result, layout), CPU)
+    _, result = fitted
+    loaded = load(saved_panel(tmp_path, result), CPU)
     assert loaded.series_ids == ["a", "b", "c", "d"]
-    assert loaded.meta.series is not None
-    assert loaded.meta.series[3].scaler == result.scalers[3]
-    contexts, scalers = loaded.series_contexts([3, 1])
-    np.testing.assert_array_equal(contexts[0], result.tails[3])
-    together = loaded.forecast(contexts, 7, CPU, scalers=scalers)
+    assert loaded.meta.series[3].scaler == result.series[3].scaler
+    plan = serving.continuing(loaded, [3, 1])
+    np.testing.assert_array_equal(plan.contexts[0], result.series[3].tail)
+    together = serving.forecast(loaded, plan, 7, []).values
     for at, number in enumerate([3, 1]):
-        scaler = result.scalers[number]
-        alone = forecast(
-            result.model, (scaler, scaler), result.tails[number][None], 7, "window", CPU
-        )
-        np.testing.assert_allclose(together[at], alone[0], rtol=1e-5, atol=1e-6 * abs(LEVELS[0]))
+        scaler = result.series[number].scaler
+        context = torch.as_tensor(scaler.transform(result.series[number].tail)[None],
+                                  dtype=torch.float32)  # fmt: skip
+        alone = scaler.inverse(rollout(result.model, context, 7, "window")[0].double().numpy())
+        np.testing.assert_allclose(together[at], alone, rtol=1e-5, atol=1e-6 * abs(LEVELS[0]))
 
 
 def test_a_context_the_model_never_saw_is_scaled_by_its_own_statistics(
-    fitted: tuple[np.ndarray, PanelLayout, TrainResult], tmp_path: Path
+    fitted: tuple[Panel, TrainResult], tmp_path: Path
 ) -> None:
-    _, layout, result = fitted
-    loaded = load(saved_panel(tmp_path, result, layout), CPU)
-    context = result.tails[1]
+    _, result = fitted
+    loaded = load(saved_panel(tmp_path, result), CPU)
+    context = result.series[1].tail
     moved = 1_000.0 * context + 50_000.0  # the same shape at another level and spread
-    scalers = loaded.own_scalers([context, moved])
-    assert isinstance(scalers[0], ScalerStack)
-    predicted = loaded.forecast(np.stack([context, moved]), 6, CPU, scalers=scalers)
+    plan = serving.given(loaded, [context, moved])
+    assert isinstance(plan.scale_in, ScalerStack)
+    predicted = serving.forecast(loaded, plan, 6, []).values
     # standard scaling removes level and spread: the forecast moves with the context
     np.testing.assert_allclose(predicted[1], 1_000.0 * predicted[0] + 50_000.0, rtol=1e-5)
-    assert scalers[1].center[1, 0, 0] == pytest.approx(float(moved.mean()))
+    assert plan.scale_in.center[1, 0, 0] == pytest.approx(float(moved.mean()))
     own = Scaler.fit("standard", context)
-    assert scalers[1].scale[0, 0, 0] == pytest.approx(own.scale[0])
+    assert plan.scale_in.scale[0, 0, 0] == pytest.approx(own.scale[0])
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_global_model_trains_and_is_measured_on_the_gpu() -> None:
-    series, layout = seasonal_panel()
-    config = TrainConfig(epochs=3, val_fraction=0.2, test_fraction=0.2)
-    on_gpu = train(series, MODEL, config, torch.device("cuda"), panel=layout)
+    config = TrainConfig(epochs=3, validation_fraction=0.2, test_fraction=0.2)
+    on_gpu = train(seasonal_panel(), MODEL, config, device=torch.device("cuda"))
     assert on_gpu.metrics["series_measured"] == 4
     assert next(on_gpu.model.parameters()).device.type == "cpu"  # handed back for saving
 
@@ -195,9 +194,9 @@ def test_a_model_that_loses_to_the_seasonal_naive_says_so() -> None:
     # an exactly repeating panel: one epoch of a tiny model cannot match its last season
     t = np.arange(48)
     exact = np.concatenate([np.sin(2 * np.pi * t / 12) + level for level in (0.0, 5.0)])[:, None]
-    layout = PanelLayout(("a", "b"), (48, 48))
-    tiny = LSTMConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
-    config = TrainConfig(epochs=1, val_fraction=0.2, test_fraction=0.2)
-    metrics = train(exact, tiny, config, CPU, panel=layout, season=12).metrics
+    panel = Panel(exact, (48, 48), ("a", "b"), season=12)
+    tiny = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
+    config = TrainConfig(epochs=1, validation_fraction=0.2, test_fraction=0.2)
+    metrics = train(panel, tiny, config, device=CPU).metrics
     (warning,) = metrics["warnings"]  # type: ignore[misc]
     assert warning.startswith("the model loses to the seasonal naive (season 12) forecast")

@@ -14,8 +14,11 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from app.ml.model import LSTMConfig
-from app.ml.train import Plateau, TrainConfig, train
+from app.ml.config import TrainConfig
+from app.ml.fit import Plateau
+from app.ml.model import ModelConfig
+from app.ml.prepare import Panel
+from app.ml.train import train
 
 CPU = torch.device("cpu")
 LEARNING_RATE = 3e-3
@@ -33,14 +36,14 @@ def trainer_rates(
     """The learning rate of every epoch of a real training run whose validation losses are
     `losses` (the measured loss is replaced; training itself runs as ever)."""
     scripted: Iterator[float] = iter(losses)
-    monkeypatch.setattr("app.ml.train.mean_loss", lambda *_: next(scripted))
+    monkeypatch.setattr("app.ml.fit.mean_loss", lambda *_: next(scripted))
     config = TrainConfig(
         epochs=len(losses), batch_size=64, learning_rate=LEARNING_RATE,
         early_stopping_patience=0, **settings,  # type: ignore[arg-type]
     )  # fmt: skip
     series = np.sin(np.linspace(0.0, 20.0, 200))[:, None]
-    model = LSTMConfig(n_features=1, lookback=5, hidden_size=2, num_layers=1)
-    result = train(series, model, config, CPU)
+    model = ModelConfig(n_features=1, lookback=5, hidden_size=2, num_layers=1)
+    result = train(Panel.of_series(series), model, config, device=CPU)
     return [stats.learning_rate for stats in result.history]
 
 

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.config import TrainConfig
 from app.ml.data import Split, gather_windows, window_starts
-from app.ml.model import LSTMConfig
-from app.ml.train import PanelLayout, TrainConfig, TrainResult, train
+from app.ml.model import ModelConfig
+from app.ml.prepare import Panel
+from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
-TINY = LSTMConfig(n_features=1, lookback=12, hidden_size=8, num_layers=1)
+TINY = ModelConfig(n_features=1, lookback=12, hidden_size=8, num_layers=1)
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +30,13 @@ def fit(series: np.ndarray, **settings: object) -> TrainResult:
     config = TrainConfig(
         **{"epochs": 30, "batch_size": 32, "early_stopping_patience": 0, **settings}  # type: ignore[arg-type]
     )
-    return train(series, TINY, config, CPU)
+    return train(Panel.of_series(series), TINY, config, device=CPU)
 
 
 def held_out_loss(result: TrainResult, series: np.ndarray) -> float:
     """The model's MSE (model scale) on the windows whose targets are the test rows."""
     split = Split.of(len(series), 0.1, 0.1)
-    scaled = torch.as_tensor(result.scaler.transform(series), dtype=torch.float32)
+    scaled = torch.as_tensor(result.series[0].scaler.transform(series), dtype=torch.float32)
     starts = torch.as_tensor(window_starts(split.test_start, len(series), TINY.lookback, 1))
     inputs, targets = gather_windows(scaled, starts, TINY.lookback, 1)
     with torch.inference_mode():
@@ -51,7 +53,7 @@ def test_the_refitted_model_has_learned_the_held_out_rows(changing: np.ndarray) 
 def test_the_metrics_describe_the_model_measured_before_the_refit(changing: np.ndarray) -> None:
     measured, refitted = fit(changing, ensemble=2), fit(changing, ensemble=2, refit=True)
     assert refitted.metrics["refit_members"] == 2
-    assert refitted.metrics["rollout"] == measured.metrics["rollout"]
+    assert refitted.metrics["mean"] == measured.metrics["mean"]
     assert [(s.train_loss, s.val_loss) for s in refitted.history] == [
         (s.train_loss, s.val_loss) for s in measured.history
     ]
@@ -68,7 +70,7 @@ def test_a_refit_cut_short_by_the_time_limit_serves_the_measured_model(
     # first epoch, and the measured model is kept.
     result = fit(changing, refit=True, time_limit_seconds=1e-9)
     assert result.metrics["refit_members"] == 0
-    assert result.stop_reason == "time_limit"
+    assert result.members[0].stop_reason == "time_limit"
     reference = fit(changing, time_limit_seconds=1e-9)
     for key, value in reference.model.state_dict().items():
         assert torch.equal(value, result.model.state_dict()[key])
@@ -77,8 +79,7 @@ def test_a_refit_cut_short_by_the_time_limit_serves_the_measured_model(
 def test_a_panel_refits_on_every_series_rows() -> None:
     x = np.arange(200) * 0.3
     panel = np.concatenate([np.sin(x), 2 + np.cos(x)])[:, None]
-    layout = PanelLayout(("a", "b"), (200, 200))
     config = TrainConfig(epochs=3, batch_size=32, refit=True)
-    result = train(panel, TINY, config, CPU, panel=layout)
+    result = train(Panel(panel, (200, 200), ("a", "b")), TINY, config, device=CPU)
     assert result.metrics["refit_members"] == 1
     assert result.metrics["refit_seconds"] > 0

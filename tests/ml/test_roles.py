@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ml.model import LSTMConfig
+from app.ml.model import ModelConfig
 from app.ml.roles import ColumnRoles, UnknownColumns
 
 COLUMNS = ["sin", "cos", "load"]
@@ -68,7 +68,7 @@ def test_what_the_roles_imply(
     assert roles.residual_possible is residual
     assert roles.state_rollout_possible is state
     # The model's own view of them, rebuilt from what its config stores, implies the same.
-    config = LSTMConfig(
+    config = ModelConfig(
         n_features=len(roles.inputs), target_inputs=roles.target_inputs, residual=residual
     )
     model = config.roles

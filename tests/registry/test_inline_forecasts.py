@@ -13,7 +13,8 @@ from app.core.metrics import ServiceMetrics
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import Forecasting, ForecastLimits
+from app.registry.forecast import Forecasting
+from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest
 from tests.conftest import AppFactory
 from tests.factories import BUNDLED_MODELS
@@ -31,14 +32,15 @@ def forecasting() -> Forecasting:
 
 def test_only_small_forecasts_of_a_loaded_model_run_inline(forecasting: Forecasting) -> None:
     one = ForecastRequest(horizon=1)
-    assert not forecasting.runs_inline("sine", one)  # not loaded: never read from disk there
-    forecasting.cache.get("sine", 1)
-    assert forecasting.runs_inline("sine", one)
-    assert forecasting.runs_inline("sine", ForecastRequest(horizon=100, context=CONTEXT))
-    assert not forecasting.runs_inline("sine", ForecastRequest(horizon=5000))  # 13 MFLOP
-    assert not forecasting.runs_inline("sine", ForecastRequest(horizon=1, contexts=[[[0.0]] * 10]))
-    assert not forecasting.runs_inline("nothing", one)  # its 404 comes from the thread path
-    assert not forecasting.runs_inline("sine", ForecastRequest(horizon=1, version=9))
+    inline = forecasting.inline_target
+    assert inline("sine", one) is None  # not loaded: never read from disk there
+    loaded = forecasting.cache.get("sine", 1)
+    assert inline("sine", one) == (1, loaded)  # resolved once, handed to the forecast
+    assert inline("sine", ForecastRequest(horizon=100, context=CONTEXT)) is not None
+    assert inline("sine", ForecastRequest(horizon=5000)) is None  # 13 MFLOP
+    assert inline("sine", ForecastRequest(horizon=1, contexts=[[[0.0]] * 10])) is None
+    assert inline("nothing", one) is None  # its 404 comes from the thread path
+    assert inline("sine", ForecastRequest(horizon=1, version=9)) is None
 
 
 def test_answers_and_errors_are_the_thread_paths(make_client: AppFactory) -> None:
@@ -47,7 +49,8 @@ def test_answers_and_errors_are_the_thread_paths(make_client: AppFactory) -> Non
     body = {"horizon": 20, "context": CONTEXT, "levels": [90]}
     threaded = client.post("/v1/models/sine/forecast", json=body)  # loads the model
     assert threaded.status_code == 200, threaded.text
-    assert client.app.state.forecasting.runs_inline("sine", ForecastRequest.model_validate(body))  # type: ignore[attr-defined]
+    forecasting = client.app.state.forecasting  # type: ignore[attr-defined]
+    assert forecasting.inline_target("sine", ForecastRequest.model_validate(body)) is not None
     inline = client.post("/v1/models/sine/forecast", json=body)
     assert inline.status_code == 200
     assert inline.json() == threaded.json()

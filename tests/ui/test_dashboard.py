@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,7 +92,14 @@ def test_start_a_job_watch_the_loss_curve_grow_and_draw_a_forecast(
     assert wait_for_end(dashboard) == "succeeded"
     job = server.http.get(f"/v1/jobs/{job_id}").json()
     assert points(dashboard, "#loss-chart") == len(job["history"]) > first
+    summary = page.locator("#job-summary")
+    expect(summary).to_contain_text(f"epoch {job['progress']['epoch']} / 20")
+    expect(summary).not_to_contain_text(re.compile(r"model \d+ of"))  # one model: none named
     expect(page.locator("#job-outcome table")).to_contain_text("naive, rollout")
+    fit = job["metrics"]
+    expect(page.locator("#job-outcome .fit")).to_contain_text(
+        f"Best epoch {fit['best_epoch']} of {fit['epochs_run']} ({fit['stop_reason']})"
+    )
 
     page.get_by_role("link", name="ui-sine v1").click()
     expect(page.locator("h2")).to_have_text("ui-sine")
@@ -139,7 +147,8 @@ def test_upload_many_series_train_and_forecast_one_of_them(
     assert wait_for_end(dashboard) == "succeeded"
 
     page.get_by_role("link", name="ui-stores v1").click()
-    expect(page.locator(".metrics table")).to_contain_text("mean of 2 series")
+    expect(page.locator(".metrics table")).to_contain_text("model, one step (mean of 2 series)")
+    expect(page.locator(".metrics table")).to_contain_text("model, rollout (mean of 2 series)")
     page.select_option("#forecast-form [name=series]", "b")
     draw_forecast(dashboard, horizon=14, level="80")
     expect(page.locator("#forecast-chart")).to_contain_text("value · b")
@@ -249,4 +258,113 @@ def test_the_model_page_switches_between_versions(dashboard: Dashboard, server: 
     picker.select_option("1")
     expect(dashboard.page.locator("#version")).to_contain_text(f"trained by job {job_ids[0][:8]}")
     draw_forecast(dashboard, horizon=5, level="95")
+    assert dashboard.console.unexpected() == []
+
+
+# Two models fitted one after another, each epoch long enough that the page sees the second start.
+ENSEMBLE_JOB = {
+    "model_name": "ui-ensemble",
+    "data": {"function": "sin", "params": {"points": 8000, "stop": 800.0}},
+    "training": {"epochs": 10, "ensemble": 2, "early_stopping_patience": 0},
+}
+# While the job runs, the page shows its second model and the chart holds both models' epochs.
+SECOND_MODEL_LIVE = (
+    "() => document.querySelector('#job-summary [data-status]')?.dataset.status === 'running'"
+    " && document.querySelector('#job-summary').textContent.includes('model 2 of 2 · epoch')"
+    f" && {CHART_POINTS} > 10"
+)
+
+
+def test_an_ensemble_job_shows_its_models_one_after_another(
+    dashboard: Dashboard, server: Server
+) -> None:
+    submitted = server.http.post("/v1/jobs", json=ENSEMBLE_JOB)
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    page = dashboard.page
+    dashboard.open(f"#jobs/{job_id}")
+    page.wait_for_function(SECOND_MODEL_LIVE)  # model 1's epochs 1 to 10, then model 2's
+    assert wait_for_end(dashboard) == "succeeded"
+
+    job = server.http.get(f"/v1/jobs/{job_id}").json()
+    assert [(row["member"], row["epoch"]) for row in job["history"]] == [
+        (member, epoch) for member in (1, 2) for epoch in range(1, 11)
+    ]
+    chart = page.locator("#loss-chart")
+    expect(chart).to_have_attribute("data-points", "20")  # no epoch of one hides the other's
+    expect(chart).to_have_attribute("data-models", "2")
+    plot_area = chart.locator(".u-over")
+    box = plot_area.bounding_box()
+    assert box is not None
+    plot_area.hover(position={"x": box["width"] - 1, "y": box["height"] / 2})  # the last epoch
+    legend = chart.locator(".u-legend")
+    expect(legend).to_contain_text("model 2, epoch 10")
+    train_loss = legend.locator(".u-series").nth(1).locator(".u-value").inner_text()
+    # shown to 3 or 4 significant digits
+    assert float(train_loss) == pytest.approx(job["history"][-1]["train_loss"], rel=5e-3)
+    summary = page.locator("#job-summary")
+    expect(summary).to_contain_text("model 2 of 2 · epoch 10 / 10")
+    expect(summary).to_contain_text(f"{job['progress']['best_epoch']} (model 2)")
+    expect(page.locator("#job-outcome table")).to_contain_text("model, rollout of")
+    fit = page.locator("#job-outcome .fit")
+    expect(fit).to_contain_text("2 models, fitted one after another")
+    expect(fit.locator("li")).to_have_text(
+        [
+            f"model {number} (seed {member['seed']}): best epoch {member['best_epoch']} of 10, "
+            "max_epochs"
+            for number, member in enumerate(job["metrics"]["members"], start=1)
+        ]
+    )
+    dashboard.screenshot("ensemble-job")
+
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.locator("#jobs table")).to_contain_text("model 2 of 2 · epoch 10 / 10")
+    assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
+
+
+def as_first_written(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as a row (and metrics) written before jobs reported per model reads."""
+    for name in ("member", "members", "fraction"):
+        (job.get("progress") or {}).pop(name, None)
+    for row in job.get("history", []):
+        row.pop("member", None)
+    (job.get("metrics") or {}).pop("members", None)
+    return job
+
+
+def test_a_job_written_before_models_were_counted_reads_as_one_model(
+    dashboard: Dashboard, server: Server
+) -> None:
+    tiny = {
+        "model_name": "ui-old",
+        "data": {"function": "sin", "params": {"points": 400}},
+        "training": {"epochs": 3, "early_stopping_patience": 0},
+    }
+    submitted = server.http.post("/v1/jobs", json=tiny)
+    assert submitted.status_code == 202, submitted.text
+    job = server.wait_for(submitted.json()["id"], {"succeeded", "failed"})
+    assert job["status"] == "succeeded"
+
+    def first_written(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        for item in body.get("items", [body]):
+            as_first_written(item)
+        route.fulfill(response=response, json=body)
+
+    page = dashboard.page
+    page.route(re.compile(r"/v1/jobs(\?limit=50|/[0-9a-f]{32})$"), first_written)
+    dashboard.open()
+    expect(page.locator("#jobs table")).to_contain_text("epoch 3 / 3")
+    dashboard.open(f"#jobs/{job['id']}")
+    summary = page.locator("#job-summary")
+    expect(summary).to_contain_text("epoch 3 / 3")
+    expect(summary).not_to_contain_text(re.compile(r"model \d+ of"))
+    chart = page.locator("#loss-chart")
+    expect(chart).to_have_attribute("data-points", "3")
+    expect(chart).to_have_attribute("data-models", "1")
+    metrics = job["metrics"]
+    expect(page.locator("#job-outcome .fit")).to_have_text(
+        re.compile(rf"^Best epoch {metrics['best_epoch']} of 3 \(max_epochs\), .* test rows\.$")
+    )
     assert dashboard.console.unexpected() == []

@@ -87,3 +87,29 @@ def test_every_dashboard_file_is_package_data() -> None:
     for path in files:
         relative = path.relative_to(package)
         assert any(relative.match(pattern) for pattern in patterns), relative
+
+
+# What the dashboard's scripts read of the API's views: (script, the variable, the schema it holds).
+FIELD_READS = [
+    ("jobs.js", "progress", "ProgressRead"),
+    ("charts.js", "progress", "ProgressRead"),
+    ("metrics.js", "metrics", "MetricsRead"),
+    ("metrics.js", "member", "MemberRead"),
+    ("models.js", "metrics", "MetricsRead"),
+]
+
+
+def test_the_fields_the_scripts_read_are_in_the_published_schema(client: TestClient) -> None:
+    """A view's field renamed or dropped by the service shows up here, not as a blank page."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    read: dict[str, set[str]] = {}
+    for script, variable, schema in FIELD_READS:
+        text = (STATIC_DIR / script).read_text()
+        fields = set(re.findall(rf"(?<![\w/]){variable}\??\.([a-z_]+)\b", text))
+        assert fields, f"{script} reads nothing of {variable}"
+        missing = fields - set(schemas[schema]["properties"])
+        assert not missing, f"{script} reads {sorted(missing)} of {variable}, not in {schema}"
+        read.setdefault(schema, set()).update(fields)
+    assert {"member", "members", "epoch", "epochs", "best_epoch"} <= read["ProgressRead"]
+    assert {"series_count", "members", "one_step", "mean"} <= read["MetricsRead"]
+    assert {"seed", "best_epoch", "epochs_run", "stop_reason"} <= read["MemberRead"]

@@ -6,46 +6,117 @@ const HEIGHT = 320;
 const BANDS = ["rgba(37, 99, 235, 0.12)", "rgba(37, 99, 235, 0.22)"]; // widest level palest
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]; // epochs, steps
 const tickLabels = (plot, ticks) => ticks.map((tick) => (tick === null ? "" : number(tick, 3)));
+const lossValue = (plot, value) => number(value); // uPlot's default rounds 1e-5 to 0
 
 function width(container) {
   return Math.max(320, Math.min(container.clientWidth || 900, 1060));
 }
 
-// Train and validation loss by epoch, on a log scale (losses fall by orders of magnitude).
+// The loss history's rows in order, one per epoch of each model, each with `x`: the epochs run
+// so far over every model (an ensemble fits its models one after another, each from epoch 1).
+// The latest progress joins them before the history has its epoch. A row written before jobs
+// reported per model has no `member`: it is model 1.
+function lossRows(job) {
+  const rows = new Map();
+  const add = (row) => rows.set(`${row.member ?? 1}:${row.epoch}`, row);
+  job.history.forEach(add);
+  const progress = job.progress;
+  if (progress && progress.epoch > 0 && !rows.has(`${progress.member ?? 1}:${progress.epoch}`)) {
+    add(progress);
+  }
+  const member = (row) => row.member ?? 1;
+  const ordered = [...rows.values()].sort((a, b) => member(a) - member(b) || a.epoch - b.epoch);
+  let before = 0; // epochs run by the models before this row's
+  return ordered.map((row, index) => {
+    const previous = ordered[index - 1];
+    if (previous && member(previous) !== member(row)) before += previous.epoch;
+    return { ...row, member: member(row), x: before + row.epoch };
+  });
+}
+
+// Columns for uPlot: between two models a row of nulls, so that no line joins them.
+function lossColumns(rows) {
+  const columns = [[], [], []];
+  rows.forEach((row, index) => {
+    if (index > 0 && rows[index - 1].member !== row.member) {
+      columns[0].push(row.x - 0.5);
+      columns[1].push(null);
+      columns[2].push(null);
+    }
+    columns[0].push(row.x);
+    columns[1].push(row.train_loss);
+    columns[2].push(row.val_loss);
+  });
+  return columns;
+}
+
+// On `plot`'s canvas: a dashed line where each model after the first starts, each model named.
+function drawModelStarts(plot, starts) {
+  if (starts.length < 2) return;
+  const { ctx, bbox } = plot;
+  const ratio = window.devicePixelRatio || 1; // the canvas counts device pixels
+  ctx.save();
+  ctx.strokeStyle = "#9ca3af";
+  ctx.fillStyle = "#4b5563";
+  ctx.lineWidth = ratio;
+  ctx.setLineDash([4 * ratio, 4 * ratio]);
+  ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "top";
+  for (const { member, x } of starts) {
+    const left = Math.max(Math.round(plot.valToPos(x - 0.5, "x", true)), bbox.left);
+    if (member > 1) {
+      ctx.beginPath();
+      ctx.moveTo(left, bbox.top);
+      ctx.lineTo(left, bbox.top + bbox.height);
+      ctx.stroke();
+    }
+    ctx.fillText(`model ${member}`, left + 4 * ratio, bbox.top + 4 * ratio);
+  }
+  ctx.restore();
+}
+
+// Train and validation loss by epoch, on a log scale (losses fall by orders of magnitude). The
+// models of an ensemble run one after another along x, each model's start marked.
 // `update(job)` redraws from the job's history and its latest progress.
 export function lossChart(container) {
+  let rows = [];
+  let starts = []; // the first row of each model
+  const several = () => starts.length > 1;
+  const describe = (x) => {
+    const row = rows.find((candidate) => candidate.x === x);
+    if (!row) return "–";
+    return several() ? `model ${row.member}, epoch ${row.epoch}` : String(row.epoch);
+  };
   const plot = new uPlot(
     {
       width: width(container),
       height: HEIGHT,
       scales: { x: { time: false }, y: { distr: 3 } },
       axes: [
-        { label: "epoch", incrs: WHOLE_STEPS },
+        {
+          label: () => (several() ? "epochs run, model after model" : "epoch"),
+          incrs: WHOLE_STEPS,
+        },
         { label: "loss (model scale)", size: 70, values: tickLabels },
       ],
       series: [
-        { label: "epoch" },
-        { label: "train loss", stroke: "#2563eb", width: 2 },
-        { label: "validation loss", stroke: "#ea580c", width: 2 },
+        { label: "epoch", value: (u, x) => describe(x) },
+        { label: "train loss", stroke: "#2563eb", width: 2, value: lossValue },
+        { label: "validation loss", stroke: "#ea580c", width: 2, value: lossValue },
       ],
+      hooks: { draw: [(u) => drawModelStarts(u, starts)] },
     },
     [[], [], []],
     container,
   );
   return {
     update(job) {
-      const epochs = new Map(job.history.map((row) => [row.epoch, row]));
-      const progress = job.progress;
-      if (progress && progress.epoch > 0 && !epochs.has(progress.epoch)) {
-        epochs.set(progress.epoch, progress); // the newest epoch, before the history has it
-      }
-      const rows = [...epochs.values()].sort((a, b) => a.epoch - b.epoch);
-      plot.setData([
-        rows.map((row) => row.epoch),
-        rows.map((row) => row.train_loss),
-        rows.map((row) => row.val_loss),
-      ]);
+      rows = lossRows(job);
+      starts = rows.filter((row, index) => index === 0 || rows[index - 1].member !== row.member);
+      plot.setData(lossColumns(rows));
       container.dataset.points = String(rows.length);
+      container.dataset.models = String(starts.length);
     },
   };
 }

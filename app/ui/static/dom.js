@@ -22,6 +22,11 @@ export function number(value, digits = 4) {
   return Number(value.toPrecision(digits)).toString();
 }
 
+// A whole number with thousands separators: 1,000.
+export function count(value) {
+  return value === null || value === undefined ? "–" : value.toLocaleString("en-US");
+}
+
 function cell(value) {
   return typeof value === "number"
     ? el("td", { className: "number" }, number(value))

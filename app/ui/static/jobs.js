@@ -1,13 +1,25 @@
 // The jobs list, and one job's page with its live loss curve.
 import { TERMINAL, api, followJob, sleep } from "./api.js";
 import { lossChart } from "./charts.js";
-import { el, errorBox, number, statusBadge, table } from "./dom.js";
+import { count, el, errorBox, number, statusBadge, table } from "./dom.js";
 import { metricsView } from "./metrics.js";
 
 const LIST_REFRESH_MS = 2000;
 
+// "epoch 58 / 1,000"; an ensemble fits its models one after another: "model 2 of 3 · epoch 58 /
+// 1,000". A row written before jobs reported per model has no `member`: it is one model.
 function progressText(progress) {
-  return progress ? `${progress.epoch} / ${progress.epochs}` : "–";
+  if (!progress) return "–";
+  const epoch = `epoch ${count(progress.epoch)} / ${count(progress.epochs)}`;
+  const members = progress.members ?? 1;
+  return members > 1 ? `model ${progress.member ?? 1} of ${members} · ${epoch}` : epoch;
+}
+
+// The fitting model's best epoch, naming the model when there are several.
+function bestEpochText(progress) {
+  if (!progress) return "–";
+  const best = count(progress.best_epoch);
+  return (progress.members ?? 1) > 1 ? `${best} (model ${progress.member ?? 1})` : best;
 }
 
 function jobRows(jobs) {
@@ -30,7 +42,7 @@ export async function showJobs(view, signal) {
     slot.replaceChildren(
       page.items.length
         ? table(
-            ["job", "model", "status", "epoch", "train loss", "val loss", "created"],
+            ["job", "model", "status", "progress", "train loss", "val loss", "created"],
             jobRows(page.items),
           )
         : el("p", { className: "note" }, "No jobs yet."),
@@ -45,10 +57,10 @@ function summary(job) {
   const progress = job.progress;
   const facts = [
     ["status", statusBadge(job.status)],
-    ["epoch", progressText(progress)],
+    ["progress", progressText(progress)],
     ["train loss", number(progress?.train_loss ?? null)],
     ["validation loss", number(progress?.val_loss ?? null)],
-    ["best epoch", progress ? String(progress.best_epoch) : "–"],
+    ["best epoch", bestEpochText(progress)],
     ["ETA", progress?.eta_seconds != null ? `${Math.round(progress.eta_seconds)} s` : "–"],
     ["device", job.device ?? "–"],
   ];

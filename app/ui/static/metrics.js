@@ -1,5 +1,6 @@
-// A version's test metrics: the model beside the naive baselines on the same rows.
-import { el, number, table } from "./dom.js";
+// A version's test metrics: the model beside the naive baselines on the same rows, and how each
+// model was fitted.
+import { count, el, number, table } from "./dom.js";
 
 const COLUMNS = ["forecast", "RMSE", "MAE", "MASE", "sMAPE %"];
 
@@ -8,24 +9,30 @@ function row(name, scores) {
   return [name, scores.rmse, scores.mae, scores.mase ?? null, scores.smape ?? null];
 }
 
-function scoreRows(metrics) {
-  if ("mean" in metrics) {
-    // a model of many series: means over the series, each on its own scale
-    return [
-      row(`model (mean of ${metrics.series_measured} series)`, metrics.mean),
-      row("naive", metrics.naive),
-      row(`seasonal naive (season ${metrics.season_length})`, metrics.seasonal_naive),
-    ];
-  }
+function oneSeriesRows(metrics) {
   return [
     row("model, one step", metrics.one_step),
     row("naive, one step", metrics.naive_one_step),
-    row(`model, rollout of ${metrics.rollout_steps} steps`, metrics.rollout),
-    row("naive, rollout", metrics.naive_rollout),
+    row(`model, rollout of ${metrics.rollout_steps} steps`, metrics.rollout ?? metrics.mean),
+    row("naive, rollout", metrics.naive_rollout ?? metrics.naive),
     row(
       `seasonal naive, rollout (season ${metrics.season_length})`,
-      metrics.seasonal_naive_rollout,
+      metrics.seasonal_naive_rollout ?? metrics.seasonal_naive,
     ),
+  ];
+}
+
+// A model of many series: means over the series, each scored on its own scale.
+function manySeriesRows(metrics) {
+  const measured = metrics.series_measured ?? metrics.series_count;
+  const of = measured < metrics.series_count ? ` of ${metrics.series_count}` : "";
+  const means = `mean of ${measured}${of} series`;
+  return [
+    row(`model, one step (${means})`, metrics.one_step),
+    row("naive, one step", metrics.naive_one_step),
+    row(`model, rollout (${means})`, metrics.mean),
+    row("naive, rollout", metrics.naive),
+    row(`seasonal naive, rollout (season ${metrics.season_length})`, metrics.seasonal_naive),
   ];
 }
 
@@ -41,17 +48,42 @@ function coverage(intervals) {
   );
 }
 
+// How the fit went: "Best epoch 32 of 80 (early_stopping), ..." for one model (and for records
+// written before each model's fit was recorded, which have no `members`); for an ensemble one
+// line per model, "model 1 (seed 0): best epoch 32 of 80, early_stopping".
+function fitView(metrics) {
+  const members = metrics.members ?? [];
+  const seconds = number(metrics.train_seconds, 3);
+  const spent = `${seconds} s of training, ${count(metrics.test_rows)} test rows.`;
+  if (members.length < 2) {
+    const best = `Best epoch ${count(metrics.best_epoch)} of ${count(metrics.epochs_run)}`;
+    return el("p", { className: "note fit" }, `${best} (${metrics.stop_reason}), ${spent}`);
+  }
+  const lookbacks = new Set(members.map((member) => member.lookback));
+  const lines = members.map((member, index) => {
+    const lookback = lookbacks.size > 1 ? `, lookback ${member.lookback}` : "";
+    return (
+      `model ${index + 1} (seed ${member.seed}${lookback}): best epoch ` +
+      `${count(member.best_epoch)} of ${count(member.epochs_run)}, ${member.stop_reason}`
+    );
+  });
+  return el(
+    "div",
+    { className: "note fit" },
+    el("p", {}, `${members.length} models, fitted one after another: ${spent}`),
+    el("ul", {}, lines.map((line) => el("li", {}, line))),
+  );
+}
+
 export function metricsView(metrics) {
-  const fit =
-    `Best epoch ${metrics.best_epoch} of ${metrics.epochs_run} (${metrics.stop_reason}), ` +
-    `${number(metrics.train_seconds, 3)} s of training, ${metrics.test_rows} test rows.`;
+  const many = (metrics.series_count ?? 1) > 1;
   return el(
     "div",
     { className: "metrics" },
-    table(COLUMNS, scoreRows(metrics).filter(Boolean)),
+    table(COLUMNS, (many ? manySeriesRows(metrics) : oneSeriesRows(metrics)).filter(Boolean)),
     el("p", { className: "note" }, "MASE below 1 beats the naive forecast (last value repeated)."),
     metrics.warnings.map((warning) => el("p", { className: "error" }, warning)),
     coverage(metrics.intervals),
-    el("p", { className: "note" }, fit),
+    fitView(metrics),
   );
 }

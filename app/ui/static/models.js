@@ -28,7 +28,7 @@ export async function showModels(view, signal) {
 // The ids a many-series model can continue, from the dataset it was trained on.
 async function seriesIds(version, signal) {
   const datasetId = version.spec?.data?.dataset_id;
-  if (!version.metrics || !("mean" in version.metrics) || !datasetId) return null;
+  if (!datasetId || (version.metrics?.series_count ?? 1) < 2) return null;
   const dataset = await api(`/v1/datasets/${datasetId}`, { signal });
   return (dataset.series || []).slice(0, MAX_SERIES_CHOICES).map((series) => series.id);
 }

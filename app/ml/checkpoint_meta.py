@@ -1,0 +1,268 @@
+"""What `meta.json` of a checkpoint holds: the model's record and everything that rebuilds and
+continues it, one layout for one series or many.
+
+Format 2 keeps a `series` list always (one entry for a model of one series): each series' id,
+scaler, last rows, time axis and seasons. Format 1 (one series at the top level, or a `series`
+list beside the first series' scaler and tail; intervals of one series on its original scale)
+still reads, turned into format 2 as it loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from app.ml.data import Scaler
+from app.ml.forecast import RolloutMode
+from app.ml.intervals import LEVELS
+from app.ml.model import MAX_ENSEMBLE, ModelConfig, lookbacks_fit
+from app.ml.roles import ColumnRoles
+from app.ml.season import Seasonality
+
+FORMAT_VERSION = 2
+META_FILE = "meta.json"
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, malformed or does not match its recorded hash."""
+
+
+class CheckpointMissing(CheckpointError):
+    """A file of the checkpoint is not there (for example, the version was just deleted)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesMeta:
+    """One series a model was trained on: what continues it."""
+
+    id: str | None  # None: the one series of unnamed data (a function, a plain CSV)
+    scaler: Scaler  # of every column, fitted on the series' own training rows
+    tail: np.ndarray = field(repr=False)  # [lookback, C] its last rows, original scale
+    # Its seasons phased to continue it (row 0: the first forecast row); None: not adjusted.
+    seasonal: Seasonality | None = None
+    time_axis: dict[str, Any] | None = None  # as the datasets domain writes it (opaque here)
+
+    def to_json(self) -> dict[str, Any]:
+        """The series' entry in `meta.json`."""
+        return (
+            {"id": self.id, "scaler": self.scaler.to_dict(), "tail": self.tail.tolist()}
+            | ({} if self.time_axis is None else {"time_axis": self.time_axis})
+            | ({} if self.seasonal is None else {"seasonal": self.seasonal.to_json()})
+        )
+
+    @classmethod
+    def from_json(cls, data: Any, lookback: int, columns: int) -> SeriesMeta:
+        """Inverse of `to_json`, checked; raises KeyError, TypeError or ValueError."""
+        scaler = Scaler.from_dict(data["scaler"])
+        if len(scaler.center) != columns:
+            raise ValueError("a series' scaler does not cover every column")
+        tail = np.asarray(data["tail"], dtype=np.float64).reshape(lookback, columns)
+        seasonal = data.get("seasonal")
+        series_id = data.get("id")
+        return cls(
+            None if series_id is None else str(series_id), scaler, tail,
+            None if seasonal is None else Seasonality.from_json(seasonal, columns),
+            _optional(data, "time_axis", dict),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CheckpointMeta:
+    """What `meta.json` holds (format `FORMAT_VERSION`), field by field in its order.
+
+    The job's record (name to device) is None where a checkpoint does not hold it; a checkpoint
+    older than column roles reads every column as input and target, one older than intervals
+    reads none. `write` fills in `weights_sha256` and `versions`.
+    """
+
+    name: str | None = None  # the model's name
+    job_id: str | None = None  # the job that trained it (None: bundled)
+    spec: dict[str, Any] | None = None  # the training request, resolved
+    created_at: str | None = None  # ISO 8601
+    metrics: dict[str, Any] | None = None  # the job's test metrics
+    device: str | None = None  # where it was trained
+    config: ModelConfig
+    rollout_mode: RolloutMode
+    columns: list[str]  # the series' columns: each scaler's and tail's
+    inputs: list[str]  # columns a context gives, in order
+    targets: list[str]  # columns a forecast predicts, in order
+    series: list[SeriesMeta]  # in training order
+    # [len(LEVELS), steps, O] conformal half-widths in the model scale (a forecast multiplies
+    # them by its series' spread); stored as "intervals"
+    interval_widths: np.ndarray | None = field(default=None, repr=False)
+    weights_sha256: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # libraries that wrote it
+    # Members of an ensemble (their weights side by side in the weights file); 1: one model.
+    ensemble: int = 1
+    # Each member's lookback where they differ (None: every member's is the config's).
+    ensemble_lookbacks: list[int] | None = None
+    # The season a model that deseasonalises divides its series by (None: it does not).
+    deseasonalise_season: int | None = None
+
+    @cached_property
+    def roles(self) -> ColumnRoles:
+        """The input and target columns among `columns`."""
+        return ColumnRoles.named(self.columns, self.inputs, self.targets)
+
+    @property
+    def named(self) -> bool:
+        """Whether its series have ids (it was trained on a dataset of named series)."""
+        return self.series[0].id is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `meta.json` object, keys in their stored order."""
+        widths = self.interval_widths
+        return (
+            {
+                "name": self.name,
+                "job_id": self.job_id,
+                "spec": self.spec,
+                "created_at": self.created_at,
+                "metrics": self.metrics,
+                "device": self.device,
+                "format_version": FORMAT_VERSION,
+                "config": self.config.to_dict(),
+                "rollout_mode": self.rollout_mode,
+                "columns": list(self.columns),
+                "inputs": list(self.inputs),
+                "targets": list(self.targets),
+                "series": [entry.to_json() for entry in self.series],
+                "intervals": (
+                    None
+                    if widths is None
+                    else {"levels": list(LEVELS), "half_widths": widths.tolist()}
+                ),
+                "weights_sha256": self.weights_sha256,
+                "versions": dict(self.versions),
+            }
+            | ({} if self.ensemble == 1 else {"ensemble": self.ensemble})
+            | (
+                {}
+                if self.ensemble_lookbacks is None
+                else {"ensemble_lookbacks": list(self.ensemble_lookbacks)}
+            )
+            | (
+                {}
+                if self.deseasonalise_season is None
+                else {"deseasonalise_season": self.deseasonalise_season}
+            )
+        )
+
+    @classmethod
+    def from_json(cls, data: object) -> CheckpointMeta:
+        """Inverse of `to_json` (format 1 read as well), checked; raises CheckpointError."""
+        if not isinstance(data, dict) or data.get("format_version") not in (1, FORMAT_VERSION):
+            raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
+        try:
+            config = ModelConfig.from_dict(data["config"])
+            columns = [str(column) for column in data["columns"]]
+            series = _series(data, config.lookback, len(columns))
+            widths = _interval_widths(data.get("intervals"), config.n_outputs)
+            meta = cls(
+                **{key: _optional(data, key, kind) for key, kind in _RECORD.items()},
+                config=config,
+                rollout_mode=data["rollout_mode"],
+                columns=columns,
+                inputs=[str(column) for column in data.get("inputs", columns)],
+                targets=[str(column) for column in data.get("targets", columns)],
+                series=series,
+                interval_widths=widths,
+                weights_sha256=_optional(data, "weights_sha256", str),
+                versions=_optional(data, "versions", dict) or {},
+                ensemble=int(data.get("ensemble", 1)),
+                ensemble_lookbacks=(
+                    None
+                    if data.get("ensemble_lookbacks") is None
+                    else [int(rows) for rows in data["ensemble_lookbacks"]]
+                ),
+                deseasonalise_season=_optional(data, "deseasonalise_season", int),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
+        if not meta._consistent():
+            raise CheckpointError("checkpoint metadata is inconsistent with its model")
+        if data["format_version"] == 1 and "series" not in data and widths is not None:
+            return _one_series_widths_to_model_scale(meta)
+        return meta
+
+    def _consistent(self) -> bool:
+        """Whether the columns, roles, series and rollout mode fit the config and each other."""
+        config, inputs, targets = self.config, self.inputs, self.targets
+        ids = [entry.id for entry in self.series]
+        return (
+            self.rollout_mode in ("window", "state")
+            and 1 <= self.ensemble <= MAX_ENSEMBLE
+            and (self.ensemble == 1 or self.rollout_mode == "window")
+            and (
+                self.ensemble_lookbacks is None
+                or lookbacks_fit(self.ensemble_lookbacks, self.ensemble, config)
+            )
+            and len(set(self.columns)) == len(self.columns)
+            and len(set(inputs)) == len(inputs) == config.n_features
+            and len(set(targets)) == len(targets) == config.n_outputs
+            and set(inputs) | set(targets) <= set(self.columns)
+            and config.target_inputs == self.roles.target_inputs  # roles well defined by now
+            and len(set(ids)) == len(ids)  # unique, and None only for a lone series
+            and (None not in ids or len(ids) == 1)
+            and (self.deseasonalise_season is None or self.deseasonalise_season >= 2)
+            and (
+                self.deseasonalise_season is not None
+                or all(entry.seasonal is None for entry in self.series)
+            )
+        )
+
+
+# The job's record in meta.json and the type of each entry (None where absent).
+_RECORD: dict[str, type] = {
+    "name": str,
+    "job_id": str,
+    "spec": dict,
+    "created_at": str,
+    "metrics": dict,
+    "device": str,
+}
+
+
+def _optional(data: dict[str, Any], key: str, kind: type) -> Any:
+    """`data[key]` if it is a `kind`, None if absent or null; TypeError otherwise."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{key} must be a {kind.__name__}")
+    return value
+
+
+def _series(data: dict[str, Any], lookback: int, columns: int) -> list[SeriesMeta]:
+    """The series entries, checked: format 2's list, format 1's list of a global model, or
+    format 1's one series at the top level."""
+    entries = data.get("series")
+    if entries is None and data["format_version"] == 1:  # one series, at the top level
+        entries = [{key: data.get(key) for key in ("scaler", "tail", "time_axis", "seasonal")}]
+    if not isinstance(entries, list) or not entries:
+        raise TypeError("series must be a non-empty list")
+    return [SeriesMeta.from_json(entry, lookback, columns) for entry in entries]
+
+
+def _interval_widths(intervals: Any, n_outputs: int) -> np.ndarray | None:
+    """The stored half-widths, checked; None for a checkpoint without intervals."""
+    if intervals is None:
+        return None
+    if list(intervals["levels"]) != list(LEVELS):
+        raise ValueError("interval levels differ from this version's")
+    widths = np.asarray(intervals["half_widths"], dtype=np.float64)
+    if widths.ndim != 3 or widths.shape[0] != len(LEVELS) or widths.shape[2] != n_outputs:
+        raise ValueError("interval half-widths have the wrong shape")
+    if not np.isfinite(widths).all() or (widths < 0).any():
+        raise ValueError("interval half-widths must be finite and non-negative")
+    return widths
+
+
+def _one_series_widths_to_model_scale(meta: CheckpointMeta) -> CheckpointMeta:
+    """A format-1 model of one series kept its half-widths on the series' original scale: in
+    the model scale they are those over the target columns' spread (for a model that also
+    deseasonalised, a forecast's bands then follow its seasons)."""
+    assert meta.interval_widths is not None
+    spread = np.asarray(meta.series[0].scaler.subset(list(meta.roles.targets)).scale)
+    return replace(meta, interval_widths=meta.interval_widths / spread)

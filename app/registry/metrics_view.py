@@ -1,0 +1,184 @@
+"""A version's metrics as the API shows them (a job shows the metrics of the version it
+produced): one layout for one series or many, older records read into it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from app.core.schemas import ReadSchema
+
+
+class IntervalMetrics(ReadSchema):
+    """How the conformal intervals, calibrated on validation rollouts, cover the test split."""
+
+    calibrated_steps: int = Field(description="forecast steps the intervals are calibrated for")
+    test_rollouts: int
+    test_steps: int
+    coverage: dict[str, float | None] = Field(
+        description="percent of test values inside each level's interval, by level"
+    )
+
+
+class Scores(ReadSchema):
+    """Errors of one forecast on the original scale, averaged over series where they are means;
+    null where not finite (or not recorded by the version that measured them)."""
+
+    mse: float | None = None
+    rmse: float | None = None
+    mae: float | None = None
+    smape: float | None = Field(None, description="the M3 formula, 200·|A−F|/(|A|+|F|), in percent")
+
+
+class ModelScores(Scores):
+    """The model's errors, with MASE against both baselines on the same rows."""
+
+    mase: float | None = Field(None, description="MAE over the naive (last value) forecast's MAE")
+    mase_seasonal: float | None = Field(
+        None, description="MAE over the seasonal naive (last season repeated) forecast's MAE"
+    )
+
+
+class SeriesScores(ModelScores):
+    """One series' test scores."""
+
+    id: str | None = Field(description="null for the one series of unnamed data")
+    test_rows: int
+
+
+class FoldRead(ReadSchema):
+    """One fold of a backtest: forecasts from the same distance before every series' end."""
+
+    fold: int
+    rows_from_end: int = Field(description="rows from the fold's first forecast row to the end")
+    mean: ModelScores = Field(description="the model's scores (averaged over series)")
+    naive: Scores
+    seasonal_naive: Scores
+
+
+class BacktestRead(ReadSchema):
+    """A rolling-origin backtest in the test parts (`training.folds`)."""
+
+    folds: int
+    steps: int = Field(description="rows each fold forecasts")
+    stride: int = Field(description="rows between one fold's origin and the next")
+    per_fold: list[FoldRead] = Field(description="fewer than `folds` when time ran out")
+
+
+class MemberRead(ReadSchema):
+    """How one model of the ensemble (or the one model) was fitted."""
+
+    seed: int
+    lookback: int
+    epochs_run: int
+    best_epoch: int = Field(description="the epoch whose weights it keeps")
+    stop_reason: str = Field(description="max_epochs, early_stopping or time_limit")
+    seconds: float
+
+
+class FitRecord(ReadSchema):
+    """What every job's metrics carry besides its errors: how the fit went and what it chose."""
+
+    season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="a model that loses to the seasonal naive forecast on validation says so",
+    )
+    rollout_mode: Literal["window", "state"]
+    ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
+    members: list[MemberRead] | None = Field(
+        None, description="how each model was fitted, in order (one entry for one model)"
+    )
+    epochs_run: int = Field(description="epochs run, over every model")
+    best_epoch: int | None = Field(
+        description="the one model's best epoch (null for an ensemble: see `members`)"
+    )
+    stop_reason: str | None = Field(
+        description="why the one model stopped (null for an ensemble: see `members`)"
+    )
+    train_seconds: float
+    refit_members: int | None = Field(
+        None,
+        description="with `refit`: the models fitted again on every row, which is what is "
+        "served (the metrics above measure the models before, on the rows they did not see); "
+        "fewer than `ensemble` when the time limit passed",
+    )
+    refit_seconds: float | None = Field(None, description="with `refit`: the seconds it took")
+    backtest: BacktestRead | None = Field(
+        None, description="with `training.folds`: the rolling-origin backtest's folds"
+    )
+    evaluation_cut_short: bool = Field(
+        False,
+        description="the job's time limit passed while measuring: rollouts and intervals cover "
+        "fewer steps than asked",
+    )
+
+
+class MetricsRead(FitRecord):
+    """Test metrics on the original scale: each series rolled out over its own test rows from
+    its own history and scored on its own scale beside the naive and seasonal naive forecasts
+    of the same rows, and the means over series. A model of one series also shows its scores
+    under the names `rollout`, `naive_rollout` and `seasonal_naive_rollout`."""
+
+    series_count: int
+    series_measured: int = Field(description="fewer than series_count when time ran out")
+    test_rows: int = Field(description="test rows scored, over every series")
+    test_windows: int | None = Field(None, description="windows the one-step scores cover")
+    rollout_steps: int | None = Field(None, description="the longest rollout over a test part")
+    one_step: ModelScores | None = Field(
+        None, description="direct predictions from true history (means over series)"
+    )
+    naive_one_step: Scores | None = Field(None, description="last value, same windows")
+    mean: ModelScores = Field(description="the model's rollout scores, averaged over series")
+    naive: Scores = Field(description="the naive forecast's, averaged over series")
+    seasonal_naive: Scores = Field(description="the seasonal naive forecast's, averaged")
+    series: list[SeriesScores] | None = Field(
+        None, description="each series' scores (left out of job listings to keep pages small)"
+    )
+    intervals: IntervalMetrics | None = Field(
+        None, description="prediction intervals: coverage on rollouts over the test parts"
+    )
+    validation_rollout_mae: dict[str, float | None] | None = Field(
+        None,
+        description="validation rollouts' MAE (each series' original scale, the mean over "
+        "series) by window and by state (null where not measured): state is chosen only "
+        "within 5% of window",
+    )
+    validation_rollout_rmse: dict[str, float | None] | None = Field(
+        None, description="the same rollouts' RMSE (the mean over series)"
+    )
+    rollout: ModelScores | None = Field(None, description="one series: `mean`")
+    naive_rollout: Scores | None = Field(None, description="one series: `naive`")
+    seasonal_naive_rollout: Scores | None = Field(None, description="one series: `seasonal_naive`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_layout(cls, data: Any) -> Any:
+        return metrics_view(data) if isinstance(data, dict) else data
+
+
+# A model of one series: its means are its own scores, shown under these names as well.
+ONE_SERIES_NAMES = {
+    "mean": "rollout",
+    "naive": "naive_rollout",
+    "seasonal_naive": "seasonal_naive_rollout",
+}
+
+
+def metrics_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored metrics in the one layout: a record of one series written before every model's
+    metrics were per series (scores named `rollout`...) gets its means, one of many series
+    before the fit's per-model record its counts; a model of one series shows its means under
+    the one-series names too."""
+    found = dict(stored)
+    if "mean" not in found and "rollout" in found:  # one series, as first recorded
+        found |= {"series_count": 1, "series_measured": 1} | {
+            many: found[one] for many, one in ONE_SERIES_NAMES.items() if found.get(one)
+        }
+        found.setdefault("seasonal_naive", {})
+    found.setdefault("best_epoch", None)
+    found.setdefault("stop_reason", None)
+    if found.get("series_count") == 1:  # (a record without a seasonal baseline shows none)
+        found |= {one: found.get(many) or None for many, one in ONE_SERIES_NAMES.items()}
+    return found
