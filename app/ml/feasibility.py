@@ -135,6 +135,14 @@ def _split_problems(
     """What one series' split cannot hold: a window in each part, a training sequence in its
     training and validation parts (span: rows a sequence predicts; 0: no sequences), a row for
     each backtest fold in its test part."""
+    if split.train < 0:  # the held-out rows asked for are more than the series holds
+        yield Problem(
+            _held_out_field(config),
+            f"{split.rows} rows cannot hold {split.val} validation and {split.test} test rows "
+            "and a training part; use fewer validation_rows or test_rows, or more points",
+            "series_too_short",
+        )
+        return
     found = split_problems(split.rows, split, lookback, horizon)
     if found:
         yield Problem("lookback", "; ".join(found), "series_too_short")
@@ -155,3 +163,10 @@ def _split_problems(
             f"{config.folds} backtest folds need as many test rows; the test part has "
             f"{split.test}: raise training.test_rows or use fewer folds",
         )
+
+
+def _held_out_field(config: TrainConfig) -> str:
+    """The setting that sized the held-out parts: row counts where given, else the fraction."""
+    if config.validation_rows:
+        return "validation_rows"
+    return "test_rows" if config.test_rows else "test_fraction"

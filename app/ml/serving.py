@@ -177,7 +177,7 @@ def _bounds(
     steps = values.shape[1]
     spread = _spread(plan.scale_out, steps)  # [B, 1 or steps, O]
     found = {}
-    for level in sorted(set(levels)):
+    for level in sorted(levels):
         half = half_widths(widths, level, steps)[None] * spread  # [B, steps, O]
         found[level] = (values - half, values + half)
     return found

@@ -63,7 +63,7 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
     if request.series is None:
         return list(range(len(checkpoint.meta.series)))
     position = checkpoint.series_positions
-    numbers = []
+    numbers: list[int] = []
     for index, series_id in enumerate(request.series):
         if series_id not in position:
             raise InvalidInput(
@@ -72,9 +72,14 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
                 field=f"series[{index}]",
                 code="unknown_series",
             )
+        if position[series_id] in numbers:
+            raise InvalidInput(
+                f"series {series_id!r} is asked for twice (first at series"
+                f"[{numbers.index(position[series_id])}])",
+                field=f"series[{index}]",
+                code="duplicate_series",
+            )
         numbers.append(position[series_id])
-    if len(set(numbers)) < len(numbers):
-        raise InvalidInput("a series is asked for twice", field="series", code="duplicate_series")
     return numbers
 
 
@@ -185,7 +190,7 @@ def _check_work(
     checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
 ) -> None:
     config = checkpoint.model.config
-    per_step = config.n_outputs * (1 + 2 * len(set(request.levels)))  # forecast and bounds
+    per_step = config.n_outputs * (1 + 2 * len(request.levels))  # forecast and bounds
     values = contexts * request.horizon * per_step
     if values > limits.max_values:
         raise InvalidInput(

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, PlainSerializer, TypeAdapter, WithJsonSchema, model_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from app.core.schemas import Number, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
@@ -109,8 +116,9 @@ class ForecastRequest(Schema):
     levels: list[Level] = Field(
         default_factory=list,
         max_length=len(LEVELS),
-        description="prediction interval levels in percent, e.g. [80, 95]: conformal bounds "
-        "calibrated on the validation split's rollouts",
+        description="prediction interval levels in percent, each once, e.g. [80, 95]: "
+        "conformal bounds calibrated on the validation split's rollouts",
+        json_schema_extra={"uniqueItems": True},
     )
     series: list[SeriesId] | None = Field(
         None,
@@ -145,6 +153,14 @@ class ForecastRequest(Schema):
             ],
         }
     }
+
+    @field_validator("levels")
+    @classmethod
+    def _each_level_once(cls, levels: list[int]) -> list[int]:
+        twice = sorted({level for level in levels if levels.count(level) > 1})
+        if twice:
+            raise ValueError(f"levels name {twice[0]} twice; give each level once")
+        return levels
 
     @model_validator(mode="after")
     def _one_kind_of_context(self) -> ForecastRequest:

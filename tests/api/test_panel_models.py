@@ -106,7 +106,7 @@ def test_a_series_the_model_never_saw_is_forecast_from_its_context(
     ("body", "field", "code"),
     [
         ({"horizon": 2, "series": ["west"]}, "series[0]", "unknown_series"),
-        ({"horizon": 2, "series": ["east", "east"]}, "series", "duplicate_series"),
+        ({"horizon": 2, "series": ["east", "east"]}, "series[1]", "duplicate_series"),
     ],
 )
 def test_unknown_and_repeated_series_are_named(
