@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,7 +30,22 @@ class Repositories(NamedTuple):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_MODELS = ROOT / "models"
+# The models the repository ships, file by file: a test's store holds these and nothing a user
+# left in models/ (a `sine` v2 their own job trained would change "the latest version").
+SHIPPED_MODELS = ("sine/1/meta.json", "sine/1/weights.safetensors")
+
+
+def _shipped_store() -> Path:
+    """A folder, made once per test process, holding the shipped models alone."""
+    store = Path(tempfile.mkdtemp(prefix="shipped-models-"))
+    atexit.register(shutil.rmtree, store, ignore_errors=True)
+    for name in SHIPPED_MODELS:
+        (store / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "models" / name, store / name)
+    return store
+
+
+BUNDLED_MODELS = _shipped_store()
 
 TINY = {"architecture": {"hidden_size": 8, "num_layers": 1}, "training": {"epochs": 8}}
 # Trained once per session: a one-column sine on a coarse grid and a two-column pair.
