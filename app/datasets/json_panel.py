@@ -85,7 +85,8 @@ def _axis(one: SeriesUpload, index: int, timed: bool, length: int) -> TimeAxis |
     try:
         return axis_from(one.start, one.freq, length)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, field=f"{field}.{exc.field}", code=exc.code) from None
+        message = f"series {one.id!r}: {exc.message}"
+        raise InvalidInput(message, field=f"{field}.{exc.field}", code=exc.code) from None
 
 
 def _refuse_mixed(first: OneSeries, series_id: str, axis: TimeAxis, field: str) -> None:
