@@ -60,12 +60,19 @@ def _data_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
 
 
 def _header(reader: Iterator[list[str]]) -> list[str]:
+    """The header row's names, stripped; InvalidInput when the file has none."""
     try:
-        return [name.strip() for name in next(reader)]
+        header = [name.strip() for name in next(reader)]
     except StopIteration:
         raise InvalidInput("the file is empty; expected a header row", field="file") from None
     except csv.Error as exc:
         raise InvalidInput(f"line 1: {exc}", field="file") from None
+    if not any(header):  # '', ' ', ',', a tab, a form feed, U+2028 ...: nothing but blanks
+        raise InvalidInput(
+            "line 1 is blank; expected a header row naming the columns, such as date,value",
+            field="file",
+        )
+    return header
 
 
 def _time_column_candidate(header: list[str], time_column: str | None) -> int | None:
@@ -114,14 +121,16 @@ def parse_csv(
     values, time_cells, lines = _read_rows(
         reader, header, _Skipped(candidate, id_at, ids, wide), limits
     )
-    times = _times(header, candidate, time_cells, lines, limits)
     columns = [name for i, name in enumerate(header) if i not in (candidate, id_at)]
     if not columns:
         raise InvalidInput("no value columns besides the time column", field="file")
+    if not lines:
+        raise InvalidInput(
+            "the file has a header but no rows; add a row of values under it", field="file"
+        )
+    times = _times(header, candidate, time_cells, lines, limits)
     if not wide:
         check_columns(columns, "file", limits)
-    if not lines:
-        raise InvalidInput("the file has a header but no rows", field="file")
     matrix = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns)).copy()
     if ids is None and not wide:
         return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)

@@ -94,7 +94,9 @@ def parse_times(cells: list[str], lines: list[int]) -> tuple[TimeKind, np.ndarra
     numbers = np.array([_number(text) for text in texts], dtype=np.float64)  # NaN: not a number
     dates, zoned = _parse_dates(texts, ~np.isnan(numbers))  # NaT: not a date
     _refuse_unreadable(texts, lines, numbers, dates)
-    years = np.array([_is_year(text, value) for text, value in zip(texts, numbers, strict=True)])
+    years = np.array(
+        [_is_year(text, value) for text, value in zip(texts, numbers, strict=True)], dtype=bool
+    )
     plain = ~np.isnan(numbers) & ~years
     dated = ~np.isnat(dates)
     if plain.any() and dated.any():
