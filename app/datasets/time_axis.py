@@ -69,7 +69,11 @@ class TimeAxis:
 
     def point(self, index: int) -> str:
         """One point, written like labels() (without writing all of them)."""
-        return self._points(index, 1)[0]
+        if self.kind == "numbers":
+            return self._points(index, 1)[0]
+        first, offset = iso_timestamp(self.start), usable_offset(self.freq)
+        moment = _moment(first, offset, index)
+        return str(moment.strftime("%Y-%m-%d") if _date_only(first, offset) else moment.isoformat())
 
     def continued(self, steps: int) -> list[str]:
         """The `steps` points after the last one, written like labels(); InvalidInput
@@ -171,7 +175,7 @@ def _moment(first: Any, offset: Any, steps: int) -> Any:
 
 def _date_only(first: Any, offset: Any) -> bool:
     """Whether an axis is written as dates: daily or coarser, at midnight. One format for the
-    whole axis, so labels() and continued() always agree."""
+    whole axis, so labels(), point() and continued() always agree."""
     return bool(first == first.normalize() and first + offset == (first + offset).normalize())
 
 

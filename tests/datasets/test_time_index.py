@@ -602,7 +602,22 @@ def test_the_time_modules_import_no_web_or_database_library(module: str) -> None
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     allowed = {"__future__", "math", "re", "warnings", "dataclasses", "datetime", "decimal"}
-    allowed |= {"collections.abc"}
+    allowed |= {"collections.abc", "functools"}
     allowed |= {"typing", "numpy", "pandas", "pandas.tseries.frequencies", "app.core.errors"}
     allowed |= {f"app.datasets.{sibling}" for sibling in TIME_MODULES}
     assert imported <= allowed
+
+
+@pytest.mark.parametrize(
+    "axis",
+    [
+        TimeAxis("dates", "2020-01-31T00:00:00", "ME", 14),
+        TimeAxis("dates", "2020-01-01T00:00:00+00:00", "30min", 50),
+        TimeAxis("dates", "2024-01-05T00:00:00", "B", 9),
+        TimeAxis("dates", "2020-01-01T06:00:00", "D", 3),
+        TimeAxis("dates", "2024-01-07T00:00:00", "W-SUN", 5),
+        TimeAxis("numbers", "0.1", "0.1", 7),
+    ],
+)
+def test_each_point_is_written_as_the_labels_write_it(axis: TimeAxis) -> None:
+    assert [axis.point(index) for index in range(axis.length)] == axis.labels()
