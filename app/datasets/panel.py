@@ -74,12 +74,16 @@ def too_many_rows(limits: Limits, field: str) -> InvalidInput:
     )
 
 
+def canonical_series_id(text: str) -> str:
+    """The id `text` names, as it is stored: without surrounding spaces and tabs, in Unicode NFC
+    (what a request naming a stored series compares)."""
+    return unicodedata.normalize("NFC", text.strip(" \t"))
+
+
 def series_id(text: str, limits: Limits, *, where: str, field: str) -> str:
-    """The id `text` names: without surrounding spaces and tabs, in Unicode NFC, checked to be
-    visible text within max_series_id_length characters."""
-    return check_series_id(
-        unicodedata.normalize("NFC", text.strip(" \t")), limits, where=where, field=field
-    )
+    """canonical_series_id of `text`, checked to be visible text within max_series_id_length
+    characters."""
+    return check_series_id(canonical_series_id(text), limits, where=where, field=field)
 
 
 def check_series_id(text: str, limits: Limits, *, where: str, field: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.datasets import Limits
+from app.datasets import Limits, canonical_series_id
 from app.datasets.panel import SeriesIds, series_id
 
 LIMITS = Limits(max_rows=100, max_columns=4, max_series=4, max_series_id_length=8)
@@ -29,3 +29,8 @@ def test_cells_naming_one_id_are_one_series() -> None:
         ids.add(cell, line)
     assert ids.ids == ["a", "caf\u00e9"]
     assert list(ids.rows) == [0, 0, 1, 1, 0]
+
+
+def test_the_public_rule_is_the_one_uploads_apply() -> None:
+    for text in (" a ", "cafe\u0301", "\u0430\t"):
+        assert canonical_series_id(text) == series_id(text, LIMITS, where="line 2", field="file")
