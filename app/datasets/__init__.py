@@ -6,6 +6,7 @@ The public face below is what other domains use; everything else is this package
 
 from app.datasets.deps import DatasetsDep
 from app.datasets.frequency import season_length
+from app.datasets.panel import canonical_series_id
 from app.datasets.parsed import SeriesPart
 from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import LoadedSeries, create_dataset, load_values
@@ -24,6 +25,7 @@ __all__ = [
     "TimeAxis",
     "bounded_columns",
     "bounded_rows",
+    "canonical_series_id",
     "create_dataset",
     "load_values",
     "season_length",

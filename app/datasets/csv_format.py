@@ -19,8 +19,8 @@ from app.datasets.panel import (
     Layout,
     SeriesIds,
     arrange,
-    check_series_id,
     find_id_column,
+    series_id,
     split_columns,
     split_rows,
     too_many_rows,
@@ -60,12 +60,19 @@ def _data_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
 
 
 def _header(reader: Iterator[list[str]]) -> list[str]:
+    """The header row's names, stripped; InvalidInput when the file has none."""
     try:
-        return [name.strip() for name in next(reader)]
+        header = [name.strip() for name in next(reader)]
     except StopIteration:
         raise InvalidInput("the file is empty; expected a header row", field="file") from None
     except csv.Error as exc:
         raise InvalidInput(f"line 1: {exc}", field="file") from None
+    if not any(header):  # '', ' ', ',', a tab, a form feed, U+2028 ...: nothing but blanks
+        raise InvalidInput(
+            "line 1 is blank; expected a header row naming the columns, such as date,value",
+            field="file",
+        )
+    return header
 
 
 def _time_column_candidate(header: list[str], time_column: str | None) -> int | None:
@@ -108,20 +115,24 @@ def parse_csv(
         message = "a file whose columns are series has no id column"
         raise InvalidInput(message, field="id_column")
     id_at = None if wide else find_id_column(header, id_column, candidate)
-    if wide:  # before the rows are read: the header alone may hold too many series
-        _check_series_names([n for i, n in enumerate(header) if i != candidate], limits)
+    # A wide file's series, checked before the rows are read: the header may hold too many.
+    names = (
+        _series_names([n for i, n in enumerate(header) if i != candidate], limits) if wide else []
+    )
     ids = None if id_at is None else SeriesIds(limits)
     values, time_cells, lines = _read_rows(
         reader, header, _Skipped(candidate, id_at, ids, wide), limits
     )
-    times = _times(header, candidate, time_cells, lines, limits)
     columns = [name for i, name in enumerate(header) if i not in (candidate, id_at)]
     if not columns:
         raise InvalidInput("no value columns besides the time column", field="file")
+    if not lines:
+        raise InvalidInput(
+            "the file has a header but no rows; add a row of values under it", field="file"
+        )
+    times = _times(header, candidate, time_cells, lines, limits)
     if not wide:
         check_columns(columns, "file", limits)
-    if not lines:
-        raise InvalidInput("the file has a header but no rows", field="file")
     matrix = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns)).copy()
     if ids is None and not wide:
         return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
@@ -130,7 +141,7 @@ def parse_csv(
     if ids is not None:
         raw = split_rows(ids, matrix, lines, stamps, texts)
     else:
-        raw, columns = split_columns(columns, matrix, lines, stamps, texts), ["value"]
+        raw, columns = split_columns(names, matrix, lines, stamps, texts), ["value"]
     return arrange(raw, columns, kind, freq=freq, missing=missing, limits=limits)
 
 
@@ -148,15 +159,21 @@ def _times(
     return None
 
 
-def _check_series_names(names: list[str], limits: Limits) -> None:
-    """A wide file's value columns are series: their names are series ids."""
+def _series_names(names: list[str], limits: Limits) -> list[str]:
+    """A wide file's value columns are series: their names, as series ids (panel.series_id)."""
     if len(names) > limits.max_series:
         raise too_many_series(limits, "file")
-    for index, name in enumerate(names):
-        check_series_id(name, limits, where=f"column {index + 1}", field="file")
-    if len(set(names)) < len(names):
-        repeated = next(name for name in names if names.count(name) > 1)
-        raise InvalidInput(f"duplicate column name {repeated!r}", field="file")
+    ids = [
+        series_id(name, limits, where=f"column {index + 1}", field="file")
+        for index, name in enumerate(names)
+    ]
+    if len(set(ids)) < len(ids):
+        repeated = next(name for name in ids if ids.count(name) > 1)
+        raise InvalidInput(
+            f"duplicate column name {repeated!r} (series ids are compared in Unicode NFC)",
+            field="file",
+        )
+    return ids
 
 
 class _Skipped(NamedTuple):

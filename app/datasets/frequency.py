@@ -1,5 +1,6 @@
-"""Frequencies of a time index: a given one checked, one inferred from the times, its spacing
-put in words for messages, and the usual season it implies.
+"""Frequencies of a time index: a given numeric step checked, a frequency inferred from the
+times, its spacing put in words for messages, and the usual season it implies (a given date
+frequency is checked by time_rules).
 
 Pure: numpy, pandas and the domain error only. Dates take pandas offsets (aliases such as 'MS'
 or 'W-SAT'); numbers take a numeric step.
@@ -8,7 +9,6 @@ or 'W-SAT'); numbers take a numeric step.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -16,8 +16,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from app.core.errors import InvalidInput
-from app.datasets.time_axis import FREQ_EXAMPLES, positive_offset
 from app.datasets.time_cells import ascii_number
+from app.datasets.time_rules import usable_offset
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -31,19 +31,6 @@ _CALENDAR = {
     "QS": "quarterly, first day", "QE": "quarterly, last day",
     "YS": "yearly, first day", "YE": "yearly, last day",
 }  # fmt: skip
-
-
-def given_offset(freq: str) -> Any:
-    """The pandas offset `freq` names; InvalidInput(field="freq") with pandas' hint otherwise."""
-    try:
-        return positive_offset(freq)
-    except ValueError as exc:
-        hint = re.search(r"Did you mean [^?]+\?|Please use '[^']+' instead\.", str(exc))
-        raise InvalidInput(
-            f"freq {freq!r} is not a pandas frequency alias such as {FREQ_EXAMPLES}"
-            + (f" ({hint.group(0)})" if hint else ""),
-            field="freq",
-        ) from None
 
 
 def given_step(freq: str) -> float:
@@ -121,7 +108,7 @@ def season_length(freq: str | None) -> int:
     if freq is None or ascii_number(freq) is not None:
         return 1
     try:
-        offset = positive_offset(freq)
+        offset = usable_offset(freq)
     except ValueError:
         return 1
     n = int(offset.n)

@@ -7,7 +7,7 @@ them on a calendar and half in bare row order would leave the other half without
 from __future__ import annotations
 
 from app.core.errors import InvalidInput
-from app.datasets.panel import check_series_id, too_many_rows, too_many_series
+from app.datasets.panel import series_id, too_many_rows, too_many_series
 from app.datasets.parsed import OneSeries, ParsedSeries, combine
 from app.datasets.schemas import DatasetUpload, SeriesUpload
 from app.datasets.time_axis import TimeAxis, axis_from
@@ -33,9 +33,9 @@ def parse_series(upload: DatasetUpload, *, limits: Limits) -> ParsedSeries:
     total = 0
     for index, one in enumerate(upload.series):
         field = f"series[{index}]"
-        _check_id(one, index, first_index, limits)
+        one_id = _unique_id(one, index, first_index, limits)
         if not one.values:
-            message = f"series {one.id!r} has no rows"
+            message = f"series {one_id!r} has no rows"
             raise InvalidInput(message, field=f"{field}.values", code="empty_series")
         total += len(one.values)
         if total > limits.max_rows:
@@ -45,38 +45,41 @@ def parse_series(upload: DatasetUpload, *, limits: Limits) -> ParsedSeries:
         )
         if columns is not None and names != columns:
             raise InvalidInput(
-                f"series {one.id!r} has {len(names)} columns; series[0] has {len(columns)}",
+                f"series {one_id!r} has {len(names)} columns; series[0] has {len(columns)}",
                 field=f"{field}.values",
             )
         columns = names
-        axis = _axis(one, index, timed, len(matrix))
+        axis = _axis(one, one_id, index, timed, len(matrix))
         if parts and axis is not None:
-            _refuse_mixed(parts[0], one.id, axis, field)
-        parts.append(OneSeries(one.id, matrix, axis, {}))
+            _refuse_mixed(parts[0], one_id, axis, field)
+        parts.append(OneSeries(one_id, matrix, axis, {}))
     assert columns is not None  # at least one series
     return combine(parts, columns)
 
 
-def _check_id(one: SeriesUpload, index: int, first_index: dict[str, int], limits: Limits) -> None:
+def _unique_id(one: SeriesUpload, index: int, first_index: dict[str, int], limits: Limits) -> str:
+    """The series' id (panel.series_id), unless an earlier series has it."""
     field = f"series[{index}]"
-    check_series_id(one.id, limits, where=field, field=f"{field}.id")
-    if one.id in first_index:
+    one_id = series_id(one.id, limits, where=field, field=f"{field}.id")
+    if one_id in first_index:
         raise InvalidInput(
-            f"{field}: the id {one.id!r} is series[{first_index[one.id]}]'s too; ids are unique",
+            f"{field}: the id {one_id!r} is series[{first_index[one_id]}]'s too (ids are "
+            "compared without surrounding spaces, in Unicode NFC); ids are unique",
             field=f"{field}.id",
             code="duplicate_series_id",
         )
-    first_index[one.id] = index
+    first_index[one_id] = index
+    return one_id
 
 
-def _axis(one: SeriesUpload, index: int, timed: bool, length: int) -> TimeAxis | None:
+def _axis(one: SeriesUpload, one_id: str, index: int, timed: bool, length: int) -> TimeAxis | None:
     field = f"series[{index}]"
     if (one.start is None) != (one.freq is None):
         name = "freq" if one.start is not None else "start"
         raise InvalidInput("give `start` and `freq` together, or neither", field=f"{field}.{name}")
     if (one.start is not None) != timed:
         raise InvalidInput(
-            f"series {one.id!r} {'has no' if timed else 'has a'} time axis, unlike series[0]: "
+            f"series {one_id!r} {'has no' if timed else 'has a'} time axis, unlike series[0]: "
             "every series has `start` and `freq`, or none has",
             field=f"{field}.start",
         )
@@ -85,7 +88,8 @@ def _axis(one: SeriesUpload, index: int, timed: bool, length: int) -> TimeAxis |
     try:
         return axis_from(one.start, one.freq, length)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, field=f"{field}.{exc.field}", code=exc.code) from None
+        message = f"series {one_id!r}: {exc.message}"
+        raise InvalidInput(message, field=f"{field}.{exc.field}", code=exc.code) from None
 
 
 def _refuse_mixed(first: OneSeries, series_id: str, axis: TimeAxis, field: str) -> None:

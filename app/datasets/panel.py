@@ -2,10 +2,15 @@
 file's columns split into series, and each series put on its own time axis (or kept in order).
 
 The series are stored one after another (see parsed.combine); max_rows counts all their rows.
+
+Series ids, CSV and JSON alike (series_id): surrounding spaces and tabs are not part of an id,
+and an id is kept in Unicode NFC, so 'é' typed as one character or as 'e' and a combining accent
+is one id. Look-alike letters of different scripts (Latin 'a', Cyrillic 'а') stay different ids.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +74,18 @@ def too_many_rows(limits: Limits, field: str) -> InvalidInput:
     )
 
 
+def canonical_series_id(text: str) -> str:
+    """The id `text` names, as it is stored: without surrounding spaces and tabs, in Unicode NFC
+    (what a request naming a stored series compares)."""
+    return unicodedata.normalize("NFC", text.strip(" \t"))
+
+
+def series_id(text: str, limits: Limits, *, where: str, field: str) -> str:
+    """canonical_series_id of `text`, checked to be visible text within max_series_id_length
+    characters."""
+    return check_series_id(canonical_series_id(text), limits, where=where, field=field)
+
+
 def check_series_id(text: str, limits: Limits, *, where: str, field: str) -> str:
     """A series id must be visible text within max_series_id_length characters."""
     if not text.strip():
@@ -95,18 +112,21 @@ class SeriesIds:
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
-        self._index: dict[str, int] = {}  # insertion order: the order of first appearance
+        self._index: dict[str, int] = {}  # by id, in the order of first appearance
+        self._cells: dict[str, int] = {}  # by cell as written: each is made an id once
         self.rows = array("q")  # each row's series, as its index in `ids`
 
     def add(self, cell: str, line: int) -> None:
         """Record the series of the row on `line`."""
-        key = cell.strip(" \t")
-        index = self._index.get(key)
+        index = self._cells.get(cell)
         if index is None:
-            check_series_id(key, self._limits, where=f"line {line}", field="file")
-            if len(self._index) == self._limits.max_series:
-                raise too_many_series(self._limits, "file")
-            index = self._index[key] = len(self._index)
+            key = series_id(cell, self._limits, where=f"line {line}", field="file")
+            index = self._index.get(key)
+            if index is None:
+                if len(self._index) == self._limits.max_series:
+                    raise too_many_series(self._limits, "file")
+                index = self._index[key] = len(self._index)
+            self._cells[cell] = index
         self.rows.append(index)
 
     @property

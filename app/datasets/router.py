@@ -24,6 +24,7 @@ from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
+from app.datasets.table import DatasetRow
 from app.datasets.values import Limits
 
 
@@ -196,11 +197,20 @@ def list_datasets(
     return DatasetPage(items=items, total=total, limit=limit, offset=offset)
 
 
+def _view(row: DatasetRow, *, status_code: int = 200, location: str | None = None) -> Response:
+    """The dataset's view, built and written as JSON by the calling thread. Its cost grows with
+    the series (half a second for 10,000), so it is called from a worker thread, by a sync route
+    or through run_in_threadpool: FastAPI writes a returned model on the event loop."""
+    body = DatasetRead.from_row(row).model_dump_json()
+    headers = None if location is None else {"Location": location}
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=responses(404))
-def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> DatasetRead:
+def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> Response:
     """One dataset's columns, length and per-column statistics, and each of its series'."""
     row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
-    return DatasetRead.from_row(row)
+    return _view(row)
 
 
 @router.delete(
@@ -212,13 +222,10 @@ def delete_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> None:
 
 
 async def _create_dataset(
-    request: Request,
-    response: Response,
-    datasets: DatasetRepository,
-    settings: Settings,
-    upload: type[DatasetUpload],
-) -> DatasetRead:
-    """Parse the body (JSON as `upload`, or a multipart CSV) and store what it holds."""
+    request: Request, datasets: DatasetRepository, settings: Settings, upload: type[DatasetUpload]
+) -> Response:
+    """Parse the body (JSON as `upload`, or a multipart CSV) and store what it holds; every step
+    whose cost grows with the rows or the series runs in a worker thread."""
     limits = Limits.of(settings)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
@@ -243,8 +250,8 @@ async def _create_dataset(
             series_filled=series.series_filled,
         )
     )
-    response.headers["Location"] = f"/v1/datasets/{row.id}"
-    return DatasetRead.from_row(row)
+    location = f"/v1/datasets/{row.id}"
+    return await run_in_threadpool(partial(_view, row, status_code=201, location=location))
 
 
 def make_router(upload: type[DatasetUpload]) -> APIRouter:
@@ -265,8 +272,8 @@ def make_router(upload: type[DatasetUpload]) -> APIRouter:
         summary="Upload a series, or many",
     )
     async def create_dataset(
-        request: Request, response: Response, datasets: DatasetsDep, settings: SettingsDep
-    ) -> DatasetRead:
+        request: Request, datasets: DatasetsDep, settings: SettingsDep
+    ) -> Response:
         """Upload a series, or many, as a CSV file (multipart field `file`) or as JSON.
 
         CSV: a header row, numeric columns, and optionally a time index (found by name, or an
@@ -284,7 +291,7 @@ def make_router(upload: type[DatasetUpload]) -> APIRouter:
         [...]}`. At most FORECAST_MAX_SERIES series and FORECAST_MAX_DATASET_ROWS rows in all.
         Nothing is stored unless every series is valid.
         """
-        return await _create_dataset(request, response, datasets, settings, upload)
+        return await _create_dataset(request, datasets, settings, upload)
 
     datasets = APIRouter()
     datasets.include_router(uploads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from app.datasets.table import DatasetRow
 from app.datasets.time_axis import TimeAxis
 from app.datasets.values import Limits, bounded_columns, bounded_rows
 
+logger = logging.getLogger(__name__)
 _FREQ = (
     "the rows' spacing, a pandas frequency (D, W-SUN, MS, ME, QS-JAN, YS-JAN, h, 30min, ...), "
     "with `start`"
@@ -172,7 +174,7 @@ class DatasetRead(ReadSchema):
             length=row.rows,
             stats=[ColumnStats.model_validate(stat) for stat in row.stats],
             created_at=row.created_at,
-            time=None if row.time_axis is None else time_read(TimeAxis.from_json(row.time_axis)),
+            time=stored_time(row.time_axis),
             filled=row.filled or {},
             series_count=1 if row.series is None else len(row.series),
             series=None if row.series is None or not with_series else series_read(row.series),
@@ -185,13 +187,23 @@ def series_read(stored: list[dict[str, Any]]) -> list[SeriesRead]:
         SeriesRead(
             id=part["id"],
             length=part["rows"],
-            time=None
-            if part["time_axis"] is None
-            else time_read(TimeAxis.from_json(part["time_axis"])),
+            time=stored_time(part["time_axis"]),
             filled=part["filled"] or {},
         )
         for part in stored
     ]
+
+
+def stored_time(stored: dict[str, Any] | None) -> TimeRead | None:
+    """The API view of a stored time axis; None for none, and for one an earlier version stored
+    that cannot be written (a freq such as '1ns'): reading a dataset never fails on its axis."""
+    if stored is None:
+        return None
+    try:
+        return time_read(TimeAxis.from_json(stored))
+    except (ValueError, OverflowError):
+        logger.warning("a stored time axis cannot be written: %s", stored)
+        return None
 
 
 def time_read(axis: TimeAxis) -> TimeRead:

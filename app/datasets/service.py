@@ -107,8 +107,16 @@ def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries
     if row is None:
         raise NotFound(f"dataset {dataset_id!r} no longer exists", field="data.dataset_id")
     matrix = np.frombuffer(row.values, dtype="<f8").reshape(row.rows, len(row.columns))
-    axis = None if row.time_axis is None else TimeAxis.from_json(row.time_axis)
-    return LoadedSeries(matrix, list(row.columns), axis, _series_parts(row.series))
+    try:
+        axis = None if row.time_axis is None else TimeAxis.from_json(row.time_axis)
+        parts = _series_parts(row.series)
+    except ValueError as exc:  # stored by an earlier version, under looser rules
+        raise InvalidInput(
+            f"dataset {dataset_id!r} has a time axis that cannot be used ({exc}); upload its "
+            "data again",
+            field="data.dataset_id",
+        ) from None
+    return LoadedSeries(matrix, list(row.columns), axis, parts)
 
 
 def _series_parts(stored: list[dict[str, Any]] | None) -> list[SeriesPart] | None:

@@ -6,36 +6,49 @@ datetimes, months such as 1959M01, quarters such as 1959Q1.
 Years: a column whose every cell is a 4-digit whole number ('1749', or '1749.0' from a float
 column) between FIRST_YEAR and LAST_YEAR is read as years (dates on 1 January, a 'YS-JAN' axis);
 any other number makes the column plain numbers, where those cells are numbers too.
+
+The dates a column may hold and what a UTC offset means are time_rules' (one rule with JSON).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from app.core.errors import InvalidInput
+from app.datasets.time_rules import (
+    DATE_RANGE,
+    FIRST_DATE,
+    LAST_DATE,
+    calendar_dates,
+    outside_dates,
+    within_dates,
+)
 
 TIME_COLUMN_NAMES = (
     "time", "timestamp", "date", "datetime", "ds", "year", "month", "week", "quarter", "period",
 )  # fmt: skip
 
-# What parse_times found. "zoned dates" are dates some of whose cells carried a UTC offset: the
-# values are UTC all the same, and the axis writes its times with "+00:00".
+# What parse_times found. "zoned dates" are instants some of whose cells carried a UTC offset:
+# the values are UTC all the same, and the axis writes its times with "+00:00". Zoned cells that
+# are all local midnights are calendar dates instead (time_rules' zone rule): plain "dates".
 TimeKind = Literal["dates", "zoned dates", "numbers"]
 
-# The years datetime64[ns] holds whole (it spans 1677-09-21 to 2262-04-11).
-FIRST_YEAR, LAST_YEAR = 1678, 2262
+# Four-digit years read as years: those the dates a dataset holds begin.
+FIRST_YEAR, LAST_YEAR = FIRST_DATE.year, LAST_DATE.year
 
 _YEAR = re.compile(r"[0-9]{4}(?:\.0*)?")  # 1749, or 1749.0 from a float column
 _MONTH = re.compile(r"[0-9]{4}M[0-9]{1,2}", re.IGNORECASE)  # 1959M01 (IMF, Eurostat, statsmodels)
 _QUARTER = re.compile(r"[0-9]{4}-?Q[1-4]", re.IGNORECASE)  # 1959Q1, 1959-Q1
+_YEAR_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")  # 1959-01, ISO 8601's month
 _EXPECTED_TIME = (
     "a number, an ISO 8601 date or datetime, a month (1959-01, 1959M01) or a quarter (1959Q1), "
-    f"with dates between {FIRST_YEAR} and {LAST_YEAR}"
+    f"with dates {DATE_RANGE}"
 )
 
 # A number in ASCII: float() alone would also read '١٢٣' and '１２３' (other scripts' digits) and
@@ -81,7 +94,9 @@ def parse_times(cells: list[str], lines: list[int]) -> tuple[TimeKind, np.ndarra
     numbers = np.array([_number(text) for text in texts], dtype=np.float64)  # NaN: not a number
     dates, zoned = _parse_dates(texts, ~np.isnan(numbers))  # NaT: not a date
     _refuse_unreadable(texts, lines, numbers, dates)
-    years = np.array([_is_year(text, value) for text, value in zip(texts, numbers, strict=True)])
+    years = np.array(
+        [_is_year(text, value) for text, value in zip(texts, numbers, strict=True)], dtype=bool
+    )
     plain = ~np.isnan(numbers) & ~years
     dated = ~np.isnat(dates)
     if plain.any() and dated.any():
@@ -99,7 +114,7 @@ def _number(text: str) -> float:
 
 
 def _is_year(text: str, value: float) -> bool:
-    """'1749' or '1749.0' within the years datetime64[ns] holds."""
+    """'1749' or '1749.0' within the years of the dates a dataset holds."""
     return bool(_YEAR.fullmatch(text)) and FIRST_YEAR <= value <= LAST_YEAR
 
 
@@ -125,9 +140,30 @@ def _parse_dates(texts: list[str], is_number: np.ndarray) -> tuple[np.ndarray, b
 
 
 def _parse_iso(texts: list[str]) -> tuple[Any, bool]:
-    """ISO 8601 texts -> naive UTC DatetimeIndex (NaT where not ISO 8601), and whether zoned."""
+    """ISO 8601 texts -> naive DatetimeIndex (NaT where not ISO 8601), and whether they are
+    zoned instants (UTC) rather than dates or naive times (see time_rules' zone rule)."""
     parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce", utc=True)
-    return parsed.tz_localize(None), _zoned(texts)
+    if not _zoned(texts):
+        return parsed.tz_localize(None), False
+    local = _calendar_dates(texts)
+    if local is not None:
+        return local, False
+    return parsed.tz_localize(None), True
+
+
+def _calendar_dates(texts: list[str]) -> Any:
+    """The texts' calendar dates (datetime64[us]) when the zone rule reads them so (every one a
+    midnight in its own offset); None otherwise."""
+    moments = []
+    for text in texts:
+        try:
+            moments.append(datetime.fromisoformat(text))
+        except ValueError:  # a form only pandas reads: an instant, as pandas reads it
+            return None
+    if not calendar_dates(moments):
+        return None
+    naive = [moment.replace(tzinfo=None) for moment in moments]
+    return pd.DatetimeIndex(np.array(naive, dtype="datetime64[us]"))
 
 
 def _zoned(texts: list[str]) -> bool:
@@ -142,8 +178,9 @@ def _zoned(texts: list[str]) -> bool:
 
 
 def _put(dates: np.ndarray, positions: list[int], parsed: Any) -> None:
-    """Store parsed times as datetime64[ns]; those out of its range stay NaT (unreadable)."""
-    inside = np.asarray((parsed >= pd.Timestamp.min) & (parsed <= pd.Timestamp.max), dtype=bool)
+    """Store parsed times as datetime64[ns]; those outside the dates a dataset holds stay NaT
+    (refused by _refuse_unreadable, which names the range)."""
+    inside = np.asarray((parsed >= FIRST_DATE) & (parsed <= LAST_DATE), dtype=bool)
     kept = np.asarray(positions)[inside]
     dates[kept] = np.asarray(parsed[inside].as_unit("ns"), dtype="datetime64[ns]")
 
@@ -157,11 +194,27 @@ def _refuse_unreadable(
             raise InvalidInput(f"line {line}: the time is empty", field="file")
         if np.isinf(number):
             raise InvalidInput(f"line {line}: time value {text[:40]!r} is not finite", field="file")
+        if np.isnan(number) and np.isnat(date) and _outside_dates(text):
+            raise InvalidInput(outside_dates(f"line {line}: time {text[:40]!r}"), field="file")
         if np.isnan(number) and np.isnat(date):
             raise InvalidInput(
                 f"line {line}: time value {text[:40]!r} is not a time: expected {_EXPECTED_TIME}",
                 field="file",
             )
+
+
+def _outside_dates(text: str) -> bool:
+    """Whether an unreadable time cell is a date, but outside the dates a dataset holds."""
+    try:
+        if _MONTH.fullmatch(text) or _QUARTER.fullmatch(text):
+            quarter = _QUARTER.fullmatch(text) is not None
+            month = 3 * int(text[-1]) - 2 if quarter else int(text[5:])
+            moment = datetime(int(text[:4]), month, 1)
+        else:
+            moment = datetime.fromisoformat(text + ("-01" if _YEAR_MONTH.fullmatch(text) else ""))
+    except ValueError:
+        return False
+    return not within_dates(pd.Timestamp(moment.replace(tzinfo=None)).as_unit("us"))
 
 
 def _mixed(

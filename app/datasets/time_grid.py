@@ -12,14 +12,9 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import InvalidInput
-from app.datasets.frequency import (
-    describe_spacing,
-    given_offset,
-    given_step,
-    inferred_offset,
-    inferred_step,
-)
+from app.datasets.frequency import describe_spacing, given_step, inferred_offset, inferred_step
 from app.datasets.time_axis import TimeAxis
+from app.datasets.time_rules import offset_for
 
 # An axis may hold at most this many points per row given (plus 100): gaps are filled, but a
 # series that is mostly gaps, or a freq far finer than the times, is refused, not blown up.
@@ -40,7 +35,7 @@ def date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: b
     # Microseconds: an axis continued past 2262 (datetime64[ns]'s end) still works.
     index = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[us]"))
     _refuse_repeats(index.asi8, lines)
-    offset = given_offset(freq) if freq is not None else inferred_offset(index)
+    offset = offset_for(freq) if freq is not None else inferred_offset(index)
     spacing = describe_spacing(offset)
     grid = _date_range(index, offset, spacing, given=freq is not None)
     positions = np.asarray(grid.get_indexer(index), dtype=np.int64)

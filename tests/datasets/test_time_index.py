@@ -23,7 +23,10 @@ from app.datasets.time_cells import find_time_column, parse_times
 from app.datasets.time_index import regularize
 
 # The modules that read time columns and put rows on a regular axis.
-TIME_MODULES = ("time_cells", "time_axis", "frequency", "time_grid", "gaps", "time_index")
+TIME_MODULES = (
+    "time_rules", "time_cells", "time_axis", "frequency", "time_grid", "gaps", "time_index",
+)  # fmt: skip
+OUTSIDE = "is outside the dates a dataset holds, from 1678-01-01 to 2262-04-11"
 
 
 def lines_of(count: int) -> list[int]:
@@ -143,9 +146,12 @@ def test_naive_datetimes_are_dates_read_as_utc() -> None:
         (["1959Q1", "1959Q5"], "line 3: time value '1959Q5' is not a time"),
         (["1959M01", "1959M13"], "line 3: time value '1959M13' is not a time"),
         (["1959Q1", "0000Q1"], "line 3: time value '0000Q1' is not a time"),
-        (["1959Q1", "1500Q1"], "line 3: time value '1500Q1' is not a time"),
-        (["1959Q1", "2262Q3"], "line 3: time value '2262Q3' is not a time"),  # past datetime64[ns]
-        (["2020-01-01", "1500-01-01"], "line 3: time value '1500-01-01' is not a time"),
+        (["1959Q1", "1500Q1"], f"line 3: time '1500Q1' {OUTSIDE}"),
+        (["1959Q1", "2262Q3"], f"line 3: time '2262Q3' {OUTSIDE}"),  # past 2262-04-11
+        (["2020-01-01", "1500-01-01"], f"line 3: time '1500-01-01' {OUTSIDE}"),
+        (["1959-01", "1677-12"], f"line 3: time '1677-12' {OUTSIDE}"),
+        (["1959M01", "1677M12"], f"line 3: time '1677M12' {OUTSIDE}"),
+        (["2020-01-01", "2262-04-11T01:00"], f"line 3: time '2262-04-11T01:00' {OUTSIDE}"),
         (["1", "nan"], "line 3: time value 'nan' is not a time"),
         (["1", "1e400"], "line 3: time value '1e400' is not finite"),
         (["1", " "], "line 3: the time is empty"),
@@ -596,6 +602,22 @@ def test_the_time_modules_import_no_web_or_database_library(module: str) -> None
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     allowed = {"__future__", "math", "re", "warnings", "dataclasses", "datetime", "decimal"}
+    allowed |= {"collections.abc", "functools"}
     allowed |= {"typing", "numpy", "pandas", "pandas.tseries.frequencies", "app.core.errors"}
     allowed |= {f"app.datasets.{sibling}" for sibling in TIME_MODULES}
     assert imported <= allowed
+
+
+@pytest.mark.parametrize(
+    "axis",
+    [
+        TimeAxis("dates", "2020-01-31T00:00:00", "ME", 14),
+        TimeAxis("dates", "2020-01-01T00:00:00+00:00", "30min", 50),
+        TimeAxis("dates", "2024-01-05T00:00:00", "B", 9),
+        TimeAxis("dates", "2020-01-01T06:00:00", "D", 3),
+        TimeAxis("dates", "2024-01-07T00:00:00", "W-SUN", 5),
+        TimeAxis("numbers", "0.1", "0.1", 7),
+    ],
+)
+def test_each_point_is_written_as_the_labels_write_it(axis: TimeAxis) -> None:
+    assert [axis.point(index) for index in range(axis.length)] == axis.labels()
