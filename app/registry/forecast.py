@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
-from app.datasets import Limits, TimeAxis, to_matrix
+from app.datasets import Limits, TimeAxis, canonical_series_id, to_matrix
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
@@ -64,7 +64,8 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
         return list(range(len(checkpoint.meta.series)))
     position = checkpoint.series_positions
     numbers: list[int] = []
-    for index, series_id in enumerate(request.series):
+    for index, asked in enumerate(request.series):
+        series_id = canonical_series_id(asked)  # as the dataset stored it
         if series_id not in position:
             raise InvalidInput(
                 f"{label} has no series {series_id!r}; forecast a series it never saw by giving "
@@ -343,6 +344,13 @@ def _per_series(
 
 
 def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
-    """The next `steps` times of training series `number`'s axis (None: it had none)."""
-    axis = checkpoint.meta.series[number].time_axis
-    return None if axis is None else TimeAxis.from_json(axis).continued(steps)
+    """The next `steps` times of training series `number`'s axis (None: it had none, or one
+    written before its frequency was checked that no time can follow)."""
+    stored = checkpoint.meta.series[number].time_axis
+    if stored is None:
+        return None
+    try:
+        axis = TimeAxis.from_json(stored)
+    except ValueError:
+        return None
+    return axis.continued(steps)

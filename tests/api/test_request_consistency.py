@@ -3,6 +3,7 @@ or a series asked for twice, held-out rows a series cannot hold."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -52,3 +53,27 @@ def test_held_out_rows_longer_than_the_series_are_refused_in_words(client: TestC
     assert (error["field"], error["code"]) == ("training.validation_rows", "series_too_short")
     assert error["message"].startswith("30 rows cannot hold 20 validation and 15 test rows")
     assert "-" not in error["message"].split(";")[0]  # no negative row count
+
+
+def test_a_requested_series_id_is_read_as_the_dataset_stores_ids(
+    tmp_path: Path, make_client: AppFactory
+) -> None:
+    """Surrounding spaces go, as when the dataset was uploaded; an axis that a stored model
+    kept from before frequencies were checked answers no timestamps rather than an error."""
+    train_on_panel(tmp_path, PANEL_SPEC)
+    meta_path = tmp_path / "models" / "stores" / "1" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["series"][0]["id"] == "north"
+    meta["series"][0]["time_axis"]["freq"] = "1ns"  # the hash covers only the weights
+    meta_path.write_text(json.dumps(meta))
+    client = make_client()
+    store = client.app.state.checkpoints.root  # type: ignore[attr-defined]
+    shutil.copytree(tmp_path / "models", store, dirs_exist_ok=True)
+    answer = client.post(
+        "/v1/models/stores/forecast", json={"horizon": 2, "series": [" east\t", "north"]}
+    )
+    assert answer.status_code == 200, answer.text
+    east, north = answer.json()["series"]
+    assert (east["id"], north["id"]) == ("east", "north")
+    assert east["timestamps"] is not None
+    assert north["timestamps"] is None
