@@ -17,7 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import lock_sqlite_store, make_engine, make_session_factory
 from app.core.errors import register_error_handlers, responses
 from app.core.metrics import ServiceMetrics
-from app.core.middleware import BodySizeLimit, HttpMetrics
+from app.core.middleware import BodySizeLimit, HostAndOriginCheck, HttpMetrics
 from app.core.query import reject_unknown_query
 from app.datasets import Limits
 from app.datasets import router as datasets_router
@@ -39,6 +39,7 @@ from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.forecast import Forecasting
 from app.registry.limits import ForecastLimits, forecast_request_model
+from app.ui import docs
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        docs_url=None,  # docs.install serves /docs and /redoc from the package, not a CDN
+        redoc_url=None,
     )
     register_error_handlers(app)
     openapi.install(app)
@@ -147,7 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             responses=responses(401) if guarded else None,
         )
     ui.install(app)  # the dashboard's pages at /ui/
+    docs.install(app)  # /docs and /redoc, their files under /ui/
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyGate, settings=settings)  # before any body is read
+    if not settings.auth_required:  # a page cannot send a key: with keys, no page gets this far
+        app.add_middleware(HostAndOriginCheck, hosts=settings.answered_hosts())
     app.add_middleware(HttpMetrics, metrics=metrics)  # outermost: sees every response, 413s too
     return app

@@ -68,6 +68,7 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
         "database_url": f"sqlite:///{root}/jobs.db",
         "device": "cpu",
         "workers": 0,
+        "allowed_hosts": ("testserver",),  # the Host header TestClient sends
     }
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

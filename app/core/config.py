@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -133,6 +134,12 @@ class Settings(BaseSettings):
         False, description="serve a non-loopback address without keys (behind your own proxy)"
     )
     metrics_public: bool = Field(False, description="/metrics needs no key")
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="comma-separated host names or addresses a service without keys answers "
+        "to besides localhost, 127.0.0.1, [::1] and FORECAST_HOST (a request naming another in "
+        "its Host header gets 421); * answers any",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -148,6 +155,24 @@ class Settings(BaseSettings):
             raise ValueError("every API key needs at least 16 characters")
         return value
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _bare_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple("*" if name == "*" else host_name(name) for name in value)
+        if None in names:
+            raise ValueError(
+                "FORECAST_ALLOWED_HOSTS takes host names or addresses without scheme or port "
+                "(e.g. forecast.internal,10.0.0.5,[fd00::5]), or *"
+            )
+        return tuple(dict.fromkeys(name for name in names if name is not None))
+
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> Self:
         if self.heartbeat_timeout_seconds < 3 * self.heartbeat_seconds * (1 - 1e-9):  # 3 x 0.2
@@ -161,6 +186,15 @@ class Settings(BaseSettings):
     def auth_required(self) -> bool:
         """Whether requests need a key: whenever keys are configured."""
         return bool(self.api_keys)
+
+    def answered_hosts(self) -> frozenset[str]:
+        """The host names (as `host_name` writes them) a service without keys answers to:
+        loopback's, the bound address unless it means every interface, and ALLOWED_HOSTS."""
+        names = {*LOOPBACK_NAMES, *self.allowed_hosts}
+        bound = host_name(self.host)
+        if bound is not None and not _is_unspecified(bound):
+            names.add(bound)
+        return frozenset(names)
 
     def unsafe_bind(self) -> str | None:
         """Why serving on `host` would be unsafe (no key off loopback), or None."""
@@ -187,6 +221,34 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve anywhere
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+
+
+def host_name(text: str) -> str | None:
+    """`text` as host names are compared: lowercase, an IPv6 address without brackets and
+    compressed, no final dot; None if it is neither a host name nor an address."""
+    name = text.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    elif not name.startswith("["):
+        name = name.removesuffix(".")
+        if _NAME.fullmatch(name):
+            return name
+    try:
+        return str(ipaddress.IPv6Address(name))
+    except ValueError:
+        return None
+
+
+def _is_unspecified(name: str) -> bool:
+    """Whether `name` is an address that means every interface (0.0.0.0, ::)."""
+    try:
+        return ipaddress.ip_address(name).is_unspecified
+    except ValueError:
+        return False
 
 
 @lru_cache

@@ -1,12 +1,15 @@
-"""ASGI middleware: a request-body size limit and HTTP metrics."""
+"""ASGI middleware: a request-body size limit, the Host and Origin checks of a service without
+keys, and HTTP metrics."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.config import host_name
 from app.core.errors import BodyTooLarge, body_too_large_message, error_body
 from app.core.metrics import ServiceMetrics
 
@@ -45,6 +48,80 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+# A Host header: a name or an IPv4 address, or an IPv6 address in brackets; then a port.
+_AUTHORITY = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(?::[0-9]{1,5})?")
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_SAME_ORIGIN_FETCHES = frozenset({b"same-origin", b"none"})  # "none": the user's own action
+_CHECKED = frozenset({b"host", b"origin", b"sec-fetch-site"})
+UNKNOWN_HOST = (
+    "this service does not answer to the host this request names: without API keys it answers "
+    "to localhost, 127.0.0.1, [::1], its bind address and the names in FORECAST_ALLOWED_HOSTS"
+)
+CROSS_ORIGIN = (
+    "a POST, PUT, PATCH or DELETE from another origin's page is refused: without API keys the "
+    "service takes changes only from its own pages (an Origin header equal to its own origin) "
+    "and from clients that send no Origin, such as curl and the Python client"
+)
+
+
+def authority_host(authority: bytes) -> str | None:
+    """The host name of a Host header (`name[:port]`, `[v6][:port]`), as `host_name` writes it;
+    None if the header is malformed."""
+    found = _AUTHORITY.fullmatch(authority.decode("latin-1"))
+    return host_name(found["host"]) if found else None
+
+
+def _cross_origin(
+    scheme: str, hosts: list[bytes], origins: list[bytes], fetch_sites: list[bytes]
+) -> bool:
+    """Whether a browser sent this request from another origin's page. Browsers send Origin
+    with every POST, PUT, PATCH and DELETE; Sec-Fetch-Site alone is read where Origin is missing.
+    Clients that are not browsers send neither."""
+    if origins:
+        own = f"{scheme}://".encode() + hosts[0].lower() if len(hosts) == 1 else None
+        return len(origins) > 1 or origins[0].lower() != own
+    return any(site.lower() not in _SAME_ORIGIN_FETCHES for site in fetch_sites)
+
+
+class HostAndOriginCheck:
+    """For a service without API keys, which a browser page can reach on loopback: a 421 for a
+    request whose Host names another host (a DNS-rebinding page's), and a 403 for a POST, PUT,
+    PATCH or DELETE sent by another origin's page (a cross-site form or fetch). With keys it is
+    not installed: a page cannot send the key."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+        self.app, self.hosts, self.any_host = app, hosts, "*" in hosts
+
+    def answers(self, hosts: list[bytes]) -> bool:
+        """Whether the Host header names this service; without one (HTTP/1.0) there is no name
+        to rebind."""
+        if not hosts:
+            return True
+        name = authority_host(hosts[0]) if len(hosts) == 1 else None
+        return name is not None and (self.any_host or name in self.hosts)
+
+    def refusal(self, scope: Scope) -> JSONResponse | None:
+        """The answer that refuses this request, or None to serve it."""
+        found: dict[bytes, list[bytes]] = {name: [] for name in _CHECKED}
+        for name, value in scope["headers"]:
+            if name in _CHECKED:
+                found[name].append(value)
+        if not self.answers(found[b"host"]):
+            return JSONResponse(error_body("misdirected_request", UNKNOWN_HOST, "host"), 421)
+        if scope["method"] in _STATE_CHANGING and _cross_origin(
+            scope["scheme"], found[b"host"], found[b"origin"], found[b"sec-fetch-site"]
+        ):
+            return JSONResponse(error_body("cross_origin_request", CROSS_ORIGIN, "origin"), 403)
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self.refusal(scope) if scope["type"] == "http" else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal(scope, receive, send)
 
 
 class HttpMetrics:

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.core.config import Settings
+from app.core.config import Settings, host_name
 from app.main import create_app
 from tests.factories import BUNDLED_MODELS, make_settings
 
@@ -313,6 +313,17 @@ def test_api_service_runs_the_image_command_with_a_key(services):
     assert int(env.get("FORECAST_PORT", API_PORT)) == API_PORT
     assert any(int(port["target"]) == API_PORT for port in _ports(api))
     assert f":{API_PORT}/healthz" in _healthcheck_command(api)
+
+
+def test_health_checks_ask_a_host_the_service_answers_without_keys(services):
+    """A service without keys answers only to loopback's names (and FORECAST_ALLOWED_HOSTS): the
+    image's and compose's health checks name one, so they pass with FORECAST_AUTH_DISABLED too.
+    (Compose always sets a key, so Prometheus may ask for `api:8000`.)"""
+    keyless = make_settings(Path("unused"), host="0.0.0.0", auth_disabled=True)
+    for command in (_args_of("HEALTHCHECK")[-1], _healthcheck_command(services[API_SERVICE])):
+        url = re.search(r"http://([^/:'\"]+)", command)
+        assert url is not None, command
+        assert host_name(url.group(1)) in keyless.answered_hosts(), command
 
 
 def test_cpu_and_gpu_workers_run_the_worker_command(workers):

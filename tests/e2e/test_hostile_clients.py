@@ -30,9 +30,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-SLOW_HEADERS = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: aaaaaaaaaaaaaaaa")
+SLOW_HEADERS = (b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: aaaaaaaaaaaaaaaa")
 SLOW_BODY = (
-    b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     b'Content-Length: 100000\r\n\r\n{"values": [',
     b"1, ",
 )
@@ -61,7 +61,7 @@ def test_an_upload_cut_off_midway_is_a_client_event(server: Server, tmp_path: Pa
     body = b'{"values": [' + b"1, " * 1000
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         conn.sendall(
-            b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body) * 10}\r\n\r\n".encode()
             + body
         )
@@ -91,7 +91,7 @@ def test_a_forecast_stops_when_its_client_goes_away(tmp_path: Path) -> None:
         body = json.dumps({"horizon": 400_000, "contexts": [[0.1] * 10] * 16}).encode()
         with socket.create_connection(("127.0.0.1", server.port)) as conn:
             conn.sendall(
-                b"POST /v1/models/sine/forecast HTTP/1.1\r\nHost: x\r\n"
+                b"POST /v1/models/sine/forecast HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 b"Content-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body
@@ -114,7 +114,7 @@ def test_a_forecast_stops_when_its_client_goes_away(tmp_path: Path) -> None:
 def test_a_kept_alive_connection_outlives_the_header_deadline(tmp_path: Path) -> None:
     """Waiting idle between requests is the keep-alive's to bound, not the header deadline's."""
     server = Server(tmp_path, workers=0, header_timeout_seconds=1, keep_alive_seconds=60).start()
-    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS) as kept:
             assert _ask(kept, request).startswith(b"HTTP/1.1 200")
