@@ -154,8 +154,8 @@ def hostile_uploads(root: Path, count: int) -> tuple[bool, str]:
 def slow_clients(root: Path, count: int) -> tuple[bool, str]:
     """`count` slow-header and `count` slow-body clients at once, against 2 s and 5 s deadlines."""
     server = Server(root, workers=0, header_timeout_seconds=2, body_timeout_seconds=5).start()
-    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
-    body = b"POST /v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Length: 9999\r\n\r\n{"
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # a host the service answers
+    body = b"POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9999\r\n\r\n{"
     results: list[bool] = []
     jobs: list[Callable[[], bool]] = [
         lambda: trickle_until_closed(server.port, head, b"X", limit=60),

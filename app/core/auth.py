@@ -26,7 +26,7 @@ bearer_scheme = HTTPBearer(auto_error=False, description="an API key from FORECA
 documented = Security(bearer_scheme)
 
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/ui"}
+    {"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/ui"}
 )
 # The dashboard's static files (app.ui) hold no data, like /docs: the browser sends the key with
 # each data call it makes, so a key never has to sit in a URL or a cookie.

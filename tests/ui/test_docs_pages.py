@@ -106,10 +106,11 @@ def test_the_pages_follow_the_prefix_a_proxy_serves_them_under(tmp_path: Path) -
 
 def test_with_keys_the_pages_and_their_files_are_open(make_client: MakeClient) -> None:
     client = make_client(api_keys=KEY)
-    page = client.get("/docs")
-    assert page.status_code == 200
-    for url, _ in loaded(page.text):
-        assert client.get(url).status_code == 200, url
+    for path in PAGES:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        for url, _ in loaded(page.text):
+            assert client.get(url).status_code == 200, url
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/v1/functions").status_code == 401
 
