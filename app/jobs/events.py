@@ -18,7 +18,7 @@ from fastapi.sse import format_sse_event
 from app.jobs.schemas import JobEvent, JobSummary, job_summary
 from app.jobs.table import JobRow, JobStatus
 
-EPOCHS_PER_EVENT = 16  # about 130 bytes an epoch: an event stays near 3 KB however fast epochs run
+EPOCHS_PER_EVENT = 10  # 200 bytes an epoch at most: an event stays under 3 KB however fast they run
 
 
 @dataclass(frozen=True)
@@ -69,22 +69,27 @@ def snapshot(row: JobRow) -> Snapshot:
 
 def changes(row: JobRow, before: Snapshot) -> tuple[Snapshot, list[Event]]:
     """The job now, and the events that take a stream from `before` to it (none if nothing
-    changed): its new epochs, EPOCHS_PER_EVENT at most an event, the last event with the job
-    as it is now (`end` if it has finished), those before it as `before` was."""
+    changed): its new epochs, EPOCHS_PER_EVENT at most an event, the last with the job as it is
+    now and those before it with the job as `before` saw it; a finished job's `end` comes after
+    its last epochs, carrying none."""
     if _state(row) == before.state:
         return before, []
     after = snapshot(row)
     same_run = after.attempts == before.attempts and after.length >= before.length
     start = before.length if same_run else 0  # a re-run job's history starts again from 0
-    epochs = row.history[start:]
-    starts = range(start, max(after.length, start + 1), EPOCHS_PER_EVENT)
+    starts = range(start, after.length, EPOCHS_PER_EVENT)
+    current = not after.finished and len(starts) > 0  # the last epochs bring the job as it is
     events = [
-        _event(before.summary, "progress", row.history[at : at + EPOCHS_PER_EVENT], at)
-        for at in starts[:-1]
+        _event(
+            after.summary if current and at == starts[-1] else before.summary,
+            "progress",
+            row.history[at : at + EPOCHS_PER_EVENT],
+            at,
+        )
+        for at in starts
     ]
-    last = starts[-1]
-    kind = "end" if after.finished else "progress"
-    events.append(_event(after.summary, kind, epochs[last - start :], last))
+    if not current:
+        events.append(after.first)
     return after, events
 
 

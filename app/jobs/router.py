@@ -159,10 +159,12 @@ async def stream_job_events(
     runs, then, once, `event: end` with the finished job, and the stream closes (a job finished
     already: only `end`). Each event's data is one line of JSON: the job as listed (metrics
     without each series' scores), `history_length`, and `new_epochs`, the epochs added since
-    the previous event (none in the first), at `new_epochs_offset` in the history; read the
-    history once from `/history` and append each event's epochs. Each event has an `id`; a
-    `: ping` comment comes after 15 s of silence. Past FORECAST_MAX_EVENT_STREAMS open streams,
-    a 503 with `Retry-After`. Clients that lose the stream poll the job instead."""
+    the previous event (at most 10; none in the first or in `end`), at `new_epochs_offset` in
+    the history: read the history once from `/history`, then put each event's epochs at their
+    offset (an offset below the epochs held: the job runs again, its history restarts there).
+    Each event has an `id`; a `: ping` comment comes after 15 s of silence. Past
+    FORECAST_MAX_EVENT_STREAMS open streams, a 503 with `Retry-After`. Clients that lose the
+    stream poll the job instead."""
     if stream is None:
         return JSONResponse(
             status_code=503,
