@@ -5,15 +5,16 @@ A stream joins its job's feed. The feed's task reads the job's row once per tick
 thread of its own small pool, where it also builds and serialises the events of any change
 (app.jobs.events), and hands those to each stream of the job. So the row reads grow with the
 jobs watched, not with the streams; the shared thread pool stays free for requests; and the
-event loop only copies small bodies. A finished job's stream gets its `end` event at once from
-the one read that found the job. When the server stops, streams end at the feeds' next tick
+event loop only copies small bodies. Streams that start together share one read of the job;
+a finished job's stream gets its `end` at once, from the snapshots of the finished jobs last
+streamed (such a job changes no more). When the server stops, streams end at the feeds' next tick
 (their clients poll), since uvicorn waits for open responses.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -33,6 +34,7 @@ WATCH_SECONDS = 0.25  # how stale a progress event may be; each tick is one read
 PING_SECONDS = 15.0  # a `: ping` comment after this much silence keeps proxies from closing
 READER_THREADS = 2  # rows the feeds read at once, beside (not from) the requests' thread pool
 BACKLOG = 256  # events a stream may lag by; past it, it skips to the job's latest state
+FINISHED_KEPT = 256  # finished jobs whose last snapshot is kept (about 3 KB each)
 PING = b": ping\n\n"
 
 
@@ -113,7 +115,9 @@ class JobFeeds:
         self, jobs: JobRepository, *, max_streams: int, tick: float = WATCH_SECONDS
     ) -> None:
         self._jobs, self.max_streams, self._tick = jobs, max_streams, tick
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, _Feed] = {}  # the jobs watched: queued or running
+        self._opening: dict[str, anyio.Event] = {}  # first reads under way
+        self._finished: OrderedDict[str, Snapshot] = OrderedDict()  # the latest used last
         self._open = 0
         self._tasks: TaskGroup | None = None
         self._limiter: anyio.CapacityLimiter | None = None
@@ -154,19 +158,38 @@ class JobFeeds:
             self._open -= 1
 
     async def _feed(self, job_id: str) -> _Feed:
-        """The job's feed, started by its first stream."""
+        """The job's feed: started by its first stream, whose read of the job the streams that
+        come meanwhile share; a finished job's from the snapshots kept."""
+        while (opening := self._opening.get(job_id)) is not None:
+            await opening.wait()  # if that read found no job, this one reads again: a 404
         feed = self._feeds.get(job_id)
         if feed is not None:
             return feed
-        latest = await self._read(lambda: snapshot(submit.get_job(jobs=self._jobs, job_id=job_id)))
-        feed = self._feeds.get(job_id)  # another stream may have started it meanwhile
-        if feed is None:
-            feed = _Feed(latest)
-            if not latest.finished:
-                assert self._tasks is not None, "JobFeeds.running() is not entered"
-                self._feeds[job_id] = feed
-                self._tasks.start_soon(self._watch, job_id, feed)
+        if (finished := self._finished.get(job_id)) is not None:
+            self._finished.move_to_end(job_id)
+            return _Feed(finished)
+        self._opening[job_id] = opening = anyio.Event()
+        try:
+            latest = await self._read(
+                lambda: snapshot(submit.get_job(jobs=self._jobs, job_id=job_id))
+            )
+        finally:
+            del self._opening[job_id]
+            opening.set()
+        feed = _Feed(latest)
+        if latest.finished:
+            self._keep(job_id, latest)
+        else:
+            assert self._tasks is not None, "JobFeeds.running() is not entered"
+            self._feeds[job_id] = feed
+            self._tasks.start_soon(self._watch, job_id, feed)
         return feed
+
+    def _keep(self, job_id: str, finished: Snapshot) -> None:
+        """Keep a finished job's snapshot: it can change no more."""
+        self._finished[job_id] = finished
+        while len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
 
     async def _watch(self, job_id: str, feed: _Feed) -> None:
         """Read the job every tick while it has streams, and hand each change to them."""
@@ -184,6 +207,8 @@ class JobFeeds:
         finally:
             if self._feeds.get(job_id) is feed:
                 del self._feeds[job_id]
+            if feed.latest.finished:
+                self._keep(job_id, feed.latest)
             feed.close()
 
     def _changes(self, job_id: str, before: Snapshot) -> tuple[Snapshot, list[Event]] | None:
