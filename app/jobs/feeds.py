@@ -122,11 +122,6 @@ class JobFeeds:
         self._tasks: TaskGroup | None = None
         self._limiter: anyio.CapacityLimiter | None = None
 
-    @property
-    def open_streams(self) -> int:
-        """Streams open now."""
-        return self._open
-
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Where the feeds' tasks run: the service's lifespan."""
