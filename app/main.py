@@ -26,6 +26,7 @@ from app.jobs import functions
 from app.jobs import router as jobs_router
 from app.jobs.executors.celery import CeleryRunner
 from app.jobs.executors.local import LocalRunner
+from app.jobs.feeds import JobFeeds
 from app.jobs.reaper import Reaper
 from app.jobs.repository import INTERRUPTED, JobRepository, open_repositories
 from app.jobs.spec import train_request_model
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch_state(lambda: _job_counts(jobs), lambda: len(cache))  # replaces any earlier
         app.state.settings, app.state.metrics, app.state.runner = settings, metrics, runner
         app.state.jobs, app.state.datasets = jobs, datasets
+        app.state.feeds = feeds = JobFeeds(jobs, max_streams=settings.max_event_streams)
         app.state.checkpoints, app.state.cache = checkpoints, cache
         app.state.forecasting = Forecasting(
             cache,
@@ -113,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{settings.workers} local worker process(es)" if local else "the queue's workers",
         )  # fmt: skip
         try:
-            yield
+            async with feeds.running():  # one reader per job with open event streams
+                yield
         finally:
             reaper.stop()
             runner.shutdown()

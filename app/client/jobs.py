@@ -18,6 +18,8 @@ from app.client.transport import Transport
 logger = logging.getLogger(__name__)
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 STREAM_READ_SECONDS = 60.0  # the service pings every 15 s: a silent minute is a dead stream
+HISTORY_PAGE = 10_000  # epochs per read of a job's history, the most the service gives
+EVENT_ONLY = ("new_epochs", "new_epochs_offset")  # what an event has that a job's view has not
 
 
 class JobFailedError(ServiceError):
@@ -71,7 +73,7 @@ class Job:
         return list(self.data.get("history") or [])
 
     def refresh(self) -> Job:
-        """Read the job's view again."""
+        """Read the job's view again (with its whole loss history)."""
         self.data = self._transport.request("GET", f"/v1/jobs/{self.id}").json()
         return self
 
@@ -81,18 +83,57 @@ class Job:
         return self
 
     def events(self, read_timeout: float = STREAM_READ_SECONDS) -> Iterator[dict[str, Any]]:
-        """The job's views as the service streams them (GET /v1/jobs/{id}/events), each also
-        kept in `data`, until the job has finished or the stream breaks (httpx.ReadTimeout after
-        `read_timeout` s without a byte)."""
+        """The job's view as its event stream (GET /v1/jobs/{id}/events) changes it, kept in
+        `data`, until the job has finished or the stream breaks (httpx.ReadTimeout after
+        `read_timeout` s without a byte). Each event brings the epochs added since the one
+        before; the history before the first is read once, and a finished job's metrics (each
+        series' scores too) once at its end."""
         path = f"/v1/jobs/{self.id}/events"
         with self._transport.stream(path, read_timeout=read_timeout) as response:
             for event in parse_events(response.iter_lines()):
                 if event.kind not in ("progress", "end"):
                     continue
-                self.data = json.loads(event.data)
+                self._apply(json.loads(event.data))
+                if event.kind == "end" and self.data.get("metrics") is not None:
+                    self._apply(self._view_without_history())
                 yield self.data
                 if event.kind == "end":
                     return
+
+    def _view_without_history(self) -> dict[str, Any]:
+        """The job's view without its loss history (small), placed where its history ends."""
+        view: dict[str, Any] = self._transport.request(
+            "GET", f"/v1/jobs/{self.id}", params={"history": "false"}
+        ).json()
+        return view | {"new_epochs": [], "new_epochs_offset": view["history_length"]}
+
+    def _apply(self, change: dict[str, Any]) -> None:
+        """Take in a change (an event, or a view placed at its history's end): its fields, and
+        its new epochs at their offset, after the epochs this lacks before them."""
+        history = self.history
+        if change.get("attempts") != self.data.get("attempts"):
+            history = []  # another run of the job: its history starts again
+        offset = int(change["new_epochs_offset"])
+        if offset > len(history):
+            history += self._history_between(len(history), offset)
+        del history[offset:]  # an offset below the end: the history restarts there
+        history += change["new_epochs"]
+        fields = {k: v for k, v in change.items() if k not in ("history", *EVENT_ONLY)}
+        self.data = self.data | fields | {"history": history}
+
+    def _history_between(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """Epochs `start` to `stop` of the history, a page at a time."""
+        epochs: list[dict[str, Any]] = []
+        while start + len(epochs) < stop:
+            offset = start + len(epochs)
+            limit = min(HISTORY_PAGE, stop - offset)
+            page = self._transport.request(
+                "GET", f"/v1/jobs/{self.id}/history", params={"offset": offset, "limit": limit}
+            ).json()
+            if not page["items"]:
+                break  # shorter than asked: the job started again meanwhile
+            epochs += page["items"]
+        return epochs[: stop - start]
 
     def wait(
         self,
@@ -133,9 +174,11 @@ class Job:
             logger.info("job %s: event stream lost (%s); polling instead", self.id, error)
 
     def _poll(self, bar: JobProgress, deadline: float | None, poll_seconds: float) -> None:
-        """Refresh every `poll_seconds` until the job has finished or the deadline passes."""
+        """Read the job every `poll_seconds` (its view without the history, and the epochs
+        added since) until it has finished or the deadline passes."""
         while True:
-            bar.show(self.refresh().data)
+            self._apply(self._view_without_history())
+            bar.show(self.data)
             if self.finished:
                 return
             _check_deadline(self, deadline)

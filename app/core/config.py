@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         1000, ge=1, le=1_000_000, description="connections served at once; past it, 503"
     )
+    max_event_streams: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="job event streams open at once; past it a new stream answers 503 with "
+        "Retry-After and its client polls (each holds a connection: keep it under "
+        "max_connections)",
+    )
 
     # -- scale-out: a queue executor, heartbeats and the reaper ---------------------------
     broker_url: str | None = Field(

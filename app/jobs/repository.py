@@ -54,6 +54,12 @@ class JobRepository(Repository):
         with self._session() as session:
             return session.get(JobRow, job_id)
 
+    def history(self, job_id: str) -> list[dict[str, Any]] | None:
+        """One job's loss history (its other columns unread), or None if there is no such job."""
+        with self._session() as session:
+            found = session.execute(select(JobRow.history).where(JobRow.id == job_id)).first()
+            return None if found is None else list(found[0] or [])
+
     def page(
         self, *, status: JobStatus | None, limit: int, offset: int
     ) -> tuple[list[JobRow], int]:

@@ -1,23 +1,25 @@
-"""/v1/jobs: submit a training job, poll it or follow its events, list, cancel.
+"""/v1/jobs: submit a training job, poll it or follow its events, read its history, list,
+cancel.
 
 No `from __future__ import annotations` here: the submission's body is the model that
 `make_router` is given, which a string annotation could not name.
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.core.deps import SettingsDep
-from app.core.errors import responses
-from app.core.schemas import ID_PATTERN
+from app.core.errors import error_body, responses
+from app.core.schemas import ID_PATTERN, ErrorBody
 from app.core.strict_json import StrictJSONRoute
 from app.datasets import DatasetsDep
-from app.jobs import events, submit
-from app.jobs.deps import JobsDep, RunnerDep
-from app.jobs.schemas import JobPage, JobRead, job_read, job_summary
+from app.jobs import submit
+from app.jobs.deps import FeedsDep, JobsDep, RunnerDep
+from app.jobs.feeds import Stream
+from app.jobs.schemas import HistoryPage, JobEvent, JobPage, JobRead, job_read, job_summary
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
 
@@ -53,25 +55,130 @@ ExistingJob = Annotated[JobRow, Depends(_existing_job)]
 
 
 @router.get("/{job_id}", response_model=JobRead, responses=responses(404))
-def read_job(row: ExistingJob) -> JobRead:
+def read_job(
+    row: ExistingJob,
+    history: Annotated[
+        bool,
+        Query(
+            description="false: leave the loss history out (`history` is empty; "
+            "`history_length` counts its epochs, which /history pages through)"
+        ),
+    ] = True,
+) -> JobRead:
     """Status, progress (epoch, losses, ETA), loss history, final metrics, model, error."""
-    return job_read(row)
+    return job_read(row, history=history)
+
+
+@router.get(
+    "/{job_id}/history",
+    response_model=HistoryPage,
+    responses=responses(404),
+    summary="Read a job's loss history, a page at a time",
+)
+def read_history(
+    job_id: JobId,
+    jobs: JobsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> HistoryPage:
+    """The epochs from `offset` on, in the order they ran (each model of an ensemble counts its
+    epochs from 1); `total` is the history's length. What a client following the job's events
+    reads once, to hold the history before the epochs its events bring."""
+    history = submit.job_history(jobs=jobs, job_id=job_id)
+    page = history[offset : offset + limit]
+    return HistoryPage.model_validate(
+        {"items": page, "total": len(history), "limit": limit, "offset": offset}
+    )
+
+
+async def _open_stream(job_id: JobId, feeds: FeedsDep) -> AsyncIterator[Stream | None]:
+    """The job's event stream while its response lasts: None past the cap, 404 for no job."""
+    async with feeds.stream(job_id) as stream:
+        yield stream
+
+
+class EventStream(StreamingResponse):
+    """A `text/event-stream` of bytes written as they come (app.jobs.feeds writes the events)."""
+
+    media_type = "text/event-stream"
+
+
+RETRY_STREAM_SECONDS = 5  # a stream's 503 asks for this wait; clients poll meanwhile
+
+
+def _event_schema() -> dict[str, Any]:
+    """An event of the stream (OpenAPI 3.2's `itemSchema`): its data is a JobEvent's JSON."""
+    data = JobEvent.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    data.pop("$defs", None)  # the models it names are the page's own components
+    return {
+        "type": "object",
+        "required": ["event", "data", "id"],
+        "properties": {
+            "event": {"type": "string", "enum": ["progress", "end"]},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data,
+            },
+            "id": {"type": "string", "description": "the event's number in its stream, from 1"},
+        },
+    }
+
+
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The job's events, as `text/event-stream`",
+        "content": {
+            "text/event-stream": {"schema": {"type": "string"}, "itemSchema": _event_schema()}
+        },
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "As many streams are open as FORECAST_MAX_EVENT_STREAMS allows "
+        "(`too_many_streams`): poll GET /v1/jobs/{job_id}, or try again after `Retry-After`",
+        "headers": {
+            "Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+        },
+    },
+    **responses(404),
+}
 
 
 @router.get(
     "/{job_id}/events",
-    response_class=EventSourceResponse,
-    responses=responses(404),
+    response_class=EventStream,
+    responses=STREAM_RESPONSES,
     summary="Follow a job live (Server-Sent Events)",
 )
-async def stream_job_events(row: ExistingJob, jobs: JobsDep) -> AsyncIterator[ServerSentEvent]:
+async def stream_job_events(
+    stream: Annotated[Stream | None, Depends(_open_stream)], feeds: FeedsDep
+) -> Response:
     """`text/event-stream`: an `event: progress` at once and on every change of the job while it
-    runs (its data is the job as `GET /v1/jobs/{job_id}` returns it, on one line), then, once,
-    `event: end` with the finished job, and the stream closes (a job finished already: only
-    `end`). Each event has an `id`; a `: ping`
-    comment comes after 15 s of silence. Clients that lose the stream poll the job instead."""
-    async for event in events.job_events(jobs, row):
-        yield event
+    runs, then, once, `event: end` with the finished job, and the stream closes (a job finished
+    already: only `end`). Each event's data is one line of JSON: the job as listed (metrics
+    without each series' scores), `history_length`, and `new_epochs`, the epochs added since
+    the previous event (at most 10; none in the first or in `end`), at `new_epochs_offset` in
+    the history: read the history once from `/history`, then put each event's epochs at their
+    offset (an offset below the epochs held: the job runs again, its history restarts there).
+    Each event has an `id`; a `: ping` comment comes after 15 s of silence. Past
+    FORECAST_MAX_EVENT_STREAMS open streams, a 503 with `Retry-After`. Clients that lose the
+    stream poll the job instead."""
+    if stream is None:
+        return JSONResponse(
+            status_code=503,
+            content=error_body(
+                "too_many_streams",
+                f"{feeds.max_streams} event streams are open, the most this service serves "
+                "(FORECAST_MAX_EVENT_STREAMS): poll the job, or try again later",
+            ),
+            headers={"Retry-After": str(RETRY_STREAM_SECONDS)},
+        )
+    # Neither a proxy nor a cache may hold events back (nginx buffers unless told not to).
+    return EventStream(
+        stream.wire(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 @router.post(

@@ -72,7 +72,10 @@ class JobRead(JobSummary):
     """A job in full: its resolved spec and loss history too."""
 
     spec: JobSpec
-    history: list[EpochRead]
+    history: list[EpochRead] = Field(
+        description="every epoch so far (empty when asked for `history=false`)"
+    )
+    history_length: int = Field(description="epochs in the loss history")
 
     model_config = {
         "json_schema_extra": {
@@ -106,6 +109,7 @@ class JobRead(JobSummary):
                     "model": None,
                     "error": None,
                     "spec": {"model_name": "my-sine", "data": {"function": "sin"}},
+                    "history_length": 1,
                     "history": [
                         {
                             "member": 1,
@@ -126,6 +130,26 @@ class JobPage(PageInfo):
     """A page of jobs, newest first."""
 
     items: list[JobSummary]
+
+
+class HistoryPage(PageInfo):
+    """A page of a job's loss history, in the order the epochs ran."""
+
+    items: list[EpochRead]
+
+
+class JobEvent(JobSummary):
+    """One event of a job's stream: the job as listed (metrics without each series' scores)
+    and the epochs its history gained since the stream's previous event."""
+
+    history_length: int = Field(description="epochs in the loss history, these included")
+    new_epochs: list[EpochRead] = Field(
+        description="epochs added since the previous event (none in a stream's first)"
+    )
+    new_epochs_offset: int = Field(
+        description="where `new_epochs` start in the history: history_length minus their "
+        "count; below the epochs a client holds, the history restarted there (a re-run job)"
+    )
 
 
 def _job_fields(row: JobRow) -> dict[str, Any]:
@@ -159,6 +183,13 @@ def job_summary(row: JobRow) -> JobSummary:
     return JobSummary.model_validate(fields)
 
 
-def job_read(row: JobRow) -> JobRead:
-    """A job row in full."""
-    return JobRead.model_validate({**_job_fields(row), "spec": row.spec, "history": row.history})
+def job_read(row: JobRow, *, history: bool = True) -> JobRead:
+    """A job row in full (its loss history left out unless `history`)."""
+    return JobRead.model_validate(
+        {
+            **_job_fields(row),
+            "spec": row.spec,
+            "history": row.history if history else [],
+            "history_length": len(row.history),
+        }
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from app.core.config import Settings
 from app.core.db import utcnow
@@ -138,6 +139,14 @@ def get_job(*, jobs: JobRepository, job_id: str) -> JobRow:
     if row is None:
         raise NotFound(f"no job {job_id!r}", field="job_id")
     return row
+
+
+def job_history(*, jobs: JobRepository, job_id: str) -> list[dict[str, Any]]:
+    """One job's loss history, or NotFound."""
+    history = jobs.history(job_id)
+    if history is None:
+        raise NotFound(f"no job {job_id!r}", field="job_id")
+    return history
 
 
 def cancel_job(*, jobs: JobRepository, job_id: str) -> JobRow:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -144,6 +145,65 @@ def test_job_wait_reads_the_event_stream(client: Client, service: Server) -> Non
     ).wait(progress=False)  # fmt: skip
     assert job.status == "succeeded"
     wait_until(lambda: events_requests(service) > before, message="a 200 from the event stream")
+
+
+def requests_of(client: Client) -> list[httpx.Request]:
+    """Every request the client sends from now on."""
+    sent: list[httpx.Request] = []
+    client.transport.http.event_hooks["request"].append(sent.append)
+    return sent
+
+
+LONGER_JOB = {"function": "sin", "params": {"points": 2000, "stop": 200.0}}
+
+
+def test_a_job_followed_midway_reads_its_history_once_then_takes_the_new_epochs(
+    client: Client, service: Server
+) -> None:
+    job = client.train(
+        "client-midway", LONGER_JOB, training={"epochs": 12, "early_stopping_patience": 0}
+    )
+    service.wait_for_epoch(job.id, epoch=3)  # the job is ahead of the view `job` holds
+    sent = requests_of(client)
+
+    job.wait(progress=False)
+    sent = list(sent)
+
+    final = client.job(job.id)
+    assert job.history == final.history
+    assert len(job.history) == 12
+    assert job.data["history_length"] == 12
+    assert job.metrics == final.metrics  # each series' scores too, read once at the end
+    paths = [(r.url.path.removeprefix(f"/v1/jobs/{job.id}"), r.url.params) for r in sent]
+    assert [path for path, _ in paths] == ["/events", "/history", ""]  # no whole view read
+    assert paths[1][1]["offset"] == "0"  # the epochs before the stream's first event, once
+    assert paths[2][1]["history"] == "false"  # the finished job's metrics, once
+
+
+def test_without_a_stream_the_client_polls_and_reads_each_epoch_once(tmp_path: Path) -> None:
+    server = Server(tmp_path, max_event_streams=1).start()
+    try:
+        with Client(str(server.http.base_url), retries=0) as polling:
+            job = polling.train("client-polled", LONGER_JOB, training=TINY_TRAINING)
+            with server.http.stream("GET", f"/v1/jobs/{job.id}/events") as held:
+                assert held.status_code == 200  # the one stream the server serves
+                sent = requests_of(polling)
+                job.wait(progress=False, poll_seconds=0.2)
+                sent = list(sent)
+            final = polling.job(job.id)
+    finally:
+        server.stop()
+    assert job.status == "succeeded"
+    assert job.history == final.history
+    assert len(job.history) == 4
+    assert job.metrics == final.metrics
+    paths = [(r.url.path.removeprefix(f"/v1/jobs/{job.id}"), r.url.params) for r in sent]
+    assert paths[0][0] == "/events"  # refused: 503, too many streams
+    polls = [params for path, params in paths if path == ""]
+    assert polls
+    assert all(params["history"] == "false" for params in polls)
+    offsets = [int(params["offset"]) for path, params in paths if path == "/history"]
+    assert offsets == sorted(set(offsets))  # each epoch read once, when it is new
 
 
 def test_errors_carry_the_services_code_message_and_field(client: Client) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Route, expect
@@ -207,6 +208,17 @@ def sse(event: str, job: dict[str, object], counter: int) -> str:
     return f"event: {event}\r\ndata: {json.dumps(job)}\r\nid: {counter}\r\n\r\n"
 
 
+def change(view: dict[str, Any], epochs: list[Any], offset: int) -> dict[str, Any]:
+    """An event's data: the job as listed (no spec, no history) and the epochs added at
+    `offset` of its history."""
+    listed = {k: v for k, v in view.items() if k not in ("spec", "history")}
+    return listed | {
+        "history_length": offset + len(epochs),
+        "new_epochs": epochs,
+        "new_epochs_offset": offset,
+    }
+
+
 def test_a_job_page_follows_the_event_stream_without_polling(
     dashboard: Dashboard, server: Server
 ) -> None:
@@ -221,7 +233,13 @@ def test_a_job_page_follows_the_event_stream_without_polling(
         running = server.http.get(f"/v1/jobs/{job_id}").json()
         server.http.post(f"/v1/jobs/{job_id}/cancel")
         ended = server.wait_for(job_id, {"cancelled"})
-        body = sse("progress", running, 1) + ": ping\r\n\r\n" + sse("end", ended, 2)
+        held = len(running["history"])  # the page reads what it lacks of these from /history
+        body = (
+            sse("progress", change(running, [], held), 1)
+            + ": ping\r\n\r\n"
+            + sse("progress", change(running, ended["history"][held:], held), 2)
+            + sse("end", change(ended, [], len(ended["history"])), 3)
+        )
         route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
 
     dashboard.page.route("**/v1/jobs/*/events", stream)
@@ -236,6 +254,47 @@ def test_a_job_page_follows_the_event_stream_without_polling(
     assert points(dashboard, "#loss-chart") == len(final["history"]) >= 2
     assert len(polls) == 1  # the page's first read; every later state came by the stream
     assert dashboard.console.unexpected() == []
+
+
+@pytest.fixture
+def one_stream_dashboard(browser: Browser, tmp_path: Path) -> Iterator[Dashboard]:
+    """A dashboard on a server that serves one event stream at a time."""
+    root = tmp_path / "one-stream"
+    root.mkdir()
+    server = Server(root, max_event_streams=1).start()
+    yield from open_dashboard(browser, server, tmp_path / "screenshots")
+    server.stop()
+
+
+def test_with_every_stream_taken_the_page_polls_and_reads_each_epoch_once(
+    one_stream_dashboard: Dashboard,
+) -> None:
+    dashboard, server = one_stream_dashboard, one_stream_dashboard.server
+    job_id = server.http.post("/v1/jobs", json=RUNNING_JOB).json()["id"]
+    server.wait_for_epoch(job_id, epoch=1)
+    reads: list[str] = []
+    dashboard.page.on(
+        "request", lambda request: reads.append(request.url) if job_id in request.url else None
+    )
+    with httpx.Client(base_url=str(server.http.base_url), timeout=30) as other:
+        with other.stream("GET", f"/v1/jobs/{job_id}/events") as held:
+            assert held.status_code == 200  # the one stream there is: the page gets a 503
+            dashboard.open(f"#jobs/{job_id}")
+            dashboard.page.wait_for_function(f"() => {CHART_POINTS} > 0")
+            first = points(dashboard, "#loss-chart")
+            dashboard.page.wait_for_function(f"() => {CHART_POINTS} > {first}")  # still live
+        server.http.post(f"/v1/jobs/{job_id}/cancel")
+        assert wait_for_end(dashboard) == "cancelled"
+    final = server.http.get(f"/v1/jobs/{job_id}").json()
+    assert points(dashboard, "#loss-chart") == len(final["history"])
+    whole = [url for url in reads if url.endswith(job_id)]
+    assert len(whole) == 1  # the page's first read; then views without the history
+    assert any(url.endswith("?history=false") for url in reads)
+    offsets = [int(url.split("offset=")[1].split("&")[0]) for url in reads if "/history?" in url]
+    assert offsets == sorted(set(offsets))  # each epoch read once, when it is new
+    assert (
+        dashboard.console.unexpected(r"status of 503 .* at \S+/v1/jobs/[0-9a-f]{32}/events$") == []
+    )
 
 
 def test_the_model_page_switches_between_versions(dashboard: Dashboard, server: Server) -> None:

@@ -87,10 +87,42 @@ function parseEvent(block) {
   return data.length ? { event, data: data.join("\n") } : null;
 }
 
-// Read GET /v1/jobs/{id}/events with fetch (EventSource cannot send the key); calls `onJob`
-// with each job it carries. Returns the last job, or throws if the stream cannot be had.
-async function streamJob(jobId, onJob, signal) {
-  const response = await fetch(`/v1/jobs/${encodeURIComponent(jobId)}/events`, {
+const jobPath = (jobId) => `/v1/jobs/${encodeURIComponent(jobId)}`;
+const HISTORY_PAGE = 10000; // epochs per read of a job's history, the most the service gives
+
+// Epochs `start` to `stop` of a job's loss history, a page at a time.
+async function historyBetween(jobId, start, stop, signal) {
+  const epochs = [];
+  while (start + epochs.length < stop) {
+    const offset = start + epochs.length;
+    const limit = Math.min(HISTORY_PAGE, stop - offset);
+    const page = await api(`${jobPath(jobId)}/history?offset=${offset}&limit=${limit}`, { signal });
+    if (!page.items.length) break; // shorter than asked: the job started again meanwhile
+    epochs.push(...page.items);
+  }
+  return epochs.slice(0, stop - start);
+}
+
+// The job view `job` with a change taken in: an event (the job as listed, and the epochs added
+// since the previous event at `new_epochs_offset`), or a view without its history placed at its
+// end. The epochs the page lacks before the change are read once; an offset below the epochs
+// held, or another attempt, means the job runs again and its history restarts there.
+async function applyChange(job, change, signal) {
+  let history = change.attempts === job.attempts ? job.history : [];
+  const offset = change.new_epochs_offset;
+  if (offset > history.length) {
+    history = history.concat(await historyBetween(job.id, history.length, offset, signal));
+  }
+  history = history.slice(0, offset).concat(change.new_epochs);
+  const fields = { ...change };
+  for (const name of ["new_epochs", "new_epochs_offset", "history"]) delete fields[name];
+  return { ...job, ...fields, history };
+}
+
+// Read GET /v1/jobs/{id}/events with fetch (EventSource cannot send the key); calls `onJob` with
+// the job view after each event. Returns the last view, or throws if the stream cannot be had.
+async function streamJob(job, onJob, signal) {
+  const response = await fetch(`${jobPath(job.id)}/events`, {
     headers: headers({ Accept: "text/event-stream" }),
     signal,
   });
@@ -111,8 +143,9 @@ async function streamJob(jobId, onJob, signal) {
       const parsed = parseEvent(buffer.slice(0, end));
       buffer = buffer.slice(end + 2);
       if (parsed && (parsed.event === "progress" || parsed.event === "end")) {
-        last = JSON.parse(parsed.data);
-        onJob(last);
+        job = await applyChange(job, JSON.parse(parsed.data), signal);
+        last = job;
+        onJob(job);
         if (parsed.event === "end") {
           await reader.cancel();
           return last;
@@ -122,23 +155,32 @@ async function streamJob(jobId, onJob, signal) {
   }
 }
 
-async function pollJob(jobId, onJob, signal) {
+// Poll the job's view without its history, reading only the epochs added since.
+async function pollJob(job, onJob, signal) {
   for (;;) {
-    const job = await api(`/v1/jobs/${encodeURIComponent(jobId)}`, { signal });
+    const view = await api(`${jobPath(job.id)}?history=false`, { signal });
+    const change = { ...view, new_epochs: [], new_epochs_offset: view.history_length };
+    job = await applyChange(job, change, signal);
     onJob(job);
     if (TERMINAL.has(job.status)) return job;
     await sleep(POLL_MS, signal);
   }
 }
 
-// Follow a job until it ends: its event stream first; polling if the stream fails (an older
-// service without it, a proxy that buffers) or stops before the end.
-export async function followJob(jobId, onJob, signal) {
+// Follow a job until it ends, from the view the page holds: its event stream first; polling if
+// the stream fails (an older service without it, a proxy that buffers, too many streams open) or
+// stops before the end.
+export async function followJob(job, onJob, signal) {
+  let latest = job;
+  const track = (view) => {
+    latest = view;
+    onJob(view);
+  };
   try {
-    const last = await streamJob(jobId, onJob, signal);
+    const last = await streamJob(job, track, signal);
     if (last && TERMINAL.has(last.status)) return last;
   } catch (error) {
     if (signal.aborted) throw error;
   }
-  return pollJob(jobId, onJob, signal);
+  return pollJob(latest, onJob, signal);
 }

@@ -112,5 +112,5 @@ export async function showJob(view, signal, jobId) {
       outcome.replaceChildren(el("h3", {}, "Test metrics"), metricsView(current.metrics));
   };
   show(job);
-  if (!TERMINAL.has(job.status)) await followJob(jobId, show, signal);
+  if (!TERMINAL.has(job.status)) await followJob(job, show, signal);
 }
