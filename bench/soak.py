@@ -5,10 +5,15 @@
 2. Deleting versions of a model while readers list and forecast it, for S seconds: no 5xx.
 3. Hostile uploads (random bytes, malformed CSV and JSON, odd characters): no 5xx.
 4. Slow clients (headers or body a byte at a time): every one is cut off.
+5. Hostile panels (bench/hostile_panels.py: unusable frequencies, blank files, dates out of
+   range, ids that differ by spaces or normal form, random panels in every layout): no 5xx, and
+   the listing still answers after each.
+6. A large panel upload (10,000 series x 100 rows): /healthz keeps answering meanwhile.
 
 Prints one line per check with its figures and exits 1 when any check fails. It uses the
 launcher of the end-to-end tests. Run from the repository root:
-`python -m bench.soak [--kill-rounds N] [--race-seconds S] [--uploads N] [--slow-clients N]`.
+`python -m bench.soak [--kill-rounds N] [--race-seconds S] [--uploads N] [--slow-clients N]
+[--panels N] [--stall-series N]`.
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from pathlib import Path
 
 import httpx
 
+from bench.hostile_panels import big_panel_csv, edge_cases, random_panel
 from tests.e2e.clients import trickle_until_closed
 from tests.e2e.server import Server
 from tests.factories import BUNDLED_MODELS
 
+# The longest /healthz may wait while a large panel uploads: parsing runs in a worker thread and
+# still takes its share of the interpreter lock on these 2 cores (measured 0.16-0.33 s).
+STALL_LIMIT = 1.0
 LONG_JOB = {
     "model_name": "soak",
     "data": {"function": "sin", "params": {"points": 20000}},
@@ -151,6 +160,62 @@ def hostile_uploads(root: Path, count: int) -> tuple[bool, str]:
     return errors == 0, f"{sent} uploads: {shown}; {errors} 5xx"
 
 
+def panel_uploads(root: Path, count: int) -> tuple[bool, str]:
+    """Every edge case the many-series probe found, then `count` random panels; after each
+    upload the listing and the dataset's own page must still answer (a stored row must never
+    break another route). Any 5xx fails."""
+    server = Server(root, workers=0).start()
+    rng, statuses = random.Random(1), Counter[int]()
+    cases = edge_cases() + [random_panel(rng) for _ in range(count)]
+    try:
+        for _, request in cases:
+            answer = server.http.post("/v1/datasets", **request)  # type: ignore[arg-type]
+            statuses[answer.status_code] += 1
+            statuses[server.http.get("/v1/datasets", params={"limit": 100}).status_code] += 1
+            if answer.status_code == 201:
+                statuses[server.http.get(f"/v1/datasets/{answer.json()['id']}").status_code] += 1
+    finally:
+        server.stop()
+    errors = sum(n for status, n in statuses.items() if status >= 500)
+    shown = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
+    return errors == 0, f"{len(cases)} panels (with the listing after each): {shown}; {errors} 5xx"
+
+
+def loop_stall(root: Path, series: int, rows: int) -> tuple[bool, str]:
+    """Upload `series` x `rows` as a long CSV while /healthz is asked every 20 ms: the longest
+    wait must stay under STALL_LIMIT (nothing whose cost grows with series runs on the loop)."""
+    server = Server(root, workers=0).start()
+    waits: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(base_url=server.http.base_url, timeout=60) as client:
+            while not done.is_set():
+                began = time.perf_counter()
+                client.get("/healthz")
+                waits.append(time.perf_counter() - began)
+                time.sleep(0.02)
+
+    text = big_panel_csv(series, rows).encode()
+    poller = threading.Thread(target=poll)
+    try:
+        poller.start()
+        began = time.perf_counter()
+        files = {"file": ("big.csv", text, "text/csv")}
+        status = server.http.post("/v1/datasets", files=files, timeout=600).status_code
+        took = time.perf_counter() - began
+    finally:
+        done.set()
+        poller.join(timeout=60)
+        server.stop()
+    longest = max(waits, default=0.0)
+    detail = (
+        f"{series:,} series x {rows} rows ({len(text) / 2**20:.1f} MiB) answered {status} in "
+        f"{took:.1f} s; /healthz asked {len(waits)} times meanwhile, longest {longest:.2f} s"
+    )
+    return status == 201 and longest < STALL_LIMIT, detail
+
+
 def slow_clients(root: Path, count: int) -> tuple[bool, str]:
     """`count` slow-header and `count` slow-body clients at once, against 2 s and 5 s deadlines."""
     server = Server(root, workers=0, header_timeout_seconds=2, body_timeout_seconds=5).start()
@@ -187,12 +252,16 @@ def main() -> int:
     parser.add_argument("--race-seconds", type=float, default=60)
     parser.add_argument("--uploads", type=int, default=2000)
     parser.add_argument("--slow-clients", type=int, default=150, help="of each kind")
+    parser.add_argument("--panels", type=int, default=500, help="random panels after the cases")
+    parser.add_argument("--stall-series", type=int, default=10_000)
     args = parser.parse_args()
     checks: list[tuple[str, Callable[[Path], tuple[bool, str]]]] = [
         ("kill -9 mid-job", lambda root: kill_rounds(root, args.kill_rounds)),
         ("delete while forecasting", lambda root: delete_race(root, args.race_seconds)),
         ("hostile uploads", lambda root: hostile_uploads(root, args.uploads)),
         ("slow clients", lambda root: slow_clients(root, args.slow_clients)),
+        ("hostile panels", lambda root: panel_uploads(root, args.panels)),
+        ("event loop during a large upload", lambda root: loop_stall(root, args.stall_series, 100)),
     ]
     failed = 0
     for name, check in checks:
