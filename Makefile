@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality bench-serving bench-soak bench-panel bench-m3 default-model clean
+.PHONY: run worker test services lint format bench bench-quality bench-serving bench-soak bench-streams bench-panel bench-m3 default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,11 @@ bench: $(VENV)/.app  ## the sin task: training, accuracy and rollout times in bo
 bench-serving: $(VENV)/.dev  ## rollouts in process and the HTTP path of a real server (results/serving.md)
 	$(PY) -m bench.serving
 
-bench-soak: $(VENV)/.dev  ## the hostile probe: kill -9, delete race, hostile uploads, slow clients
+bench-soak: $(VENV)/.dev  ## the hostile probe: kill -9, delete race, hostile uploads and panels, slow clients, a large upload
 	$(PY) -m bench.soak
+
+bench-streams: $(VENV)/.dev  ## open event streams beside other requests: their cost, and the size of events
+	$(PY) -m bench.streams
 
 # torch pinned by a constraint: the peers in the extra must not replace the local CPU wheel.
 $(VENV)/.bench: pyproject.toml $(VENV)/.dev

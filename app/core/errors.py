@@ -27,6 +27,7 @@ class AppError(Exception):
 
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] = {}  # sent with the answer (a 503's Retry-After, say)
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(
@@ -173,6 +174,7 @@ def register_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(exc.code, exc.message, exc.field),
+            headers=exc.headers or None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from app.core.deps import SettingsDep
-from app.core.errors import error_body, responses
+from app.core.errors import ServiceUnavailable, responses
 from app.core.schemas import ID_PATTERN, ErrorBody
 from app.core.strict_json import StrictJSONRoute
 from app.datasets import DatasetsDep
@@ -106,6 +106,13 @@ class EventStream(StreamingResponse):
 RETRY_STREAM_SECONDS = 5  # a stream's 503 asks for this wait; clients poll meanwhile
 
 
+class TooManyStreams(ServiceUnavailable):
+    """As many event streams are open as the service serves."""
+
+    code = "too_many_streams"
+    headers = {"Retry-After": str(RETRY_STREAM_SECONDS)}
+
+
 def _event_schema() -> dict[str, Any]:
     """An event of the stream (OpenAPI 3.2's `itemSchema`): its data is a JobEvent's JSON."""
     data = JobEvent.model_json_schema(
@@ -166,14 +173,9 @@ async def stream_job_events(
     FORECAST_MAX_EVENT_STREAMS open streams, a 503 with `Retry-After`. Clients that lose the
     stream poll the job instead."""
     if stream is None:
-        return JSONResponse(
-            status_code=503,
-            content=error_body(
-                "too_many_streams",
-                f"{feeds.max_streams} event streams are open, the most this service serves "
-                "(FORECAST_MAX_EVENT_STREAMS): poll the job, or try again later",
-            ),
-            headers={"Retry-After": str(RETRY_STREAM_SECONDS)},
+        raise TooManyStreams(
+            f"{feeds.max_streams} event streams are open, the most this service serves "
+            "(FORECAST_MAX_EVENT_STREAMS): poll the job, or try again later"
         )
     # Neither a proxy nor a cache may hold events back (nginx buffers unless told not to).
     return EventStream(

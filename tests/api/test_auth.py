@@ -52,6 +52,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/v1/jobs", {}),
     ("GET", "/v1/jobs/{job_id}", {}),
     ("GET", "/v1/jobs/{job_id}/events", {}),
+    ("GET", "/v1/jobs/{job_id}/history", {}),
     ("POST", "/v1/jobs/{job_id}/cancel", {}),
     ("GET", "/v1/models", {}),
     ("GET", "/v1/models/{model_name}", {}),

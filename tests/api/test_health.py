@@ -53,6 +53,7 @@ def test_docs_and_openapi_document_every_route(client: TestClient) -> None:
         ("GET", "/v1/datasets/{dataset_id}"), ("DELETE", "/v1/datasets/{dataset_id}"),
         ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{job_id}"),
         ("POST", "/v1/jobs/{job_id}/cancel"), ("GET", "/v1/jobs/{job_id}/events"),
+        ("GET", "/v1/jobs/{job_id}/history"),
         ("GET", "/v1/models"), ("GET", "/v1/models/{model_name}"),
         ("DELETE", "/v1/models/{model_name}"),
         ("DELETE", "/v1/models/{model_name}/versions/{version}"),
