@@ -39,6 +39,15 @@ def edge_cases() -> list[Request]:
             _csv(f"csv freq {freq}", f"date,y\n{daily}\n", freq=freq),
             _csv(f"one row freq {freq}", "unique_id,ds,y\na,2020-01-01,1\n", freq=freq),
         ]
+    for count in (1, 999, 100_000, 10**14, 10**20):  # every alias, at every magnitude
+        for alias in ("C", "cbh", "CBMS", "BQS", "RE-N-DEC-MON", "D", "us", "YS"):
+            found.append(_json(f"freq {count}{alias}", {"values": [1, 2, 3], "start": "2020-01-01",
+                                                         "freq": f"{count}{alias}"}))  # fmt: skip
+    for start in ("1678-01-01T00:00+14:00", "1678-01-01T00:00-14:00", "2262-04-11T00:00+14:00",
+                  "2262-04-11T00:00-14:00", "9999-12-31T00:00+05:00"):  # fmt: skip
+        for freq in ("D", "h", "MS"):
+            found.append(_json(f"start {start} at {freq}", {"values": [1, 2], "start": start,
+                                                          "freq": freq}))  # fmt: skip
     blanks = ["date,y\n", "unique_id,ds,y\n", "time\n", ",y\n", " ", ",", "\t", "\x0b", "\x0c",
               "\u2028", *(chr(code) for code in range(0x1C, 0x20)), "", "\n\n"]  # fmt: skip
     found += [_csv(f"blank {text!r}", text) for text in blanks]

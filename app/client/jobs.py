@@ -18,7 +18,6 @@ from app.client.transport import Transport
 logger = logging.getLogger(__name__)
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 STREAM_READ_SECONDS = 60.0  # the service pings every 15 s: a silent minute is a dead stream
-HISTORY_PAGE = 10_000  # epochs per read of a job's history, the most the service gives
 EVENT_ONLY = ("new_epochs", "new_epochs_offset")  # what an event has that a job's view has not
 
 
@@ -126,9 +125,10 @@ class Job:
         epochs: list[dict[str, Any]] = []
         while start + len(epochs) < stop:
             offset = start + len(epochs)
-            limit = min(HISTORY_PAGE, stop - offset)
-            page = self._transport.request(
-                "GET", f"/v1/jobs/{self.id}/history", params={"offset": offset, "limit": limit}
+            page = self._transport.request(  # the service answers a page of what is asked
+                "GET",
+                f"/v1/jobs/{self.id}/history",
+                params={"offset": offset, "limit": stop - offset},
             ).json()
             if not page["items"]:
                 break  # shorter than asked: the job started again meanwhile

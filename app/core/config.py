@@ -182,6 +182,16 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(name for name in names if name is not None))
 
     @model_validator(mode="after")
+    def _any_host_only_behind_a_check(self) -> Self:
+        if "*" in self.allowed_hosts and not (self.auth_disabled or self.api_keys):
+            raise ValueError(
+                "FORECAST_ALLOWED_HOSTS=* answers any Host, which turns off the check that keeps "
+                "a DNS-rebinding page out of a service without keys: name the hosts, or give * "
+                "only with FORECAST_AUTH_DISABLED (a proxy in front checks the host)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _heartbeats_fit(self) -> Self:
         if self.heartbeat_timeout_seconds < 3 * self.heartbeat_seconds * (1 - 1e-9):  # 3 x 0.2
             raise ValueError(

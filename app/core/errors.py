@@ -6,10 +6,12 @@ Every error body has the same shape: {"error": {"code", "message", "field"?, "de
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic_core import PydanticCustomError
@@ -27,7 +29,7 @@ class AppError(Exception):
 
     status_code = 500
     code = "internal_error"
-    headers: dict[str, str] = {}  # sent with the answer (a 503's Retry-After, say)
+    headers: Mapping[str, str] = MappingProxyType({})  # sent with the answer (a Retry-After)
 
     def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(
@@ -117,8 +119,14 @@ def location(loc: Sequence[int | str]) -> str:
     return text or (str(loc[0]) if loc else "request")
 
 
+# Fields an answer lists at most: a body of 300,000 bad values is one problem repeated, and its
+# answer must not grow with it.
+MAX_DETAILS = 20
+
+
 def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic error dicts -> [{"field", "message"}], one per field, without echoed input.
+    """Pydantic error dicts -> [{"field", "message"}], one per field, without echoed input, the
+    first MAX_DETAILS of them (then one entry counting the rest).
 
     A value that fits no member of a union gets an error per member; the first one (the
     member the value looked like) is kept.
@@ -130,14 +138,23 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
             details.setdefault("body", f"not valid JSON: {problem}")
             continue
         details.setdefault(location(err.get("loc", ())), err.get("msg", "invalid"))
-    return [{"field": field, "message": message} for field, message in details.items()]
+    found = [{"field": field, "message": message} for field, message in details.items()]
+    if len(found) <= MAX_DETAILS:
+        return found
+    rest = {"field": "...", "message": f"and {len(found) - MAX_DETAILS} more fields"}
+    return [*found[:MAX_DETAILS], rest]
+
+
+def is_coded(error: Any) -> bool:
+    """Whether a pydantic error dict is a `coded_error` (a limit's, with its own code)."""
+    return bool((error.get("ctx") or {}).get(CODED))
 
 
 def validation_response(errors: Sequence[Any]) -> JSONResponse:
     """A 422 naming the first bad field and listing all of them; its code and message are those
     of the first coded error (`coded_error`) when there is one."""
     details = validation_details(errors)
-    coded = next((err for err in errors if (err.get("ctx") or {}).get(CODED)), None)
+    coded = next((err for err in errors if is_coded(err)), None)
     if coded is not None:
         return JSONResponse(
             status_code=422,
@@ -174,12 +191,13 @@ def register_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(exc.code, exc.message, exc.field),
-            headers=exc.headers or None,
+            headers=dict(exc.headers) or None,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_response(exc.errors())
+        # in a worker thread: a body of many bad values gives as many errors to read
+        return await run_in_threadpool(validation_response, exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

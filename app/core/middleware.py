@@ -9,7 +9,7 @@ import time
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import host_name
+from app.core.config import LOOPBACK_NAMES, host_name
 from app.core.errors import BodyTooLarge, body_too_large_message, error_body
 from app.core.metrics import ServiceMetrics
 
@@ -51,13 +51,20 @@ class BodySizeLimit:
 
 
 # A Host header: a name or an IPv4 address, or an IPv6 address in brackets; then a port.
-_AUTHORITY = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(?::[0-9]{1,5})?")
-_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_AUTHORITY = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?")
+# Methods that change nothing; every other one (POST, PUT, PATCH, DELETE, or any other name a
+# client sends) is checked for its origin.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAME_ORIGIN_FETCHES = frozenset({b"same-origin", b"none"})  # "none": the user's own action
 _CHECKED = frozenset({b"host", b"origin", b"sec-fetch-site"})
+# Probes and scrapers name the host they reach the service by (a pod's address, a service
+# name): they read no user data, so the Host rule does not stand in their way.
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 UNKNOWN_HOST = (
     "this service does not answer to the host this request names: without API keys it answers "
-    "to localhost, 127.0.0.1, [::1], its bind address and the names in FORECAST_ALLOWED_HOSTS"
+    f"to {', '.join(f'[{name}]' if ':' in name else name for name in LOOPBACK_NAMES)}, its "
+    "bind address and the names in FORECAST_ALLOWED_HOSTS"
 )
 CROSS_ORIGIN = (
     "a POST, PUT, PATCH or DELETE from another origin's page is refused: without API keys the "
@@ -73,15 +80,28 @@ def authority_host(authority: bytes) -> str | None:
     return host_name(found["host"]) if found else None
 
 
+def _origin(scheme: str, authority: bytes) -> tuple[str, str, int] | None:
+    """(scheme, host name, port) of `scheme://authority`, the port its scheme's default when
+    not written; None when the authority is malformed."""
+    found = _AUTHORITY.fullmatch(authority.decode("latin-1"))
+    name = host_name(found["host"]) if found else None
+    if found is None or name is None:
+        return None
+    port = found["port"]
+    return scheme, name, int(port) if port else _DEFAULT_PORTS.get(scheme, 0)
+
+
 def _cross_origin(
     scheme: str, hosts: list[bytes], origins: list[bytes], fetch_sites: list[bytes]
 ) -> bool:
     """Whether a browser sent this request from another origin's page. Browsers send Origin
     with every POST, PUT, PATCH and DELETE; Sec-Fetch-Site alone is read where Origin is missing.
-    Clients that are not browsers send neither."""
+    Clients that are not browsers send neither. Origins compare as (scheme, host, port)."""
     if origins:
-        own = f"{scheme}://".encode() + hosts[0].lower() if len(hosts) == 1 else None
-        return len(origins) > 1 or origins[0].lower() != own
+        sent_scheme, _, authority = origins[0].decode("latin-1").lower().partition("://")
+        theirs = _origin(sent_scheme, authority.encode("latin-1")) if authority else None
+        own = _origin(scheme, hosts[0]) if len(hosts) == 1 else None
+        return len(origins) > 1 or theirs is None or theirs != own
     return any(site.lower() not in _SAME_ORIGIN_FETCHES for site in fetch_sites)
 
 
@@ -108,9 +128,10 @@ class HostAndOriginCheck:
         for name, value in scope["headers"]:
             if name in _CHECKED:
                 found[name].append(value)
-        if not self.answers(found[b"host"]):
+        probe = scope["path"] in PROBES and scope["method"] in ("GET", "HEAD")
+        if not probe and not self.answers(found[b"host"]):
             return JSONResponse(error_body("misdirected_request", UNKNOWN_HOST, "host"), 421)
-        if scope["method"] in _STATE_CHANGING and _cross_origin(
+        if scope["method"].upper() not in _SAFE_METHODS and _cross_origin(
             scope["scheme"], found[b"host"], found[b"origin"], found[b"sec-fetch-site"]
         ):
             return JSONResponse(error_body("cross_origin_request", CROSS_ORIGIN, "origin"), 403)

@@ -11,7 +11,7 @@ from app.datasets.parsed import SeriesPart
 from app.datasets.repository import DatasetRepository, InUse
 from app.datasets.service import LoadedSeries, create_dataset, load_values
 from app.datasets.table import DatasetRow
-from app.datasets.time_axis import TimeAxis
+from app.datasets.time_axis import TimeAxis, from_storage
 from app.datasets.values import Limits, bounded_columns, bounded_rows, to_matrix
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "bounded_rows",
     "canonical_series_id",
     "create_dataset",
+    "from_storage",
     "load_values",
     "season_length",
     "to_matrix",

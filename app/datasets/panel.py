@@ -75,9 +75,9 @@ def too_many_rows(limits: Limits, field: str) -> InvalidInput:
 
 
 def canonical_series_id(text: str) -> str:
-    """The id `text` names, as it is stored: without surrounding spaces and tabs, in Unicode NFC
-    (what a request naming a stored series compares)."""
-    return unicodedata.normalize("NFC", text.strip(" \t"))
+    """The id `text` names, as it is stored: without surrounding whitespace (spaces, tabs,
+    no-break spaces), in Unicode NFC (what a request naming a stored series compares)."""
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def series_id(text: str, limits: Limits, *, where: str, field: str) -> str:

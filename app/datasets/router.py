@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from app.core import strict_json
 from app.core.config import Settings
 from app.core.deps import SettingsDep
-from app.core.errors import InvalidInput, UnsupportedMediaType, responses
+from app.core.errors import InvalidInput, UnsupportedMediaType, is_coded, responses
 from app.core.schemas import ID_PATTERN, invisible_character
 from app.datasets import csv_format, service
 from app.datasets.deps import DatasetsDep
@@ -31,6 +31,8 @@ from app.datasets.values import Limits
 def _datasets_router() -> APIRouter:
     return APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=responses(422))
 
+
+REPORTED_ERRORS = 1000  # errors of a bad upload carried to its answer (which lists 20)
 
 router = _datasets_router()  # every route but the upload's, alike in every instance
 FORM_FIELDS = ("file", "name", "time_column", "freq", "missing", "id_column", "layout")
@@ -173,16 +175,24 @@ async def _parse_json(
     except json.JSONDecodeError as exc:
         invalid = {"type": "json_invalid", "loc": ("body",), "msg": "", "ctx": {"error": exc.msg}}
         raise RequestValidationError([invalid]) from None
-    try:
-        upload = await run_in_threadpool(upload_model.model_validate, parsed)
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    upload = await run_in_threadpool(_validated, upload_model, parsed)
     if upload.values is None and upload.series is None:  # as when `values` was required
         missing = {"type": "missing", "loc": ("body", "values"), "msg": "Field required"}
         raise RequestValidationError([missing])
     series = await run_in_threadpool(service.parse_json, upload, limits=limits)
     return series, upload.name
+
+
+def _validated(upload_model: type[DatasetUpload], parsed: Any) -> DatasetUpload:
+    """The upload's model, or RequestValidationError with its errors: built here, in a worker
+    thread, since a body of many bad values gives as many errors."""
+    try:
+        return upload_model.model_validate(parsed)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        # What the answer names: the first errors, and any coded one (a limit's) after them.
+        kept = errors[:REPORTED_ERRORS] + [e for e in errors[REPORTED_ERRORS:] if is_coded(e)]
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in kept]) from None
 
 
 @router.get("", response_model=DatasetPage, summary="List datasets")

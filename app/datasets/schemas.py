@@ -11,7 +11,7 @@ from pydantic import Field
 from app.core.bounds import narrowed
 from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
-from app.datasets.time_axis import TimeAxis
+from app.datasets.time_axis import TimeAxis, from_storage
 from app.datasets.values import Limits, bounded_columns, bounded_rows
 
 logger = logging.getLogger(__name__)
@@ -200,8 +200,8 @@ def stored_time(stored: dict[str, Any] | None) -> TimeRead | None:
     if stored is None:
         return None
     try:
-        return time_read(TimeAxis.from_json(stored))
-    except (ValueError, OverflowError):
+        return time_read(from_storage(stored))
+    except ValueError:
         logger.warning("a stored time axis cannot be written: %s", stored)
         return None
 

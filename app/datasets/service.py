@@ -14,7 +14,7 @@ from app.datasets.parsed import ParsedSeries, SeriesPart
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import DatasetUpload
 from app.datasets.table import DatasetRow
-from app.datasets.time_axis import TimeAxis, axis_from
+from app.datasets.time_axis import TimeAxis, axis_from, from_storage
 from app.datasets.values import Limits, column_stats, to_matrix
 
 
@@ -108,7 +108,7 @@ def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries
         raise NotFound(f"dataset {dataset_id!r} no longer exists", field="data.dataset_id")
     matrix = np.frombuffer(row.values, dtype="<f8").reshape(row.rows, len(row.columns))
     try:
-        axis = None if row.time_axis is None else TimeAxis.from_json(row.time_axis)
+        axis = None if row.time_axis is None else from_storage(row.time_axis)
         parts = _series_parts(row.series)
     except ValueError as exc:  # stored by an earlier version, under looser rules
         raise InvalidInput(
@@ -126,7 +126,7 @@ def _series_parts(stored: list[dict[str, Any]] | None) -> list[SeriesPart] | Non
         SeriesPart(
             part["id"],
             part["rows"],
-            None if part["time_axis"] is None else TimeAxis.from_json(part["time_axis"]),
+            None if part["time_axis"] is None else from_storage(part["time_axis"]),
         )
         for part in stored
     ]

@@ -61,7 +61,9 @@ class TimeAxis:
         first, offset = iso_timestamp(self.start), usable_offset(self.freq)
         if not offset.is_on_offset(first):
             raise ValueError(f"start {self.start!r} does not fall on freq {self.freq!r}")
-        _moment(first, offset, self.length - 1)  # ValueError when past what pandas holds
+        last = _moment(first, offset, self.length - 1)  # ValueError when past what pandas holds
+        if _naive(last) > LAST_WRITTEN:
+            raise ValueError(f"the axis from {self.start} at {self.freq!r} passes 9999-12-31")
 
     def labels(self) -> list[str]:
         """Every point: ISO dates (date only on a daily-or-coarser axis at midnight), or numbers."""
@@ -90,7 +92,7 @@ class TimeAxis:
             end = _moment(first, offset, self.length + steps - 1)
         except ValueError:
             end = None
-        if end is None or (end.tz_localize(None) if end.tzinfo else end) > LAST_WRITTEN:
+        if end is None or _naive(end) > LAST_WRITTEN:
             raise InvalidInput(
                 f"{steps} steps of {self.freq!r} after the last time "
                 f"{self.point(self.length - 1)} pass 9999-12-31, the last date written in "
@@ -141,6 +143,8 @@ def axis_from(start: str, freq: str, length: int) -> TimeAxis:
         written = datetime.fromisoformat(start)
     except ValueError:
         raise InvalidInput(f"{start!r} is neither ISO 8601 nor a number", field="start") from None
+    if not within_dates(pd.Timestamp(written)):  # before stepping from it
+        raise InvalidInput(outside_dates(f"start {start!r}"), field="start")
     offset = offset_for(freq)
     first = start_time(written, offset, length)
     if not within_dates(first):
@@ -167,7 +171,7 @@ def _moment(first: Any, offset: Any, steps: int) -> Any:
     """The time `steps` steps of `offset` after `first`; ValueError past what pandas holds."""
     try:
         return first + steps * offset
-    except (OverflowError, ValueError) as exc:  # pandas' OutOfBounds errors are ValueErrors
+    except Exception as exc:  # noqa: BLE001 - OutOfBounds, OverflowError, NotImplementedError
         raise ValueError(
             f"{steps} steps of {offset.freqstr!r} from {first} overflow: {exc}"
         ) from None
@@ -180,7 +184,25 @@ def _date_only(first: Any, offset: Any) -> bool:
 
 
 def _shown(moment: Any) -> str:
+    if _naive(moment) > LAST_WRITTEN:  # no four-digit year to write it with
+        return "past 9999-12-31"
     return str(moment.date()) if moment == moment.normalize() else str(moment.isoformat())
+
+
+def _naive(moment: Any) -> Any:
+    """A time without its zone (UTC when it had one)."""
+    return moment.tz_convert(None) if moment.tzinfo is not None else moment
+
+
+def from_storage(data: Any) -> TimeAxis:
+    """TimeAxis.from_json of an axis read back from storage, where an earlier version's looser
+    rules may have left one no rule accepts now: ValueError for it, whatever pandas raised."""
+    try:
+        return TimeAxis.from_json(data)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pandas raises OverflowError, NotImplementedError
+        raise ValueError(f"the stored time axis cannot be used: {exc}") from None
 
 
 def _decimal(text: str, name: str) -> Decimal:

@@ -43,7 +43,7 @@ def usable_offset(freq: str) -> Any:
     ValueError otherwise, its text the client's answer."""
     try:
         offset = to_offset(freq)
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 - pandas also raises OverflowError and TypeError here
         hint = re.search(r"Did you mean [^?]+\?|Please use '[^']+' instead\.", str(exc))
         raise ValueError(
             f"freq {freq!r} is not a pandas frequency alias such as {FREQ_EXAMPLES}"
@@ -58,7 +58,7 @@ def usable_offset(freq: str) -> Any:
         )
     try:
         step = (_REFERENCE + offset) - _REFERENCE
-    except (OverflowError, ValueError):  # pandas' OutOfBounds errors are ValueErrors
+    except Exception:  # noqa: BLE001 - OutOfBounds, OverflowError, TypeError, NotImplementedError
         step = None
     if step is None or step > LAST_DATE - FIRST_DATE:
         raise ValueError(

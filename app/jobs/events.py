@@ -18,7 +18,8 @@ from fastapi.sse import format_sse_event
 from app.jobs.schemas import JobEvent, JobSummary, job_summary
 from app.jobs.table import JobRow, JobStatus
 
-EPOCHS_PER_EVENT = 10  # 200 bytes an epoch at most: an event stays under 3 KB however fast they run
+# 200 bytes an epoch at most: a progress event stays under about 3 KB however fast they run
+EPOCHS_PER_EVENT = 10
 
 
 @dataclass(frozen=True)

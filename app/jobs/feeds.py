@@ -2,7 +2,8 @@
 the streams open at once.
 
 A stream joins its job's feed. The feed's task reads the job's row once per tick in a worker
-thread of its own small pool, where it also builds and serialises the events of any change
+thread, at most READER_THREADS at once (a limit of its own, beside the requests'), where it also
+builds and serialises the events of any change
 (app.jobs.events), and hands those to each stream of the job. So the row reads grow with the
 jobs watched, not with the streams; the shared thread pool stays free for requests; and the
 event loop only copies small bodies. Streams that start together share one read of the job;
@@ -22,6 +23,7 @@ from typing import TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
+from app.core.errors import ServiceUnavailable
 from app.core.stopping import shutting_down
 from app.jobs import submit
 from app.jobs.events import Event, Snapshot, changes, snapshot, wire
@@ -175,7 +177,8 @@ class JobFeeds:
         if latest.finished:
             self._keep(job_id, latest)
         else:
-            assert self._tasks is not None, "JobFeeds.running() is not entered"
+            if self._tasks is None:  # the service is stopping: no new feed starts
+                raise ServiceUnavailable("the service is stopping; poll the job instead")
             self._feeds[job_id] = feed
             self._tasks.start_soon(self._watch, job_id, feed)
         return feed

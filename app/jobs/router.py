@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: the submission's body is the model
 """
 
 from collections.abc import AsyncIterator
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -29,6 +30,8 @@ def _jobs_router() -> APIRouter:
         prefix="/v1/jobs", tags=["jobs"], responses=responses(422), route_class=StrictJSONRoute
     )
 
+
+HISTORY_PAGE = 10_000  # epochs a page of a job's history holds at most (about 1 MB)
 
 router = _jobs_router()  # every route but the submission's, alike in every instance
 JobId = Annotated[str, Path(pattern=ID_PATTERN, description="job id")]
@@ -78,13 +81,15 @@ def read_job(
 def read_history(
     job_id: JobId,
     jobs: JobsDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=10**9)] = HISTORY_PAGE,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HistoryPage:
-    """The epochs from `offset` on, in the order they ran (each model of an ensemble counts its
-    epochs from 1); `total` is the history's length. What a client following the job's events
-    reads once, to hold the history before the epochs its events bring."""
+    """Up to `limit` epochs from `offset` on, in the order they ran (each model of an ensemble
+    counts its epochs from 1), at most HISTORY_PAGE (10,000) a page: read on from `offset` plus
+    the items received; `total` is the history's length. What a client following the job's
+    events reads once, to hold the history before the epochs its events bring."""
     history = submit.job_history(jobs=jobs, job_id=job_id)
+    limit = min(limit, HISTORY_PAGE)
     page = history[offset : offset + limit]
     return HistoryPage.model_validate(
         {"items": page, "total": len(history), "limit": limit, "offset": offset}
@@ -110,7 +115,7 @@ class TooManyStreams(ServiceUnavailable):
     """As many event streams are open as the service serves."""
 
     code = "too_many_streams"
-    headers = {"Retry-After": str(RETRY_STREAM_SECONDS)}
+    headers = MappingProxyType({"Retry-After": str(RETRY_STREAM_SECONDS)})
 
 
 def _event_schema() -> dict[str, Any]:

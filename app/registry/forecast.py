@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
-from app.datasets import Limits, TimeAxis, canonical_series_id, to_matrix
+from app.datasets import Limits, canonical_series_id, from_storage, to_matrix
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
@@ -63,9 +63,9 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
     if request.series is None:
         return list(range(len(checkpoint.meta.series)))
     position = checkpoint.series_positions
-    numbers: list[int] = []
-    for index, asked in enumerate(request.series):
-        series_id = canonical_series_id(asked)  # as the dataset stored it
+    asked: dict[int, int] = {}  # a series' position -> where the request first named it
+    for index, given in enumerate(request.series):
+        series_id = canonical_series_id(given)  # as the dataset stored it
         if series_id not in position:
             raise InvalidInput(
                 f"{label} has no series {series_id!r}; forecast a series it never saw by giving "
@@ -73,15 +73,15 @@ def _series_numbers(request: ForecastRequest, checkpoint: Checkpoint, label: str
                 field=f"series[{index}]",
                 code="unknown_series",
             )
-        if position[series_id] in numbers:
+        if position[series_id] in asked:
             raise InvalidInput(
                 f"series {series_id!r} is asked for twice (first at series"
-                f"[{numbers.index(position[series_id])}])",
+                f"[{asked[position[series_id]]}])",
                 field=f"series[{index}]",
                 code="duplicate_series",
             )
-        numbers.append(position[series_id])
-    return numbers
+        asked[position[series_id]] = index
+    return list(asked)
 
 
 def _plan(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> ForecastPlan:
@@ -350,7 +350,7 @@ def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | N
     if stored is None:
         return None
     try:
-        axis = TimeAxis.from_json(stored)
+        axis = from_storage(stored)
     except ValueError:
         return None
     return axis.continued(steps)

@@ -40,6 +40,7 @@ REDOC_STYLES = (
     "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar's CSS
 )
 POLICY = HEADERS["content-security-policy"]
+assert "style-src 'self'" in POLICY, "ReDoc's styles extend the dashboard's style-src"
 REDOC_HEADERS = HEADERS | {
     "content-security-policy": POLICY.replace(
         "style-src 'self'", "style-src 'self' " + " ".join(REDOC_STYLES)

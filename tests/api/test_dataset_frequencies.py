@@ -12,8 +12,14 @@ from app.core.db import utcnow
 from app.datasets import DatasetRow
 from tests.api.test_datasets import dataset_total, error_of, upload_csv, upload_json
 
-# Steps finer than the microsecond an axis is kept to, or longer than the whole date range.
-UNUSABLE = ["1ns", "500ns", "1500ns", "99999999999999D", "9999YS", "1000YS-JAN"]
+# Steps finer than the microsecond an axis is kept to, or longer than the whole date range, and
+# steps whose arithmetic overflows pandas in other ways (OverflowError, TypeError,
+# NotImplementedError rather than ValueError).
+UNUSABLE = [
+    "1ns", "500ns", "1500ns", "99999999999999D", "9999YS", "1000YS-JAN",
+    "99999999999999999999D", "999999999999999999999us", "9999999999999999999BMS",
+    "99999999999999C", "370977CBME",
+]  # fmt: skip
 WEEK = "date,y\n" + "".join(f"2024-01-0{day},{day}\n" for day in range(1, 8))
 
 
@@ -85,11 +91,19 @@ def stored_with_axis(client: TestClient, axis: dict[str, object], *, panel: bool
 
 
 @pytest.mark.parametrize("panel", [False, True])
-@pytest.mark.parametrize("freq", ["ns", "500ns", "99999999999999D"])
+@pytest.mark.parametrize(
+    ("start", "freq"),
+    [
+        ("2020-01-01T00:00:00", "ns"),
+        ("2020-01-01T00:00:00", "500ns"),
+        ("2020-01-01T00:00:00", "99999999999999D"),
+        ("9999-12-31T00:00:00", "D"),  # a start an earlier version took: past 9999 at once
+    ],
+)
 def test_a_stored_unusable_axis_never_breaks_reading_or_listing(
-    client: TestClient, freq: str, panel: bool
+    client: TestClient, start: str, freq: str, panel: bool
 ) -> None:
-    axis = {"kind": "dates", "start": "2020-01-01T00:00:00", "freq": freq, "length": 5}
+    axis = {"kind": "dates", "start": start, "freq": freq, "length": 5}
     row_id = stored_with_axis(client, axis, panel=panel)
     listed = client.get("/v1/datasets")
     assert listed.status_code == 200, listed.text
@@ -99,3 +113,20 @@ def test_a_stored_unusable_axis_never_breaks_reading_or_listing(
     body = read.json()
     time = body["time"] if not panel else body["series"][0]["time"]
     assert time is None  # an axis that cannot be written is shown as none, not a 500
+
+
+@pytest.mark.parametrize(
+    ("values", "start", "freq"),
+    [
+        (2, "9999-12-31T00:00:00+05:00", "D"),  # a zoned start past the dates, before a step
+        (100, "2000-01-01", "99999D"),  # the last row past 9999
+        (50, "2000-01-03", "999BQS"),
+    ],
+)
+def test_a_json_axis_that_would_pass_the_dates_is_refused_not_a_500(
+    client: TestClient, values: int, start: str, freq: str
+) -> None:
+    answer = upload_json(client, {"values": list(range(values)), "start": start, "freq": freq})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "start"
+    assert dataset_total(client) == 0

@@ -113,7 +113,6 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     [
         ("GET", "/v1/functions", {}),
         ("GET", "/v1/datasets", {}),
-        ("GET", "/healthz", {}),
         ("GET", "/ui/", {}),
         ("GET", "/docs", {}),
         ("GET", "/openapi.json", {}),
@@ -288,6 +287,7 @@ def test_allowed_hosts_from_the_environment(
     clean_env: pytest.MonkeyPatch, value: str, expected: tuple[str, ...]
 ) -> None:
     clean_env.setenv("FORECAST_ALLOWED_HOSTS", value)
+    clean_env.setenv("FORECAST_AUTH_DISABLED", "true")  # what * needs (see below)
     assert Settings(_env_file=None).allowed_hosts == expected  # type: ignore[call-arg]
 
 
@@ -338,3 +338,50 @@ def test_a_real_server_refuses_a_rebinding_page_and_a_cross_site_upload(service:
     assert named.status_code == 200
     assert named.json()["total"] == before + 1
     assert service.http.delete(f"/v1/datasets/{own.json()['id']}").status_code == 204
+
+
+# -- what a second look found ---------------------------------------------------------------
+
+
+def test_a_star_needs_a_proxy_that_checks_the_host(clean_env: pytest.MonkeyPatch) -> None:
+    """Any Host answered, without keys, is the rebinding page's way in: * only where a proxy in
+    front checks the Host (auth disabled), or with keys (where the check does not run)."""
+    with pytest.raises(ValidationError, match="DNS-rebinding"):
+        Settings(_env_file=None, allowed_hosts=("*",))  # type: ignore[call-arg]
+    assert Settings(_env_file=None, allowed_hosts=("*",), auth_disabled=True).allowed_hosts
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("localhost:80", "http://localhost"),  # the scheme's default port, written or not
+        ("localhost", "http://localhost:80"),
+        ("localhost.:8000", "http://localhost:8000"),  # a final dot
+        ("LOCALHOST:8000", "http://localhost:8000"),
+        ("[::1]:8000", "http://[0:0:0:0:0:0:0:1]:8000"),
+    ],
+)
+def test_origins_compare_as_scheme_host_and_port(
+    client: TestClient, host: str, origin: str
+) -> None:
+    answer = client.post("/v1/datasets", headers={"host": host, "origin": origin}, **JSON_UPLOAD)
+    assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize("method", ["post", "PROPFIND", "MKCOL"])
+def test_any_method_but_get_head_and_options_is_checked_for_its_origin(
+    client: TestClient, method: str
+) -> None:
+    answer = client.request(
+        method, "/v1/datasets", headers={"origin": "http://evil.example"}, **JSON_UPLOAD
+    )
+    assert_error(answer, 403, "cross_origin_request", "origin")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_whatever_host_they_name(make_client: MakeClient, path: str) -> None:
+    """A platform's probes and scrapers reach a service by its pod address or service name."""
+    client = make_client(host="0.0.0.0", auth_disabled=True, metrics_public=True)
+    assert client.get(path, headers={"host": "10.1.2.3:8000"}).status_code == 200
+    refused = client.get("/v1/functions", headers={"host": "10.1.2.3:8000"})
+    assert_error(refused, 421, "misdirected_request", "host")

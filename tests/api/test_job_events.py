@@ -195,6 +195,8 @@ def test_the_history_reads_a_page_at_a_time(client: TestClient) -> None:
     past = client.get(f"/v1/jobs/{job_id}/history?offset=40").json()
     assert (past["items"], past["total"]) == ([], 30)
     assert client.get(f"/v1/jobs/{job_id}/history?limit=0").status_code == 422
+    large = client.get(f"/v1/jobs/{job_id}/history?limit=50000").json()  # a page of what's asked
+    assert (len(large["items"]), large["limit"]) == (30, 10_000)
     missing = client.get(f"/v1/jobs/{'a' * 32}/history")
     assert (missing.status_code, missing.json()["error"]["field"]) == (404, "job_id")
 

@@ -12,8 +12,8 @@ LIMITS = Limits(max_rows=100, max_columns=4, max_series=4, max_series_id_length=
 
 @pytest.mark.parametrize(
     ("text", "kept"),
-    [(" a ", "a"), ("\ta\t", "a"), ("cafe\u0301", "caf\u00e9"), ("a b", "a b"),
-     ("\u0430", "\u0430")],
+    [(" a ", "a"), ("\ta\t", "a"), ("\u00a0a\u3000", "a"), ("cafe\u0301", "caf\u00e9"),
+     ("a b", "a b"), ("\u0430", "\u0430")],
 )  # fmt: skip
 def test_a_series_id_is_stripped_and_kept_in_nfc(text: str, kept: str) -> None:
     assert series_id(text, LIMITS, where="line 2", field="file") == kept

@@ -88,14 +88,13 @@ function parseEvent(block) {
 }
 
 const jobPath = (jobId) => `/v1/jobs/${encodeURIComponent(jobId)}`;
-const HISTORY_PAGE = 10000; // epochs per read of a job's history, the most the service gives
 
 // Epochs `start` to `stop` of a job's loss history, a page at a time.
 async function historyBetween(jobId, start, stop, signal) {
   const epochs = [];
   while (start + epochs.length < stop) {
     const offset = start + epochs.length;
-    const limit = Math.min(HISTORY_PAGE, stop - offset);
+    const limit = stop - offset; // the service answers a page of it (at most 10,000 epochs)
     const page = await api(`${jobPath(jobId)}/history?offset=${offset}&limit=${limit}`, { signal });
     if (!page.items.length) break; // shorter than asked: the job started again meanwhile
     epochs.push(...page.items);
