@@ -34,13 +34,13 @@ from app.core.db import make_engine, make_session_factory, utcnow
 from app.jobs.repository import open_repositories
 from app.jobs.table import JobRow, JobStatus
 from tests.e2e.server import Server
+from tests.factories import many_series_metrics
 
 MOST_EVENT_BYTES = 4096
 RATIO_TARGET = 3.0
 ROUNDS = 4
 HEALTHZ_TARGET_SECONDS = 0.25
 HEALTHZ_ROUNDS = 3
-SCORES = {"mse": 0.5, "rmse": 0.7071, "mae": 0.6, "smape": 12.5}
 LONG_JOB = {
     "model_name": "bench-streams",
     "data": {"function": "sin", "params": {"points": 20000}},
@@ -61,18 +61,6 @@ def _history(epochs: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _metrics(series: int) -> dict[str, Any]:
-    """Metrics of a model of `series` series, each series scored."""
-    model = SCORES | {"mase": 0.9, "mase_seasonal": 0.8}
-    return {
-        "rollout_mode": "window", "epochs_run": 300, "best_epoch": 290,
-        "stop_reason": "max_epochs", "train_seconds": 61.5, "series_count": series,
-        "series_measured": series, "test_rows": 20 * series, "mean": model, "naive": SCORES,
-        "seasonal_naive": SCORES,
-        "series": [model | {"id": f"store-{n:05d}", "test_rows": 20} for n in range(series)],
-    }  # fmt: skip
-
-
 def store_finished_job(server: Server, series: int) -> str:
     """A succeeded 300-epoch job of `series` series, written into the server's store."""
     engine = make_engine(server.env["FORECAST_DATABASE_URL"])
@@ -82,7 +70,7 @@ def store_finished_job(server: Server, series: int) -> str:
         id=uuid.uuid4().hex, model_name=f"bench-{series}", status=JobStatus.SUCCEEDED,
         spec={"model_name": f"bench-{series}", "data": {"function": "sin"}}, created_at=now,
         started_at=now, finished_at=now, history=_history(300), attempts=1,
-        metrics=_metrics(series), device="cpu",
+        metrics=many_series_metrics(series), device="cpu",
     )  # fmt: skip
     jobs.add(row)
     engine.dispose()

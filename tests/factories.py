@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine, event
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
@@ -156,3 +157,31 @@ def untimed(metrics: dict[str, Any] | None) -> dict[str, Any]:
     assert metrics is not None
     members = [{**member, "seconds": None} for member in metrics.get("members", [])]
     return {**metrics, "train_seconds": None, "members": members}
+
+
+SCORES = {"mse": 0.5, "rmse": 0.7071, "mae": 0.6, "smape": 12.5}
+
+
+def many_series_metrics(series: int) -> dict[str, Any]:
+    """Metrics of a model of `series` series, each series scored: what a large job stores."""
+    model = SCORES | {"mase": 0.9, "mase_seasonal": 0.8}
+    return {
+        "rollout_mode": "window", "epochs_run": 300, "best_epoch": 290,
+        "stop_reason": "max_epochs", "train_seconds": 61.5, "series_count": series,
+        "series_measured": series, "test_rows": 20 * series, "mean": model, "naive": SCORES,
+        "seasonal_naive": SCORES,
+        "series": [model | {"id": f"store-{n:05d}", "test_rows": 20} for n in range(series)],
+    }  # fmt: skip
+
+
+def reads_of_jobs() -> tuple[list[str], Any]:
+    """Every SELECT on the jobs table from now on, by any engine; and the listener, to remove
+    with `sqlalchemy.event.remove(Engine, "before_cursor_execute", listener)`."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" in statement:
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    return seen, record

@@ -23,10 +23,10 @@ from app.jobs.feeds import WATCH_SECONDS
 from app.jobs.repository import JobRepository
 from app.jobs.table import JobRow, JobStatus
 from tests.conftest import AppFactory
+from tests.factories import many_series_metrics, reads_of_jobs
 
 KEY = "events-key-0123456789"
 MOST_EVENT_BYTES = 4096
-SCORES = {"mse": 0.5, "rmse": 0.7071, "mae": 0.6, "smape": 12.5}
 
 
 def epochs(first: int, last: int) -> list[dict[str, Any]]:
@@ -45,18 +45,6 @@ def progress(epoch: int, epochs_planned: int = 1000) -> dict[str, Any]:
         "val_loss": 2 / max(epoch, 1), "best_val_loss": 2 / max(epoch, 1), "best_epoch": epoch,
         "learning_rate": 0.001, "elapsed_seconds": epoch * 0.0123,
         "eta_seconds": (epochs_planned - epoch) * 0.0123,
-    }  # fmt: skip
-
-
-def many_series_metrics(series: int) -> dict[str, Any]:
-    """Metrics of a model of `series` series, each series scored."""
-    model = SCORES | {"mase": 0.9, "mase_seasonal": 0.8}
-    return {
-        "rollout_mode": "window", "epochs_run": 300, "best_epoch": 290,
-        "stop_reason": "max_epochs", "train_seconds": 61.5, "series_count": series,
-        "series_measured": series, "test_rows": 20 * series, "mean": model, "naive": SCORES,
-        "seasonal_naive": SCORES,
-        "series": [model | {"id": f"store-{n:05d}", "test_rows": 20} for n in range(series)],
     }  # fmt: skip
 
 
@@ -235,25 +223,13 @@ def test_a_re_run_job_starts_its_history_again_in_its_events(client: TestClient)
     assert held == epochs(1, 2)
 
 
-def select_counter() -> tuple[list[str], Any]:
-    """Every SELECT on the jobs table from now on, by any engine; and the listener to remove."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" in statement:
-            seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    return seen, record
-
-
 def test_streams_of_one_job_share_one_reader(client: TestClient) -> None:
     job_id = queued_job(repository(client))
     streams = 20
     with ExitStack() as stack:
         for _ in range(streams):
             assert next(stack.enter_context(events_of(client, job_id))).kind == "progress"
-        seen, record = select_counter()
+        seen, record = reads_of_jobs()
         try:
             window = 2.0
             time.sleep(window)

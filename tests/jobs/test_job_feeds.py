@@ -18,7 +18,7 @@ from app.jobs.events import Event
 from app.jobs.feeds import BACKLOG, JobFeeds, Stream
 from app.jobs.repository import JobRepository
 from app.jobs.table import JobRow, JobStatus
-from tests.factories import inline_repositories
+from tests.factories import inline_repositories, reads_of_jobs
 
 
 def finished_job(jobs: JobRepository) -> str:
@@ -40,18 +40,6 @@ async def first_event(feeds: JobFeeds, job_id: str) -> dict[str, Any]:
             (parsed,) = parse_events(chunk.decode().splitlines())
             return {"kind": parsed.kind} | json.loads(parsed.data)
     raise AssertionError("the stream ended without an event")
-
-
-def reads_of_jobs() -> tuple[list[str], Any]:
-    """Every SELECT on the jobs table from now on; and the listener, to remove."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" in statement:
-            seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    return seen, record
 
 
 def test_streams_that_start_together_share_one_read_and_a_finished_job_is_kept(
