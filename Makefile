@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test services lint format bench bench-quality bench-serving bench-soak bench-streams bench-panel bench-m3 default-model clean
+.PHONY: run worker test test-fast services lint format bench bench-quality bench-serving bench-soak bench-streams bench-panel bench-m3 default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ worker: $(VENV)/.app  ## a queue worker (needs FORECAST_BROKER_URL; see "Scale o
 
 test: $(VENV)/.dev lint services  ## install with dev extras, lint, run the whole suite
 	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.dev  ## the inner loop: the suite without the browser and the real database servers
+	$(PY) -m pytest -q -m "not browser and not services"
 
 services:  ## start Redis and PostgreSQL if they are down; install docker-compose if missing
 	bash .ci/services

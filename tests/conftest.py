@@ -18,6 +18,18 @@ from tests.factories import BUNDLED_MODELS, make_settings, train_models
 
 AppFactory = Callable[..., TestClient]
 
+# Fixtures whose users need more than Python: `make test-fast` leaves these tests out.
+MARKED_BY_FIXTURE = {"browser": "browser", "postgres_url": "services"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that drive a browser or a real database server, by the fixtures they use
+    (fixtures that pick a backend by parameter mark their PostgreSQL case themselves)."""
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

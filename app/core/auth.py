@@ -25,7 +25,7 @@ from app.core.errors import error_body
 bearer_scheme = HTTPBearer(auto_error=False, description="an API key from FORECAST_API_KEYS")
 documented = Security(bearer_scheme)
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/ui"})
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/ui"})
 # The dashboard's static files (app.ui) hold no data, like /docs: the browser sends the key with
 # each data call it makes, so a key never has to sit in a URL or a cookie.
 OPEN_PREFIXES = ("/ui/",)

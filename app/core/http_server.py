@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from types import FrameType
 
 import h11
@@ -102,6 +103,13 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         shutting_down.set()
         super().handle_exit(sig, frame)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # where a person opens it, beside uvicorn's own line
+            host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+            base = f"http://{host}:{self.config.port}"
+            logger.info("dashboard at %s/ui/, API docs at %s/docs", base, base)
 
 
 def serve(settings: Settings) -> None:

@@ -8,6 +8,7 @@ import math
 import re
 from array import array
 from collections.abc import Iterator
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -27,11 +28,18 @@ from app.datasets.panel import (
     too_many_series,
 )
 from app.datasets.parsed import ParsedSeries
-from app.datasets.time_cells import TimeKind, ascii_number, find_time_column, parse_times
+from app.datasets.time_cells import (
+    TIME_COLUMN_NAMES,
+    TimeKind,
+    ascii_number,
+    find_time_column,
+    parse_times,
+)
 from app.datasets.time_index import regularize
 from app.datasets.values import Limits, check_columns
 
 _NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_PERIOD = re.compile(r"[0-9]{4}(?:-[0-9]{2}|M[0-9]{2}|-?Q[1-4])", re.IGNORECASE)
 
 
 def _cell(cell: str, line: int, column: str) -> float:
@@ -43,6 +51,12 @@ def _cell(cell: str, line: int, column: str) -> float:
             return math.nan
         if _NOT_FINITE.fullmatch(shown):
             problem = "value is not finite"
+        elif _looks_like_time(shown):
+            problem = (
+                f"{shown!r} is not a number, but a time: name its column with the form field "
+                f"time_column (read without it only from a column named "
+                f"{', '.join(TIME_COLUMN_NAMES)}, or an unnamed first column)"
+            )
         else:
             problem = f"{shown!r} is not a number"
         raise InvalidInput(f"line {line}, column {column!r}: {problem}", field="file")
@@ -50,6 +64,16 @@ def _cell(cell: str, line: int, column: str) -> float:
         problem = "is not finite" if not math.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g}"
         raise InvalidInput(f"line {line}, column {column!r}: value {problem}", field="file")
     return value
+
+
+def _looks_like_time(text: str) -> bool:
+    """Whether a cell reads as an ISO date or datetime, or a month or quarter such as 1959-01,
+    1959M01 or 1959Q1: a time under a column name the time index is not looked for in."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return bool(_PERIOD.fullmatch(text))
+    return True
 
 
 def _data_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:

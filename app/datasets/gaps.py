@@ -46,7 +46,11 @@ def refuse_empty_cells(
     holes = np.argwhere(np.isnan(matrix))
     if holes.size:
         row, column = (int(i) for i in holes[0])
-        raise InvalidInput(f"line {lines[row]}, column {columns[column]!r}: is empty", field="file")
+        raise InvalidInput(
+            f"line {lines[row]}, column {columns[column]!r}: is empty; to fill empty cells and "
+            "missing times, upload with the form field missing=interpolate, ffill or zero",
+            field="file",
+        )
 
 
 def refuse_gaps(grid: Grid, lines: list[int]) -> None:

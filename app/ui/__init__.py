@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -36,5 +37,10 @@ class DashboardFiles(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """Serve the dashboard at /ui/ (and /ui redirects there)."""
+    """Serve the dashboard at /ui/ (and /ui redirects there); the service's root leads to it."""
     app.mount("/ui", DashboardFiles(directory=STATIC_DIR, html=True), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> RedirectResponse:
+        """The dashboard, which links to the API's pages."""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/")

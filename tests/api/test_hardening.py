@@ -35,7 +35,7 @@ def test_two_authorization_headers_are_refused_whatever_their_order(
 NAMES = ["x\u0000y", "load\ufeff", "a\u200b", "line\nbreak", "tab\tname", "no\u00a0break"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def backend_client(request: pytest.FixtureRequest, make_client: MakeClient) -> TestClient:
     """A client on each database backend."""
     if request.param == "sqlite":

@@ -121,7 +121,8 @@ def test_line_numbers_count_blank_lines() -> None:
 def test_empty_cell_names_line_and_column() -> None:
     error = rejection("a,b\n1,2\n3, \n")
     assert error.field == "file"
-    assert error.message == "line 3, column 'b': is empty"
+    assert error.message.startswith("line 3, column 'b': is empty; to fill empty cells")
+    assert "missing=interpolate, ffill or zero" in error.message
 
 
 def test_ragged_row_names_line_and_both_widths() -> None:
@@ -259,3 +260,10 @@ def test_a_time_column_of_numbers_and_dates_is_refused() -> None:
 def test_numbers_too_big_for_a_float_are_not_finite() -> None:
     assert rejection("time,a\n1e400,1\n2,2\n").message.startswith("line 2: time value '1e400'")
     assert rejection("a\n1e400\n").message == "line 2, column 'a': value is not finite"
+
+
+@pytest.mark.parametrize("cell", ["2020-01-01", "2020-01-01T06:00", "1959-01", "1959M01", "1959Q1"])
+def test_a_time_under_another_column_name_says_to_name_the_time_column(cell: str) -> None:
+    error = rejection(f"day,y\n{cell},1\n")
+    assert error.message.startswith(f"line 2, column 'day': {cell!r} is not a number, but a time")
+    assert "time_column" in error.message

@@ -17,7 +17,7 @@ from tests.e2e.server import Server, Worker
 from tests.e2e.test_service import LONG_JOB, SINE_JOB, metric
 from tests.factories import PANEL_SERIES, PANEL_SPEC, panel_csv, untimed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 HEARTBEAT = {"heartbeat_seconds": 0.5, "heartbeat_timeout_seconds": 3}
 # Long enough to still be running when a test acts on it, short enough to finish after a re-run.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from app.ui import STATIC_DIR
+from tests.conftest import AppFactory
 
 KEY = "ui-key-0123456789"
 MakeClient = Callable[..., TestClient]
@@ -113,3 +114,13 @@ def test_the_fields_the_scripts_read_are_in_the_published_schema(client: TestCli
     assert {"member", "members", "epoch", "epochs", "best_epoch"} <= read["ProgressRead"]
     assert {"series_count", "members", "one_step", "mean"} <= read["MetricsRead"]
     assert {"seed", "best_epoch", "epochs_run", "stop_reason"} <= read["MemberRead"]
+
+
+def test_the_root_leads_to_the_dashboard_which_links_the_api_docs(make_client: AppFactory) -> None:
+    for client in (make_client(), make_client(api_keys="a-key-of-sixteen-chars-or-more")):
+        answer = client.get("/", follow_redirects=False)
+        assert answer.status_code == 307
+        assert answer.headers["location"] == "/ui/"
+        page = client.get("/ui/")
+        assert page.status_code == 200
+        assert 'href="../docs"' in page.text
