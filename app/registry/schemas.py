@@ -134,9 +134,9 @@ class ForecastRequest(Schema):
         le=MAX_HISTORY_ROWS,
         description="for a forecast that continues the training series (no context given): "
         "also answer up to this many of each series' last rows before the forecast, in "
-        "`history` (their times in `history_timestamps`), as many as the model kept: its "
-        "lookback, or its last three seasons and at least 24 rows, up to 2,000 rows (fewer for "
-        "a panel of many series); they count toward FORECAST_MAX_FORECAST_VALUES",
+        "`history` (their times in `history_timestamps`), as many as the model kept: its last "
+        "three seasons, at least 24 rows and at most 2,000 (fewer in a panel of many series), "
+        "or its lookback where that is longer; they count toward FORECAST_MAX_FORECAST_VALUES",
     )
 
     model_config = {
