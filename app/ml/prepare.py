@@ -21,9 +21,9 @@ from app.ml.roles import ColumnRoles
 from app.ml.season import Seasonality
 
 # What a checkpoint keeps of each series beyond the rows that continue it, to draw a forecast
-# against the series it continues: its last few seasons, at least a day's worth of hours, never
-# more than a chart reads, and within a budget for the whole panel (a panel holds up to 10,000
-# series, and every kept row is stored in the checkpoint's meta.json).
+# against the series it continues: its last few seasons (a short stretch where it has none),
+# never more than a chart reads, and within a budget for the whole panel (a panel holds up to
+# 10,000 series, and every kept row is stored in the checkpoint's meta.json).
 HISTORY_SEASONS = 3
 MIN_HISTORY_ROWS = 24
 MAX_HISTORY_ROWS = 2_000

@@ -236,7 +236,7 @@ def test_result_keeps_the_last_seasons_before_the_tail(
 
 
 def test_the_rows_kept_follow_the_season_within_their_caps() -> None:
-    assert history_rows(10, 1, 1) == 24  # no season: a day of hours
+    assert history_rows(10, 1, 1) == 24  # no season: the shortest stretch kept
     assert history_rows(10, 12, 1) == 36  # three seasons
     assert history_rows(100, 12, 1) == 100  # never fewer than the lookback
     assert history_rows(10, 8_760, 1) == MAX_HISTORY_ROWS
