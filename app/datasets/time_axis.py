@@ -1,4 +1,5 @@
-"""TimeAxis, a regular time axis as a value: its checks, labels, JSON form and continued(...).
+"""TimeAxis, a regular time axis as a value: its checks, labels, JSON form, last(...) and
+continued(...).
 
 Pure: pandas, the domain error, time_cells' ASCII numbers and time_rules. Dates step by pandas
 offsets (aliases such as 'MS' or 'W-SAT'), so a stored axis is continued past its end with
@@ -76,6 +77,11 @@ class TimeAxis:
         first, offset = iso_timestamp(self.start), usable_offset(self.freq)
         moment = _moment(first, offset, index)
         return str(moment.strftime("%Y-%m-%d") if _date_only(first, offset) else moment.isoformat())
+
+    def last(self, count: int) -> list[str]:
+        """The last `count` points (all of them if it has fewer), written like labels()."""
+        count = min(max(count, 0), self.length)
+        return self._points(self.length - count, count)
 
     def continued(self, steps: int) -> list[str]:
         """The `steps` points after the last one, written like labels(); InvalidInput

@@ -2,9 +2,10 @@
 continues it, one layout for one series or many.
 
 Format 2 keeps a `series` list always (one entry for a model of one series): each series' id,
-scaler, last rows, time axis and seasons. Format 1 (one series at the top level, or a `series`
-list beside the first series' scaler and tail; intervals of one series on its original scale)
-still reads, turned into format 2 as it loads.
+scaler, last rows, time axis and seasons, and the rows kept before its last to draw a forecast
+against (`past`; none in a checkpoint written before they were kept). Format 1 (one series at
+the top level, or a `series` list beside the first series' scaler and tail; intervals of one
+series on its original scale) still reads, turned into format 2 as it loads.
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ class SeriesMeta:
     # Its seasons phased to continue it (row 0: the first forecast row); None: not adjusted.
     seasonal: Seasonality | None = None
     time_axis: dict[str, Any] | None = None  # as the datasets domain writes it (opaque here)
+    # [P, C] its rows before `tail`, original scale: drawn before a forecast, never read by one
+    # (None: none kept)
+    past: np.ndarray | None = field(default=None, repr=False)
+
+    def history(self, rows: int) -> np.ndarray:
+        """[min(rows, kept), C] its last `rows` rows as kept (its past, then its tail)."""
+        kept = self.tail if self.past is None else np.concatenate([self.past, self.tail])
+        return kept[len(kept) - min(rows, len(kept)) :]
+
+    @property
+    def kept_rows(self) -> int:
+        """How many of its last rows it keeps: its past and its tail."""
+        return len(self.tail) + (0 if self.past is None else len(self.past))
 
     def to_json(self) -> dict[str, Any]:
         """The series' entry in `meta.json`."""
@@ -51,6 +65,7 @@ class SeriesMeta:
             {"id": self.id, "scaler": self.scaler.to_dict(), "tail": self.tail.tolist()}
             | ({} if self.time_axis is None else {"time_axis": self.time_axis})
             | ({} if self.seasonal is None else {"seasonal": self.seasonal.to_json()})
+            | ({} if self.past is None or not len(self.past) else {"past": self.past.tolist()})
         )
 
     @classmethod
@@ -62,10 +77,12 @@ class SeriesMeta:
         tail = np.asarray(data["tail"], dtype=np.float64).reshape(lookback, columns)
         seasonal = data.get("seasonal")
         series_id = data.get("id")
+        past = data.get("past")
         return cls(
             None if series_id is None else str(series_id), scaler, tail,
             None if seasonal is None else Seasonality.from_json(seasonal, columns),
             _optional(data, "time_axis", dict),
+            None if past is None else np.asarray(past, dtype=np.float64).reshape(-1, columns),
         )  # fmt: skip
 
 

@@ -20,6 +20,23 @@ from app.ml.feasibility import SeriesLength
 from app.ml.roles import ColumnRoles
 from app.ml.season import Seasonality
 
+# What a checkpoint keeps of each series beyond the rows that continue it, to draw a forecast
+# against the series it continues: its last few seasons (a short stretch where it has none),
+# never more than a chart reads, and within a budget for the whole panel (a panel holds up to
+# 10,000 series, and every kept row is stored in the checkpoint's meta.json).
+HISTORY_SEASONS = 3
+MIN_HISTORY_ROWS = 24
+MAX_HISTORY_ROWS = 2_000
+PANEL_HISTORY_ROWS = 250_000
+
+
+def history_rows(lookback: int, season: int, series: int) -> int:
+    """Rows a checkpoint keeps of each of `series` series (a series with fewer keeps them all):
+    the last `HISTORY_SEASONS` seasons, at least MIN_HISTORY_ROWS, within the caps, and never
+    fewer than the `lookback` rows that continue it."""
+    wanted = max(HISTORY_SEASONS * season, MIN_HISTORY_ROWS)
+    return max(lookback, min(wanted, MAX_HISTORY_ROWS, PANEL_HISTORY_ROWS // series))
+
 
 @dataclass(frozen=True, eq=False)
 class Panel:
@@ -102,6 +119,15 @@ class Prepared:
     def tails(self, lookback: int) -> list[np.ndarray]:
         """[lookback, C] the last rows of each series, original scale: what continues it."""
         return [self.raw[segment.end - lookback : segment.end].copy() for segment in self.segments]
+
+    def pasts(self, lookback: int) -> list[np.ndarray]:
+        """[P, C] the rows before each series' tail that a checkpoint keeps to draw it (P >= 0,
+        see `history_rows`), original scale; a forecast never reads them."""
+        kept = history_rows(lookback, self.season, len(self.segments))
+        return [
+            self.raw[max(segment.offset, segment.end - kept) : segment.end - lookback].copy()
+            for segment in self.segments
+        ]
 
     def continuing_seasons(self) -> list[Seasonality | None]:
         """Each series' seasons phased to continue it (row 0: the row after its last)."""

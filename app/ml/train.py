@@ -38,8 +38,8 @@ class TrainResult:
 
     model: Forecaster
     rollout_mode: RolloutMode
-    # Each series' id, scaler, last rows and continuing seasons, in training order (no time
-    # axis: the caller's data knows it)
+    # Each series' id, scaler, last rows, continuing seasons and the rows kept before them, in
+    # training order (no time axis: the caller's data knows it)
     series: list[SeriesMeta] = field(repr=False)
     members: list[MemberFit]  # how each ensemble member's fit went, in order
     history: list[EpochStats] = field(repr=False)  # every member's epochs, in order
@@ -118,12 +118,13 @@ def train(
         model=model.cpu(),
         rollout_mode=fitted.mode,
         series=[
-            SeriesMeta(series_id, scaler, tail, seasonal)
-            for series_id, scaler, tail, seasonal in zip(
+            SeriesMeta(series_id, scaler, tail, seasonal, past=past)
+            for series_id, scaler, tail, seasonal, past in zip(
                 data.ids,
                 data.scalers,
                 data.tails(model_config.lookback),
                 data.continuing_seasons(),
+                data.pasts(model_config.lookback),
                 strict=True,
             )  # fmt: skip
         ],

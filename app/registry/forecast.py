@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
-from app.datasets import Limits, canonical_series_id, from_storage, to_matrix
+from app.datasets import Limits, TimeAxis, canonical_series_id, from_storage, to_matrix
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
@@ -91,6 +91,13 @@ def _plan(request: ForecastRequest, checkpoint: Checkpoint, label: str) -> Forec
             f"{label} was trained on one series; it has no series ids",
             field="series",
             code="not_a_panel_model",
+        )
+    if request.history_rows and (request.contexts is not None or request.context is not None):
+        raise InvalidInput(
+            "history_rows answers the training series' last rows, for a forecast that "
+            "continues them; a forecast from a context you send has that context as its history",
+            field="history_rows",
+            code="history_needs_training_series",
         )
     if request.contexts is not None:
         given = [
@@ -188,15 +195,21 @@ class Forecasting:
 
 
 def _check_work(
-    checkpoint: Checkpoint, contexts: int, request: ForecastRequest, limits: ForecastLimits
+    checkpoint: Checkpoint,
+    contexts: int,
+    request: ForecastRequest,
+    limits: ForecastLimits,
+    history: int = 0,
 ) -> None:
+    """Refuse a forecast whose answer (with `history` values of history) or work is too large."""
     config = checkpoint.model.config
     per_step = config.n_outputs * (1 + 2 * len(request.levels))  # forecast and bounds
-    values = contexts * request.horizon * per_step
+    values = contexts * request.horizon * per_step + history
     if values > limits.max_values:
         raise InvalidInput(
             f"{contexts} context(s) x {request.horizon} steps x {per_step} value(s) a step "
-            f"({config.n_outputs} column(s), lower and upper per level) is {values} values; "
+            f"({config.n_outputs} column(s), lower and upper per level)"
+            f"{f' and {history} values of history' if history else ''} is {values} values; "
             f"the limit is {limits.max_values} (FORECAST_MAX_FORECAST_VALUES)",
             field="horizon",
             code="forecast_too_large",
@@ -239,7 +252,9 @@ def make_forecast(
     label = f"model {name!r} v{version}"
     plan = _plan(request, checkpoint, label)
     future = _future(request, checkpoint, label, len(plan.contexts))
-    _check_work(checkpoint, len(plan.contexts), request, limits)
+    _check_work(
+        checkpoint, len(plan.contexts), request, limits, _history_values(checkpoint, plan, request)
+    )
     if request.levels and checkpoint.interval_widths is None:
         raise InvalidInput(
             f"{label} has no calibrated prediction intervals (trained before they existed, or "
@@ -287,7 +302,7 @@ def _response(
         ),
     )
     if plan.continues is not None and checkpoint.series_ids is not None:
-        response.series = _per_series(checkpoint, plan.continues, found, request.horizon)
+        response.series = _per_series(checkpoint, plan.continues, found, request)
     elif request.contexts is not None:
         response.forecasts = found.values
         response.intervals = _interval_reads(found.bounds)
@@ -296,6 +311,7 @@ def _response(
         response.intervals = _interval_reads(found.bounds, 0)
         if plan.continues is not None:  # the one unnamed series continued
             response.timestamps = _continued(checkpoint, 0, request.horizon)
+            return response.model_copy(update=_history(checkpoint, 0, request.history_rows))
     return response
 
 
@@ -328,29 +344,57 @@ def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]
 
 
 def _per_series(
-    checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, horizon: int
+    checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, request: ForecastRequest
 ) -> list[SeriesForecast]:
-    """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
+    """Each continued series' forecast, timestamps (its own axis continued), intervals and,
+    when asked, history."""
     ids = list(checkpoint.series_positions)  # of a model of named series
     return [
         SeriesForecast(
             id=ids[number],
             forecast=found.values[at],
-            timestamps=_continued(checkpoint, number, horizon),
+            timestamps=_continued(checkpoint, number, request.horizon),
             intervals=_interval_reads(found.bounds, at),
+            **_history(checkpoint, number, request.history_rows),
         )
         for at, number in enumerate(numbers)
     ]
 
 
+def _history_values(checkpoint: Checkpoint, plan: ForecastPlan, request: ForecastRequest) -> int:
+    """The values of history an answer holds: the rows asked of each continued series (as many
+    as it kept), of every target column."""
+    if not request.history_rows or plan.continues is None:
+        return 0
+    series = checkpoint.meta.series
+    rows = sum(min(request.history_rows, series[number].kept_rows) for number in plan.continues)
+    return rows * len(checkpoint.targets)
+
+
+def _history(checkpoint: Checkpoint, number: int, rows: int) -> dict[str, object]:
+    """The answer's `history` of training series `number` (its last `rows` rows as kept, target
+    columns [<= rows, O]) and `history_timestamps` (None: no axis); nothing when 0 are asked."""
+    if not rows:
+        return {}
+    history = checkpoint.meta.series[number].history(rows)[:, list(checkpoint.meta.roles.targets)]
+    axis = _axis(checkpoint, number)
+    times = None if axis is None or axis.length < len(history) else axis.last(len(history))
+    return {"history": history, "history_timestamps": times}
+
+
 def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
     """The next `steps` times of training series `number`'s axis (None: it had none, or one
     written before its frequency was checked that no time can follow)."""
+    axis = _axis(checkpoint, number)
+    return None if axis is None else axis.continued(steps)
+
+
+def _axis(checkpoint: Checkpoint, number: int) -> TimeAxis | None:
+    """Training series `number`'s time axis (None: it had none, or one no rule reads now)."""
     stored = checkpoint.meta.series[number].time_axis
     if stored is None:
         return None
     try:
-        axis = from_storage(stored)
+        return from_storage(stored)
     except ValueError:
         return None
-    return axis.continued(steps)

@@ -17,6 +17,7 @@ from pydantic import (
 
 from app.core.schemas import Number, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
+from app.ml.prepare import MAX_HISTORY_ROWS
 from app.registry.metrics_view import MetricsRead
 
 
@@ -127,6 +128,16 @@ class ForecastRequest(Schema):
         description="for a model trained on many series: the ids of the series to continue, "
         "each from its own tail (default: every series); answered in `series`",
     )
+    history_rows: int = Field(
+        0,
+        ge=0,
+        le=MAX_HISTORY_ROWS,
+        description="for a forecast that continues the training series (no context given): "
+        "also answer up to this many of each series' last rows before the forecast, in "
+        "`history` (their times in `history_timestamps`), as many as the model kept: its last "
+        "three seasons, at least 24 rows and at most 2,000 (fewer in a panel of many series), "
+        "or its lookback where that is longer; they count toward FORECAST_MAX_FORECAST_VALUES",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -150,6 +161,7 @@ class ForecastRequest(Schema):
                 {"horizon": 100, "levels": [80, 95]},
                 {"horizon": 3, "future": {"sin": [0.0998, 0.1987, 0.2955]}},
                 {"horizon": 18, "series": ["N1402", "N1403"], "levels": [90]},
+                {"horizon": 24, "levels": [80], "history_rows": 72},
             ],
         }
     }
@@ -181,6 +193,16 @@ class IntervalRead(ReadSchema):
     upper: Numbers2 | Numbers3
 
 
+HISTORY = (
+    "[rows][columns]: the series' last rows before the forecast, oldest first, on the original "
+    "scale (at most `history_rows`, as many as the model kept), for a request with "
+    "`history_rows`"
+)
+HISTORY_TIMESTAMPS = (
+    "the time of each history row, on the series' own time index (labelled like `timestamps`)"
+)
+
+
 class SeriesForecast(ReadSchema):
     """One series of a global model, continued from its own tail."""
 
@@ -192,6 +214,8 @@ class SeriesForecast(ReadSchema):
     intervals: list[IntervalRead] = Field(
         default_factory=list, description="one entry per requested level, [horizon][columns]"
     )
+    history: Numbers2 | None = Field(None, description=HISTORY)
+    history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
 
 
 class ForecastResponse(ReadSchema):
@@ -226,6 +250,10 @@ class ForecastResponse(ReadSchema):
         description="a model trained on many series, asked without a context: each series "
         "continued from its own tail, in the order asked (or trained)",
     )
+    history: Numbers2 | None = Field(
+        None, description=f"{HISTORY}; of a model trained on one series (else in `series`)"
+    )
+    history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
 
     model_config = {
         "json_schema_extra": {

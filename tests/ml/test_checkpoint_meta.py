@@ -197,3 +197,38 @@ def test_write_refuses_a_meta_of_another_config(tmp_path: Path) -> None:
     other = replace(meta, config=replace(meta.config, hidden_size=5))
     with pytest.raises(ValueError, match="another model config"):
         write(tmp_path, model, other)
+
+
+def test_the_rows_kept_before_the_tail_read_back_and_no_forecast_reads_them(
+    tmp_path: Path,
+) -> None:
+    model, meta = covariate_meta()
+    (entry,) = meta.series
+    past = np.arange(100.0, 115.0).reshape(5, 3)
+    write(tmp_path, model, replace(meta, series=[replace(entry, past=past)]))
+    stored = json.loads((tmp_path / "meta.json").read_text())
+    assert stored["series"][0]["past"] == past.tolist()
+    loaded = load(tmp_path, CPU)
+    (kept,) = loaded.meta.series
+    np.testing.assert_array_equal(kept.past, past)
+    assert kept.kept_rows == 8
+    np.testing.assert_array_equal(kept.history(100), np.concatenate([past, entry.tail]))
+    np.testing.assert_array_equal(kept.history(4), np.concatenate([past[-1:], entry.tail]))
+    assert kept.history(0).shape == (0, 3)
+    plan = serving.continuing(loaded, [0])  # the lookback's rows alone, as before
+    np.testing.assert_array_equal(plan.contexts, entry.tail[None][..., [2, 0]])
+
+
+def test_a_checkpoint_written_before_rows_were_kept_draws_its_tail() -> None:
+    (entry,) = read_meta(BUNDLED).series
+    assert entry.past is None
+    assert entry.kept_rows == len(entry.tail) == 10
+    np.testing.assert_array_equal(entry.history(50), entry.tail)
+    assert "past" not in entry.to_json()
+
+
+def test_rows_kept_before_the_tail_must_have_every_column() -> None:
+    stored = covariate_meta()[1].to_json()
+    stored["series"][0]["past"] = [[1.0, 2.0]]  # two of three columns
+    with pytest.raises(CheckpointError, match="valid model"):
+        CheckpointMeta.from_json(stored)

@@ -16,7 +16,8 @@ from app.ml.fit import EpochStats, TrainingDiverged
 from app.ml.forecast import rollout
 from app.ml.functions import generate, resolve_params
 from app.ml.model import ModelConfig, RecurrentForecaster
-from app.ml.prepare import Panel
+from app.ml.prepare import MAX_HISTORY_ROWS, Panel, Prepared, history_rows
+from app.ml.roles import ColumnRoles
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
@@ -221,6 +222,35 @@ def test_result_carries_a_cpu_model_and_the_series_tail(series: np.ndarray) -> N
     assert all(p.device.type == "cpu" for p in result.model.parameters())
     np.testing.assert_array_equal(result.series[0].tail, series[-10:])
     assert result.seconds > 0
+
+
+@pytest.mark.parametrize(("season", "kept"), [(1, 24), (20, 60)])
+def test_result_keeps_the_last_seasons_before_the_tail(
+    series: np.ndarray, season: int, kept: int
+) -> None:
+    config = TrainConfig(epochs=1, batch_size=32)
+    result = train(Panel.of_series(series, season), TINY, config, device=CPU)
+    (entry,) = result.series
+    np.testing.assert_array_equal(entry.past, series[-kept:-10])
+    np.testing.assert_array_equal(entry.history(kept), series[-kept:])
+
+
+def test_the_rows_kept_follow_the_season_within_their_caps() -> None:
+    assert history_rows(10, 1, 1) == 24  # no season: the shortest stretch kept
+    assert history_rows(10, 12, 1) == 36  # three seasons
+    assert history_rows(100, 12, 1) == 100  # never fewer than the lookback
+    assert history_rows(10, 8_760, 1) == MAX_HISTORY_ROWS
+    assert history_rows(10, 24, 10_000) == 25  # a panel's budget, shared by its series
+    assert history_rows(48, 24, 10_000) == 48
+
+
+def test_a_series_shorter_than_the_rows_kept_keeps_every_row() -> None:
+    values = np.arange(60.0).reshape(-1, 1)  # two series, 20 and 40 rows
+    panel = Panel(values, (20, 40), ("a", "b"), season=12)  # 36 rows kept of each
+    data = Prepared.of(panel, TrainConfig(), ColumnRoles.of(1), CPU)
+    short, longer = data.pasts(10)
+    np.testing.assert_array_equal(short, values[:10])
+    np.testing.assert_array_equal(longer, values[24:50])
 
 
 @pytest.mark.parametrize("horizon", [3])

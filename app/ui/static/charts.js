@@ -121,20 +121,52 @@ export function lossChart(container) {
   };
 }
 
-// A forecast with its prediction intervals as shaded bands. `x` is seconds since the epoch when
-// `time` (the series has timestamps), else the step number.
-export function forecastChart(container, { x, time, values, intervals, label }) {
-  const series = [{ label: time ? "time" : "step" }, { label, stroke: "#1d4ed8", width: 2 }];
-  const data = [x, values];
+// On `plot`'s canvas: a dashed line at `x`, where the history ends and the forecast begins.
+function drawForecastStart(plot, x) {
+  if (x === null) return;
+  const { ctx, bbox } = plot;
+  const ratio = window.devicePixelRatio || 1; // the canvas counts device pixels
+  const left = Math.round(plot.valToPos(x, "x", true));
+  ctx.save();
+  ctx.strokeStyle = "#9ca3af";
+  ctx.lineWidth = ratio;
+  ctx.setLineDash([4 * ratio, 4 * ratio]);
+  ctx.beginPath();
+  ctx.moveTo(left, bbox.top);
+  ctx.lineTo(left, bbox.top + bbox.height);
+  ctx.stroke();
+  ctx.restore();
+}
+
+// A forecast after the history it continues, with its prediction intervals as shaded bands.
+// `history` and `forecast` each hold `x` (seconds since the epoch when `time`: the series has
+// timestamps; else the step, 0 the last known row) and `values`; the forecast's line and bands
+// start from the last row of the history, so that they read as its continuation.
+export function forecastChart(container, { time, history, forecast, intervals, label }) {
+  const known = history.values.length;
+  const last = known ? [history.values[known - 1]] : [];
+  const gap = (rows) => Array(rows).fill(null);
+  const before = gap(Math.max(known - 1, 0)); // the forecast's columns along the history
+  const series = [
+    { label: time ? "time" : "step" },
+    { label: "history", stroke: "#374151", width: 1.5 },
+    { label, stroke: "#1d4ed8", width: 2 },
+  ];
+  const data = [
+    [...history.x, ...forecast.x],
+    [...history.values, ...gap(forecast.values.length)],
+    [...before, ...last, ...forecast.values],
+  ];
   const bands = [];
   const widestFirst = [...intervals].sort((a, b) => b.level - a.level);
   widestFirst.forEach((interval, index) => {
     const stroke = "rgba(37, 99, 235, 0.5)";
     series.push({ label: `upper ${interval.level}%`, stroke, width: 1 });
     series.push({ label: `lower ${interval.level}%`, stroke, width: 1 });
-    data.push(interval.upper, interval.lower);
+    data.push([...before, ...last, ...interval.upper], [...before, ...last, ...interval.lower]);
     bands.push({ series: [data.length - 2, data.length - 1], fill: BANDS[index % BANDS.length] });
   });
+  const start = known ? history.x[known - 1] : null;
   container.replaceChildren();
   new uPlot(
     {
@@ -144,10 +176,12 @@ export function forecastChart(container, { x, time, values, intervals, label }) 
       axes: [time ? {} : { incrs: WHOLE_STEPS }, { size: 70, values: tickLabels }],
       series,
       bands,
+      hooks: { draw: [(u) => drawForecastStart(u, start)] },
     },
     data,
     container,
   );
-  container.dataset.points = String(x.length);
+  container.dataset.points = String(forecast.values.length);
+  container.dataset.history = String(known);
   container.dataset.intervals = String(intervals.length);
 }

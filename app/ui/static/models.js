@@ -1,4 +1,5 @@
-// The models list, and one model's page: metrics and a forecast chart with intervals.
+// The models list, and one model's page: metrics, and a forecast chart with the history it
+// continues and its intervals, drawn on load.
 import { api } from "./api.js";
 import { forecastChart } from "./charts.js";
 import { el, errorBox, showError, table } from "./dom.js";
@@ -6,6 +7,7 @@ import { metricsView } from "./metrics.js";
 
 const LEVELS = [50, 80, 90, 95, 98, 99]; // the levels the service calibrates (app.ml.intervals)
 const MAX_SERIES_CHOICES = 1000;
+const MAX_HISTORY_ROWS = 2000; // the most a forecast answers (its `history_rows`)
 
 export async function showModels(view, signal) {
   const models = await api("/v1/models", { signal });
@@ -46,17 +48,25 @@ function select(name, label, options, chosen) {
   );
 }
 
-// The forecast the service answered, for one series (or the only one) and one column.
+// The history and forecast the service answered, for one series (or the only one) and one
+// column: on their timestamps where both have them, else by step (0: the last known row).
 function drawForecast(figure, answer, column) {
   const part = answer.series ? answer.series[0] : answer;
   const index = answer.columns.indexOf(column);
   const pick = (rows) => rows.map((values) => values[index]);
-  const times = (part.timestamps || []).map((stamp) => Date.parse(stamp) / 1000);
-  const time = times.length === answer.horizon && times.every(Number.isFinite);
+  const history = pick(part.history || []);
+  const seconds = (stamps) => (stamps || []).map((stamp) => Date.parse(stamp) / 1000);
+  const times = seconds(part.timestamps);
+  const before = seconds(part.history_timestamps);
+  const time =
+    times.length === answer.horizon &&
+    before.length === history.length &&
+    [...before, ...times].every(Number.isFinite);
+  const steps = (from, count) => Array.from({ length: count }, (_, step) => from + step);
   forecastChart(figure, {
-    x: time ? times : Array.from({ length: answer.horizon }, (_, step) => step + 1),
     time,
-    values: pick(part.forecast),
+    history: { x: time ? before : steps(1 - history.length, history.length), values: history },
+    forecast: { x: time ? times : steps(1, answer.horizon), values: pick(part.forecast) },
     intervals: part.intervals.map((band) => ({
       level: band.level,
       lower: pick(band.lower),
@@ -66,6 +76,15 @@ function drawForecast(figure, answer, column) {
   });
 }
 
+// How many rows of history to ask for: the last three seasons, or twice the horizon, whichever
+// is longer (the service answers as many as the model kept).
+function historyRows(version, horizon) {
+  const season = version.metrics?.season_length || 1;
+  return Math.min(Math.max(3 * season, 2 * horizon, 24), MAX_HISTORY_ROWS);
+}
+
+// The forecast form, its message slot, and `draw()`: asks for the form's forecast and draws
+// it, unless a later request was made meanwhile (the page draws on load and on every change).
 function forecastForm(name, version, ids, figure, signal) {
   const message = el("div");
   const form = el(
@@ -107,12 +126,14 @@ function forecastForm(name, version, ids, figure, signal) {
     ),
     el("button", { type: "submit" }, "Forecast"),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  let latest = 0; // the number of the last request made
+  async function draw() {
     const fields = new FormData(form);
-    const body = { horizon: Number(fields.get("horizon")), version: version.version };
+    const horizon = Number(fields.get("horizon"));
+    const body = { horizon, version: version.version, history_rows: historyRows(version, horizon) };
     if (fields.get("level")) body.levels = [Number(fields.get("level"))];
     if (ids) body.series = [fields.get("series")];
+    const mine = ++latest;
     message.replaceChildren();
     try {
       const answer = await api(`/v1/models/${name}/forecast`, {
@@ -120,12 +141,19 @@ function forecastForm(name, version, ids, figure, signal) {
         json: body,
         signal,
       });
-      drawForecast(figure, answer, fields.get("column") || version.columns[0]);
+      if (mine === latest) drawForecast(figure, answer, fields.get("column") || version.columns[0]);
     } catch (error) {
-      showError(message, error);
+      if (mine === latest) showError(message, error);
     }
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    draw();
   });
-  return [form, message];
+  form.addEventListener("change", (event) => {
+    if (event.target.tagName === "SELECT" && form.checkValidity()) draw();
+  });
+  return { form, message, draw };
 }
 
 // One version's facts, metrics and forecast form, in `slot`.
@@ -141,6 +169,7 @@ async function showVersion(slot, model, number, signal) {
     : "none (bundled)";
   const figure = el("figure", { id: "forecast-chart" });
   const ids = await seriesIds(version, signal);
+  const forecast = forecastForm(model.name, version, ids, figure, signal);
   slot.append(
     el(
       "p",
@@ -153,9 +182,11 @@ async function showVersion(slot, model, number, signal) {
       ? metricsView(version.metrics)
       : el("p", { className: "note" }, "No metrics recorded."),
     el("h3", {}, "Forecast"),
-    ...forecastForm(model.name, version, ids, figure, signal),
+    forecast.form,
+    forecast.message,
     figure,
   );
+  forecast.draw(); // the default forecast, drawn on load
 }
 
 export async function showModel(view, signal, name) {
