@@ -1,8 +1,10 @@
 """The client commands of `forecast-service` run as a user runs them, against a real server:
-exit codes, --follow's progress, --plot's picture, --csv, and no torch loaded."""
+exit codes, --follow's progress, --plot's picture, --csv, no torch loaded, and what a server
+installed without the client says."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.client_commands import NAMES
 from tests.e2e.server import COMMAND, ROOT, Server, free_port
 from tests.pictures import png_size
 from tests.test_import_boundaries import blocker
@@ -186,25 +189,83 @@ def test_a_followed_job_that_is_cancelled_exits_3(service: Server, tmp_path: Pat
 
 
 def test_client_commands_load_no_torch_nor_server_library(service: Server) -> None:
-    code = blocker(["torch", "fastapi", "starlette", "sqlalchemy", "celery", "uvicorn"]) + (
+    url = str(service.http.base_url)
+    for entry in ("from app.cli import main", "from forecast_client.commands import main"):
+        code = blocker(["torch", "fastapi", "starlette", "sqlalchemy", "celery", "uvicorn"]) + (
+            f"{entry}\n"
+            "try:\n"
+            f"    main(['models', '--url', {url!r}])\n"
+            "except SystemExit as done:\n"
+            "    assert done.code == 0, done.code\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        )
+        assert done.returncode == 0, (entry, done.stderr)
+        assert done.stdout.splitlines()[0].split() == ["model", "latest", "versions", "columns"]
+
+
+def without_the_client(*argv: str) -> subprocess.CompletedProcess[str]:
+    """`forecast-service ARGV` where the forecast-client distribution cannot be imported."""
+    code = blocker(["forecast_client"]) + (
         "from app.cli import main\n"
         "try:\n"
-        f"    main(['models', '--url', {str(service.http.base_url)!r}])\n"
+        f"    main({list(argv)!r})\n"
         "except SystemExit as done:\n"
-        "    assert done.code == 0, done.code\n"
+        "    raise SystemExit(done.code)\n"
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0].split() == ["model", "latest", "versions", "columns"]
 
 
-def test_a_server_install_without_the_client_extra_says_what_to_install() -> None:
-    code = blocker(["httpx", "tenacity"]) + (
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "--url", "http://127.0.0.1:9"],
+        ["forecast", "sine", "--horizon", "3", "--plot", "sine.png"],
+        ["train", "--model", "x", "--function", "sin", "--follow"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_a_server_installed_without_the_client_says_what_to_install(argv: list[str]) -> None:
+    done = without_the_client(*argv)
+    assert done.returncode == 2, done.stderr
+    assert "forecast-client" in done.stderr
+    assert "pip install ./clients/python" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_server_without_the_client_names_the_client_commands_in_its_help() -> None:
+    listed = without_the_client("--help")
+    assert listed.returncode == 0, listed.stderr
+    assert "models" in listed.stdout
+    assert "needs forecast-client" in listed.stdout
+    helped = without_the_client("models", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "pip install ./clients/python" in helped.stdout
+    assert without_the_client("serve", "--no-such-flag").returncode == 2  # still checked
+
+
+def test_the_stand_ins_are_the_clients_commands() -> None:
+    from forecast_client.commands import add_client_commands
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    add_client_commands(commands)
+    assert sorted(commands.choices) == sorted(NAMES)
+
+
+def test_plot_without_matplotlib_says_what_to_install(service: Server, tmp_path: Path) -> None:
+    trained = run(service, "train", "--model", "cli-noplot", "--function", "sin",
+                  "--epochs", "1", "--follow")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    picture = tmp_path / "forecast.png"
+    argv = ["forecast", "cli-noplot", "--horizon", "3", "--plot", str(picture)]
+    code = blocker(["matplotlib"]) + (
         "from app.cli import main\n"
         "try:\n"
-        "    main(['models', '--url', 'http://127.0.0.1:9'])\n"
+        f"    main({[*argv, '--url', str(service.http.base_url)]!r})\n"
         "except SystemExit as done:\n"
         "    raise SystemExit(done.code)\n"
     )
@@ -212,5 +273,6 @@ def test_a_server_install_without_the_client_extra_says_what_to_install() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert done.returncode == 2, done.stderr
-    assert "lstm-forecast-service[client]" in done.stderr
+    assert "--plot needs matplotlib" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not picture.exists()
