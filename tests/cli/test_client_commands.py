@@ -32,11 +32,18 @@ ENSEMBLE_SPEC = {
     "data": {"function": "sin", "params": {"points": 400}},
     "training": {"epochs": 3, "ensemble": 2, "early_stopping_patience": 0},
 }
+# The smallest network: what these tests check is the command line, not the fit.
+TINY_ARCHITECTURE = {"hidden_size": 4, "num_layers": 1}
+# Many epochs of a short series: an epoch is reported at once, and the job runs on until cancelled.
 LONG_SPEC = {
     "model_name": "cli-long",
-    "data": {"function": "sin", "params": {"points": 20000, "stop": 2000.0}},
+    "data": {"function": "sin", "params": {"points": 400}},
+    "architecture": TINY_ARCHITECTURE,
     "training": {"epochs": 5000, "early_stopping_patience": 0},
 }
+# Laid under the flags of a `forecast_horizon` request: one model of one epoch, not an ensemble
+# of models trained for a thousand steps each.
+TINY_HORIZON_SPEC = {"architecture": TINY_ARCHITECTURE, "training": {"epochs": 1, "ensemble": 1}}
 
 
 def environment(url: str) -> dict[str, str]:
@@ -110,13 +117,15 @@ def test_an_ensemble_job_names_the_model_it_fits(service: Server, tmp_path: Path
         ), shown.stdout
 
 
-def test_upload_a_file_then_list_and_show_jobs(service: Server) -> None:
+def test_upload_a_file_then_list_and_show_jobs(service: Server, tmp_path: Path) -> None:
     uploaded = run(service, "upload", "examples/stores.csv", "--name", "stores")
     assert uploaded.returncode == 0, uploaded.stderr
     assert "3 series" in uploaded.stdout
 
     dataset_id = uploaded.stdout.split()[1].rstrip(":")
-    queued = run(service, "train", "--model", "cli-stores", "--dataset", dataset_id,
+    spec = tmp_path / "tiny.json"
+    spec.write_text(json.dumps(TINY_HORIZON_SPEC))
+    queued = run(service, "train", str(spec), "--model", "cli-stores", "--dataset", dataset_id,
                  "--horizon", "3", "--json")  # fmt: skip
     assert queued.returncode == 0, queued.stderr
     job_id = json.loads(queued.stdout)["id"]
@@ -126,8 +135,10 @@ def test_upload_a_file_then_list_and_show_jobs(service: Server) -> None:
     assert job_id in listed.stdout
     shown = run(service, "job", job_id, "--json")
     assert shown.returncode == 0
-    assert json.loads(shown.stdout)["spec"]["data"] == {"dataset_id": dataset_id}
-    service.wait_for(job_id, {"succeeded", "failed"})  # leave the worker free
+    stored = json.loads(shown.stdout)["spec"]
+    assert stored["data"] == {"dataset_id": dataset_id}
+    assert (stored["forecast_horizon"], stored["training"]["epochs"]) == (3, 1)  # flags on the file
+    assert service.wait_for(job_id, {"succeeded", "failed"})["status"] == "succeeded"
 
 
 def test_service_errors_exit_1_with_the_services_message(service: Server) -> None:
