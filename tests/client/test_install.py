@@ -42,6 +42,7 @@ class FreshInstall:
     report: dict[str, Any]
 
     def bin(self, name: str) -> str:
+        """The path of the environment's program `name`."""
         return str(self.root / "bin" / name)
 
 
