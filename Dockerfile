@@ -29,9 +29,12 @@ RUN python -m venv /opt/venv \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
-# A regular (not editable) install: the runtime stage copies only /opt/venv.
-RUN pip install --no-cache-dir . \
-    && python -c "import app.cli, torch; print('torch', torch.__version__)"
+# The client, its own distribution, for the CLI's client commands (`forecast-service models`,
+# ...). Without its `plot` extra: --plot says to install matplotlib; plot where you view them.
+COPY clients/python ./clients/python
+# Regular (not editable) installs: the runtime stage copies only /opt/venv.
+RUN pip install --no-cache-dir ./clients/python . \
+    && python -c "import app.cli, forecast_client.client, torch; print('torch', torch.__version__)"
 
 # --- runtime: no compilers, no pip cache, no sources outside the venv ---------------------------
 FROM ${PYTHON_IMAGE} AS runtime

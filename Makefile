@@ -14,12 +14,16 @@ $(VENV)/.torch: | $(PY)
 	$(PIP) install torch==2.13.0
 	touch $@
 
-$(VENV)/.app: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e .
+# The client is its own distribution (clients/python), installed beside the server: the CLI's
+# client commands (`forecast-service models`, ...) and the Python client come from it.
+CLIENT := ./clients/python[plot]
+
+$(VENV)/.app: pyproject.toml clients/python/pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '$(CLIENT)' -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[dev]'
+$(VENV)/.dev: pyproject.toml clients/python/pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '$(CLIENT)' -e '.[dev]'
 	touch $@ $(VENV)/.app
 
 run: $(VENV)/.app  ## install and serve on FORECAST_HOST:FORECAST_PORT (127.0.0.1:8000)

@@ -1,5 +1,6 @@
 """Command line: `forecast-service serve | worker | bundle-default-model` (or `python -m app`),
-and the client commands `train | jobs | job | forecast | upload | models` (see --help)."""
+and the client commands `train | jobs | job | forecast | upload | models` (see --help), which
+the forecast-client distribution provides."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import argparse
 
 from pydantic import ValidationError
 
-from app.client.commands import add_client_commands, run_client_command
+from app.client_commands import (
+    add_client_commands,
+    client_missing,
+    is_client_command,
+    run_client_command,
+)
 from app.core.config import get_settings
 from app.core.logging import configure_logging
 
@@ -41,8 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands.add_parser("bundle-default-model", help="retrain the bundled models/sine/1")
     add_client_commands(commands)
-    args = parser.parse_args(argv)
-    if hasattr(args, "handler"):  # a client command: the service's settings play no part
+    # Known arguments only: a missing client's stand-in takes whatever its command would.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not client_missing(args):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if is_client_command(args):  # the service's settings play no part
         raise SystemExit(run_client_command(args))
     try:
         get_settings()

@@ -1,19 +1,30 @@
-"""The README's "Use it from Python" tour against a running service; it writes the pictures in
-docs/. Run from the repository root: `python examples/client_tour.py [URL]`."""
+"""The README's "Use it from Python" tour against a running service: the service at FORECAST_URL
+(default http://127.0.0.1:8000, with FORECAST_API_KEY where it has keys), the pictures in the
+folder given (default ./tour-output).
+
+    python examples/client_tour.py [PICTURES_DIR]
+
+Needs only the client: pip install './clients/python[plot]'.
+"""
 
 from __future__ import annotations
 
-import sys
+import argparse
+import os
+from pathlib import Path
 
 import pandas as pd
 
-from app.client import Client, plot_forecast, plot_history
+from forecast_client import DEFAULT_URL, Client, plot_forecast, plot_history
 
-url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
-client = Client(url)
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("pictures", nargs="?", type=Path, default=Path("tour-output"))
+pictures: Path = parser.parse_args().pictures
+pictures.mkdir(parents=True, exist_ok=True)
+client = Client(os.environ.get("FORECAST_URL", DEFAULT_URL), os.environ.get("FORECAST_API_KEY"))
 
 # Three monthly series in one long frame: unique_id, ds, sales.
-stores = pd.read_csv("examples/stores.csv", parse_dates=["ds"])
+stores = pd.read_csv(Path(__file__).parent / "stores.csv", parse_dates=["ds"])
 dataset = client.upload(stores, name="stores")
 print(dataset["series_count"], [(s["id"], s["length"]) for s in dataset["series"]])
 
@@ -31,5 +42,6 @@ forecast = client.forecast("stores", horizon=6, levels=[80, 95])
 print(forecast.loc["south"].round(1))
 
 south = stores[stores["unique_id"] == "south"].set_index("ds")["sales"]
-plot_forecast(forecast, south, series="south").figure.savefig("docs/client-forecast.png")
-plot_history(job).figure.savefig("docs/client-loss.png")
+plot_forecast(forecast, south, series="south").figure.savefig(pictures / "client-forecast.png")
+plot_history(job).figure.savefig(pictures / "client-loss.png")
+print("pictures in", pictures)

@@ -197,8 +197,8 @@ def test_boundary_check_flags_upward_sideways_and_internal_imports() -> None:
 
 # -- the client ------------------------------------------------------------------------------
 
-CLIENT_DIR = APP_DIR / "client"
-CLIENT_MODULES = sorted(f"app.client.{path.stem}" for path in CLIENT_DIR.glob("*.py"))
+CLIENT_DIR = APP_DIR.parent / "clients" / "python" / "forecast_client"  # its own distribution
+CLIENT_MODULES = sorted(f"forecast_client.{path.stem}" for path in CLIENT_DIR.glob("*.py"))
 SERVER_LIBRARIES = ["torch", "fastapi", "starlette", "sqlalchemy", "celery", "pydantic_settings"]
 
 
@@ -209,7 +209,7 @@ def blocker(libraries: list[str]) -> str:
         "class Blocked:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         f"        if name.split('.')[0] in {libraries!r}:\n"
-        "            raise ImportError(f'{name} is blocked')\n"
+        "            raise ImportError(f'{name} is blocked', name=name)\n"
         "sys.meta_path.insert(0, Blocked())\n"
     )
 
@@ -218,11 +218,27 @@ BLOCKER = blocker(SERVER_LIBRARIES)
 
 
 def _is_client(module: str) -> bool:
-    return module == "app.client" or module.startswith("app.client.")
+    return module == "forecast_client" or module.startswith("forecast_client.")
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module `path` imports (absolute imports; `from a import b` read as `a`)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append(node.module)
+    return found
 
 
 def test_every_client_module_is_found() -> None:
-    assert {"app.client.client", "app.client.plots", "app.client.transport"} <= set(CLIENT_MODULES)
+    assert {
+        "forecast_client.client",
+        "forecast_client.commands",
+        "forecast_client.plots",
+        "forecast_client.transport",
+    } <= set(CLIENT_MODULES)
 
 
 def test_the_client_imports_without_torch_or_the_servers_libraries() -> None:
@@ -230,7 +246,7 @@ def test_the_client_imports_without_torch_or_the_servers_libraries() -> None:
         "import importlib\n"
         f"for name in {CLIENT_MODULES!r}:\n"
         "    importlib.import_module(name)\n"
-        "from app.client import Client, plot_forecast\n"
+        "from forecast_client import Client, plot_forecast\n"
         "print('ok')\n"
     )
     done = python(code)
@@ -246,14 +262,20 @@ def test_the_blocker_does_block() -> None:
 
 @pytest.mark.parametrize("path", sorted(CLIENT_DIR.glob("*.py")), ids=lambda path: path.name)
 def test_the_client_imports_nothing_of_the_service(path: Path) -> None:
-    assert [name for name in _app_imports(path) if not _is_client(name)] == []
+    assert [name for name in _imports(path) if name == "app" or name.startswith("app.")] == []
 
 
-SERVER_MODULES = sorted(path for path in APP_DIR.rglob("*.py") if CLIENT_DIR not in path.parents)
-# The command line adds the client commands to its parser: they import the client as they run.
-CLIENT_IMPORTS_ALLOWED = {"cli.py": ["app.client.commands"]}
-# What an install without the `client` extra lacks (pandas is a server dependency too).
-CLIENT_LIBRARIES = ["httpx", "tenacity", "tqdm", "matplotlib"]
+def test_the_client_check_flags_an_import_of_the_service(tmp_path: Path) -> None:
+    source = tmp_path / "bad.py"
+    source.write_text("import app.ml\nfrom app import cli\nfrom forecast_client import Client\n")
+    assert _imports(source) == ["app.ml", "app", "forecast_client"]
+
+
+SERVER_MODULES = sorted(APP_DIR.rglob("*.py"))
+# The command line adds the client commands to its parser where the client is installed.
+CLIENT_IMPORTS_ALLOWED = {"client_commands.py": ["forecast_client.commands"]}
+# What a server installed without the client lacks (pandas is a server dependency too).
+CLIENT_LIBRARIES = ["forecast_client", "httpx", "tenacity", "tqdm", "matplotlib"]
 
 
 @pytest.mark.parametrize(
@@ -261,22 +283,40 @@ CLIENT_LIBRARIES = ["httpx", "tenacity", "tqdm", "matplotlib"]
 )
 def test_the_service_never_imports_the_client(path: Path) -> None:
     allowed = CLIENT_IMPORTS_ALLOWED.get(path.relative_to(APP_DIR).as_posix(), [])
-    assert [name for name in _app_imports(path) if _is_client(name) and name not in allowed] == []
+    assert [name for name in _imports(path) if _is_client(name) and name not in allowed] == []
 
 
-def test_the_server_and_its_command_line_run_without_the_client_extra() -> None:
+def test_the_server_and_its_command_line_run_without_the_client() -> None:
     code = blocker(CLIENT_LIBRARIES) + (
         "from app.cli import main\n"
         "from app.core.config import Settings\n"
         "from app.main import create_app\n"
         "create_app(Settings()).openapi()\n"
-        "for argv in (['--help'], ['models', '--help']):\n"
-        "    try:\n"
-        "        main(argv)\n"
-        "    except SystemExit as done:\n"
-        "        assert done.code == 0, done.code\n"
-        "client = sorted(name for name in sys.modules if name.startswith('app.client'))\n"
-        "assert client == ['app.client', 'app.client.commands'], client\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print('ok')\n"
+    )
+    done = python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("ok\n")
+    assert "models" in done.stdout  # the client commands are named, with what they need
+
+
+def test_the_server_loads_only_the_clients_command_module() -> None:
+    code = (
+        "import sys\n"
+        "from app.cli import main\n"
+        "from app.core.config import Settings\n"
+        "from app.main import create_app\n"
+        "create_app(Settings()).openapi()\n"
+        "try:\n"
+        "    main(['models', '--help'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "client = sorted(name for name in sys.modules if name.startswith('forecast_client'))\n"
+        "assert client == ['forecast_client', 'forecast_client.commands'], client\n"
         "print('ok')\n"
     )
     done = python(code)

@@ -17,11 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
-from app.client.events import Event, parse_events
 from app.core.db import utcnow
 from app.jobs.feeds import WATCH_SECONDS
 from app.jobs.repository import JobRepository
 from app.jobs.table import JobRow, JobStatus
+from forecast_client.events import Event, parse_events
 from tests.conftest import AppFactory
 from tests.factories import many_series_metrics, reads_of_jobs
 

@@ -1,8 +1,10 @@
 """The client commands of `forecast-service` run as a user runs them, against a real server:
-exit codes, --follow's progress, --plot's picture, --csv, and no torch loaded."""
+exit codes, --follow's progress, --plot's picture, --csv, no torch loaded, and what a server
+installed without the client says."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.client_commands import NAMES
 from tests.e2e.server import COMMAND, ROOT, Server, free_port
 from tests.pictures import png_size
 from tests.test_import_boundaries import blocker
@@ -29,11 +32,18 @@ ENSEMBLE_SPEC = {
     "data": {"function": "sin", "params": {"points": 400}},
     "training": {"epochs": 3, "ensemble": 2, "early_stopping_patience": 0},
 }
+# The smallest network: what these tests check is the command line, not the fit.
+TINY_ARCHITECTURE = {"hidden_size": 4, "num_layers": 1}
+# Many epochs of a short series: an epoch is reported at once, and the job runs on until cancelled.
 LONG_SPEC = {
     "model_name": "cli-long",
-    "data": {"function": "sin", "params": {"points": 20000, "stop": 2000.0}},
+    "data": {"function": "sin", "params": {"points": 400}},
+    "architecture": TINY_ARCHITECTURE,
     "training": {"epochs": 5000, "early_stopping_patience": 0},
 }
+# Laid under the flags of a `forecast_horizon` request: one model of one epoch, not an ensemble
+# of models trained for a thousand steps each.
+TINY_HORIZON_SPEC = {"architecture": TINY_ARCHITECTURE, "training": {"epochs": 1, "ensemble": 1}}
 
 
 def environment(url: str) -> dict[str, str]:
@@ -107,13 +117,15 @@ def test_an_ensemble_job_names_the_model_it_fits(service: Server, tmp_path: Path
         ), shown.stdout
 
 
-def test_upload_a_file_then_list_and_show_jobs(service: Server) -> None:
+def test_upload_a_file_then_list_and_show_jobs(service: Server, tmp_path: Path) -> None:
     uploaded = run(service, "upload", "examples/stores.csv", "--name", "stores")
     assert uploaded.returncode == 0, uploaded.stderr
     assert "3 series" in uploaded.stdout
 
     dataset_id = uploaded.stdout.split()[1].rstrip(":")
-    queued = run(service, "train", "--model", "cli-stores", "--dataset", dataset_id,
+    spec = tmp_path / "tiny.json"
+    spec.write_text(json.dumps(TINY_HORIZON_SPEC))
+    queued = run(service, "train", str(spec), "--model", "cli-stores", "--dataset", dataset_id,
                  "--horizon", "3", "--json")  # fmt: skip
     assert queued.returncode == 0, queued.stderr
     job_id = json.loads(queued.stdout)["id"]
@@ -123,8 +135,10 @@ def test_upload_a_file_then_list_and_show_jobs(service: Server) -> None:
     assert job_id in listed.stdout
     shown = run(service, "job", job_id, "--json")
     assert shown.returncode == 0
-    assert json.loads(shown.stdout)["spec"]["data"] == {"dataset_id": dataset_id}
-    service.wait_for(job_id, {"succeeded", "failed"})  # leave the worker free
+    stored = json.loads(shown.stdout)["spec"]
+    assert stored["data"] == {"dataset_id": dataset_id}
+    assert (stored["forecast_horizon"], stored["training"]["epochs"]) == (3, 1)  # flags on the file
+    assert service.wait_for(job_id, {"succeeded", "failed"})["status"] == "succeeded"
 
 
 def test_service_errors_exit_1_with_the_services_message(service: Server) -> None:
@@ -186,25 +200,83 @@ def test_a_followed_job_that_is_cancelled_exits_3(service: Server, tmp_path: Pat
 
 
 def test_client_commands_load_no_torch_nor_server_library(service: Server) -> None:
-    code = blocker(["torch", "fastapi", "starlette", "sqlalchemy", "celery", "uvicorn"]) + (
+    url = str(service.http.base_url)
+    for entry in ("from app.cli import main", "from forecast_client.commands import main"):
+        code = blocker(["torch", "fastapi", "starlette", "sqlalchemy", "celery", "uvicorn"]) + (
+            f"{entry}\n"
+            "try:\n"
+            f"    main(['models', '--url', {url!r}])\n"
+            "except SystemExit as done:\n"
+            "    assert done.code == 0, done.code\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        )
+        assert done.returncode == 0, (entry, done.stderr)
+        assert done.stdout.splitlines()[0].split() == ["model", "latest", "versions", "columns"]
+
+
+def without_the_client(*argv: str) -> subprocess.CompletedProcess[str]:
+    """`forecast-service ARGV` where the forecast-client distribution cannot be imported."""
+    code = blocker(["forecast_client"]) + (
         "from app.cli import main\n"
         "try:\n"
-        f"    main(['models', '--url', {str(service.http.base_url)!r}])\n"
+        f"    main({list(argv)!r})\n"
         "except SystemExit as done:\n"
-        "    assert done.code == 0, done.code\n"
+        "    raise SystemExit(done.code)\n"
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0].split() == ["model", "latest", "versions", "columns"]
 
 
-def test_a_server_install_without_the_client_extra_says_what_to_install() -> None:
-    code = blocker(["httpx", "tenacity"]) + (
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "--url", "http://127.0.0.1:9"],
+        ["forecast", "sine", "--horizon", "3", "--plot", "sine.png"],
+        ["train", "--model", "x", "--function", "sin", "--follow"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_a_server_installed_without_the_client_says_what_to_install(argv: list[str]) -> None:
+    done = without_the_client(*argv)
+    assert done.returncode == 2, done.stderr
+    assert "forecast-client" in done.stderr
+    assert "pip install ./clients/python" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_server_without_the_client_names_the_client_commands_in_its_help() -> None:
+    listed = without_the_client("--help")
+    assert listed.returncode == 0, listed.stderr
+    assert "models" in listed.stdout
+    assert "needs forecast-client" in listed.stdout
+    helped = without_the_client("models", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "pip install ./clients/python" in helped.stdout
+    assert without_the_client("serve", "--no-such-flag").returncode == 2  # still checked
+
+
+def test_the_stand_ins_are_the_clients_commands() -> None:
+    from forecast_client.commands import add_client_commands
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    add_client_commands(commands)
+    assert sorted(commands.choices) == sorted(NAMES)
+
+
+def test_plot_without_matplotlib_says_what_to_install(service: Server, tmp_path: Path) -> None:
+    trained = run(service, "train", "--model", "cli-noplot", "--function", "sin",
+                  "--epochs", "1", "--follow")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    picture = tmp_path / "forecast.png"
+    argv = ["forecast", "cli-noplot", "--horizon", "3", "--plot", str(picture)]
+    code = blocker(["matplotlib"]) + (
         "from app.cli import main\n"
         "try:\n"
-        "    main(['models', '--url', 'http://127.0.0.1:9'])\n"
+        f"    main({[*argv, '--url', str(service.http.base_url)]!r})\n"
         "except SystemExit as done:\n"
         "    raise SystemExit(done.code)\n"
     )
@@ -212,5 +284,6 @@ def test_a_server_install_without_the_client_extra_says_what_to_install() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert done.returncode == 2, done.stderr
-    assert "lstm-forecast-service[client]" in done.stderr
+    assert "--plot needs matplotlib" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not picture.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.client.commands import JOB_HEADER, _job_line, _table
+from forecast_client.commands import JOB_HEADER, _job_line, _table
 
 
 def view(status: str, progress: dict[str, Any] | None) -> dict[str, Any]:

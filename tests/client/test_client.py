@@ -11,7 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from app.client import (
+from forecast_client import (
     Client,
     ConflictError,
     InvalidInputError,

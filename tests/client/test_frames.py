@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.client.events import Event, parse_events
-from app.client.frames import forecast_frame, upload_of
+from forecast_client.events import Event, parse_events
+from forecast_client.frames import forecast_frame, upload_of
 
 
 def read_back(content: bytes) -> pd.DataFrame:

@@ -9,8 +9,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytest
 
-from app.client import plot_history
-from app.client.progress import JobProgress, progress_text
+from forecast_client import plot_history
+from forecast_client.progress import JobProgress, progress_text
 
 
 def progress(epoch: int, epochs: int, **more: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.client import Client, ConnectionFailedError, NotFoundError, UnavailableError
+from forecast_client import Client, ConnectionFailedError, NotFoundError, UnavailableError
 from tests.e2e.server import Server, free_port
 
 pytestmark = pytest.mark.slow

@@ -263,7 +263,9 @@ def test_build_context_holds_the_bundled_model_and_no_local_state():
     bundled = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "models").rglob("*"))
     bundled = [path for path in bundled if path.startswith("models/sine/1/")]
     assert "models/sine/1/weights.safetensors" in bundled
-    kept = [*bundled, "pyproject.toml", "README.md", "app/cli.py", "app/ml/model.py"]
+    kept = [*bundled, "pyproject.toml", "README.md", "app/cli.py", "app/ml/model.py",
+            "clients/python/pyproject.toml", "clients/python/README.md",
+            "clients/python/forecast_client/commands.py"]  # fmt: skip
     left_out = [
         "models/my-sine/1/weights.safetensors",
         "models/sine/2/meta.json",
@@ -274,6 +276,9 @@ def test_build_context_holds_the_bundled_model_and_no_local_state():
         ".env",
         "tests/conftest.py",
         "app/__pycache__/cli.cpython-311.pyc",
+        "clients/python/build/lib/forecast_client/client.py",
+        "clients/python/forecast_client.egg-info/PKG-INFO",
+        "clients/python/forecast_client/__pycache__/client.cpython-311.pyc",
     ]
     assert [path for path in kept if _dockerignore_excludes(path, patterns)] == []
     assert [path for path in left_out if not _dockerignore_excludes(path, patterns)] == []
@@ -284,6 +289,16 @@ def test_build_context_holds_the_bundled_model_and_no_local_state():
         for source in sources:
             assert not _dockerignore_excludes(source.rstrip("/"), patterns), source
             assert (ROOT / source).exists(), source
+
+
+def test_image_installs_the_client_for_the_command_lines_client_commands():
+    copied = [copy.split()[:-1] for copy in _args_of("COPY") if "--from=" not in copy]
+    assert ["clients/python"] in copied
+    installs = [run for run in _args_of("RUN") if "pip install" in run and "torch==" not in run]
+    assert len(installs) == 1
+    words = installs[0].split("&&")[0].split()
+    assert {"./clients/python", "."} <= set(words), words  # both, from the build context
+    assert "forecast_client.client" in installs[0]  # the build fails where it cannot import
 
 
 # -- docker-compose.yml -----------------------------------------------------------------------

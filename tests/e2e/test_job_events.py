@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.client.events import Event, parse_events
+from forecast_client.events import Event, parse_events
 from tests.e2e.server import Server
 from tests.waiting import wait_until
 

@@ -12,12 +12,12 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine, event
 
-from app.client.events import parse_events
 from app.core.db import utcnow
 from app.jobs.events import Event
 from app.jobs.feeds import BACKLOG, JobFeeds, Stream
 from app.jobs.repository import JobRepository
 from app.jobs.table import JobRow, JobStatus
+from forecast_client.events import parse_events
 from tests.factories import inline_repositories, reads_of_jobs
 
 

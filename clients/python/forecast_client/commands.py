@@ -1,14 +1,16 @@
 """The command line's client commands: `train`, `jobs`, `job`, `forecast`, `upload`, `models`.
 
-They speak HTTP to a running service through app.client's classes, which they import only when
-one of them runs: `forecast-service serve` adds them to its parser on an install without the
-client's libraries (neither this module nor the package's face imports one), and a client
-command loads neither torch nor the server's libraries (it starts in a fraction of a second).
-The service's address and key come from --url / --api-key or FORECAST_URL / FORECAST_API_KEY.
+Run as `forecast-client COMMAND` (this distribution's own script) or as `forecast-service
+COMMAND`, whose parser adds them where this package is installed. They speak HTTP to a running
+service through the client's classes, which they import only when one of them runs: building
+the parser loads no HTTP library (the server's `forecast-service serve` builds it too), and a
+client command loads neither torch nor the server's libraries (it starts in a fraction of a
+second). The service's address and key come from --url / --api-key or FORECAST_URL /
+FORECAST_API_KEY.
 
 Exit codes: 0 success; 1 an error from the service (its message on standard error), or no
-service at the address; 2 a usage error (a missing file, a spec that is not JSON); 3 a followed
-job that ended failed or cancelled.
+service at the address; 2 a usage error (a missing file, a spec that is not JSON, --plot
+without matplotlib); 3 a followed job that ended failed or cancelled.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.client import DEFAULT_URL
+from forecast_client import DEFAULT_URL
 
 if TYPE_CHECKING:
-    from app.client import Client, Job
+    from forecast_client import Client, Job
 
 SERVICE_ERROR, USAGE_ERROR, JOB_UNSUCCESSFUL = 1, 2, 3
 Handler = Callable[[argparse.Namespace], int]
@@ -35,7 +37,7 @@ def _write(text: str) -> None:
 
 
 def _connect(args: argparse.Namespace) -> Client:
-    from app.client import Client
+    from forecast_client import Client
 
     return Client(args.url, args.api_key, retries=args.retries)
 
@@ -50,7 +52,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 
 def _job_line(job: dict[str, Any]) -> list[Any]:
-    from app.client.progress import progress_text  # the client's libraries: see above
+    from forecast_client.progress import progress_text  # the client's libraries: see above
 
     progress = job.get("progress") or {}
     loss = progress.get("val_loss")
@@ -167,8 +169,14 @@ def _forecast(args: argparse.Namespace) -> int:
     if args.csv:
         forecast.to_csv(args.csv)
     if args.plot:
-        from app.client.plots import save_forecast_plot
-
+        try:
+            from forecast_client.plots import save_forecast_plot
+        except ImportError as missing:  # matplotlib is the `plot` extra
+            sys.stderr.write(
+                f"error: --plot needs matplotlib ({missing.name} is missing): "
+                "pip install matplotlib, or install forecast-client with its `plot` extra\n"
+            )
+            return USAGE_ERROR
         save_forecast_plot(
             forecast, Path(args.plot), series=args.series[0] if args.series else None
         )
@@ -245,14 +253,8 @@ def add_client_commands(commands: Any) -> None:
 def run_client_command(args: argparse.Namespace) -> int:
     """Run the chosen client command; a service error is a message and exit code 1, a file that
     cannot be read or written (or a spec that is not JSON) a message and exit code 2."""
-    try:  # the client with every library it needs (matplotlib aside: loaded by --plot)
-        from app.client import Client, ServiceError  # noqa: F401
-    except ImportError as missing:  # a server install without the `client` extra
-        sys.stderr.write(
-            f"error: the client commands need the `client` extra ({missing.name} is missing): "
-            "pip install 'lstm-forecast-service[client]'\n"
-        )
-        return USAGE_ERROR
+    from forecast_client import ServiceError
+
     try:
         handler: Handler = args.handler
         return handler(args)
@@ -262,3 +264,12 @@ def run_client_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:  # a file that cannot be read or written, bad JSON
         sys.stderr.write(f"error: {error}\n")
         return USAGE_ERROR
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `forecast-client` command."""
+    parser = argparse.ArgumentParser(
+        prog="forecast-client", description="A client of the forecasting service."
+    )
+    add_client_commands(parser.add_subparsers(dest="command", required=True))
+    raise SystemExit(run_client_command(parser.parse_args(argv)))

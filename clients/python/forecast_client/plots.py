@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from app.client.jobs import Job
+from forecast_client.jobs import Job
 
 FIGSIZE = (10.0, 4.0)  # inches; at DPI a saved PNG is 1000 x 400 pixels
 DPI = 100

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from app.client.errors import NotFoundError, ServiceError
-from app.client.events import parse_events
-from app.client.progress import JobProgress
-from app.client.transport import Transport
+from forecast_client.errors import NotFoundError, ServiceError
+from forecast_client.events import parse_events
+from forecast_client.progress import JobProgress
+from forecast_client.transport import Transport
 
 logger = logging.getLogger(__name__)
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})

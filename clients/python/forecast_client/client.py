@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from app.client import DEFAULT_URL
-from app.client.frames import Uploadable, forecast_frame, upload_of
-from app.client.jobs import Job
-from app.client.transport import RetryHook, Transport
+from forecast_client import DEFAULT_URL
+from forecast_client.frames import Uploadable, forecast_frame, upload_of
+from forecast_client.jobs import Job
+from forecast_client.transport import RetryHook, Transport
 
 
 class Client:

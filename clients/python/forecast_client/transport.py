@@ -22,7 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from app.client.errors import ConnectionFailedError, error_from_response
+from forecast_client.errors import ConnectionFailedError, error_from_response
 
 RETRY_STATUSES = frozenset({429, 503})
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
