@@ -16,6 +16,7 @@ from forecast_client import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    history_frame,
     plot_forecast,
     plot_history,
 )
@@ -126,7 +127,9 @@ def test_many_series_from_a_dict_and_a_long_frame(client: Client) -> None:
     client.train("client-panel", from_dict["id"], window=WINDOW, training=TINY_TRAINING).wait(
         progress=False
     )
-    forecast = client.forecast("client-panel", horizon=3, series=["south", "east"], levels=[90])
+    forecast = client.forecast(
+        "client-panel", horizon=3, series=["south", "east"], levels=[90], history_rows=12
+    )
 
     assert forecast.index.names == ["series", "time"]
     assert list(forecast.index.get_level_values("series").unique()) == ["south", "east"]
@@ -134,7 +137,14 @@ def test_many_series_from_a_dict_and_a_long_frame(client: Client) -> None:
         after = pd.date_range(panel[name].index[-1], periods=4, freq="MS")[1:]
         assert list(forecast.loc[name].index) == list(after)
     assert {"sales", "sales_lo_90", "sales_hi_90"} == set(forecast.columns)
+    history = history_frame(forecast)
+    assert history is not None
+    for name in ("south", "east"):  # each series' own last rows, on its own dates
+        assert history.loc[name]["sales"].tolist() == pytest.approx(panel[name].iloc[-12:].tolist())
+        assert list(history.loc[name].index) == list(panel[name].index[-12:])
     assert plot_forecast(forecast, panel["east"], series="east").get_title().endswith(": east")
+    drawn = {line.get_label(): line for line in plot_forecast(forecast, series="east").get_lines()}
+    assert list(drawn["history"].get_ydata()) == pytest.approx(panel["east"].iloc[-12:].tolist())
 
 
 def test_job_wait_reads_the_event_stream(client: Client, service: Server) -> None:

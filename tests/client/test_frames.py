@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from forecast_client.events import Event, parse_events
-from forecast_client.frames import forecast_frame, upload_of
+from forecast_client.frames import forecast_frame, history_frame, upload_of
 
 
 def read_back(content: bytes) -> pd.DataFrame:
@@ -79,6 +79,36 @@ def test_numeric_timestamps_stay_numbers_and_none_give_steps() -> None:
     assert numeric.index.tolist() == [11, 12]
     steps = forecast_frame(RESPONSE | {"forecast": [[1.0], [2.0]]})
     assert (steps.index.name, steps.index.tolist()) == ("step", [1, 2])
+
+
+def test_history_without_times_is_numbered_up_to_step_0() -> None:
+    answer = RESPONSE | {
+        "forecast": [[4.0], [5.0]], "history": [[1.0], [2.0], [3.0]], "history_timestamps": None,
+    }  # fmt: skip
+    history = history_frame(forecast_frame(answer))
+    assert history is not None
+    assert (history.index.name, history.index.tolist()) == ("step", [-2, -1, 0])
+    assert history["y"].tolist() == [1.0, 2.0, 3.0]
+    assert history_frame(forecast_frame(RESPONSE | {"forecast": [[4.0], [5.0]]})) is None
+
+
+def test_history_of_many_series_is_indexed_by_series_and_time() -> None:
+    answer = RESPONSE | {
+        "series": [
+            {"id": "a", "forecast": [[3.0], [4.0]], "timestamps": ["2020-03-01", "2020-04-01"],
+             "history": [[1.0], [2.0]], "history_timestamps": ["2020-01-01", "2020-02-01"]},
+            {"id": "b", "forecast": [[9.0], [9.5]], "timestamps": ["2021-01-01", "2021-02-01"],
+             "history": [[8.0]], "history_timestamps": ["2020-12-01"]},
+        ]
+    }  # fmt: skip
+    forecast = forecast_frame(answer)
+    history = history_frame(forecast)
+    assert history is not None
+    assert history.index.names == ["series", "time"]
+    assert history.loc["a"].index.tolist() == list(pd.to_datetime(["2020-01-01", "2020-02-01"]))
+    assert history.loc["b"]["y"].tolist() == [8.0]
+    # The history rides in attrs as plain lists, so frames holding it still concatenate.
+    assert len(pd.concat([forecast, forecast])) == 8
 
 
 def test_events_skip_comments_join_data_lines_and_drop_a_cut_event() -> None:

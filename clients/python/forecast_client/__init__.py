@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ServiceError,
         UnavailableError,
     )
+    from forecast_client.frames import history_frame
     from forecast_client.jobs import Job, JobFailedError
     from forecast_client.plots import plot_forecast, plot_history
 
@@ -42,6 +43,7 @@ _HOMES = {  # each public name's module
     "PayloadTooLargeError": "forecast_client.errors",
     "ServiceError": "forecast_client.errors",
     "UnavailableError": "forecast_client.errors",
+    "history_frame": "forecast_client.frames",
     "Job": "forecast_client.jobs",
     "JobFailedError": "forecast_client.jobs",
     "plot_forecast": "forecast_client.plots",
@@ -62,6 +64,7 @@ __all__ = [
     "PayloadTooLargeError",
     "ServiceError",
     "UnavailableError",
+    "history_frame",
     "plot_forecast",
     "plot_history",
 ]

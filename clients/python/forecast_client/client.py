@@ -157,11 +157,16 @@ class Client:
         series: Sequence[str] | None = None,
         context: Sequence[float] | Sequence[Sequence[float]] | None = None,
         version: int | None = None,
+        history_rows: int = 0,
     ) -> pd.DataFrame:
         """Forecast `horizon` steps: a DataFrame indexed by timestamp (by step without a time
         index; by series id and timestamp for a many-series model) with a column per target
-        and, per level, `<column>_lo_<level>` and `<column>_hi_<level>`."""
+        and, per level, `<column>_lo_<level>` and `<column>_hi_<level>`. With `history_rows`
+        (no `context`), up to that many of each series' last rows come with it, as the model
+        kept them: `history_frame(forecast)` reads them, `plot_forecast` draws them."""
         body: dict[str, Any] = {"horizon": horizon, "levels": list(levels)}
+        if history_rows:
+            body["history_rows"] = history_rows
         if series is not None:
             body["series"] = list(series)
         if context is not None:

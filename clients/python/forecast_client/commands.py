@@ -162,9 +162,19 @@ def _upload(args: argparse.Namespace) -> int:
     return 0
 
 
+# What --plot asks of the history before the forecast: the most a forecast answers, which the
+# service trims to what the model kept (its series' last few seasons).
+PLOT_HISTORY_ROWS = 2_000
+
+
 def _forecast(args: argparse.Namespace) -> int:
     forecast = _connect(args).forecast(
-        args.model, args.horizon, levels=args.levels, series=args.series, version=args.version
+        args.model,
+        args.horizon,
+        levels=args.levels,
+        series=args.series,
+        version=args.version,
+        history_rows=PLOT_HISTORY_ROWS if args.plot else 0,
     )
     if args.csv:
         forecast.to_csv(args.csv)
@@ -239,7 +249,9 @@ def add_client_commands(commands: Any) -> None:
     forecast.add_argument("--levels", type=int, nargs="*", default=[], help="e.g. 80 95")
     forecast.add_argument("--series", nargs="*", help="series ids of a many-series model")
     forecast.add_argument("--version", type=int, help="default: the latest")
-    forecast.add_argument("--plot", help="write a PNG of the forecast (1000 x 400 pixels)")
+    forecast.add_argument(
+        "--plot", help="write a PNG of the series' last rows and the forecast (1000 x 400 pixels)"
+    )
     forecast.add_argument("--csv", help="write the forecast as CSV")
 
     upload = command("upload", _upload, "upload a CSV file as a dataset")

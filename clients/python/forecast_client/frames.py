@@ -1,5 +1,6 @@
 """pandas in and out: what to upload for a DataFrame, Series, array or file, and a forecast
-response as a DataFrame indexed by time (and series id) with interval columns."""
+response as a DataFrame indexed by time (and series id) with interval columns, and the history
+answered with it."""
 
 from __future__ import annotations
 
@@ -72,10 +73,11 @@ def upload_of(data: Uploadable | str | Path, **form: str | None) -> Upload:
     return Upload("data.csv", content, fields)
 
 
-def _index(labels: Sequence[str] | None, horizon: int) -> pd.Index:
-    """Timestamps as datetimes (or numbers, for a numeric time index); steps 1..h without."""
+def _index(labels: Sequence[str] | None, horizon: int, first_step: int = 1) -> pd.Index:
+    """Timestamps as datetimes (or numbers, for a numeric time index); without them, steps
+    numbered from `first_step`."""
     if labels is None:
-        return pd.RangeIndex(1, horizon + 1, name="step")
+        return pd.RangeIndex(first_step, first_step + horizon, name="step")
     try:
         return pd.DatetimeIndex(pd.to_datetime(list(labels), format="ISO8601"), name="time")
     except (ValueError, TypeError):
@@ -138,8 +140,41 @@ def forecast_frame(response: dict[str, Any]) -> pd.DataFrame:
         "version": response["version"],
         "columns": columns,
         "levels": sorted({i["level"] for i in _all_intervals(response)}),
+        "history": _histories(response),
     }
     return frame
+
+
+def _histories(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The history answered beside the forecast (`history_rows`), per series, as plain lists:
+    `attrs` are copied and compared by pandas, which a DataFrame in them would break."""
+    items = response.get("series") or [response]
+    return [
+        {"id": item.get("id"), "rows": item["history"], "timestamps": item["history_timestamps"]}
+        for item in items
+        if item.get("history") is not None
+    ]
+
+
+def history_frame(forecast: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows before the forecast that it was answered with (`Client.forecast(...,
+    history_rows=N)`), indexed as the forecast is: by time, by (series, time), or by step with
+    0 the last known row (the forecast's steps 1..h continue it); None when it has none."""
+    parts = forecast.attrs.get("history") or []
+    if not parts:
+        return None
+    columns = forecast.attrs["columns"]
+    frames = {
+        part["id"]: pd.DataFrame(
+            part["rows"],
+            columns=columns,
+            index=_index(part["timestamps"], len(part["rows"]), first_step=1 - len(part["rows"])),
+        )
+        for part in parts
+    }
+    if isinstance(forecast.index, pd.MultiIndex):
+        return pd.concat(frames, names=["series"])
+    return next(iter(frames.values()))
 
 
 def _all_intervals(response: dict[str, Any]) -> list[dict[str, Any]]:

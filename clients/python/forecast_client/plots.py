@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from forecast_client.frames import history_frame
 from forecast_client.jobs import Job
 
 FIGSIZE = (10.0, 4.0)  # inches; at DPI a saved PNG is 1000 x 400 pixels
@@ -48,19 +50,24 @@ def plot_forecast(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """The forecast (from Client.forecast) of one column and series after its `history`, each
-    interval level shaded (widest palest). A forecast without timestamps is placed after the
-    history's last index value."""
+    """The forecast (from Client.forecast) of one column and series after its `history` (by
+    default the history the forecast was answered with, see `history_rows`), each interval
+    level shaded (widest palest). A forecast without timestamps is placed after the history's
+    last index value."""
     rows, chosen = _one_series(forecast, series)
     columns: Sequence[str] = forecast.attrs.get("columns") or [str(rows.columns[0])]
     name = column or columns[0]
     ax = _axes(ax)
     x: Any = rows.index
+    if history is None:
+        history = _answered_history(forecast, chosen)
     if history is not None:
         past = _history_values(history, name)
         ax.plot(past.index, past.to_numpy(), color="0.25", linewidth=1.0, label="history")
         if rows.index.name == "step" and pd.api.types.is_numeric_dtype(past.index):
             x = past.index[-1] + rows.index.to_numpy()  # steps 1..h continue the history
+        if len(past):
+            ax.axvline(past.index[-1], color="0.6", linestyle=":", linewidth=1.0)
     levels = sorted(forecast.attrs.get("levels") or [], reverse=True)
     for shade, level in enumerate(levels):
         ax.fill_between(
@@ -78,7 +85,20 @@ def plot_forecast(
     ax.set_title(title or default_title + (f": {chosen}" if chosen else ""))
     ax.set_ylabel(name)
     ax.legend(loc="best")
+    if isinstance(x, pd.DatetimeIndex):  # dates that stay legible over a few days or decades
+        # matplotlib's annotations leave these two constructors untyped
+        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     return ax
+
+
+def _answered_history(forecast: pd.DataFrame, series: str | None) -> pd.DataFrame | None:
+    """The history `forecast` was answered with, of `series` for a many-series forecast."""
+    history = history_frame(forecast)
+    if history is None or series is None:
+        return history
+    return history.xs(series, level=0) if series in history.index.get_level_values(0) else None
 
 
 def _models_in_turn(epochs: Sequence[dict[str, Any]]) -> pd.DataFrame:
