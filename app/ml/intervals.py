@@ -22,8 +22,8 @@ from app.ml.data import Segment
 from app.ml.fitted import Fitted, HeldOut, scaled_rollouts
 
 LEVELS = (50, 80, 90, 95, 98, 99)  # percent; the levels a forecast may ask for
-# Rollout origins over all series' parts: up to one part's first half, every step keeps at
-# least 128 of one series' 256 origins, enough for the 99% quantile (n >= 99).
+# Rollout origins over all series' parts, rolled out in one batch: a long part of one series
+# keeps at least 128 of its 256 at every step up to half its rows, enough for 99% (n >= 99).
 MAX_CALIBRATION_ORIGINS = 256
 
 
@@ -49,10 +49,9 @@ def conformal_quantiles(residuals: np.ndarray, levels: tuple[int, ...] = LEVELS)
     the largest where n_k is too few for level q (see `residuals_needed`)."""
     ordered = np.sort(residuals, axis=0)  # NaN last
     counts = np.sum(~np.isnan(residuals), axis=0)  # [steps, F]
-    ranks = np.stack(
-        [np.maximum(np.minimum(-(-(counts + 1) * level // 100), counts), 1) - 1 for level in levels]
-    )  # [levels, steps, F]
-    return np.take_along_axis(ordered, ranks, axis=0)
+    wanted = [-(-(counts + 1) * level // 100) for level in levels]  # ceil((n_k + 1) q), exactly
+    ranks = np.stack([np.minimum(rank, np.maximum(counts, 1)) - 1 for rank in wanted])
+    return np.take_along_axis(ordered, ranks, axis=0)  # [levels, steps, F]
 
 
 def residual_counts(residuals: np.ndarray) -> np.ndarray:
@@ -69,19 +68,24 @@ def calibrated_steps(counts: list[int], level: int, steps: int) -> int:
 
 class BandMark(NamedTuple):
     """What a forecast says of one level's band: the steps it is a calibrated interval for
-    (None: unknown), and a note where that is not every step."""
+    (None: unknown), a note where that is not every step, and the percent of test values the
+    level's bands covered when the model was measured (None: not measured)."""
 
     calibrated_steps: int | None
     note: str | None
+    test_coverage: float | None = None
 
 
-def band_mark(level: int, counts: list[int] | None, horizon: int, calibrated: int) -> BandMark:
+def band_mark(
+    level: int, counts: list[int] | None, horizon: int, calibrated: int, tested: float | None
+) -> BandMark:
     """The mark of a `level`% band of `horizon` steps from widths calibrated for `calibrated`
-    steps; `counts`: the residuals behind each of its first steps, up to the calibrated ones
-    (None: unknown)."""
+    steps and covering `tested` percent of the test values; `counts`: the residuals behind each
+    of its first steps, up to the calibrated ones (None: unknown)."""
     return BandMark(
         None if counts is None else calibrated_steps(counts, level, horizon),
         band_note(level, counts, horizon, calibrated),
+        tested,
     )
 
 
@@ -96,7 +100,7 @@ def band_note(level: int, counts: list[int] | None, horizon: int, calibrated: in
             "largest error seen (the model was saved before its residuals were counted)"
         )
     elif (good := calibrated_steps(counts, level, reached)) < reached:
-        most = counts[good]  # the residuals of the first step short of them, and the most after
+        most = max(counts[good:reached])
         notes.append(
             f"{_steps(good + 1, reached)}: the largest error seen in calibration, not a "
             f"calibrated {level}% interval ({most} residuals or fewer a step: at most a "

@@ -20,6 +20,7 @@ from app.ml import serving
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
 from app.ml.device import use_threads
+from app.ml.intervals import BandMark, band_mark
 from app.ml.serving import Bounds, ContextNotScalable, ForecastPlan
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
@@ -275,6 +276,8 @@ def _response(
     found: serving.Forecast,
 ) -> ForecastResponse:
     """The answer: per series for a model of named series continued, else per context."""
+    widths = checkpoint.interval_widths
+    calibrated = None if widths is None else widths.shape[1]
     response = ForecastResponse(
         model=name,
         version=version,
@@ -282,18 +285,24 @@ def _response(
         horizon=request.horizon,
         device=str(checkpoint.device),
         rollout_mode=checkpoint.rollout_mode,
-        interval_calibrated_steps=(
-            None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
-        ),
+        interval_calibrated_steps=calibrated,
+        interval_residuals=found.residuals,
     )
+    tested = ((checkpoint.meta.metrics or {}).get("intervals") or {}).get("coverage") or {}
+    marks = {
+        level: band_mark(
+            level, found.residuals, request.horizon, calibrated or 0, tested.get(str(level))
+        )
+        for level in found.bounds
+    }
     if plan.continues is not None and checkpoint.series_ids is not None:
-        response.series = _per_series(checkpoint, plan.continues, found, request.horizon)
+        response.series = _per_series(checkpoint, plan.continues, found, request.horizon, marks)
     elif request.contexts is not None:
         response.forecasts = found.values
-        response.intervals = _interval_reads(found.bounds)
+        response.intervals = _interval_reads(found.bounds, marks)
     else:
         response.forecast = found.values[0]
-        response.intervals = _interval_reads(found.bounds, 0)
+        response.intervals = _interval_reads(found.bounds, marks, 0)
         if plan.continues is not None:  # the one unnamed series continued
             response.timestamps = _continued(checkpoint, 0, request.horizon)
     return response
@@ -315,20 +324,28 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]:
-    """The bounds' API view: of context `at`, or of every context (None)."""
+def _interval_reads(
+    bounds: Bounds, marks: dict[int, BandMark], at: int | None = None
+) -> list[IntervalRead]:
+    """The bounds' API view, each level with its mark: of context `at`, or of every context
+    (None)."""
     return [
         IntervalRead(
             level=level,
             lower=lower if at is None else lower[at],
             upper=upper if at is None else upper[at],
+            **marks[level]._asdict(),
         )
         for level, (lower, upper) in bounds.items()
     ]
 
 
 def _per_series(
-    checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, horizon: int
+    checkpoint: Checkpoint,
+    numbers: list[int],
+    found: serving.Forecast,
+    horizon: int,
+    marks: dict[int, BandMark],
 ) -> list[SeriesForecast]:
     """Each continued series' forecast, timestamps (its own axis continued) and intervals."""
     ids = list(checkpoint.series_positions)  # of a model of named series
@@ -337,7 +354,7 @@ def _per_series(
             id=ids[number],
             forecast=found.values[at],
             timestamps=_continued(checkpoint, number, horizon),
-            intervals=_interval_reads(found.bounds, at),
+            intervals=_interval_reads(found.bounds, marks, at),
         )
         for at, number in enumerate(numbers)
     ]

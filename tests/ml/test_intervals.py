@@ -144,17 +144,17 @@ def test_calibrated_steps_count_the_first_steps_with_enough_residuals() -> None:
 
 
 def test_a_band_calibrated_at_every_step_says_nothing_more() -> None:
-    assert band_mark(95, [40, 39, 38], 3, 12) == (3, None)
+    assert band_mark(95, [40, 39, 38], 3, 12, 96.5) == (3, None, 96.5)
 
 
 def test_a_band_with_too_few_residuals_says_it_is_the_largest_error_seen() -> None:
     counts = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
-    steps, note = band_mark(80, counts, 12, 12)
+    steps, note, _ = band_mark(80, counts, 12, 12, None)
     assert steps == 9
     assert note is not None
     assert note.startswith("steps 10-12: the largest error seen in calibration, not a calibrated")
     assert "3 residuals or fewer a step: at most a 75% interval; 80% needs 4" in note
-    steps, note = band_mark(99, counts, 12, 12)
+    steps, note, _ = band_mark(99, counts, 12, 12, None)
     assert steps == 0
     assert note is not None
     assert note.startswith("steps 1-12: the largest error seen")
@@ -162,10 +162,10 @@ def test_a_band_with_too_few_residuals_says_it_is_the_largest_error_seen() -> No
 
 
 def test_a_band_past_the_calibrated_steps_says_it_keeps_the_last_width() -> None:
-    steps, note = band_mark(50, [5, 4, 3], 7, 3)
+    steps, note, _ = band_mark(50, [5, 4, 3], 7, 3, None)
     assert steps == 3
     assert note == "steps 4-7: step 3's width, kept past the calibrated steps"
-    _, both = band_mark(80, [5, 4, 3], 4, 3)
+    _, both, _ = band_mark(80, [5, 4, 3], 4, 3, None)
     assert both == (
         "step 3: the largest error seen in calibration, not a calibrated 80% interval (3 "
         "residuals or fewer a step: at most a 75% interval; 80% needs 4); step 4: step 3's "
@@ -174,10 +174,11 @@ def test_a_band_past_the_calibrated_steps_says_it_keeps_the_last_width() -> None
 
 
 def test_a_band_of_a_model_saved_before_counts_says_it_is_unknown() -> None:
-    steps, note = band_mark(95, None, 5, 200)
+    steps, note, tested = band_mark(95, None, 5, 200, 95.9)
     assert steps is None
     assert note is not None
     assert note.startswith("steps 1-5: unknown whether a calibrated 95% interval")
+    assert tested == 95.9
 
 
 # --- rollout origins ---------------------------------------------------------------------------
