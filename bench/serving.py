@@ -38,9 +38,10 @@ from app.ml import serving
 from app.ml.checkpoints import Checkpoint, load
 from app.ml.forecast import rollout
 from app.ml.model import RecurrentForecaster
+from app.registry.answer import forecast_json
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import forecast_json, make_forecast
+from app.registry.forecast import make_forecast
 from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest, ForecastResponse
 from bench.numpy_floor import numpy_floor

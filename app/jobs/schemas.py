@@ -176,11 +176,21 @@ def _job_fields(row: JobRow) -> dict[str, Any]:
 
 
 def job_summary(row: JobRow) -> JobSummary:
-    """A job row as listed: a global model's per-series scores are left to the job's page."""
+    """A job row as listed: a global model's per-series scores and the intervals' residual
+    count per step (up to one per forecast step) are left to the job's page."""
     fields = _job_fields(row)
-    if isinstance(row.metrics, dict) and "series" in row.metrics:
-        fields["metrics"] = {**row.metrics, "series": None}
+    if isinstance(row.metrics, dict):
+        fields["metrics"] = _listed_metrics(row.metrics)
     return JobSummary.model_validate(fields)
+
+
+def _listed_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """`metrics` without what grows with the series or the horizon."""
+    listed = {**metrics, "series": None} if "series" in metrics else dict(metrics)
+    intervals = metrics.get("intervals")
+    if isinstance(intervals, dict) and "residuals" in intervals:
+        listed["intervals"] = {**intervals, "residuals": None}
+    return listed
 
 
 def job_read(row: JobRow, *, history: bool = True) -> JobRead:

@@ -92,7 +92,8 @@ class CheckpointMeta:
 
     The job's record (name to device) is None where a checkpoint does not hold it; a checkpoint
     older than column roles reads every column as input and target, one older than intervals
-    reads none. `write` fills in `weights_sha256` and `versions`.
+    reads none, one older than their residual counts (kept in the metrics' interval record)
+    reads them as unknown. `write` fills in `weights_sha256` and `versions`.
     """
 
     name: str | None = None  # the model's name
@@ -123,6 +124,12 @@ class CheckpointMeta:
     def roles(self) -> ColumnRoles:
         """The input and target columns among `columns`."""
         return ColumnRoles.named(self.columns, self.inputs, self.targets)
+
+    @cached_property
+    def interval_residuals(self) -> list[int] | None:
+        """The residuals behind each calibrated step's half-widths, as the job's interval
+        metrics record them; None: no intervals, or unknown (saved before they were counted)."""
+        return _interval_residuals(self.metrics, self.interval_widths)
 
     @property
     def named(self) -> bool:
@@ -197,6 +204,7 @@ class CheckpointMeta:
                 ),
                 deseasonalise_season=_optional(data, "deseasonalise_season", int),
             )
+            _interval_residuals(meta.metrics, widths)  # counts that do not fit: not valid
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
         if not meta._consistent():
@@ -274,6 +282,22 @@ def _interval_widths(intervals: Any, n_outputs: int) -> np.ndarray | None:
     if not np.isfinite(widths).all() or (widths < 0).any():
         raise ValueError("interval half-widths must be finite and non-negative")
     return widths
+
+
+def _interval_residuals(
+    metrics: dict[str, Any] | None, widths: np.ndarray | None
+) -> list[int] | None:
+    """The residual counts of the metrics' interval record, checked against the half-widths
+    [levels, steps, O]: one non-negative count a step; None where either is absent."""
+    record = (metrics or {}).get("intervals")
+    counts = record.get("residuals") if isinstance(record, dict) else None
+    if widths is None or counts is None:
+        return None
+    if not isinstance(counts, list) or len(counts) != widths.shape[1]:
+        raise ValueError("interval residual counts do not match the half-widths' steps")
+    if not all(isinstance(count, int) and count >= 0 for count in counts):
+        raise ValueError("interval residual counts must be non-negative integers")
+    return [int(count) for count in counts]
 
 
 def _one_series_widths_to_model_scale(meta: CheckpointMeta) -> CheckpointMeta:

@@ -71,6 +71,9 @@ class Forecast:
 
     values: np.ndarray
     bounds: Bounds
+    # The calibration residuals behind each step's half-widths, for the calibrated steps the
+    # forecast reaches (None: no levels asked, or a model saved before they were counted).
+    residuals: list[int] | None = None
 
 
 def _columns(checkpoint: Checkpoint, of: Literal["series", "context"]) -> Columns:
@@ -134,7 +137,7 @@ def forecast(
         checkpoint.model, (plan.scale_in, plan.scale_out), plan.contexts, steps,
         checkpoint.rollout_mode, checkpoint.device, future, keep_going, checkpoint.fused, roll,
     )  # fmt: skip
-    return Forecast(values, _bounds(checkpoint, plan, values, levels))
+    return Forecast(values, *_bounds(checkpoint, plan, values, levels))
 
 
 def _plan(
@@ -166,11 +169,12 @@ def _own_seasons(checkpoint: Checkpoint, contexts: list[np.ndarray]) -> list[Sea
 
 def _bounds(
     checkpoint: Checkpoint, plan: ForecastPlan, values: np.ndarray, levels: list[int]
-) -> Bounds:
+) -> tuple[Bounds, list[int] | None]:
     """Conformal (lower, upper) [B, steps, O] around `values` for each of `levels`: the
-    model-scale half-widths times each context's spread in its forecast rows."""
+    model-scale half-widths times each context's spread in its forecast rows; and the residuals
+    behind the widths of the calibrated steps among them (None: unknown, or no levels)."""
     if not levels:
-        return {}
+        return {}, None
     widths = checkpoint.interval_widths
     if widths is None:
         raise ValueError("the model has no calibrated prediction intervals")
@@ -180,7 +184,8 @@ def _bounds(
     for level in sorted(levels):
         half = half_widths(widths, level, steps)[None] * spread  # [B, steps, O]
         found[level] = (values - half, values + half)
-    return found
+    counts = checkpoint.meta.interval_residuals
+    return found, None if counts is None else counts[:steps]
 
 
 def _spread(scaling: Scaling, steps: int) -> np.ndarray:

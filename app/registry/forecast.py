@@ -1,5 +1,5 @@
 """Forecasts from saved checkpoints: the request checks around one `ml` forecast plan
-(`app.ml.serving`), and the response."""
+(`app.ml.serving`); the answer is built by `answer`."""
 
 from __future__ import annotations
 
@@ -9,27 +9,21 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-import orjson
-from pydantic import BaseModel
 
 from app.core.errors import AppError, InvalidInput
 from app.core.metrics import ServiceMetrics
 from app.core.schemas import Rows
-from app.datasets import Limits, TimeAxis, canonical_series_id, from_storage, to_matrix
+from app.datasets import Limits, canonical_series_id, to_matrix
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint
 from app.ml.cost import rollout_flops
 from app.ml.device import use_threads
-from app.ml.serving import Bounds, ContextNotScalable, ForecastPlan
+from app.ml.serving import ContextNotScalable, ForecastPlan
+from app.registry.answer import answer
 from app.registry.batcher import RolloutBatcher
 from app.registry.cache import ModelCache
 from app.registry.limits import ForecastLimits
-from app.registry.schemas import (
-    ForecastRequest,
-    ForecastResponse,
-    IntervalRead,
-    SeriesForecast,
-)
+from app.registry.schemas import ForecastRequest, ForecastResponse
 
 
 class ForecastAbandoned(Exception):
@@ -278,87 +272,7 @@ def make_forecast(
         )
     metrics.forecast_duration.labels(str(cache.device)).observe(time.perf_counter() - began)
     metrics.forecast_horizon.observe(request.horizon)
-    return _response(name, version, checkpoint, request, plan, found)
-
-
-def _response(
-    name: str,
-    version: int,
-    checkpoint: Checkpoint,
-    request: ForecastRequest,
-    plan: ForecastPlan,
-    found: serving.Forecast,
-) -> ForecastResponse:
-    """The answer: per series for a model of named series continued, else per context."""
-    response = ForecastResponse(
-        model=name,
-        version=version,
-        columns=checkpoint.targets,
-        horizon=request.horizon,
-        device=str(checkpoint.device),
-        rollout_mode=checkpoint.rollout_mode,
-        interval_calibrated_steps=(
-            None if checkpoint.interval_widths is None else checkpoint.interval_widths.shape[1]
-        ),
-    )
-    if plan.continues is not None and checkpoint.series_ids is not None:
-        response.series = _per_series(checkpoint, plan.continues, found, request)
-    elif request.contexts is not None:
-        response.forecasts = found.values
-        response.intervals = _interval_reads(found.bounds)
-    else:
-        response.forecast = found.values[0]
-        response.intervals = _interval_reads(found.bounds, 0)
-        if plan.continues is not None:  # the one unnamed series continued
-            response.timestamps = _continued(checkpoint, 0, request.horizon)
-            return response.model_copy(update=_history(checkpoint, 0, request.history_rows))
-    return response
-
-
-def forecast_json(response: ForecastResponse) -> bytes:
-    """The answer's JSON, its numbers written by orjson straight from their arrays: a 256 x
-    1,000 forecast took 61 ms as nested lists through pydantic's writer and 19 ms so."""
-    return orjson.dumps(response, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def _plain(value: object) -> object:
-    """What orjson cannot write itself: a response model as its fields (in order, as pydantic
-    writes them), an array that is not C-contiguous as a contiguous copy."""
-    if isinstance(value, BaseModel):
-        return dict(value)
-    if isinstance(value, np.ndarray):
-        return np.ascontiguousarray(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _interval_reads(bounds: Bounds, at: int | None = None) -> list[IntervalRead]:
-    """The bounds' API view: of context `at`, or of every context (None)."""
-    return [
-        IntervalRead(
-            level=level,
-            lower=lower if at is None else lower[at],
-            upper=upper if at is None else upper[at],
-        )
-        for level, (lower, upper) in bounds.items()
-    ]
-
-
-def _per_series(
-    checkpoint: Checkpoint, numbers: list[int], found: serving.Forecast, request: ForecastRequest
-) -> list[SeriesForecast]:
-    """Each continued series' forecast, timestamps (its own axis continued), intervals and,
-    when asked, history."""
-    ids = list(checkpoint.series_positions)  # of a model of named series
-    return [
-        SeriesForecast(
-            id=ids[number],
-            forecast=found.values[at],
-            timestamps=_continued(checkpoint, number, request.horizon),
-            intervals=_interval_reads(found.bounds, at),
-            **_history(checkpoint, number, request.history_rows),
-        )
-        for at, number in enumerate(numbers)
-    ]
+    return answer(name, version, checkpoint, request, plan, found)
 
 
 def _history_values(checkpoint: Checkpoint, plan: ForecastPlan, request: ForecastRequest) -> int:
@@ -369,32 +283,3 @@ def _history_values(checkpoint: Checkpoint, plan: ForecastPlan, request: Forecas
     series = checkpoint.meta.series
     rows = sum(min(request.history_rows, series[number].kept_rows) for number in plan.continues)
     return rows * len(checkpoint.targets)
-
-
-def _history(checkpoint: Checkpoint, number: int, rows: int) -> dict[str, object]:
-    """The answer's `history` of training series `number` (its last `rows` rows as kept, target
-    columns [<= rows, O]) and `history_timestamps` (None: no axis); nothing when 0 are asked."""
-    if not rows:
-        return {}
-    history = checkpoint.meta.series[number].history(rows)[:, list(checkpoint.meta.roles.targets)]
-    axis = _axis(checkpoint, number)
-    times = None if axis is None or axis.length < len(history) else axis.last(len(history))
-    return {"history": history, "history_timestamps": times}
-
-
-def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
-    """The next `steps` times of training series `number`'s axis (None: it had none, or one
-    written before its frequency was checked that no time can follow)."""
-    axis = _axis(checkpoint, number)
-    return None if axis is None else axis.continued(steps)
-
-
-def _axis(checkpoint: Checkpoint, number: int) -> TimeAxis | None:
-    """Training series `number`'s time axis (None: it had none, or one no rule reads now)."""
-    stored = checkpoint.meta.series[number].time_axis
-    if stored is None:
-        return None
-    try:
-        return from_storage(stored)
-    except ValueError:
-        return None

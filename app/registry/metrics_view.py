@@ -14,8 +14,19 @@ class IntervalMetrics(ReadSchema):
     """How the conformal intervals, calibrated on validation rollouts, cover the test split."""
 
     calibrated_steps: int = Field(description="forecast steps the intervals are calibrated for")
+    residuals: list[int] | None = Field(
+        None,
+        description="the validation residuals behind each calibrated step's widths (null: not "
+        "counted by the version that calibrated them)",
+    )
+    calibrated_steps_by_level: dict[str, int] | None = Field(
+        None,
+        description="by level, the first steps with enough residuals for a calibrated interval "
+        "(n >= q/(1-q)); at later steps the band is the largest error seen",
+    )
     test_rollouts: int
     test_steps: int
+    test_values: int | None = Field(None, description="test values the coverage counts")
     coverage: dict[str, float | None] = Field(
         description="percent of test values inside each level's interval, by level"
     )

@@ -14,9 +14,10 @@ from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
 from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
+from app.registry.answer import forecast_json
 from app.registry.batcher import RolloutBatcher
 from app.registry.deps import CacheDep, CheckpointsDep, ForecastingDep
-from app.registry.forecast import Forecasting, Target, forecast_json, make_forecast
+from app.registry.forecast import Forecasting, Target, make_forecast
 from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
 
 

@@ -191,6 +191,22 @@ class IntervalRead(ReadSchema):
     level: int
     lower: Numbers2 | Numbers3
     upper: Numbers2 | Numbers3
+    calibrated_steps: int | None = Field(
+        None,
+        description="the first steps of this band that are calibrated `level`% intervals: each "
+        "had enough calibration residuals (n >= q/(1-q): 4 for 80%, 19 for 95%, 99 for 99%); "
+        "null: unknown (a model saved before its residuals were counted)",
+    )
+    note: str | None = Field(
+        None,
+        description="where the band is not a calibrated interval at every step: which steps "
+        "are the largest error seen in calibration instead, or keep the last calibrated width",
+    )
+    test_coverage: float | None = Field(
+        None,
+        description="percent of the test parts' values inside this level's bands when the model "
+        "was measured (the job's `intervals.coverage`); null: not measured",
+    )
 
 
 HISTORY = (
@@ -239,6 +255,12 @@ class ForecastResponse(ReadSchema):
     interval_calibrated_steps: int | None = Field(
         None,
         description="steps the intervals were calibrated for; later steps keep the last width",
+    )
+    interval_residuals: list[int] | None = Field(
+        None,
+        description="for a request with levels: the calibration residuals behind each step's "
+        "widths, up to the calibrated steps; null: no levels asked, or unknown (a model saved "
+        "before they were counted)",
     )
     timestamps: list[str] | None = Field(
         None,

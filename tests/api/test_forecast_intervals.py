@@ -1,5 +1,6 @@
-"""Prediction intervals through the API: `levels` on a forecast, and the interval metrics and
-MASE of a training job, on a model trained through the real job path."""
+"""Prediction intervals through the API: `levels` on a forecast, what each band says of its
+calibration, and the interval metrics and MASE of a training job, on models trained through the
+real job path."""
 
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ from app.jobs.table import JobStatus
 from app.main import create_app
 from app.ml.checkpoints import load
 from app.ml.intervals import LEVELS, half_widths
-from tests.factories import BUNDLED_MODELS, inline_repositories, make_settings, run_inline
+from tests.factories import (
+    BUNDLED_MODELS,
+    PANEL_SPEC,
+    inline_repositories,
+    make_settings,
+    run_inline,
+    train_on_panel,
+)
 
 CALIBRATED = 12
+# 800 rows: 80 validation rows, every one an origin; step k keeps the 80 - k + 1 inside them.
+RESIDUALS = list(range(80, 80 - CALIBRATED, -1))
 SPEC: dict[str, Any] = {
     "model_name": "noisy",
     "data": {"function": "sin_cos", "params": {"points": 800, "stop": 80, "noise": 0.05}},
@@ -100,12 +110,41 @@ def test_forecast_with_levels_brackets_it_symmetrically(
     assert (np.asarray(ninety_five["lower"]) <= np.asarray(eighty["lower"])).all()
 
 
+def test_each_band_says_how_far_it_is_calibrated(
+    api: TestClient, trained: tuple[Path, str]
+) -> None:
+    """69 to 80 residuals a step: enough for 98% (49), not for 99% (99)."""
+    coverage = api.get(f"/v1/jobs/{trained[1]}").json()["metrics"]["intervals"]["coverage"]
+    body = post(api, {"horizon": CALIBRATED, "levels": [80, 98, 99]}).json()
+    assert body["interval_residuals"] == RESIDUALS
+    eighty, ninety_eight, ninety_nine = body["intervals"]
+    assert (eighty["calibrated_steps"], eighty["note"]) == (CALIBRATED, None)
+    assert (ninety_eight["calibrated_steps"], ninety_eight["note"]) == (CALIBRATED, None)
+    assert ninety_nine["calibrated_steps"] == 0
+    assert ninety_nine["note"] == (
+        "steps 1-12: the largest error seen in calibration, not a calibrated 99% interval (80 "
+        "residuals or fewer a step: at most a 98% interval; 99% needs 99)"
+    )
+    assert [entry["test_coverage"] for entry in body["intervals"]] == [
+        coverage[level] for level in ("80", "98", "99")
+    ]  # what the job measured on the test part, by level
+    longer = post(api, {"horizon": CALIBRATED + 3, "levels": [80]}).json()
+    assert longer["interval_residuals"] == RESIDUALS  # the calibrated steps it reaches
+    (entry,) = longer["intervals"]
+    assert entry["calibrated_steps"] == CALIBRATED
+    assert entry["note"] == "steps 13-15: step 12's width, kept past the calibrated steps"
+    shorter = post(api, {"horizon": 2, "levels": [99]}).json()
+    assert shorter["interval_residuals"] == RESIDUALS[:2]
+    assert shorter["intervals"][0]["note"].startswith("steps 1-2: the largest error seen")
+
+
 def test_levels_do_not_change_the_forecast(api: TestClient) -> None:
     plain = post(api, {"horizon": 6}).json()
     with_levels = post(api, {"horizon": 6, "levels": [50, 99]}).json()
     assert with_levels["forecast"] == plain["forecast"]
     assert plain["intervals"] == []
     assert plain["interval_calibrated_steps"] == CALIBRATED
+    assert plain["interval_residuals"] is None  # no levels asked: no counts either
 
 
 def test_levels_in_any_order_answer_one_entry_each_in_ascending_order(api: TestClient) -> None:
@@ -178,14 +217,22 @@ def test_job_metrics_carry_interval_coverage_and_mase(
     metrics = job["metrics"]
     intervals = metrics["intervals"]
     assert intervals["calibrated_steps"] == CALIBRATED
+    assert intervals["residuals"] == RESIDUALS
+    assert intervals["calibrated_steps_by_level"] == {
+        "50": 12, "80": 12, "90": 12, "95": 12, "98": 12, "99": 0
+    }  # fmt: skip
     assert intervals["test_steps"] == CALIBRATED
-    assert intervals["test_rollouts"] > 1
+    assert intervals["test_rollouts"] == 80  # every test row an origin
+    assert intervals["test_values"] == sum(RESIDUALS)
     assert set(intervals["coverage"]) == {str(level) for level in LEVELS}
     for value in intervals["coverage"].values():
         assert 0 <= value <= 100
     for key in ("one_step", "rollout"):
         model, naive = metrics[key], metrics[f"naive_{key}"]
         assert math.isclose(model["mase"], model["mae"] / naive["mae"], rel_tol=1e-12)
+    # Listings leave the count per step (as many as the horizon) to the job's page.
+    (listed,) = [item for item in api.get("/v1/jobs").json()["items"] if item["id"] == job["id"]]
+    assert listed["metrics"]["intervals"] == intervals | {"residuals": None}
     # The model's description shows the same metrics.
     (version,) = api.get("/v1/models/noisy").json()["versions"]
     assert version["metrics"]["intervals"] == intervals
@@ -202,7 +249,8 @@ def test_session_models_trained_by_jobs_have_intervals(models_client: TestClient
     response = post(models_client, {"horizon": 40, "levels": [90]}, model="tiny-sine")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["interval_calibrated_steps"] == 30  # 600 points: half the 60 validation rows
+    assert body["interval_calibrated_steps"] == 60  # 600 points: the 60 validation rows
+    assert body["interval_residuals"] == list(range(60, 20, -1))
     forecast = np.asarray(body["forecast"])
     (entry,) = body["intervals"]
     assert np.asarray(entry["lower"]).shape == forecast.shape == (40, 1)
@@ -241,3 +289,60 @@ def test_a_checkpoint_of_the_earlier_layout_serves_the_bands_it_stored(tmp_path:
     expected = half_widths(widths, 95, 30)
     np.testing.assert_allclose(np.asarray(entry["upper"]) - forecast, expected, rtol=1e-9)
     np.testing.assert_allclose(forecast - np.asarray(entry["lower"]), expected, rtol=1e-9)
+    # Saved before residuals were counted: whether each step is calibrated is unknown.
+    assert body["interval_residuals"] is None
+    assert entry["calibrated_steps"] is None
+    assert entry["note"].startswith("steps 1-30: unknown whether a calibrated 95% interval")
+
+
+def test_the_bundled_model_says_its_counts_are_unknown(models_client: TestClient) -> None:
+    response = post(models_client, {"horizon": 3, "levels": [80]}, model="sine")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["interval_calibrated_steps"] == 200
+    assert body["interval_residuals"] is None
+    (entry,) = body["intervals"]
+    assert entry["calibrated_steps"] is None
+    assert "the model was saved before its residuals were counted" in entry["note"]
+
+
+def test_a_horizon_is_calibrated_whole_and_says_where_residuals_run_short(
+    tmp_path: Path,
+) -> None:
+    """`forecast_horizon: 12` on 120 rows: 12 validation rows, every one an origin, so step k
+    has 13 - k residuals; 80% is calibrated for the 9 steps with 4 or more."""
+    settings, repos = inline_repositories(tmp_path)
+    spec = {
+        "model_name": "short",
+        "data": {"function": "sin", "params": {"points": 120, "stop": 60, "noise": 0.1}},
+        "forecast_horizon": 12,
+        "training": {"epochs": 2, "ensemble": 1, "min_steps": 0},
+    }
+    final = run_inline(settings, repos, spec)
+    assert final.status == JobStatus.SUCCEEDED, final.error
+    assert final.spec["training"]["validation_rows"] == 12
+    assert final.metrics is not None
+    assert final.metrics["intervals"]["calibrated_steps"] == 12
+    with TestClient(create_app(settings)) as client:
+        body = post(client, {"horizon": 12, "levels": [80, 90, 95]}, model="short").json()
+    assert body["interval_calibrated_steps"] == 12
+    assert body["interval_residuals"] == list(range(12, 0, -1))
+    marks = [(entry["calibrated_steps"], entry["note"]) for entry in body["intervals"]]
+    assert [steps for steps, _ in marks] == [9, 4, 0]
+    assert marks[0][1].startswith("steps 10-12: the largest error seen in calibration")
+    assert marks[2][1].startswith("steps 1-12: the largest error seen in calibration")
+    assert "12 residuals or fewer a step: at most a 92% interval; 95% needs 19" in marks[2][1]
+
+
+def test_every_series_of_a_panel_carries_its_bands_marks(tmp_path: Path) -> None:
+    train_on_panel(tmp_path, PANEL_SPEC | {"training": PANEL_SPEC["training"] | {"epochs": 2}})
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        body = post(client, {"horizon": 3, "levels": [50, 95]}, model="stores").json()
+    residuals = body["interval_residuals"]
+    assert len(residuals) == 3
+    # Three parts of 19, 14 and 17 rows, every row an origin.
+    assert residuals == [19 + 14 + 17 - 3 * k for k in range(3)]
+    for item in body["series"]:
+        fifty, ninety_five = item["intervals"]
+        assert (fifty["calibrated_steps"], fifty["note"]) == (3, None)
+        assert (ninety_five["calibrated_steps"], ninety_five["note"]) == (3, None)

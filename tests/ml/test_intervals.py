@@ -1,5 +1,6 @@
-"""Conformal prediction intervals: the quantile rule, rollout starts, coverage, calibration in
-`train()`, and the half-widths a checkpoint stores."""
+"""Conformal prediction intervals: the quantile rule (each step over its own residuals),
+coverage, calibration in `train()`, and the half-widths and residual counts a checkpoint
+stores (the plan and what a band says of itself: test_interval_plan.py)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,29 @@ import numpy as np
 import pytest
 import torch
 
+from app.ml.budget import Budget
 from app.ml.checkpoint_meta import META_FILE, CheckpointError, CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import load, write
 from app.ml.config import TrainConfig
-from app.ml.data import Scaler, Split, segments_of
+from app.ml.data import Scaler, Split
+from app.ml.fitted import Fitted
 from app.ml.forecast import forecast
 from app.ml.functions import generate, resolve_params
 from app.ml.intervals import (
     LEVELS,
-    MAX_CALIBRATION_STARTS,
+    MAX_CALIBRATION_ORIGINS,
+    calibrate,
+    calibrated_steps,
     conformal_quantiles,
     coverage,
     half_widths,
-    plan_rollouts,
-    rollout_starts,
+    origins,
+    residual_counts,
+    residuals_needed,
 )
 from app.ml.model import ModelConfig, RecurrentForecaster
-from app.ml.prepare import Panel
+from app.ml.prepare import Panel, Prepared
+from app.ml.roles import ColumnRoles
 from app.ml.train import TrainResult, train
 
 CPU = torch.device("cpu")
@@ -90,57 +97,54 @@ def test_quantiles_are_values_of_the_residuals_and_do_not_change_the_input() -> 
             assert quantiles[i, step, 0] in residuals[:, step, 0]
 
 
-# --- rollout starts -------------------------------------------------------------------------
+def test_each_step_takes_the_quantile_of_its_own_residuals() -> None:
+    """Steps with 9, 4 and 1 residuals (NaN: none): each ranks ceil((n_k + 1) q) of its own."""
+    residuals = np.full((9, 3, 1), np.nan)
+    residuals[:, 0, 0] = np.arange(9.0, 0.0, -1.0)  # 1..9
+    residuals[:4, 1, 0] = [40.0, 10.0, 30.0, 20.0]
+    residuals[:1, 2, 0] = [7.0]
+    quantiles = conformal_quantiles(residuals)
+    assert quantiles[:, 0, 0].tolist() == [5.0, 8.0, 9.0, 9.0, 9.0, 9.0]
+    # n = 4: 50% -> ceil(2.5) = 3rd, 80% -> ceil(4) = 4th; the rest ask for the 5th of 4.
+    assert quantiles[:, 1, 0].tolist() == [30.0, 40.0, 40.0, 40.0, 40.0, 40.0]
+    assert quantiles[:, 2, 0].tolist() == [7.0] * len(LEVELS)
+    assert residual_counts(residuals).tolist() == [9, 4, 1]
+
+
+def test_a_step_without_residuals_has_no_width() -> None:
+    residuals = np.full((3, 2, 1), np.nan)
+    residuals[:, 0, 0] = [1.0, 2.0, 3.0]
+    assert np.isnan(conformal_quantiles(residuals)[:, 1]).all()
+    assert residual_counts(residuals).tolist() == [3, 0]
 
 
 @pytest.mark.parametrize(
-    ("begin", "end", "steps", "most"),
-    [(100, 200, 10, 128), (100, 200, 10, 5), (0, 10_000, 200, 128), (7, 20, 13, 128), (3, 9, 1, 2)],
+    ("level", "needed"), [(50, 1), (80, 4), (90, 9), (95, 19), (98, 49), (99, 99)]
 )
-def test_rollout_starts_stay_inside_and_span_the_range(
-    begin: int, end: int, steps: int, most: int
-) -> None:
-    starts = rollout_starts(begin, end, steps, most)
-    assert starts.dtype == np.int64
-    assert 1 <= len(starts) <= most
-    assert (np.diff(starts) > 0).all()
-    assert starts[0] == begin
-    assert starts[-1] == end - steps  # the last rollout ends exactly at `end`
-    assert (starts >= begin).all()
-    assert (starts + steps <= end).all()
+def test_residuals_needed_is_where_the_rank_first_fits(level: int, needed: int) -> None:
+    assert residuals_needed(level) == needed
+    for n in (needed - 1, needed):  # one short: the rank falls past the largest residual
+        rank = -(-(n + 1) * level // 100)  # ceil((n + 1) q), exactly
+        assert (rank <= n) == (n == needed)
 
 
-def test_rollout_starts_take_every_row_when_there_are_few() -> None:
-    np.testing.assert_array_equal(rollout_starts(100, 200, 10), np.arange(100, 191))
-    assert len(rollout_starts(0, 100_000, 10)) == MAX_CALIBRATION_STARTS
-
-
-def test_rollout_starts_are_evenly_spaced_when_capped() -> None:
-    starts = rollout_starts(0, 1010, 10, most=11)
-    np.testing.assert_array_equal(starts, np.arange(0, 1001, 100))
-
-
-@pytest.mark.parametrize(("begin", "end", "steps"), [(100, 105, 6), (100, 100, 1), (5, 3, 1)])
-def test_rollout_starts_are_empty_when_the_range_is_too_short(
-    begin: int, end: int, steps: int
-) -> None:
-    starts = rollout_starts(begin, end, steps)
-    assert starts.shape == (0,)
-    assert starts.dtype == np.int64
-
-
-def test_a_range_of_exactly_one_rollout_gives_one_start() -> None:
-    np.testing.assert_array_equal(rollout_starts(40, 50, 10), [40])
+def test_calibrated_steps_count_the_first_steps_with_enough_residuals() -> None:
+    counts = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+    assert calibrated_steps(counts, 50, 12) == 12
+    assert calibrated_steps(counts, 80, 12) == 9  # 4 or more
+    assert calibrated_steps(counts, 90, 12) == 4  # 9 or more
+    assert calibrated_steps(counts, 95, 12) == 0
+    assert calibrated_steps(counts, 80, 5) == 5  # of a shorter forecast
+    assert calibrated_steps([], 80, 5) == 0
 
 
 # --- coverage and half-widths ---------------------------------------------------------------
 
 
 def test_coverage_counts_values_inside_each_width_including_the_boundary() -> None:
-    predicted = np.full((4, 1, 1), 10.0)
-    actual = predicted + np.array([0.5, -1.5, 2.5, -3.5])[:, None, None]
+    errors = np.array([0.5, 1.5, 2.5, 3.5])[:, None, None]
     widths = np.array([0.0, 0.5, 1.5, 2.5, 3.5, 10.0])[:, None, None]  # one per level
-    assert coverage(predicted, actual, widths) == {
+    assert coverage(errors, widths) == {
         "50": 0.0,
         "80": 25.0,
         "90": 50.0,
@@ -151,17 +155,23 @@ def test_coverage_counts_values_inside_each_width_including_the_boundary() -> No
 
 
 def test_coverage_applies_each_step_and_column_its_own_width() -> None:
-    predicted = np.zeros((2, 2, 2))
-    actual = np.array([[[1.0, 1.0], [1.0, 1.0]], [[3.0, 3.0], [3.0, 3.0]]])  # errors 1 and 3
+    errors = np.array([[[1.0, 1.0], [1.0, 1.0]], [[3.0, 3.0], [3.0, 3.0]]])  # errors 1 and 3
     widths = np.zeros((len(LEVELS), 2, 2))
     widths[:, 0, 0] = 3.0  # both covered
     widths[:, 0, 1] = 1.0  # one of two
     widths[:, 1, :] = 0.5  # none
     widths[5] = 100.0  # the last level covers everything
-    result = coverage(predicted, actual, widths)
+    result = coverage(errors, widths)
     assert list(result) == [str(level) for level in LEVELS]
     assert result["50"] == pytest.approx(100 * 3 / 8)
     assert result["99"] == 100.0
+
+
+def test_coverage_counts_only_the_values_there_are() -> None:
+    errors = np.array([[[1.0], [5.0]], [[3.0], [np.nan]]])  # the second rollout ends a step early
+    widths = np.full((len(LEVELS), 2, 1), 2.0)
+    assert coverage(errors, widths)["50"] == pytest.approx(100 / 3)
+    assert coverage(np.full((2, 2, 1), np.nan), widths)["50"] is None
 
 
 def test_half_widths_pick_the_level_and_repeat_the_last_step() -> None:
@@ -193,8 +203,7 @@ def test_exchangeable_residuals_are_covered_at_the_nominal_level() -> None:
         return forecast_rows + spread * rng.normal(size=(n, steps, columns))
 
     widths = conformal_quantiles(np.abs(draws(200) - forecast_rows))
-    test = draws(20_000)
-    result = coverage(np.broadcast_to(forecast_rows, test.shape), test, widths)
+    result = coverage(np.abs(draws(20_000) - forecast_rows), widths)
     for level in LEVELS:
         assert abs(result[str(level)] - level) < 3, (level, result)
     # The wider noise of later steps and the second column is in the widths.
@@ -209,8 +218,7 @@ def test_average_coverage_is_the_conformal_guarantee() -> None:
     n, repeats = 200, 500  # the step axis holds 500 independent calibration sets
     calibration = np.abs(rng.standard_normal((n, repeats, 1)))
     widths = conformal_quantiles(calibration)
-    test = rng.standard_normal((2000, repeats, 1))
-    result = coverage(np.zeros_like(test), test, widths)
+    result = coverage(np.abs(rng.standard_normal((2000, repeats, 1))), widths)
     for level in LEVELS:
         expected = 100 * math.ceil((n + 1) * level / 100) / (n + 1)
         assert abs(result[str(level)] - expected) < 0.6, (level, result[str(level)], expected)
@@ -231,19 +239,21 @@ def fitted(noisy: np.ndarray) -> TrainResult:
     return train(Panel.of_series(noisy), TINY, config, device=CPU)
 
 
-def rollouts(
-    result: TrainResult, series: np.ndarray, starts: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, actual) [n, steps, F] from each start, by the public forecast path."""
+def residuals_within(
+    result: TrainResult, series: np.ndarray, starts: np.ndarray, steps: int, stop: int
+) -> np.ndarray:
+    """[n, steps, F] absolute errors of rollouts from each start by the public forecast path,
+    NaN at rows from `stop` on (outside the part they calibrate or test)."""
     lookback = result.model.config.lookback
     contexts = np.stack([series[start - lookback : start] for start in starts])
     scalers = (result.series[0].scaler, result.series[0].scaler)
     predicted = forecast(result.model, scalers, contexts, steps, result.rollout_mode, CPU)
-    actual = np.stack([series[start : start + steps] for start in starts])
-    return predicted, actual
+    rows = starts[:, None] + np.arange(steps)  # [n, steps]
+    actual = series[np.minimum(rows, len(series) - 1)]
+    return np.where((rows < stop)[..., None], np.abs(actual - predicted), np.nan)
 
 
-def test_train_calibrates_widths_from_validation_rollouts(
+def test_train_calibrates_each_step_on_the_validation_rows_it_reaches(
     fitted: TrainResult, noisy: np.ndarray
 ) -> None:
     widths = fitted.interval_widths
@@ -253,13 +263,22 @@ def test_train_calibrates_widths_from_validation_rollouts(
     assert (widths > 0).all()
     assert (np.diff(widths, axis=0) >= 0).all()  # a higher level is never narrower
     split = Split.of(len(noisy), 0.1, 0.1)
-    starts = rollout_starts(split.val_start, split.test_start, 20)
-    assert len(starts) == MAX_CALIBRATION_STARTS
-    predicted, actual = rollouts(fitted, noisy, starts, 20)
+    starts = origins(split.val_start, split.test_start)  # 300 rows: 256 origins
+    assert len(starts) == MAX_CALIBRATION_ORIGINS
+    residuals = residuals_within(fitted, noisy, starts, 20, split.test_start)
     spread = fitted.series[0].scaler.scale[0]  # the widths are in the model scale
     np.testing.assert_allclose(
-        widths * spread, conformal_quantiles(np.abs(actual - predicted)), rtol=1e-6, atol=1e-9
+        widths * spread, conformal_quantiles(residuals), rtol=1e-6, atol=1e-9
     )
+    intervals = fitted.metrics["intervals"]
+    assert isinstance(intervals, dict)
+    counts = residual_counts(residuals).tolist()
+    assert intervals["residuals"] == counts
+    # Origins every 300/255 rows: step k keeps those more than k rows before the test part.
+    assert counts == [int(np.sum(starts + k < split.test_start)) for k in range(20)]
+    assert counts[0] == 256
+    assert counts[-1] >= 99  # every step has enough for 99%
+    assert intervals["calibrated_steps_by_level"] == {str(level): 20 for level in LEVELS}
 
 
 def test_interval_metrics_measure_coverage_on_the_test_split(
@@ -269,14 +288,15 @@ def test_interval_metrics_measure_coverage_on_the_test_split(
     assert isinstance(intervals, dict)
     assert intervals["calibrated_steps"] == 20
     assert intervals["test_steps"] == 20
-    assert intervals["test_rollouts"] == MAX_CALIBRATION_STARTS
+    assert intervals["test_rollouts"] == MAX_CALIBRATION_ORIGINS
     assert list(intervals["coverage"]) == [str(level) for level in LEVELS]
     split = Split.of(len(noisy), 0.1, 0.1)
-    starts = rollout_starts(split.test_start, len(noisy), 20)
-    predicted, actual = rollouts(fitted, noisy, starts, 20)
+    starts = origins(split.test_start, len(noisy))
+    errors = residuals_within(fitted, noisy, starts, 20, len(noisy))
+    assert intervals["test_values"] == int(np.sum(~np.isnan(errors)))
     assert fitted.interval_widths is not None
     spread = fitted.series[0].scaler.scale[0]
-    expected = coverage(predicted, actual, fitted.interval_widths * spread)
+    expected = coverage(errors, fitted.interval_widths * spread)
     assert intervals["coverage"] == pytest.approx(expected, abs=0.1)
     # A stationary noisy sine: the validation calibration carries over to the test split.
     for level in (80, 95):
@@ -292,18 +312,40 @@ def test_metrics_mase_is_the_model_mae_over_the_naive_mae(fitted: TrainResult) -
         assert "mase" not in naive
 
 
-def test_interval_steps_are_capped_at_half_the_validation_split(noisy: np.ndarray) -> None:
-    short = noisy[:600]  # validation split: 60 rows -> at most 30 steps
+def test_interval_steps_are_capped_at_the_validation_split(noisy: np.ndarray) -> None:
+    short = noisy[:600]  # validation split: 60 rows -> at most 60 steps
     config = TrainConfig(epochs=1, batch_size=64, interval_steps=1000)
     result = train(Panel.of_series(short), TINY, config, device=CPU)
     assert result.interval_widths is not None
-    assert result.interval_widths.shape == (len(LEVELS), 30, 1)
+    assert result.interval_widths.shape == (len(LEVELS), 60, 1)
     intervals = result.metrics["intervals"]
     assert isinstance(intervals, dict)
-    assert intervals["calibrated_steps"] == 30
-    assert intervals["test_steps"] == 30  # the test split (60 rows) allows 30 steps as well
-    # 60 test rows, rollouts of 30: the 31 starts test_start .. test_start + 30.
-    assert intervals["test_rollouts"] == 31
+    assert intervals["calibrated_steps"] == 60
+    # Every validation row an origin: step k has the 60 - k + 1 whose k-th row is inside.
+    assert intervals["residuals"] == list(range(60, 0, -1))
+    assert intervals["calibrated_steps_by_level"] == {
+        str(level): max(60 - residuals_needed(level) + 1, 0) for level in LEVELS
+    }
+    assert intervals["test_steps"] == 60  # the test split (60 rows) allows 60 steps as well
+    assert intervals["test_rollouts"] == 60
+    assert intervals["test_values"] == 60 * 61 // 2
+
+
+def test_calibration_reads_no_test_row(noisy: np.ndarray) -> None:
+    """The same model calibrated on the series and on one whose test rows are wild: the same
+    widths (every residual ends before the test part), another coverage."""
+    short = noisy[:600]
+    config = TrainConfig(epochs=1, batch_size=64, interval_steps=1000, seed=5)
+    result = train(Panel.of_series(short), TINY, config, device=CPU)
+    wild = short.copy()
+    wild[Split.of(600, 0.1, 0.1).test_start :] += 50.0
+    data = Prepared.of(Panel.of_series(wild), config, ColumnRoles.of(1), CPU)
+    widths, record = calibrate(Fitted(result.model, data, result.rollout_mode), 1000, Budget())
+    assert widths is not None
+    assert record is not None
+    assert result.interval_widths is not None
+    np.testing.assert_allclose(widths, result.interval_widths, rtol=1e-12)
+    assert record["coverage"] != result.metrics["intervals"]["coverage"]  # type: ignore[index]
 
 
 def test_a_one_row_validation_split_leaves_intervals_uncalibrated() -> None:
@@ -316,25 +358,35 @@ def test_a_one_row_validation_split_leaves_intervals_uncalibrated() -> None:
     assert isinstance(result.metrics["one_step"], dict)  # the rest is still measured
 
 
-def test_a_two_row_validation_split_calibrates_on_two_one_step_rollouts() -> None:
+def test_a_two_row_validation_split_calibrates_two_steps_on_two_and_one_residuals() -> None:
     series = generate("sin", resolve_params("sin", {"points": 200, "stop": 20, "noise": 0.1}))
     config = TrainConfig(epochs=1, validation_fraction=0.01, test_fraction=0.1)  # 2 validation rows
     split = Split.of(200, 0.01, 0.1)
     assert split.val == 2
     result = train(Panel.of_series(series), TINY, config, device=CPU)
     assert result.interval_widths is not None
-    assert result.interval_widths.shape == (len(LEVELS), 1, 1)
+    assert result.interval_widths.shape == (len(LEVELS), 2, 1)
     starts = np.array([split.val_start, split.val_start + 1])
-    predicted, actual = rollouts(result, series, starts, 1)
-    # Two rollouts: every level's rank ceil(3 q) is capped at 2, the larger error.
-    largest = np.abs(actual - predicted).max() / result.series[0].scaler.scale[0]
-    np.testing.assert_allclose(result.interval_widths[:, 0, 0], largest, rtol=1e-5)
+    residuals = residuals_within(result, series, starts, 2, split.test_start)
+    assert residual_counts(residuals).tolist() == [2, 1]
+    assert result.metrics["intervals"]["residuals"] == [2, 1]  # type: ignore[index]
+    spread = result.series[0].scaler.scale[0]
+    # Step 1, two residuals: every level's rank ceil(3 q) is capped at 2, the larger error;
+    # step 2, the first rollout's alone.
+    np.testing.assert_allclose(
+        result.interval_widths[:, 0, 0], np.nanmax(residuals[:, 0, 0]) / spread, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        result.interval_widths[:, 1, 0], residuals[0, 1, 0] / spread, rtol=1e-5
+    )
 
 
 # --- checkpoints ----------------------------------------------------------------------------
 
 
-def write_checkpoint(directory: Path, widths: np.ndarray | None) -> RecurrentForecaster:
+def write_checkpoint(
+    directory: Path, widths: np.ndarray | None, residuals: list[int] | None = None
+) -> RecurrentForecaster:
     torch.manual_seed(0)
     config = ModelConfig(n_features=2, lookback=4, horizon=1, hidden_size=4, num_layers=1)
     model = RecurrentForecaster(config).eval()
@@ -344,6 +396,7 @@ def write_checkpoint(directory: Path, widths: np.ndarray | None) -> RecurrentFor
         config=config, rollout_mode="window", columns=["a", "b"], inputs=["a", "b"],
         targets=["a", "b"], series=[SeriesMeta(None, scaler, np.zeros((4, 2)))],
         interval_widths=widths,
+        metrics=None if residuals is None else {"intervals": {"residuals": residuals}},
     )  # fmt: skip
     write(directory, model, meta)
     return model
@@ -374,6 +427,34 @@ def test_checkpoint_without_intervals_loads_with_none(tmp_path: Path) -> None:
     del meta["intervals"]  # a checkpoint written before intervals existed
     meta_path.write_text(json.dumps(meta))
     assert load(tmp_path / "ckpt", CPU).interval_widths is None
+
+
+def test_checkpoint_reads_the_residual_counts_of_its_interval_metrics(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path / "ckpt", widths_of(3), [40, 39, 38])
+    assert load(tmp_path / "ckpt", CPU).meta.interval_residuals == [40, 39, 38]
+
+
+def test_checkpoint_saved_before_counts_reads_them_as_unknown(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path / "ckpt", widths_of(3))
+    assert load(tmp_path / "ckpt", CPU).meta.interval_residuals is None
+    meta_path = tmp_path / "ckpt" / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["metrics"] = {"intervals": {"calibrated_steps": 3, "coverage": {}}}  # no counts
+    meta_path.write_text(json.dumps(meta))
+    assert load(tmp_path / "ckpt", CPU).meta.interval_residuals is None
+
+
+@pytest.mark.parametrize("counts", [[40, 39], [40, 39, 38, 37], [40, -1, 38], [40, 39.5, 38]])
+def test_residual_counts_that_do_not_fit_the_widths_are_a_checkpoint_error(
+    tmp_path: Path, counts: list[int]
+) -> None:
+    write_checkpoint(tmp_path / "ckpt", widths_of(3), [40, 39, 38])
+    meta_path = tmp_path / "ckpt" / META_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["metrics"]["intervals"]["residuals"] = counts
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="residual counts"):
+        load(tmp_path / "ckpt", CPU)
 
 
 def test_zero_widths_are_valid(tmp_path: Path) -> None:
@@ -459,42 +540,3 @@ def test_tampered_interval_meta_is_a_checkpoint_error(tmp_path: Path, tamper: ob
     meta_path.write_text(json.dumps(meta))  # the SHA-256 covers the weights only
     with pytest.raises(CheckpointError):
         load(directory, CPU)
-
-
-# --- the calibration plan ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("rows", "wanted", "steps", "rollouts"),
-    [
-        (60, 1000, 30, 31),  # one series: at most half its part, every start it allows
-        (150, 200, 75, 76),
-        (300, 200, 150, 128),  # past 128 starts: 128 of them, spread evenly
-        (1000, 200, 200, 128),  # as many steps as asked
-        (1, 200, 1, 1),  # too short to calibrate: one rollout
-    ],
-)
-def test_one_series_calibrates_at_most_half_its_part_from_up_to_128_points(
-    rows: int, wanted: int, steps: int, rollouts: int
-) -> None:
-    (segment,) = segments_of([rows * 10], lambda n: Split.sized(n, rows, rows))
-    plan = plan_rollouts([segment], "val", wanted)
-    assert (plan.steps, len(plan.starts)) == (steps, rollouts)
-    begin, end = segment.bounds("val")
-    assert plan.starts.min() == begin
-    assert (plan.starts + plan.steps <= end).all()  # every rollout inside the part
-
-
-def test_many_series_calibrate_their_whole_parts_from_one_point_each() -> None:
-    segments = segments_of([40 + n for n in range(200)], lambda n: Split.sized(n, 18, 18))
-    plan = plan_rollouts(segments, "val", 18)
-    assert (plan.steps, len(plan.starts)) == (18, 200)
-    assert list(plan.starts) == [segment.bounds("val")[0] for segment in segments]
-    assert list(plan.ends) == [segment.end for segment in segments]
-
-
-def test_a_few_series_each_give_several_rollouts_over_half_their_parts() -> None:
-    segments = segments_of([100, 120], lambda n: Split.sized(n, 20, 20))
-    plan = plan_rollouts(segments, "val", 18)
-    assert plan.steps == 10  # half the 20 validation rows
-    assert len(plan.starts) == 2 * 11  # every start of each part's first half

@@ -11,9 +11,10 @@ import torch
 
 from app.core.config import Settings
 from app.core.metrics import ServiceMetrics
+from app.registry.answer import forecast_json
 from app.registry.cache import ModelCache
 from app.registry.checkpoint_store import CheckpointStore
-from app.registry.forecast import forecast_json, make_forecast
+from app.registry.forecast import make_forecast
 from app.registry.limits import ForecastLimits
 from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead, SeriesForecast
 from tests.factories import BUNDLED_MODELS

