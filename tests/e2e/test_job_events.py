@@ -51,10 +51,14 @@ def follow(server: Server, job_id: str) -> tuple[list[Event], list[dict[str, Any
 
 
 def listed(view: dict[str, Any]) -> dict[str, Any]:
-    """A job's view as its events show it: no spec or history, metrics without each series."""
+    """A job's view as its events show it: no spec or history, metrics without each series
+    or the per-step residual counts of its intervals."""
     fields = {k: v for k, v in view.items() if k not in ("spec", "history")}
-    if fields["metrics"] is not None:
-        fields["metrics"] = fields["metrics"] | {"series": None}
+    metrics = fields["metrics"]
+    if metrics is not None:
+        fields["metrics"] = metrics | {"series": None}
+        if metrics.get("intervals") is not None:
+            fields["metrics"]["intervals"] = metrics["intervals"] | {"residuals": None}
     return fields
 
 
