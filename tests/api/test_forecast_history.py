@@ -4,6 +4,7 @@ series; bounded, refused with a context, and published in the OpenAPI schema."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.ml.functions import generate, resolve_params
 from tests.factories import (
     BUNDLED_MODELS,
     PANEL_SERIES,
@@ -33,10 +35,17 @@ DAILY = np.round(10 + np.sin(2 * np.pi * np.arange(120) / 7), 4)
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the bundled model, a monthly panel's model `stores` and a daily series'
-    model `daily`."""
+    """A store holding the bundled model, `earlier` (the bundled model as checkpoints were written
+    before they kept rows beyond the lookback), a monthly panel's model `stores` and a daily
+    series' model `daily`."""
     root: Path = tmp_path_factory.mktemp("history")
     shutil.copytree(BUNDLED_MODELS, root / "models", dirs_exist_ok=True)
+    earlier = shutil.copytree(root / "models" / "sine", root / "models" / "earlier") / "1"
+    meta = json.loads((earlier / "meta.json").read_text())
+    meta["name"] = "earlier"
+    for series in meta["series"]:
+        del series["past"]
+    (earlier / "meta.json").write_text(json.dumps(meta))
     train_on_panel(root, PANEL_SPEC | QUICK)
     text = "date,value\n" + "".join(f"{d:%Y-%m-%d},{v}\n" for d, v in zip(DAYS, DAILY, strict=True))
     with TestClient(create_app(make_settings(root))) as client:
@@ -100,11 +109,19 @@ def test_one_series_answers_its_history_beside_the_forecast(client: TestClient) 
     assert body["series"] is None
 
 
-def test_a_model_written_before_rows_were_kept_answers_its_tail(client: TestClient) -> None:
+def test_the_bundled_model_answers_the_rows_it_kept(client: TestClient) -> None:
     body = forecast(client, "sine", horizon=5, history_rows=50)
-    meta = client.get("/v1/models/sine").json()["versions"][0]
-    assert np.asarray(body["history"]).shape == (meta["lookback"], 1)
+    sine = generate("sin", resolve_params("sin", {}))[:, 0]  # the series it was trained on
+    # 24 rows, the least a checkpoint keeps (its lookback is 10), ending where training ended
+    np.testing.assert_allclose(np.asarray(body["history"])[:, 0], sine[-24:], atol=1e-12)
     assert body["history_timestamps"] is None  # a function's series has no time axis
+
+
+def test_a_model_written_before_rows_were_kept_answers_its_tail(client: TestClient) -> None:
+    body = forecast(client, "earlier", horizon=5, history_rows=50)
+    meta = client.get("/v1/models/earlier").json()["versions"][0]
+    assert np.asarray(body["history"]).shape == (meta["lookback"], 1)
+    assert body["history_timestamps"] is None
 
 
 def test_history_is_refused_for_a_forecast_from_a_context(client: TestClient) -> None:
