@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from app.ml.data import ScalingKind, Split
 from app.ml.fields import DESCRIPTION, described
 from app.ml.model import ModelConfig
@@ -74,8 +76,8 @@ class TrainConfig:
     min_steps: int = described(0, "optimizer steps before early stopping may end training")
     ensemble: int = described(
         1,
-        "models fitted from seeds seed, seed + 1, ...; forecasts are their median (rolled out by "
-        "window)",
+        "models fitted from seeds drawn from `seed` (the first member's is `seed` itself); "
+        "forecasts are their median (rolled out by window)",
     )
     # Members that read windows of different lengths err in less alike ways than members that
     # differ only by seed.
@@ -123,3 +125,13 @@ class TrainConfig:
         leave a model that reads the whole window); `app.ml.feasibility` checks them."""
         lookbacks = self.ensemble_lookbacks or (model_config.lookback,) * self.ensemble
         return tuple(sorted(lookbacks, reverse=True))
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member `member` (from 0) of a job seeded `seed`: the first keeps
+    `seed`, the others draw theirs from (seed, member) through numpy's SeedSequence. Consecutive
+    seeds (seed + member) would let jobs of neighbouring seeds share all but one member, and
+    make the spread between seeds look smaller than it is."""
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])

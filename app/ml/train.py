@@ -18,7 +18,7 @@ from app.ml.assess import assess
 from app.ml.backtest import backtest
 from app.ml.budget import Budget, StopFn
 from app.ml.checkpoint_meta import SeriesMeta
-from app.ml.config import TrainConfig
+from app.ml.config import TrainConfig, member_seed
 from app.ml.feasibility import check
 from app.ml.fit import EpochStats, MemberFit, ProgressFn, Trainer
 from app.ml.fitted import Fitted
@@ -93,7 +93,7 @@ def train(
         member = Trainer(
             data,
             replace(model_config, lookback=lookbacks[number]),
-            replace(config, seed=config.seed + number),
+            replace(config, seed=member_seed(config.seed, number)),
             fit_deadline,
         )
         fits.append(member.fit((number + 1, config.ensemble), began, on_progress, should_stop))

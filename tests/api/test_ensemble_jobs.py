@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.jobs.table import JobStatus
 from app.main import create_app
+from app.ml.config import member_seed
 from tests.factories import inline_repositories, make_settings, run_inline
 
 
@@ -48,7 +49,7 @@ def test_an_ensemble_job_saves_one_version_that_forecasts_with_intervals(
         assert (progress["member"], progress["members"], progress["epoch"]) == (3, 3, 3)
         assert (progress["epochs"], progress["fraction"]) == (3, 1.0)
         members = job["metrics"]["members"]
-        assert [member["seed"] for member in members] == [0, 1, 2]
+        assert [member["seed"] for member in members] == [member_seed(0, n) for n in range(3)]
         assert all(member["epochs_run"] == 3 for member in members)
         assert job["metrics"]["best_epoch"] is None  # one per member, above
 

@@ -1,4 +1,5 @@
-"""Ensembles: members from consecutive seeds, their median, saved and loaded as one version."""
+"""Ensembles: members from seeds drawn from the job's, their median, saved and loaded as one
+version."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from app.ml.checkpoint_meta import CheckpointMeta, SeriesMeta
 from app.ml.checkpoints import load, write
-from app.ml.config import TrainConfig
+from app.ml.config import TrainConfig, member_seed
 from app.ml.data import Scaler
 from app.ml.fit import EpochStats
 from app.ml.forecast import rollout
@@ -29,7 +30,7 @@ def series() -> np.ndarray:
     return generate("sin", resolve_params("sin", {"stop": 30.0, "points": 300}))
 
 
-def test_members_come_from_consecutive_seeds_and_the_ensemble_answers_their_median(
+def test_members_come_from_their_own_seeds_and_the_ensemble_answers_their_median(
     series: np.ndarray,
 ) -> None:
     seen: list[EpochStats] = []
@@ -47,12 +48,13 @@ def test_members_come_from_consecutive_seeds_and_the_ensemble_answers_their_medi
     assert {(stats.members, stats.epochs) for stats in seen} == {(3, 3)}
     members = result.metrics["members"]
     assert isinstance(members, list)
+    seeds = [member_seed(4, number) for number in range(3)]
     assert [(m["seed"], m["epochs_run"], m["stop_reason"]) for m in members] == [
-        (seed, 3, "max_epochs") for seed in (4, 5, 6)
+        (seed, 3, "max_epochs") for seed in seeds
     ]
     assert result.metrics["epochs_run"] == 9
     assert result.metrics["best_epoch"] is None  # each member has its own
-    for offset, seed in enumerate((4, 5, 6)):
+    for offset, seed in enumerate(seeds):
         alone = train(
             Panel.of_series(series),
             TINY,
@@ -65,6 +67,14 @@ def test_members_come_from_consecutive_seeds_and_the_ensemble_answers_their_medi
     with torch.inference_mode():
         each = torch.stack([member(window)[0] for member in ensemble.members])
         torch.testing.assert_close(ensemble(window)[0], each.median(dim=0).values)
+
+
+def test_jobs_of_neighbouring_seeds_share_no_member() -> None:
+    seeds = {seed: [member_seed(seed, number) for number in range(5)] for seed in range(50)}
+    assert all(members[0] == seed for seed, members in seeds.items())  # one model: its own seed
+    every = [member for members in seeds.values() for member in members]
+    assert len(set(every)) == len(every)
+    assert seeds[7] == [member_seed(7, number) for number in range(5)]  # the same every time
 
 
 def test_an_ensemble_refuses_a_state_rollout() -> None:
