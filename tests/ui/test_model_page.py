@@ -58,8 +58,8 @@ def expect_drawn(dashboard: Dashboard, steps: int, history: int, label: str) -> 
 
 def test_the_bundled_models_page_draws_its_forecast_on_load(bundled: Dashboard) -> None:
     bundled.open("#models/sine")
-    # 24 steps by default; the bundled checkpoint keeps its lookback's 10 rows, drawn before them
-    expect_drawn(bundled, steps=24, history=10, label="sin")
+    # 24 steps by default, after the 24 rows the bundled checkpoint keeps (the least it keeps)
+    expect_drawn(bundled, steps=24, history=24, label="sin")
     expect(bundled.page.locator("#forecast-chart")).to_contain_text("step")
     assert bundled.screenshot("model-page-sine").stat().st_size > 0
     assert bundled.console.unexpected() == []
