@@ -86,9 +86,16 @@ def losing_warning(model_mae: float, baseline_mae: float, baseline: str, where: 
     """[a warning] when the model loses to the `baseline` forecast (named as by `baseline_name`)
     `where`: a job must not serve a model that loses to a simple forecast without saying so;
     [] otherwise."""
-    if not loses(model_mae, baseline_mae):
-        return []
-    return [
+    return (
+        [losing_text(model_mae, baseline_mae, baseline, where)]
+        if loses(model_mae, baseline_mae)
+        else []
+    )
+
+
+def losing_text(model_mae: float, baseline_mae: float, baseline: str, where: str) -> str:
+    """The words of a warning that the model loses to `baseline` `where`, with both MAEs."""
+    return (
         f"the model loses to the {baseline} forecast {where}: MAE {model_mae:.6g} against "
         f"{baseline_mae:.6g}"
-    ]
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.evaluation import baseline_name, loses, losing_warning
+from app.ml.evaluation import baseline_name, loses, losing_text, losing_warning
 from app.ml.fitted import SeriesScores
 
 BASELINES = ("naive", "seasonal_naive", "drift")
@@ -100,12 +100,8 @@ def series_warnings(guard: Mapping[str, Any] | None, season: int) -> list[str]:
             if baseline in compared.get("loses_to", ()):
                 model, other = _mae(compared["mae"]), _mae(compared["baselines"][baseline])
                 where = f"on the {split} part"
-                found.append(_warning(model, other, baseline_name(baseline, season), where))
+                found.append(losing_text(model, other, baseline_name(baseline, season), where))
     return found
-
-
-def _warning(model: float, baseline: float, name: str, where: str) -> str:
-    return f"the model loses to the {name} forecast {where}: MAE {model:.6g} against {baseline:.6g}"
 
 
 def panel_warnings(
