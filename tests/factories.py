@@ -21,6 +21,8 @@ from app.jobs.spec import TrainRequest
 from app.jobs.submit import submit_training
 from app.jobs.table import JobRow, JobStatus
 from app.migrations import upgrade as upgrade_schema
+from app.ml.fitted import SeriesScores
+from app.ml.guards import guard_record, model_warnings, series_guards
 
 
 class Repositories(NamedTuple):
@@ -163,14 +165,27 @@ SCORES = {"mse": 0.5, "rmse": 0.7071, "mae": 0.6, "smape": 12.5}
 
 
 def many_series_metrics(series: int) -> dict[str, Any]:
-    """Metrics of a model of `series` series, each series scored: what a large job stores."""
+    """Metrics of a model of `series` series, each series scored and compared with the simple
+    forecasts (every third losing to the naive one on test): what a large job stores."""
     model = SCORES | {"mase": 0.9, "mase_seasonal": 0.8}
+    ids = [f"store-{n:05d}" for n in range(series)]
+    seasonal_and_drift = (SCORES | {"mae": 0.8}, SCORES | {"mae": 0.9})  # naive's MAE: 0.6
+    wins, loses = (
+        SeriesScores(20, 10.0, SCORES | {"mae": mae}, SCORES, *seasonal_and_drift)
+        for mae in (0.5, 0.7)
+    )
+    guards = series_guards(
+        {"validation": [wins] * series, "test": [loses if n % 3 else wins for n in range(series)]}
+    )
     return {
         "rollout_mode": "window", "epochs_run": 300, "best_epoch": 290,
         "stop_reason": "max_epochs", "train_seconds": 61.5, "series_count": series,
-        "series_measured": series, "test_rows": 20 * series, "mean": model, "naive": SCORES,
-        "seasonal_naive": SCORES,
-        "series": [model | {"id": f"store-{n:05d}", "test_rows": 20} for n in range(series)],
+        "series_measured": series, "test_rows": 20 * series, "season_length": 12, "mean": model,
+        "naive": SCORES, "seasonal_naive": SCORES | {"mae": 0.8}, "drift": SCORES | {"mae": 0.9},
+        "guards": guard_record(guards, ids),
+        "warnings": model_warnings([wins] * series, guards, ids, 12),
+        "series": [model | {"id": id_, "test_rows": 20, "guards": guard}
+                   for id_, guard in zip(ids, guards, strict=True)],
     }  # fmt: skip
 
 

@@ -1,9 +1,10 @@
-"""Measuring a fitted model: its rollout mode, its test metrics and its validation warning.
+"""Measuring a fitted model: its rollout mode, its test metrics and its warnings.
 
 Each series is rolled out from the row before its own held-out part, all series in one batched
-pass, and scored on its own original scale against the naive (last value) and seasonal naive
-(last season) forecasts of the same rows; the metrics are each series' scores and their means
-over series. One series is a panel of one: its means are its own scores.
+pass, and scored on its own original scale against the naive (last value), seasonal naive
+(last season) and drift forecasts of the same rows; the metrics are each series' scores and
+their means over series, and each series' guards (`app.ml.guards`) on its validation and test
+parts. One series is a panel of one: its means are its own scores.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from app.ml.budget import Budget
 from app.ml.data import panel_starts
-from app.ml.evaluation import losing_warning, naive_windows
+from app.ml.evaluation import naive_windows
 from app.ml.fitted import (
     UNLIMITED,
     Fitted,
@@ -27,6 +28,7 @@ from app.ml.fitted import (
     summarise,
 )
 from app.ml.forecast import carries_state
+from app.ml.guards import SeriesGuard, guard_record, model_warnings, series_guards
 from app.ml.intervals import calibrate
 
 # State carry is chosen only if its validation rollouts are at least about as good as the
@@ -112,11 +114,13 @@ def one_step(fitted: Fitted) -> dict[str, object]:
     }
 
 
-def evaluate(fitted: Fitted, budget: Budget = UNLIMITED) -> dict[str, object]:
-    """Every series' test metrics (original scale), their means over series, and the means of
-    the one-step predictions of every test window."""
+def evaluate(
+    fitted: Fitted, found: list[SeriesScores], guards: list[SeriesGuard]
+) -> dict[str, object]:
+    """Every series' test metrics (original scale) from its test scores `found` and its
+    `guards`, their means over series, and the means of the one-step predictions of every test
+    window."""
     data = fitted.data
-    found = part_scores(fitted, budget, "test")
     return {
         "series_count": len(data.segments),
         "series_measured": len(found),
@@ -125,19 +129,11 @@ def evaluate(fitted: Fitted, budget: Budget = UNLIMITED) -> dict[str, object]:
         "rollout_steps": max(series.rows for series in found),
         **one_step(fitted),
         **summarise(found),
-        "series": [series.row(data.ids[number]) for number, series in enumerate(found)],
+        "series": [
+            series.row(data.ids[number]) | {"guards": guards[number]}
+            for number, series in enumerate(found)
+        ],
     }
-
-
-def validation_warnings(found: list[SeriesScores], season: int) -> list[str]:
-    """[a warning] when the model loses to the seasonal naive forecast on the series'
-    validation parts, `found` (mean MAE over series); [] otherwise."""
-    return losing_warning(
-        float(np.mean([series.model["mae"] for series in found])),
-        float(np.mean([series.seasonal["mae"] for series in found])),
-        season,
-        "on the validation part" + ("s (mean MAE over series)" if len(found) > 1 else ""),
-    )
 
 
 def assess(
@@ -151,8 +147,12 @@ def assess(
     `evaluation_cut_short` says so. The budget's stop predicate (a cancel) is asked between
     model calls."""
     fitted, validation, measured = choose_mode(fitted, budget)
-    metrics = evaluate(fitted, budget)
-    metrics["warnings"] = validation_warnings(validation, fitted.data.season)
+    test = part_scores(fitted, budget, "test")
+    guards = series_guards({"validation": validation, "test": test})
+    data = fitted.data
+    metrics = evaluate(fitted, test, guards)
+    metrics["guards"] = guard_record(guards, data.ids)
+    metrics["warnings"] = model_warnings(validation, guards, data.ids, data.season)
     widths, intervals = calibrate(fitted, interval_steps, budget)
     metrics["rollout_mode"] = fitted.mode
     metrics["validation_rollout_mae"] = measured["mae"]

@@ -1,4 +1,5 @@
-"""Error metrics on the original scale, the model's and the naive and seasonal naive forecasts'."""
+"""Error metrics on the original scale, the model's and the simple forecasts it is measured
+against: naive (last value), seasonal naive (last season) and drift (random walk with drift)."""
 
 from __future__ import annotations
 
@@ -58,13 +59,43 @@ def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
     return history[-season:][np.arange(steps) % season]
 
 
-def losing_warning(model_mae: float, baseline_mae: float, season: int, where: str) -> list[str]:
-    """[a warning] when the model's MAE is worse than the seasonal naive forecast's: a job must
-    not serve a model that loses to the baseline without saying so; [] otherwise."""
-    if not (math.isfinite(model_mae) and model_mae > baseline_mae):
-        return []
-    baseline = "naive" if season <= 1 else f"seasonal naive (season {season})"
-    return [
+def drift(history: np.ndarray, steps: int) -> np.ndarray:
+    """[steps, O]: the random walk with drift, the line through the first and last rows of
+    `history` continued `steps` rows past the last (the last row when there is only one)."""
+    if len(history) < 2:
+        return np.repeat(history[-1:], steps, axis=0)
+    slope = (history[-1] - history[0]) / (len(history) - 1)
+    return np.asarray(history[-1] + slope * np.arange(1, steps + 1)[:, None])
+
+
+def baseline_name(baseline: str, season: int) -> str:
+    """How a warning names a baseline: "naive", "seasonal_naive" or "drift" (the seasonal naive
+    with a season of 1 is the naive forecast)."""
+    if baseline == "seasonal_naive":
+        return "naive" if season <= 1 else f"seasonal naive (season {season})"
+    return baseline
+
+
+def loses(model_mae: float, baseline_mae: float) -> bool:
+    """Whether the model's MAE is worse than a baseline's: a model whose rollout diverged (not
+    finite) loses to a finite baseline; a tie does not lose."""
+    return math.isfinite(baseline_mae) and not model_mae <= baseline_mae
+
+
+def losing_warning(model_mae: float, baseline_mae: float, baseline: str, where: str) -> list[str]:
+    """[a warning] when the model loses to the `baseline` forecast (named as by `baseline_name`)
+    `where`: a job must not serve a model that loses to a simple forecast without saying so;
+    [] otherwise."""
+    return (
+        [losing_text(model_mae, baseline_mae, baseline, where)]
+        if loses(model_mae, baseline_mae)
+        else []
+    )
+
+
+def losing_text(model_mae: float, baseline_mae: float, baseline: str, where: str) -> str:
+    """The words of a warning that the model loses to `baseline` `where`, with both MAEs."""
+    return (
         f"the model loses to the {baseline} forecast {where}: MAE {model_mae:.6g} against "
         f"{baseline_mae:.6g}"
-    ]
+    )

@@ -1,5 +1,6 @@
 """A fitted model with the series it was fitted to, and what measuring it reads: its direct
-predictions, its rollouts inside each series and each series' scores against the baselines.
+predictions, its rollouts inside each series and each series' scores against the baselines
+(naive, seasonal naive and drift).
 
 Every series is rolled out and scored on its own original scale; one series is a panel of one.
 """
@@ -16,7 +17,7 @@ import torch
 
 from app.ml.budget import Budget
 from app.ml.data import ScalerStack, column_windows
-from app.ml.evaluation import errors, seasonal_naive, smape
+from app.ml.evaluation import drift, errors, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.model import Forecaster
 from app.ml.prepare import Prepared
@@ -133,14 +134,19 @@ def mean(values: list[float | None]) -> float | None:
 
 @dataclass(frozen=True)
 class SeriesScores:
-    """One series' scores over some rows: the model's, the naive forecast's and the seasonal
-    naive's."""
+    """One series' scores over some rows: the model's, the naive forecast's, the seasonal
+    naive's and the drift forecast's."""
 
     rows: int
     level: float  # mean |actual|: what a baseline's error is small against
     model: dict[str, float]
     naive: dict[str, float]
     seasonal: dict[str, float]
+    drift: dict[str, float]
+
+    def baselines(self) -> dict[str, dict[str, float]]:
+        """Each baseline's scores by the name the metrics give it."""
+        return {"naive": self.naive, "seasonal_naive": self.seasonal, "drift": self.drift}
 
     @property
     def mase(self) -> float | None:
@@ -165,7 +171,8 @@ class SeriesScores:
 
 def scores_from(fitted: Fitted, number: int, origin: int, scaled: np.ndarray) -> SeriesScores:
     """Series `number`'s scores of `scaled` [steps, O], a model-scale rollout from row `origin`
-    of that series, against the naive and seasonal naive forecasts from the same rows."""
+    of that series, against the naive, seasonal naive and drift forecasts from the same rows
+    (each from every row of the series before `origin`)."""
     data = fitted.data
     segment, targets, steps = data.segments[number], list(data.roles.targets), len(scaled)
     at = segment.offset + origin
@@ -179,6 +186,7 @@ def scores_from(fitted: Fitted, number: int, origin: int, scaled: np.ndarray) ->
         scores(predicted, actual),
         scores(np.repeat(history[-1:], steps, axis=0), actual),
         scores(seasonal_naive(history, steps, data.season), actual),
+        scores(drift(history, steps), actual),
     )
 
 
@@ -208,8 +216,8 @@ def means(found: list[dict[str, float]]) -> dict[str, float | None]:
 
 
 def summarise(found: list[SeriesScores]) -> dict[str, object]:
-    """The means over series: the model's scores with its MASE against both baselines, and the
-    naive and seasonal naive forecasts' scores."""
+    """The means over series: the model's scores with its MASE against the naive and seasonal
+    naive forecasts, and the naive, seasonal naive and drift forecasts' scores."""
     return {
         "mean": {
             **means([score.model for score in found]),
@@ -218,4 +226,5 @@ def summarise(found: list[SeriesScores]) -> dict[str, object]:
         },
         "naive": means([score.naive for score in found]),
         "seasonal_naive": means([score.seasonal for score in found]),
+        "drift": means([score.drift for score in found]),
     }

@@ -1,5 +1,6 @@
 """A forecast's API answer: the values, each interval level with how far it is calibrated, the
-timestamps and history of the series continued, and its JSON written straight from the arrays."""
+timestamps and history of the series continued, the warnings its job recorded of the model and
+of each series, and its JSON written straight from the arrays."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 from app.datasets import TimeAxis, from_storage
 from app.ml import serving
 from app.ml.checkpoints import Checkpoint
+from app.ml.guards import series_warnings
 from app.ml.intervals import BandMark, band_mark
 from app.ml.serving import Bounds, ForecastPlan
 from app.registry.schemas import ForecastRequest, ForecastResponse, IntervalRead, SeriesForecast
@@ -26,6 +28,7 @@ def answer(
     """The answer: per series for a model of named series continued, else per context."""
     widths = checkpoint.interval_widths
     calibrated = None if widths is None else widths.shape[1]
+    metrics = checkpoint.meta.metrics or {}
     response = ForecastResponse(
         model=name,
         version=version,
@@ -35,8 +38,9 @@ def answer(
         rollout_mode=checkpoint.rollout_mode,
         interval_calibrated_steps=calibrated,
         interval_residuals=found.residuals,
+        warnings=[str(warning) for warning in metrics.get("warnings") or []],
     )
-    tested = ((checkpoint.meta.metrics or {}).get("intervals") or {}).get("coverage") or {}
+    tested = (metrics.get("intervals") or {}).get("coverage") or {}
     marks = {
         level: band_mark(
             level, found.residuals, request.horizon, calibrated or 0, tested.get(str(level))
@@ -96,8 +100,8 @@ def _per_series(
     request: ForecastRequest,
     marks: dict[int, BandMark],
 ) -> list[SeriesForecast]:
-    """Each continued series' forecast, timestamps (its own axis continued), intervals and,
-    when asked, history."""
+    """Each continued series' forecast, timestamps (its own axis continued), intervals,
+    warnings and, when asked, history."""
     ids = list(checkpoint.series_positions)  # of a model of named series
     return [
         SeriesForecast(
@@ -105,10 +109,25 @@ def _per_series(
             forecast=found.values[at],
             timestamps=_continued(checkpoint, number, request.horizon),
             intervals=_interval_reads(found.bounds, marks, at),
+            warnings=_series_warnings(checkpoint, number, ids[number]),
             **_history(checkpoint, number, request.history_rows),
         )
         for at, number in enumerate(numbers)
     ]
+
+
+def _series_warnings(checkpoint: Checkpoint, number: int, series_id: str) -> list[str]:
+    """Training series `number`'s warnings, read from its line of the job's metrics (none for a
+    model measured before series were compared with the simple forecasts, or not measured on
+    this series: a job out of time measures fewer)."""
+    metrics = checkpoint.meta.metrics or {}
+    rows = metrics.get("series")
+    if not isinstance(rows, list) or number >= len(rows):
+        return []
+    row = rows[number]
+    if not isinstance(row, dict) or row.get("id") != series_id:
+        return []
+    return series_warnings(row.get("guards"), int(metrics.get("season_length") or 1))
 
 
 def _history(checkpoint: Checkpoint, number: int, rows: int) -> dict[str, object]:

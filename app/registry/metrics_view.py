@@ -51,11 +51,58 @@ class ModelScores(Scores):
     )
 
 
+class SplitGuard(ReadSchema):
+    """One series against the simple forecasts on one split: rollout MAEs on the same rows."""
+
+    mae: float | None = Field(description="the model's")
+    baselines: dict[str, float | None] = Field(
+        description="by baseline: naive (last value), seasonal_naive (last season; the naive "
+        "with a season of 1) and drift (the line through the series' first and last values "
+        "before the split, continued)"
+    )
+    loses_to: list[str] = Field(description="the baselines whose MAE is lower than the model's")
+
+
+class SeriesGuards(ReadSchema):
+    """One series against the simple forecasts on its validation and test parts."""
+
+    validation: SplitGuard | None = None
+    test: SplitGuard | None = None
+
+
 class SeriesScores(ModelScores):
     """One series' test scores."""
 
     id: str | None = Field(description="null for the one series of unnamed data")
     test_rows: int
+    guards: SeriesGuards | None = Field(
+        None, description="the series against each baseline on each split (null: not recorded)"
+    )
+
+
+class LosingSeries(ReadSchema):
+    """The series losing to one baseline on one split."""
+
+    count: int
+    series: list[str | int] = Field(
+        description="the first `listed_at_most` of them: ids, or indexes of unnamed series"
+    )
+
+
+class SplitGuards(ReadSchema):
+    """The series losing to each baseline on one split."""
+
+    series_measured: int
+    losing: dict[str, LosingSeries] = Field(description="by baseline: naive, seasonal_naive, drift")
+
+
+class GuardsRead(ReadSchema):
+    """How many series lose to each simple forecast on each split, naming a bounded few (each
+    series' comparison is in its `series` entry)."""
+
+    listed_at_most: int = Field(description="series named per split and baseline at most")
+    validation: SplitGuards | None = None
+    test: SplitGuards | None = None
 
 
 class FoldRead(ReadSchema):
@@ -66,6 +113,7 @@ class FoldRead(ReadSchema):
     mean: ModelScores = Field(description="the model's scores (averaged over series)")
     naive: Scores
     seasonal_naive: Scores
+    drift: Scores | None = None
 
 
 class BacktestRead(ReadSchema):
@@ -94,7 +142,13 @@ class FitRecord(ReadSchema):
     season_length: int = Field(1, description="the seasonal naive baseline's period (1: naive)")
     warnings: list[str] = Field(
         default_factory=list,
-        description="a model that loses to the seasonal naive forecast on validation says so",
+        description="where the model loses: to the seasonal naive forecast on the validation "
+        "parts as a mean over series, and to the naive, seasonal naive or drift forecast on any "
+        "series' validation or test part (naming at most `guards.listed_at_most` series, each "
+        "with both MAEs)",
+    )
+    guards: GuardsRead | None = Field(
+        None, description="the series losing to each simple forecast on each split"
     )
     rollout_mode: Literal["window", "state"]
     ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")
@@ -144,6 +198,9 @@ class MetricsRead(FitRecord):
     mean: ModelScores = Field(description="the model's rollout scores, averaged over series")
     naive: Scores = Field(description="the naive forecast's, averaged over series")
     seasonal_naive: Scores = Field(description="the seasonal naive forecast's, averaged")
+    drift: Scores | None = Field(
+        None, description="the drift forecast's (random walk with drift), averaged"
+    )
     series: list[SeriesScores] | None = Field(
         None, description="each series' scores (left out of job listings to keep pages small)"
     )

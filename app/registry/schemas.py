@@ -232,6 +232,13 @@ class SeriesForecast(ReadSchema):
     )
     history: Numbers2 | None = Field(None, description=HISTORY)
     history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="where the model lost on this series when it was measured: one for each "
+        "split (validation, test) and simple forecast (naive, seasonal naive, drift) whose "
+        "rollout MAE beat the model's, with both MAEs (from the series' `guards` in the job's "
+        "metrics); empty: it lost to none, or the model was saved before series were compared",
+    )
 
 
 class ForecastResponse(ReadSchema):
@@ -276,6 +283,13 @@ class ForecastResponse(ReadSchema):
         None, description=f"{HISTORY}; of a model trained on one series (else in `series`)"
     )
     history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="the model's warnings as its job recorded them (`metrics.warnings`): for a "
+        "model of one series, each split (validation, test) and simple forecast (naive, "
+        "seasonal naive, drift) it lost to, with both MAEs; for a model of many series the "
+        "losing series are named in a bounded list, and each item of `series` carries its own",
+    )
 
     model_config = {
         "json_schema_extra": {

@@ -57,10 +57,18 @@ def trained(root: Path) -> tuple[JobRow, JobRow]:
 
 
 def unnamed(metrics: dict[str, Any] | None) -> dict[str, Any]:
-    """Metrics without what differs between two datasets of the same rows (the series' id) and
-    two runs (seconds)."""
+    """Metrics without what differs between two datasets of the same rows (the series' id, also
+    where the guards name the losing series: by index when it has none) and two runs
+    (seconds)."""
     found = untimed(metrics)
-    return {**found, "series": [{**row, "id": None} for row in found["series"]]}
+    guards = {
+        split: {**record, "losing": {
+            baseline: {**losing, "series": [None for _ in losing["series"]]}
+            for baseline, losing in record["losing"].items()
+        }} if isinstance(record, dict) else record
+        for split, record in found["guards"].items()
+    }  # fmt: skip
+    return {**found, "guards": guards, "series": [{**row, "id": None} for row in found["series"]]}
 
 
 def test_a_plain_csv_and_a_one_id_long_csv_train_to_the_same_model(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from app.ml.checkpoint_meta import CheckpointMeta
 from app.ml.checkpoints import load, write
 from app.ml.config import TrainConfig
 from app.ml.data import Scaler, ScalerStack, Split, panel_starts, segments_of
-from app.ml.evaluation import losing_warning, seasonal_naive, smape
+from app.ml.evaluation import baseline_name, losing_warning, seasonal_naive, smape
 from app.ml.fitted import SeriesScores
 from app.ml.forecast import rollout
 from app.ml.model import ModelConfig
@@ -178,19 +178,22 @@ def test_a_global_model_trains_and_is_measured_on_the_gpu() -> None:
 
 def test_an_exact_baseline_gives_no_ratio_rather_than_a_huge_one() -> None:
     exact = {"mse": 0.0, "rmse": 0.0, "mae": 3e-13, "smape": 0.0}
-    scores = SeriesScores(5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact)
+    scores = SeriesScores(5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact, exact)
     assert scores.mase == 0.5
     assert scores.mase_seasonal is None
 
 
 def test_a_model_that_loses_to_the_seasonal_naive_says_so() -> None:
-    assert losing_warning(2.0, 3.0, 12, "here") == []
-    (warning,) = losing_warning(3.0, 2.0, 12, "on the test parts")
+    seasonal = baseline_name("seasonal_naive", 12)
+    assert losing_warning(2.0, 3.0, seasonal, "here") == []
+    (warning,) = losing_warning(3.0, 2.0, seasonal, "on the test parts")
     assert warning == (
         "the model loses to the seasonal naive (season 12) forecast on the test parts: "
         "MAE 3 against 2"
     )
-    assert "the naive forecast" in losing_warning(3.0, 2.0, 1, "here")[0]
+    assert baseline_name("seasonal_naive", 1) == "naive"  # a season of 1: the last value
+    assert losing_warning(2.0, 2.0, "drift", "here") == []  # a tie does not lose
+    assert losing_warning(float("nan"), 2.0, "drift", "here")  # nor does a diverged model win
     # an exactly repeating panel: one epoch of a tiny model cannot match its last season
     t = np.arange(48)
     exact = np.concatenate([np.sin(2 * np.pi * t / 12) + level for level in (0.0, 5.0)])[:, None]
@@ -198,5 +201,14 @@ def test_a_model_that_loses_to_the_seasonal_naive_says_so() -> None:
     tiny = ModelConfig(n_features=1, lookback=12, horizon=3, hidden_size=2, num_layers=1)
     config = TrainConfig(epochs=1, validation_fraction=0.2, test_fraction=0.2)
     metrics = train(panel, tiny, config, device=CPU).metrics
-    (warning,) = metrics["warnings"]  # type: ignore[misc]
-    assert warning.startswith("the model loses to the seasonal naive (season 12) forecast")
+    # the mean warning first; then each split's and baseline's losing series
+    warning, *by_series = metrics["warnings"]  # type: ignore[misc]
+    assert warning.startswith(
+        "the model loses to the seasonal naive (season 12) forecast on the validation parts "
+        "(mean MAE over series)"
+    )
+    assert any(
+        line.startswith("the model loses to the seasonal naive (season 12) forecast on the "
+                        "validation parts of ")
+        for line in by_series
+    )  # fmt: skip

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.ml.fitted import SeriesScores
+from app.ml.guards import guard_record, series_guards
 from app.registry.metrics_view import MetricsRead
 
 FORMAT_1 = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "format1_sine_meta.json"
@@ -62,3 +64,31 @@ def test_an_ensemble_reports_each_model_and_no_single_best_epoch() -> None:
     assert [model.best_epoch for model in view.members or []] == [4, 2]
     assert view.rollout is not None
     assert view.rollout.rmse == 2.0
+
+
+def test_a_record_with_guards_reads_them_and_one_without_shows_none() -> None:
+    def scored(model: float, baseline: float) -> SeriesScores:
+        at = {name: SCORES | {"mae": baseline} for name in ("naive", "seasonal", "drift")}
+        return SeriesScores(5, 10.0, SCORES | {"mae": model}, **at)
+
+    found = [scored(1.0, 2.0), scored(3.0, 2.0)]
+    guards = series_guards({"validation": found, "test": found})
+    stored = {**FIT, "best_epoch": 3, "stop_reason": "max_epochs", "series_count": 2,
+              "series_measured": 2, "test_rows": 10, "mean": SCORES, "naive": SCORES,
+              "seasonal_naive": SCORES, "drift": SCORES,
+              "guards": guard_record(guards, [None, None]),
+              "series": [SCORES | {"id": None, "test_rows": 5, "guards": guard}
+                         for guard in guards]}  # fmt: skip
+    view = MetricsRead.model_validate(stored)
+    assert view.guards is not None
+    assert view.guards.test is not None
+    assert view.guards.test.losing["drift"].model_dump() == {"count": 1, "series": [1]}
+    assert view.drift is not None
+    assert view.drift.mae == SCORES["mae"]
+    row = (view.series or [])[1].guards
+    assert row is not None
+    assert row.validation is not None
+    assert row.validation.loses_to == ["naive", "seasonal_naive", "drift"]
+    assert row.validation.baselines["drift"] == 2.0
+    older = MetricsRead.model_validate({**stored, "guards": None, "drift": None, "series": None})
+    assert (older.guards, older.drift) == (None, None)
