@@ -5,8 +5,9 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from app.jobs.table import JobRow, JobStatus
 from app.migrations import upgrade as upgrade_schema
 from app.ml.fitted import SeriesScores
 from app.ml.guards import guard_record, model_warnings, series_guards
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 
 class Repositories(NamedTuple):
@@ -151,6 +155,18 @@ def train_on_panel(root: Path, spec: dict[str, Any]) -> JobRow:
     final = run_inline(settings, repos, spec | {"data": {"dataset_id": answer.json()["id"]}})
     assert final.status == JobStatus.SUCCEEDED, final.error
     return final
+
+
+def serve_panel_model(root: Path, spec: dict[str, Any]) -> Iterator[tuple[TestClient, str]]:
+    """A test client of a store under `root` holding the model `spec` trained on `panel_csv()`,
+    and its job's id: for module fixtures to yield from."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    final = train_on_panel(root, spec)
+    with TestClient(create_app(make_settings(root))) as client:
+        yield client, final.id
 
 
 def untimed(metrics: dict[str, Any] | None) -> dict[str, Any]:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.jobs.table import JobStatus
-from app.main import create_app
 from tests.api.test_job_events import repository, running_job
-from tests.factories import PANEL_SERIES, make_settings, many_series_metrics, train_on_panel
+from tests.factories import PANEL_SERIES, many_series_metrics, serve_panel_model
 
 # One epoch of a 4-unit model: a job of seconds that loses to a clean yearly wave somewhere.
 TINY_PANEL: dict[str, Any] = {
@@ -30,10 +28,7 @@ BASELINES = ("naive", "seasonal_naive", "drift")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
-    root: Path = tmp_path_factory.mktemp("guards")
-    final = train_on_panel(root, TINY_PANEL)
-    with TestClient(create_app(make_settings(root))) as client:
-        yield client, final.id
+    yield from serve_panel_model(tmp_path_factory.mktemp("guards"), TINY_PANEL)
 
 
 def losses(guards: dict[str, Any]) -> list[tuple[str, str]]:

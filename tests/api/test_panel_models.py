@@ -4,7 +4,6 @@ series with their own timestamps, cold starts, and the refusals."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,13 +11,11 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from tests.factories import (
     PANEL_SERIES,
     PANEL_SPEC,
-    make_settings,
     panel_csv,
-    train_on_panel,
+    serve_panel_model,
 )
 
 
@@ -31,10 +28,7 @@ def upload(client: TestClient, text: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
-    root: Path = tmp_path_factory.mktemp("panel")
-    final = train_on_panel(root, PANEL_SPEC)
-    with TestClient(create_app(make_settings(root))) as client:
-        yield client, final.id
+    yield from serve_panel_model(tmp_path_factory.mktemp("panel"), PANEL_SPEC)
 
 
 def test_the_job_reports_each_series_and_their_means(trained: tuple[TestClient, str]) -> None:
