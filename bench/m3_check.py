@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.m3_data import GROUPS, M3Series, load_m3, mase, seasonal_naive, smape
+from bench.competition_data import Series, mase, seasonal_naive, smape
+from bench.m3 import GROUPS, load_m3
 
 
-def baseline_errors(series: list[M3Series], season: int) -> tuple[float, float]:
+def baseline_errors(series: list[Series], season: int) -> tuple[float, float]:
     """Mean sMAPE and mean MASE of the seasonal naive forecast with period `season`."""
     smapes, mases = [], []
     for s in series:

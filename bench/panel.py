@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.m3 import explicit_settings
-from bench.m3_data import M3Series, load_m3, long_csv, mase, seasonal_naive, smape
+from bench.competition_data import Series, long_csv, mase, seasonal_naive, smape
+from bench.m3 import explicit_settings, load_m3
 from tests.e2e.server import Server
 
 # Chosen on the job's own held-out parts (the end of each training series), never on the M3
@@ -72,7 +72,7 @@ class WorkerPeak(threading.Thread):
                 self.peak = max(self.peak, peak_kib(child))
 
 
-def scores(panel: list[M3Series], forecasts: dict[str, np.ndarray]) -> dict[str, float]:
+def scores(panel: list[Series], forecasts: dict[str, np.ndarray]) -> dict[str, float]:
     """Mean MASE and sMAPE of the model and of seasonal naive over the panel's test parts."""
     model_mase, model_smape, naive_mase, naive_smape = [], [], [], []
     for series in panel:
@@ -90,7 +90,7 @@ def scores(panel: list[M3Series], forecasts: dict[str, np.ndarray]) -> dict[str,
     }
 
 
-def run(root: Path, panel: list[M3Series], seed: int) -> int:
+def run(root: Path, panel: list[Series], seed: int) -> int:
     """Upload, train, forecast and score; 0 if the model beats seasonal naive on mean MASE."""
     server = Server(root, workers=1, max_train_seconds=3600).start()
     assert server.process is not None

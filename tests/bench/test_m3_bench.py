@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.m3 import compose, deseasonalised, job_request, merge_patch
-from bench.m3_data import M3Series, validation_panel
-from bench.m3_peers import naive2
+from bench.competition import compose, deseasonalised, job_request, merge_patch
+from bench.competition_data import Series, validation_panel
+from bench.competition_peers import naive2
 
 
 def test_naive2_without_season_is_naive() -> None:
@@ -21,7 +21,7 @@ def test_naive2_carries_a_clear_season_forward() -> None:
 
 
 def test_merge_patch_merges_objects_and_null_removes() -> None:
-    request = job_request("d1", "yearly", 6)
+    request = job_request("d1", "m3-yearly", 6)
     patch = compose(
         {"window": {"lookback": 6}, "forecast_horizon": None}, {"window": {"horizon": 2}}
     )
@@ -34,13 +34,13 @@ def test_merge_patch_merges_objects_and_null_removes() -> None:
 
 @pytest.mark.parametrize("group", ["yearly", "other"])
 def test_job_request_is_the_default_plus_the_horizon(group: str) -> None:
-    assert set(job_request("d1", group, 8)) == {"model_name", "data", "forecast_horizon"}
+    assert set(job_request("d1", f"m3-{group}", 8)) == {"model_name", "data", "forecast_horizon"}
 
 
 def test_the_validation_panel_scores_the_last_h_of_each_training_part() -> None:
-    def series(name: str, rows: int) -> M3Series:
+    def series(name: str, rows: int) -> Series:
         train = np.arange(rows, dtype=np.float64)
-        return M3Series(name, train, np.zeros(6), 6, 1, None, "YS")
+        return Series(name, train, np.zeros(6), 6, 1, None, "YS")
 
     panel = [series("short", 14), series("long", 25), series("edge", 20)]
     found = validation_panel(panel)
@@ -53,8 +53,8 @@ def test_the_validation_panel_scores_the_last_h_of_each_training_part() -> None:
 def test_deseasonalising_outside_the_service_divides_and_multiplies_back() -> None:
     t = np.arange(60, dtype=np.float64)
     shape = 1 + 0.3 * np.sin(2 * np.pi * t / 12)
-    seasonal = M3Series("s", (100 + t) * shape, np.zeros(6), 6, 12, None, "MS")
-    flat = M3Series("f", 100 + t, np.zeros(6), 6, 12, None, "MS")
+    seasonal = Series("s", (100 + t) * shape, np.zeros(6), 6, 12, None, "MS")
+    flat = Series("f", 100 + t, np.zeros(6), 6, 12, None, "MS")
     adjusted, factors = deseasonalised([seasonal, flat])
     assert list(factors) == ["s"]  # the flat series fails the test and is left as it is
     np.testing.assert_allclose(adjusted[0].train, 100 + t, rtol=0.01)

