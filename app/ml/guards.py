@@ -27,14 +27,20 @@ MAX_LISTED = 20  # losing series named per split and baseline (the count says ho
 SeriesGuard = dict[str, dict[str, Any]]  # by split: {"mae", "baselines", "loses_to"}
 
 
+def _stored(mae: float) -> float:
+    """An MAE to 6 significant digits, as warnings print it: a panel stores one per series,
+    split and baseline."""
+    return float(f"{mae:.6g}")
+
+
 def series_guard(scores: SeriesScores) -> dict[str, Any]:
     """One series' comparison on one split: the model's MAE, each baseline's, and the baselines
-    it loses to."""
+    it loses to (judged before the MAEs are rounded for storage)."""
     model = scores.model["mae"]
     baselines = {name: found["mae"] for name, found in scores.baselines().items()}
     return {
-        "mae": model,
-        "baselines": baselines,
+        "mae": _stored(model),
+        "baselines": {name: _stored(mae) for name, mae in baselines.items()},
         "loses_to": [name for name, mae in baselines.items() if loses(model, mae)],
     }
 

@@ -237,7 +237,9 @@ class SeriesForecast(ReadSchema):
         description="where the model lost on this series when it was measured: one for each "
         "split (validation, test) and simple forecast (naive, seasonal naive, drift) whose "
         "rollout MAE beat the model's, with both MAEs (from the series' `guards` in the job's "
-        "metrics); empty: it lost to none, or the model was saved before series were compared",
+        "metrics); empty: it lost to none, the job ran out of time before testing this series (its "
+        "validation loss is then named only in the job's warnings), or the model was saved "
+        "before series were compared",
     )
 
 
