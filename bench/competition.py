@@ -123,6 +123,12 @@ def run_service(
         return out
     metrics = job.get("metrics") or {}
     out["job_metrics"] = {key: metrics.get(key) for key in ("epochs_run", "members", "mean")}
+    guards = metrics.get("guards") or {}
+    out["job_metrics"]["losing"] = {  # series the model loses to each simple forecast on
+        split: {baseline: found["count"] for baseline, found in guards[split]["losing"].items()}
+        for split in ("validation", "test")
+        if split in guards
+    }
     began = time.perf_counter()
     answer = server.http.post(
         f"/v1/models/{model_name}/forecast", json={"horizon": horizon}, timeout=600
