@@ -334,15 +334,6 @@ def test_openapi_probes_have_no_security_but_metrics_does(openapi: dict[str, Any
 # -- settings -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No FORECAST_* variable from the environment running the tests."""
-    for name in list(os.environ):
-        if name.startswith("FORECAST_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
 def secrets(settings: Settings) -> list[str]:
     return [key.get_secret_value() for key in settings.api_keys]
 

@@ -5,7 +5,6 @@ applies: a page cannot send the key."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -262,15 +261,6 @@ def test_with_keys_any_host_and_origin_is_served(make_client: MakeClient) -> Non
 
 
 # -- settings -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No FORECAST_* variable from the environment running the tests."""
-    for name in list(os.environ):
-        if name.startswith("FORECAST_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 @pytest.mark.parametrize(
