@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from app.ml.evaluation import drift
 from app.ml.season import seasonal_factors, seasonal_indices
 from bench import competition_peers
 from bench.competition_data import Competition, Series, long_csv, validation_panel
@@ -135,10 +136,26 @@ def run_service(
     )
     answer.raise_for_status()
     out["forecast_seconds"] = time.perf_counter() - began
-    out["forecasts"] = {
-        item["id"]: [row[0] for row in item["forecast"]] for item in answer.json()["series"]
-    }
+    items = answer.json()["series"]
+    out["forecasts"] = {item["id"]: [row[0] for row in item["forecast"]] for item in items}
+    out["combined"] = [item["id"] for item in items if item.get("combined_with") == "drift"]
+    out["model_alone"] = model_alone(panel, out["forecasts"], out["combined"])
     return out
+
+
+def model_alone(
+    panel: list[Series], forecasts: dict[str, list[float]], combined: list[str]
+) -> dict[str, list[float]]:
+    """The model's own forecasts: a series the service combined with its drift forecast was
+    served c = (model + drift) / 2, so its model's forecast is 2c - drift (drift: the line
+    through its first and last training values, as the service draws it)."""
+    alone = dict(forecasts)
+    by_id = {series.id: series for series in panel}
+    for key in combined:
+        train = np.asarray(by_id[key].train, dtype=np.float64)
+        line = drift(train[:, None], len(forecasts[key]))[:, 0]
+        alone[key] = list(2 * np.asarray(forecasts[key]) - line)
+    return alone
 
 
 def deseasonalised(panel: list[Series]) -> tuple[list[Series], dict[str, np.ndarray]]:

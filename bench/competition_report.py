@@ -11,6 +11,7 @@ import numpy as np
 from bench.competition_data import Competition, Series, mase, smape
 
 OURS = "LSTM service (ours)"
+MODEL_ALONE = "LSTM service, model alone"  # no series combined with its drift forecast
 MEASURES = {"smape": ("sMAPE", 2), "mase": ("MASE", 3)}  # label, digits shown
 
 
@@ -31,13 +32,15 @@ def score(panel: list[Series], forecasts: dict[str, Any]) -> dict[str, float | i
 def _group_raw(figures: dict[str, Any]) -> dict[str, Any]:
     """One group's figures without the forecasts: scores and seconds per method."""
     panel, ours = figures["panel"], figures["ours"]
-    service = {key: value for key, value in ours.items() if key != "forecasts"}
+    service = {key: value for key, value in ours.items() if key not in ("forecasts", "model_alone")}
+    if "combined" in service:
+        service["combined"] = len(service["combined"])  # series served with their drift
     methods = {}
     if "forecasts" in ours:
-        methods[OURS] = score(panel, ours["forecasts"])
-        methods[OURS]["seconds"] = sum(
-            ours[key] for key in ("upload_seconds", "train_seconds", "forecast_seconds")
-        )
+        seconds = sum(ours[key] for key in ("upload_seconds", "train_seconds", "forecast_seconds"))
+        methods[OURS] = score(panel, ours["forecasts"]) | {"seconds": seconds}
+        if ours["combined"]:  # the same job's model, uncombined: the ablation's other arm
+            methods[MODEL_ALONE] = score(panel, ours["model_alone"]) | {"seconds": seconds}
     for name, (forecasts, seconds) in figures["peers"].items():
         methods[name] = score(panel, forecasts) | {"seconds": seconds}
     return {
@@ -93,7 +96,11 @@ def report(competition: Competition, figures: dict[str, Any]) -> tuple[str, dict
     }
     timing = [
         "| group | series | upload s | train s | forecast s | "
-        + " | ".join(name for name in next(iter(raw["groups"].values()))["methods"] if name != OURS)
+        + " | ".join(
+            name
+            for name in next(iter(raw["groups"].values()))["methods"]
+            if name not in (OURS, MODEL_ALONE)
+        )
         + " |"
     ]
     timing.append("|---" * (timing[0].count("|") - 1) + "|")
@@ -103,7 +110,11 @@ def report(competition: Competition, figures: dict[str, Any]) -> tuple[str, dict
             f"{service[key]:.1f}" if key in service else "–"
             for key in ("upload_seconds", "train_seconds", "forecast_seconds")
         ]
-        peers = [f"{m['seconds']:.2f}" for n, m in found["methods"].items() if n != OURS]
+        peers = [
+            f"{m['seconds']:.2f}"
+            for n, m in found["methods"].items()
+            if n not in (OURS, MODEL_ALONE)
+        ]
         timing.append(f"| {group} | {found['series']} | " + " | ".join(cells + peers) + " |")
     text = "\n".join(
         [f"# {competition.name} benchmark", "", "## sMAPE (%), lower is better", ""]

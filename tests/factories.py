@@ -140,15 +140,15 @@ def panel_csv() -> str:
     return str(pd.concat(frames).to_csv(index=False))
 
 
-def train_on_panel(root: Path, spec: dict[str, Any]) -> JobRow:
-    """Upload `panel_csv()` under `root` through the API, run `spec` on it in this process and
-    return the succeeded job's row."""
+def train_on_panel(root: Path, spec: dict[str, Any], csv: str | None = None) -> JobRow:
+    """Upload `csv` (default `panel_csv()`) under `root` through the API, run `spec` on it in
+    this process and return the succeeded job's row."""
     from fastapi.testclient import TestClient
 
     from app.main import create_app
 
     with TestClient(create_app(make_settings(root))) as client:
-        files = {"file": ("p.csv", panel_csv().encode(), "text/csv")}
+        files = {"file": ("p.csv", (csv or panel_csv()).encode(), "text/csv")}
         answer = client.post("/v1/datasets", files=files)
         assert answer.status_code == 201, answer.text
     settings, repos = inline_repositories(root)
@@ -187,7 +187,7 @@ def many_series_metrics(series: int) -> dict[str, Any]:
     ids = [f"store-{n:05d}" for n in range(series)]
     seasonal_and_drift = (SCORES | {"mae": 0.8}, SCORES | {"mae": 0.9})  # naive's MAE: 0.6
     wins, loses = (
-        SeriesScores(20, 10.0, SCORES | {"mae": mae}, SCORES, *seasonal_and_drift)
+        SeriesScores(20, 10.0, SCORES | {"mae": mae}, SCORES, *seasonal_and_drift, SCORES)
         for mae in (0.5, 0.7)
     )
     guards = series_guards(

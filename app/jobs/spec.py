@@ -134,6 +134,7 @@ class TrainingSpec(Schema):
     refit: bool = _ml(TrainConfig, "refit")
     folds: int = _ml(TrainConfig, "folds", ge=0, le=MAX_FOLDS)
     deseasonalise: bool = _ml(TrainConfig, "deseasonalise")
+    drift_combination: bool = _ml(TrainConfig, "drift_combination")
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -10,11 +10,14 @@ parts. One series is a panel of one: its means are its own scores.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from app.ml import combination
 from app.ml.budget import Budget
+from app.ml.combination import COMBINED_WITH
 from app.ml.data import panel_starts
 from app.ml.evaluation import naive_windows
 from app.ml.fitted import (
@@ -115,11 +118,11 @@ def one_step(fitted: Fitted) -> dict[str, object]:
 
 
 def evaluate(
-    fitted: Fitted, found: list[SeriesScores], guards: list[SeriesGuard]
+    fitted: Fitted, found: list[SeriesScores], guards: list[SeriesGuard], combined: list[bool]
 ) -> dict[str, object]:
-    """Every series' test metrics (original scale) from its test scores `found` and its
-    `guards`, their means over series, and the means of the one-step predictions of every test
-    window."""
+    """Every series' test metrics (original scale) from its test scores `found`, its `guards`
+    and whether it is `combined` with its drift forecast, their means over series, and the
+    means of the one-step predictions of every test window."""
     data = fitted.data
     return {
         "series_count": len(data.segments),
@@ -130,17 +133,33 @@ def evaluate(
         **one_step(fitted),
         **summarise(found),
         "series": [
-            series.row(data.ids[number]) | {"guards": guards[number]}
+            series.row(data.ids[number])
+            | {
+                "guards": guards[number],
+                "combined_with": COMBINED_WITH if combined[number] else None,
+            }
             for number, series in enumerate(found)
         ],
     }
 
 
+class Assessment(NamedTuple):
+    """A measured model: in its rollout mode, its metrics, its model-scale interval
+    half-widths (None: not calibrated) and whether each series is combined with its drift
+    forecast."""
+
+    fitted: Fitted
+    metrics: dict[str, object]
+    widths: np.ndarray | None
+    combined: list[bool]
+
+
 def assess(
-    fitted: Fitted, interval_steps: int, budget: Budget = UNLIMITED
-) -> tuple[Fitted, dict[str, object], np.ndarray | None]:
+    fitted: Fitted, interval_steps: int, budget: Budget = UNLIMITED, *, combine: bool = False
+) -> Assessment:
     """Choose the rollout mode, measure the test parts, calibrate intervals for up to
-    `interval_steps` steps: (the model in its mode, metrics, model-scale half-widths or None).
+    `interval_steps` steps and, with `combine`, choose the series forecast with their drift
+    forecast (`app.ml.combination`).
 
     Measuring stops at the budget's deadline (the job's time limit) like fitting does: the
     rollouts then cover fewer series or steps, intervals may be left out, and
@@ -150,7 +169,11 @@ def assess(
     test = part_scores(fitted, budget, "test")
     guards = series_guards({"validation": validation, "test": test})
     data = fitted.data
-    metrics = evaluate(fitted, test, guards)
+    allowed = combination.eligible(data) if combine else [False] * len(data.segments)
+    combined = combination.chosen(validation, allowed)
+    metrics = evaluate(fitted, test, guards, combined)
+    if combine:
+        metrics["combination"] = combination.record(combined, test, data.ids)
     metrics["guards"] = guard_record(guards, data.ids)
     metrics["warnings"] = model_warnings(validation, guards, data.ids, data.season)
     widths, intervals = calibrate(fitted, interval_steps, budget)
@@ -159,4 +182,4 @@ def assess(
     metrics["validation_rollout_rmse"] = measured["rmse"]
     metrics["intervals"] = intervals
     metrics["evaluation_cut_short"] = budget.ran_out
-    return fitted, metrics, widths
+    return Assessment(fitted, metrics, widths, combined)

@@ -48,6 +48,9 @@ class SeriesMeta:
     # [P, C] its rows before `tail`, original scale: drawn before a forecast, never read by one
     # (None: none kept)
     past: np.ndarray | None = field(default=None, repr=False)
+    # [C] the slope of its drift forecast, for a series forecast as the mean of the model's and
+    # that line (`app.ml.combination`); None: the model's alone
+    drift: np.ndarray | None = None
 
     def history(self, rows: int) -> np.ndarray:
         """[min(rows, kept), C] its last `rows` rows as kept (its past, then its tail)."""
@@ -66,6 +69,7 @@ class SeriesMeta:
             | ({} if self.time_axis is None else {"time_axis": self.time_axis})
             | ({} if self.seasonal is None else {"seasonal": self.seasonal.to_json()})
             | ({} if self.past is None or not len(self.past) else {"past": self.past.tolist()})
+            | ({} if self.drift is None else {"drift": self.drift.tolist()})
         )
 
     @classmethod
@@ -77,12 +81,13 @@ class SeriesMeta:
         tail = np.asarray(data["tail"], dtype=np.float64).reshape(lookback, columns)
         seasonal = data.get("seasonal")
         series_id = data.get("id")
-        past = data.get("past")
+        past, drift = data.get("past"), data.get("drift")
         return cls(
             None if series_id is None else str(series_id), scaler, tail,
             None if seasonal is None else Seasonality.from_json(seasonal, columns),
             _optional(data, "time_axis", dict),
             None if past is None else np.asarray(past, dtype=np.float64).reshape(-1, columns),
+            None if drift is None else np.asarray(drift, dtype=np.float64).reshape(columns),
         )  # fmt: skip
 
 

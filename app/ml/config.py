@@ -109,6 +109,14 @@ class TrainConfig:
         "season's lag, 90%) by its classical multiplicative seasonal indices, fitted on its "
         "training rows; forecasts multiply them back",
     )
+    # A series whose line is steeper than its model follows (short yearly series, mostly)
+    # keeps the drift forecast's trend in half its forecast; the validation part decides.
+    drift_combination: bool = described(
+        False,
+        "forecast each series whose validation part the mean of the model's and the drift "
+        "forecast (its line through its first and last values) predicted better than the model "
+        "alone by that mean; the metrics and each forecast say which series are combined",
+    )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 
     def split(self, rows: int) -> Split:

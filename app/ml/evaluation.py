@@ -59,13 +59,29 @@ def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
     return history[-season:][np.arange(steps) % season]
 
 
+def drift_slope(history: np.ndarray) -> np.ndarray:
+    """[O]: the slope of the line through the first and last rows of `history` [n, O] (0 when
+    there is only one row)."""
+    if len(history) < 2:
+        return np.zeros(history.shape[1:])
+    return np.asarray((history[-1] - history[0]) / (len(history) - 1))
+
+
+def drift_from(last: np.ndarray, slope: np.ndarray, steps: int) -> np.ndarray:
+    """[steps, O]: the line of `slope` [O] continued `steps` rows past the row `last` [O]."""
+    return np.asarray(last + slope * np.arange(1, steps + 1)[:, None])
+
+
 def drift(history: np.ndarray, steps: int) -> np.ndarray:
     """[steps, O]: the random walk with drift, the line through the first and last rows of
     `history` continued `steps` rows past the last (the last row when there is only one)."""
-    if len(history) < 2:
-        return np.repeat(history[-1:], steps, axis=0)
-    slope = (history[-1] - history[0]) / (len(history) - 1)
-    return np.asarray(history[-1] + slope * np.arange(1, steps + 1)[:, None])
+    return drift_from(history[-1], drift_slope(history), steps)
+
+
+def combined(forecast: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """The mean of `forecast` and the drift forecast `line` of the same rows: a forecast
+    combination keeping half the series' own trend (`app.ml.combination` chooses where)."""
+    return np.asarray((forecast + line) / 2)
 
 
 def baseline_name(baseline: str, season: int) -> str:

@@ -17,7 +17,7 @@ import torch
 
 from app.ml.budget import Budget
 from app.ml.data import ScalerStack, column_windows
-from app.ml.evaluation import drift, errors, seasonal_naive, smape
+from app.ml.evaluation import combined, drift, errors, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
 from app.ml.model import Forecaster
 from app.ml.prepare import Prepared
@@ -143,6 +143,8 @@ class SeriesScores:
     naive: dict[str, float]
     seasonal: dict[str, float]
     drift: dict[str, float]
+    # The mean of the model's and the drift forecast (`app.ml.combination`)
+    combined: dict[str, float]
 
     def baselines(self) -> dict[str, dict[str, float]]:
         """Each baseline's scores by the name the metrics give it."""
@@ -180,13 +182,15 @@ def scores_from(fitted: Fitted, number: int, origin: int, scaled: np.ndarray) ->
     actual = data.raw[at : at + steps][:, targets]
     rows = (at + np.arange(steps))[None]
     predicted = fitted.original(scaled[None], np.array([number]), rows)[0]
+    line = drift(history, steps)
     return SeriesScores(
         steps,
         float(np.mean(np.abs(actual))),
         scores(predicted, actual),
         scores(np.repeat(history[-1:], steps, axis=0), actual),
         scores(seasonal_naive(history, steps, data.season), actual),
-        scores(drift(history, steps), actual),
+        scores(line, actual),
+        scores(combined(predicted, line), actual),
     )
 
 

@@ -34,14 +34,16 @@ def _stored(mae: float) -> float:
 
 
 def series_guard(scores: SeriesScores) -> dict[str, Any]:
-    """One series' comparison on one split: the model's MAE, each baseline's, and the baselines
-    it loses to (judged before the MAEs are rounded for storage)."""
+    """One series' comparison on one split: the model's MAE, each baseline's, the baselines it
+    loses to (judged before the MAEs are rounded for storage) and the MAE of the mean of the
+    model's and the drift forecast (`app.ml.combination`)."""
     model = scores.model["mae"]
     baselines = {name: found["mae"] for name, found in scores.baselines().items()}
     return {
         "mae": _stored(model),
         "baselines": {name: _stored(mae) for name, mae in baselines.items()},
         "loses_to": [name for name, mae in baselines.items() if loses(model, mae)],
+        "combined_mae": _stored(scores.combined["mae"]),
     }
 
 
@@ -59,7 +61,7 @@ def series_guards(parts: Mapping[str, Sequence[SeriesScores]]) -> list[SeriesGua
     ]
 
 
-def _key(ids: Sequence[str | None], number: int) -> str | int:
+def series_key(ids: Sequence[str | None], number: int) -> str | int:
     """A series as the guards name it: its id, or its index when it has none."""
     found = ids[number]
     return number if found is None else found
@@ -88,7 +90,7 @@ def guard_record(guards: Sequence[SeriesGuard], ids: Sequence[str | None]) -> di
         losing: dict[str, Any] = {}
         for baseline in BASELINES:
             found = [n for n in measured if baseline in guards[n][split]["loses_to"]]
-            listed = [_key(ids, number) for number in found[:MAX_LISTED]]
+            listed = [series_key(ids, number) for number in found[:MAX_LISTED]]
             losing[baseline] = {"count": len(found), "series": listed}
         record[split] = {"series_measured": len(measured), "losing": losing}
     return record
@@ -123,7 +125,7 @@ def panel_warnings(
             if not losing:
                 continue
             named = ", ".join(
-                f"{_label(_key(ids, n))} (MAE {guards[n][split]['mae']:.6g} against "
+                f"{_label(series_key(ids, n))} (MAE {guards[n][split]['mae']:.6g} against "
                 f"{guards[n][split]['baselines'][baseline]:.6g})"
                 for n in losing[:MAX_LISTED]
             )

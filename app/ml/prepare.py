@@ -120,6 +120,10 @@ class Prepared:
         """[lookback, C] the last rows of each series, original scale: what continues it."""
         return [self.raw[segment.end - lookback : segment.end].copy() for segment in self.segments]
 
+    def whole(self) -> list[np.ndarray]:
+        """[rows, C] every row of each series, original scale (views: read, never write)."""
+        return [self.raw[segment.offset : segment.end] for segment in self.segments]
+
     def pasts(self, lookback: int) -> list[np.ndarray]:
         """[P, C] the rows before each series' tail that a checkpoint keeps to draw it (P >= 0,
         see `history_rows`), original scale; a forecast never reads them."""

@@ -19,7 +19,9 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from app.ml.checkpoints import Checkpoint
+from app.ml.combination import COMBINED_WITH, CombinedWith
 from app.ml.data import Scaler, ScalerStack, Scaling
+from app.ml.evaluation import combined, drift_from
 from app.ml.forecast import Roll
 from app.ml.forecast import forecast as rollout_forecast
 from app.ml.intervals import half_widths
@@ -137,7 +139,31 @@ def forecast(
         checkpoint.model, (plan.scale_in, plan.scale_out), plan.contexts, steps,
         checkpoint.rollout_mode, checkpoint.device, future, keep_going, checkpoint.fused, roll,
     )  # fmt: skip
+    values = _with_drift(checkpoint, plan, values)
     return Forecast(values, *_bounds(checkpoint, plan, values, levels))
+
+
+def combined_with(checkpoint: Checkpoint, number: int) -> CombinedWith | None:
+    """What training series `number`'s forecasts are combined with (None: the model alone)."""
+    return None if checkpoint.meta.series[number].drift is None else COMBINED_WITH
+
+
+def _with_drift(checkpoint: Checkpoint, plan: ForecastPlan, values: np.ndarray) -> np.ndarray:
+    """`values` [B, steps, O] with each continued series that its job combined replaced by the
+    mean of the model's forecast and the series' drift forecast (a copy: a shared rollout's
+    values are not written). Given contexts keep the model's forecast: their series is not
+    known."""
+    numbers = plan.continues or []
+    series = checkpoint.meta.series
+    if all(series[number].drift is None for number in numbers):
+        return values
+    values, targets = values.copy(), list(checkpoint.meta.roles.targets)
+    for at, number in enumerate(numbers):
+        slope = series[number].drift
+        if slope is not None:
+            line = drift_from(series[number].tail[-1, targets], slope[targets], values.shape[1])
+            values[at] = combined(values[at], line)
+    return values
 
 
 def _plan(

@@ -19,6 +19,7 @@ from app.ml.backtest import backtest
 from app.ml.budget import Budget, StopFn
 from app.ml.checkpoint_meta import SeriesMeta
 from app.ml.config import TrainConfig, member_seed
+from app.ml.evaluation import drift_slope
 from app.ml.feasibility import check
 from app.ml.fit import EpochStats, MemberFit, ProgressFn, Trainer
 from app.ml.fitted import Fitted
@@ -98,8 +99,11 @@ def train(
         )
         fits.append(member.fit((number + 1, config.ensemble), began, on_progress, should_stop))
         trainers.append(member)
-    fitted, metrics, widths = assess(
-        Fitted(_combined(model_config, trainers), data), config.interval_steps, budget
+    fitted, metrics, widths, combined = assess(
+        Fitted(_combined(model_config, trainers), data),
+        config.interval_steps,
+        budget,
+        combine=config.drift_combination,
     )
     metrics |= _fit_record(fits)
     if config.folds:
@@ -118,13 +122,22 @@ def train(
         model=model.cpu(),
         rollout_mode=fitted.mode,
         series=[
-            SeriesMeta(series_id, scaler, tail, seasonal, past=past)
-            for series_id, scaler, tail, seasonal, past in zip(
+            SeriesMeta(
+                series_id,
+                scaler,
+                tail,
+                seasonal,
+                past=past,
+                drift=drift_slope(rows) if combine else None,
+            )  # fmt: skip
+            for series_id, scaler, tail, seasonal, past, rows, combine in zip(
                 data.ids,
                 data.scalers,
                 data.tails(model_config.lookback),
                 data.continuing_seasons(),
                 data.pasts(model_config.lookback),
+                data.whole(),
+                combined,
                 strict=True,
             )  # fmt: skip
         ],

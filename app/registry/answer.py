@@ -57,6 +57,7 @@ def answer(
         response.intervals = _interval_reads(found.bounds, marks, 0)
         if plan.continues is not None:  # the one unnamed series continued
             response.timestamps = _continued(checkpoint, 0, request.horizon)
+            response.combined_with = serving.combined_with(checkpoint, 0)
             return response.model_copy(update=_history(checkpoint, 0, request.history_rows))
     return response
 
@@ -109,6 +110,7 @@ def _per_series(
             forecast=found.values[at],
             timestamps=_continued(checkpoint, number, request.horizon),
             intervals=_interval_reads(found.bounds, marks, at),
+            combined_with=serving.combined_with(checkpoint, number),
             warnings=_series_warnings(checkpoint, number, ids[number]),
             **_history(checkpoint, number, request.history_rows),
         )

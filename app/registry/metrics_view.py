@@ -61,6 +61,11 @@ class SplitGuard(ReadSchema):
         "before the split, continued)"
     )
     loses_to: list[str] = Field(description="the baselines whose MAE is lower than the model's")
+    combined_mae: float | None = Field(
+        None,
+        description="the mean of the model's and the drift forecast's (on the validation part, "
+        "what `training.drift_combination` compares with the model's); null: not recorded",
+    )
 
 
 class SeriesGuards(ReadSchema):
@@ -78,6 +83,11 @@ class SeriesScores(ModelScores):
     guards: SeriesGuards | None = Field(
         None, description="the series against each baseline on each split (null: not recorded)"
     )
+    combined_with: Literal["drift"] | None = Field(
+        None,
+        description='"drift": served as the mean of the model\'s and its drift forecast (see '
+        "`combination`); these scores stay the model's own",
+    )
 
 
 class LosingSeries(ReadSchema):
@@ -94,6 +104,22 @@ class SplitGuards(ReadSchema):
 
     series_measured: int
     losing: dict[str, LosingSeries] = Field(description="by baseline: naive, seasonal_naive, drift")
+
+
+class CombinationRead(ReadSchema):
+    """The series forecast as the mean of the model's and their drift forecast, where that
+    mean beat the model on their validation part."""
+
+    combined_with: Literal["drift"] = Field(description="what the model is combined with")
+    series_count: int
+    listed_at_most: int
+    series: list[str | int] = Field(
+        description="the first `listed_at_most` combined series: ids, or indexes of unnamed ones"
+    )
+    served: ModelScores = Field(
+        description="the test scores as served (means over series): each combined series' "
+        "combination, every other series' model; the model's own are `mean`"
+    )
 
 
 class GuardsRead(ReadSchema):
@@ -149,6 +175,11 @@ class FitRecord(ReadSchema):
     )
     guards: GuardsRead | None = Field(
         None, description="the series losing to each simple forecast on each split"
+    )
+    combination: CombinationRead | None = Field(
+        None,
+        description="with `training.drift_combination`: the series served as the mean of the "
+        "model's and their drift forecast",
     )
     rollout_mode: Literal["window", "state"]
     ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")

@@ -217,6 +217,11 @@ HISTORY = (
 HISTORY_TIMESTAMPS = (
     "the time of each history row, on the series' own time index (labelled like `timestamps`)"
 )
+COMBINED_WITH = (
+    "\"drift\": the forecast is the mean of the model's and the series' drift forecast (the "
+    "line through its first and last values, continued), because that mean beat the model on "
+    "the series' validation part (the job's `combination`); null: the model's alone"
+)
 
 
 class SeriesForecast(ReadSchema):
@@ -232,6 +237,7 @@ class SeriesForecast(ReadSchema):
     )
     history: Numbers2 | None = Field(None, description=HISTORY)
     history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
+    combined_with: Literal["drift"] | None = Field(None, description=COMBINED_WITH)
     warnings: list[str] = Field(
         default_factory=list,
         description="where the model lost on this series when it was measured: one for each "
@@ -285,6 +291,9 @@ class ForecastResponse(ReadSchema):
         None, description=f"{HISTORY}; of a model trained on one series (else in `series`)"
     )
     history_timestamps: list[str] | None = Field(None, description=HISTORY_TIMESTAMPS)
+    combined_with: Literal["drift"] | None = Field(
+        None, description=f"{COMBINED_WITH}; of the one series of a model trained on one"
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description="the model's warnings as its job recorded them (`metrics.warnings`): for a "

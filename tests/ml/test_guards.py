@@ -31,7 +31,7 @@ def maes(model: float, naive: float, seasonal: float, drifting: float) -> Series
     def of(mae: float) -> dict[str, float]:
         return {"mse": mae**2, "rmse": mae, "mae": mae, "smape": 0.0}
 
-    return SeriesScores(10, 100.0, of(model), of(naive), of(seasonal), of(drifting))
+    return SeriesScores(10, 100.0, of(model), of(naive), of(seasonal), of(drifting), of(model))
 
 
 def test_drift_continues_the_line_through_the_first_and_last_values() -> None:

@@ -178,7 +178,9 @@ def test_a_global_model_trains_and_is_measured_on_the_gpu() -> None:
 
 def test_an_exact_baseline_gives_no_ratio_rather_than_a_huge_one() -> None:
     exact = {"mse": 0.0, "rmse": 0.0, "mae": 3e-13, "smape": 0.0}
-    scores = SeriesScores(5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact, exact)
+    scores = SeriesScores(
+        5, 100.0, {**exact, "mae": 1.0}, {**exact, "mae": 2.0}, exact, exact, exact
+    )
     assert scores.mase == 0.5
     assert scores.mase_seasonal is None
 

@@ -68,7 +68,9 @@ def test_an_ensemble_reports_each_model_and_no_single_best_epoch() -> None:
 
 def test_a_record_with_guards_reads_them_and_one_without_shows_none() -> None:
     def scored(model: float, baseline: float) -> SeriesScores:
-        at = {name: SCORES | {"mae": baseline} for name in ("naive", "seasonal", "drift")}
+        at = {
+            name: SCORES | {"mae": baseline} for name in ("naive", "seasonal", "drift", "combined")
+        }
         return SeriesScores(5, 10.0, SCORES | {"mae": model}, **at)
 
     found = [scored(1.0, 2.0), scored(3.0, 2.0)]
