@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.jobs.auto import (
     ENSEMBLE,
-    MIN_STEPS,
     PATIENCE_STEPS,
+    STEPS_ALLOWED,
     WindowPlan,
     epoch_counts,
     plan_window,
@@ -67,7 +67,8 @@ def test_a_monthly_panel_gets_its_season_from_the_frequency(client: TestClient) 
     assert spec["architecture"]["instance_norm"] is True
     training = spec["training"]
     assert (training["validation_rows"], training["test_rows"]) == (7, 7)  # 10% of 72 rows
-    assert (training["min_steps"], training["interval_steps"]) == (MIN_STEPS, 6)
+    assert (training["min_steps"], training["interval_steps"]) == (0, 6)  # no floor
+    assert training["drift_combination"] is True
     assert training["ensemble"] == ENSEMBLE
 
 
@@ -138,7 +139,7 @@ def test_folds_are_refused_when_the_test_part_cannot_hold_them(client: TestClien
     assert answer.json()["error"]["field"] == "training.folds"
 
 
-def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClient) -> None:
+def test_a_short_series_gets_the_epochs_for_its_allowance_of_steps(client: TestClient) -> None:
     values = [10 + (i % 12) + 0.1 * i for i in range(120)]
     spec = submit(
         client, {"model_name": "short", "data": {"values": values}, "forecast_horizon": 6}
@@ -148,7 +149,7 @@ def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClien
     windows = 120 - held_out - window["lookback"] - window["horizon"] + 1
     per_epoch = -(-windows // training["batch_size"])  # a step or two
     assert per_epoch <= 2
-    assert training["epochs"] == -(-MIN_STEPS // per_epoch)
+    assert training["epochs"] == -(-STEPS_ALLOWED // per_epoch)
     assert training["lr_decay_patience"] == -(-PATIENCE_STEPS // per_epoch)
     explicit = submit(
         client,
@@ -165,7 +166,7 @@ def test_a_short_series_gets_the_epochs_for_its_floor_of_steps(client: TestClien
 def test_epoch_counts_scale_with_the_steps_of_an_epoch() -> None:
     window = {"lookback": 24, "horizon": 6}
     defaults = {"epochs": 100, "lr_decay_patience": 3, "early_stopping_patience": 10}
-    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64, "min_steps": 1000}
+    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64}
     training |= defaults
     assert epoch_counts([100_000], window, training) == defaults  # 1,560 steps an epoch
     # 151 windows: 3 steps an epoch
