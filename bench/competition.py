@@ -14,10 +14,13 @@ per-group settings also takes `--fallback` (those settings, for a service withou
 
 `--validation` scores the last h points of each training part instead of the test part (see
 `validation_panel`): the run that chooses settings, never the competition's test sets.
+`--plain` submits the plain default request instead (no `forecast_horizon`) on an upload dated
+at each group's frequency, so the service picks the frequency's conventional horizon itself
+(10% of the shortest series for a group without one, M3's "other").
 
 Writes bench/results/<name>.md (sMAPE and mean MASE tables) and <name>.json (figures and
-timings; <name>-validation.md and .json for a validation run), then exits 1 unless the
-competition's gate passes.
+timings; <name>-plain, <name>-validation or <name>-plain-validation for those runs), then
+exits 1 unless the competition's gate passes.
 """
 
 from __future__ import annotations
@@ -43,13 +46,11 @@ from tests.e2e.server import Server
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def job_request(dataset_id: str, model_name: str, horizon: int) -> dict[str, Any]:
-    """The job the benchmark submits: the service's defaults, told the horizon to forecast."""
-    return {
-        "model_name": model_name,
-        "data": {"dataset_id": dataset_id},
-        "forecast_horizon": horizon,
-    }
+def job_request(dataset_id: str, model_name: str, horizon: int | None) -> dict[str, Any]:
+    """The job the benchmark submits: the service's defaults, told the horizon to forecast
+    (None: the plain default request, which picks the frequency's conventional horizon)."""
+    told = {} if horizon is None else {"forecast_horizon": horizon}
+    return {"model_name": model_name, "data": {"dataset_id": dataset_id}} | told
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -94,20 +95,22 @@ def patches(
 
 
 def run_service(
-    server: Server, model_name: str, panel: list[Series], patch: dict[str, Any]
+    server: Server, model_name: str, panel: list[Series], patch: dict[str, Any], plain: bool
 ) -> dict[str, Any]:
     """Upload, train and forecast one group as `model_name` through the service: its forecasts
-    (or the refusal), the request sent, the job's own metrics and the seconds of each step."""
+    (or the refusal), the request sent, the job's own metrics and the seconds of each step.
+    `plain`: the plain default request, on dates of the group's frequency."""
     horizon = panel[0].horizon
     began = time.perf_counter()
     upload = server.http.post(
         "/v1/datasets",
-        files={"file": (f"{model_name}.csv", long_csv(panel), "text/csv")},
+        files={"file": (f"{model_name}.csv", long_csv(panel, dated=plain), "text/csv")},
         timeout=600,
     )
     upload.raise_for_status()
     out: dict[str, Any] = {"upload_seconds": time.perf_counter() - began}
-    request = merge_patch(job_request(upload.json()["id"], model_name, horizon), patch)
+    told = None if plain else horizon
+    request = merge_patch(job_request(upload.json()["id"], model_name, told), patch)
     out["request"] = request
     began = time.perf_counter()
     answer = server.http.post("/v1/jobs", json=request)
@@ -124,6 +127,7 @@ def run_service(
         return out
     metrics = job.get("metrics") or {}
     out["job_metrics"] = {key: metrics.get(key) for key in ("epochs_run", "members", "mean")}
+    out["job_metrics"]["forecast_horizon"] = job["spec"].get("forecast_horizon")
     guards = metrics.get("guards") or {}
     out["job_metrics"]["losing"] = {  # series the model loses to each simple forecast on
         split: {baseline: found["count"] for baseline, found in guards[split]["losing"].items()}
@@ -191,12 +195,12 @@ def run(competition: Competition, args: argparse.Namespace, groups: list[str], r
             if args.deseasonalise:
                 adjusted, factors = deseasonalised(panel)
                 patch = compose(group_patches[group], {"season_length": panel[0].season})
-                ours = run_service(server, model_name, adjusted, patch)
+                ours = run_service(server, model_name, adjusted, patch, args.plain)
                 for key, forecast in ours.get("forecasts", {}).items():
                     if key in factors:
                         ours["forecasts"][key] = list(np.asarray(forecast) * factors[key])
             else:
-                ours = run_service(server, model_name, panel, group_patches[group])
+                ours = run_service(server, model_name, panel, group_patches[group], args.plain)
             print(f"{group}: {len(panel)} series; service {summary(ours)}", flush=True)
             peers = competition_peers.simple_peers(panel)
             peers |= competition_peers.statsforecast_peers(panel)
@@ -207,7 +211,8 @@ def run(competition: Competition, args: argparse.Namespace, groups: list[str], r
     tables, raw = report(competition, figures)
     print(tables)
     RESULTS.mkdir(exist_ok=True)
-    name = f"{competition.slug}-validation" if args.validation else competition.slug
+    name = competition.slug + ("-plain" if args.plain else "")
+    name += "-validation" if args.validation else ""
     (RESULTS / f"{name}.md").write_text(tables)
     (RESULTS / f"{name}.json").write_text(json.dumps(raw, indent=2) + "\n")
     print(f"total {figures['total_seconds']:.0f} s; wrote bench/results/{name}.md and .json")
@@ -246,6 +251,11 @@ def main(competition: Competition, description: str) -> int:
         "--validation", action="store_true", help="score the last h of each training part"
     )
     parser.add_argument("--series", type=int, default=0, help="first N series per group (0: all)")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="the plain default request (no forecast_horizon) on dates of each group's frequency",
+    )
     args = parser.parse_args()
     groups = [group for group in order if group in args.groups.split(",")]
     unknown = set(args.groups.split(",")) - set(order)

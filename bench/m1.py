@@ -9,7 +9,7 @@ run it measures seasonal naive, Naive2, and statsforecast's AutoETS and AutoThet
 1/4/12) on the same training parts. The run itself is bench.competition's; this module defines M1.
 
 Options as bench.m3's (`--groups`, `--spec-json`, `--seed`, `--deseasonalise`, `--validation`,
-`--series`), without `--fallback`: no explicit settings were chosen for M1.
+`--plain`, `--series`), without `--fallback`: no explicit settings were chosen for M1.
 
 Writes bench/results/m1.md and m1.json (m1-validation.* for a validation run). Exits 1 unless the
 gate passes: the service beats seasonal naive on sMAPE and on mean MASE in every group run, and

@@ -5,7 +5,7 @@ The public face below is what other domains use; everything else is this package
 """
 
 from app.datasets.deps import DatasetsDep
-from app.datasets.frequency import season_length
+from app.datasets.frequency import conventional_horizon, season_length
 from app.datasets.panel import canonical_series_id
 from app.datasets.parsed import SeriesPart
 from app.datasets.repository import DatasetRepository, InUse
@@ -29,6 +29,7 @@ __all__ = [
     "create_dataset",
     "from_storage",
     "load_values",
+    "conventional_horizon",
     "season_length",
     "to_matrix",
 ]

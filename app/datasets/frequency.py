@@ -99,6 +99,34 @@ def describe_spacing(offset: Any) -> str:
     return repr(alias)
 
 
+def conventional_horizon(freq: str | None) -> int | None:
+    """The horizon forecasters are usually asked for at a pandas frequency, M4's: yearly 6,
+    quarterly 8, monthly 18, weekly 13, daily 14, hourly 48; None for anything else (numeric
+    steps, multiples, finer steps)."""
+    if freq is None or ascii_number(freq) is not None:
+        return None
+    try:
+        offset = usable_offset(freq)
+    except ValueError:
+        return None
+    if int(offset.n) != 1:
+        return None
+    calendar = {
+        pd.offsets.YearBegin: 6, pd.offsets.YearEnd: 6, pd.offsets.BYearBegin: 6,
+        pd.offsets.BYearEnd: 6, pd.offsets.QuarterBegin: 8, pd.offsets.QuarterEnd: 8,
+        pd.offsets.BQuarterBegin: 8, pd.offsets.BQuarterEnd: 8, pd.offsets.MonthBegin: 18,
+        pd.offsets.MonthEnd: 18, pd.offsets.BusinessMonthBegin: 18,
+        pd.offsets.BusinessMonthEnd: 18, pd.offsets.Week: 13, pd.offsets.Day: 14,
+        pd.offsets.BusinessDay: 14,
+    }  # fmt: skip
+    for kind, horizon in calendar.items():
+        if isinstance(offset, kind):
+            return horizon
+    if isinstance(offset, pd.offsets.Tick) and int(offset.nanos) == 3_600 * 10**9:
+        return 48
+    return None
+
+
 def season_length(freq: str | None) -> int:
     """The usual seasonal period of a pandas frequency, in steps: a year of months (12),
     quarters (4), weeks (52) or half-months (24); a week of days (7) or business days (5); a day

@@ -1,12 +1,14 @@
 """The configuration a request leaves to the job: chosen from the data and the horizon.
 
 A request with `forecast_horizon` gets every setting it does not give chosen for that horizon
-and its series: the season (from the frequency, or the autocorrelation of a numeric index), an
-input window of two seasons and three output chunks within what the shortest series allows, an
-output chunk that divides the horizon, held-out parts of the last rows of each series,
-instance-normalised windows, epochs and patience scaled to the optimizer steps of an epoch,
-drift combination and an ensemble. The choices are written into the stored spec, so the user
-sees what ran; every explicit setting wins.
+and its series; a request on the user's data without one, for the conventional horizon of its
+date frequency (M4's), else 10% of its shortest series. The settings: the season (from the
+frequency, or the autocorrelation of a numeric index), an input window of two seasons and
+three output chunks within what the shortest series allows, an output chunk that divides the
+horizon, held-out parts of the last rows of each series, instance-normalised windows, epochs
+and patience scaled to the optimizer steps of an epoch, drift combination and an ensemble.
+The choices are written into the stored spec, so the user sees what ran; every explicit
+setting wins.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import InvalidInput
-from app.datasets import DatasetRepository
+from app.datasets import DatasetRepository, LoadedSeries, conventional_horizon
 from app.jobs import sources
-from app.jobs.spec import DatasetData, FunctionData, TrainRequest
+from app.jobs.spec import MAX_FORECAST_HORIZON, DatasetData, FunctionData, TrainRequest
 from app.ml.data import window_starts
 
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
@@ -75,19 +77,33 @@ def _explicit(section: Any) -> dict[str, Any]:
     return dict(section.model_dump(include=section.model_fields_set))
 
 
+def default_horizon(loaded: LoadedSeries, shortest: int) -> int:
+    """The horizon a request without one is configured for: the date frequency's conventional
+    one (`conventional_horizon`), else 10% of the shortest series."""
+    usual = conventional_horizon(sources.date_frequency(loaded))
+    share = min(MAX_FORECAST_HORIZON, max(1, round(HOLDOUT_SHARE * shortest)))
+    return share if usual is None else usual
+
+
 def configure(
     request: TrainRequest, data: FunctionData | DatasetData, *, datasets: DatasetRepository
 ) -> TrainRequest:
-    """`request` with what it leaves to the job chosen for its `forecast_horizon` (unchanged
-    without one). InvalidInput when even a one-step window does not fit the shortest series."""
-    horizon = request.forecast_horizon
-    if horizon is None:
+    """`request` with what it leaves to the job chosen for its `forecast_horizon`, or, on the
+    user's data, for `default_horizon` when it gives none (a built-in function's request is
+    then unchanged: the tutorials' tasks keep their settings, and so is one on data too short
+    for its default horizon). InvalidInput when even a one-step window does not fit the
+    shortest series at a given horizon."""
+    given = request.forecast_horizon
+    if given is None and isinstance(data, FunctionData):
         return request
     sources.data_shape(datasets=datasets, data=data)  # a 422 naming a dataset that is not there
     loaded = sources.load_series(datasets=datasets, data=data)
     lengths = [part.rows for part in loaded.series or []] or [len(loaded.values)]
     season = sources.season_of(loaded, request.season_length)
+    horizon = default_horizon(loaded, min(lengths)) if given is None else given
     plan = plan_window(horizon, season, min(lengths), request.training.folds)
+    if plan is None and given is None:  # too short for its usual horizon: the plain defaults
+        return request
     if plan is None:
         raise InvalidInput(
             f"the shortest series has {min(lengths)} rows: too few for a window and held-out "
@@ -98,9 +114,10 @@ def configure(
     many = len(lengths) > 1  # one series is a panel of one, named or not
     window = {"lookback": plan.lookback, "horizon": plan.chunk, "patch": 1}
     architecture = {"instance_norm": True} | ({"hidden_size": PANEL_HIDDEN} if many else {})
+    given_split = request.training.model_fields_set  # a fraction given wins over rows chosen
     training = {
-        "validation_rows": plan.holdout,
-        "test_rows": plan.test,
+        "validation_rows": None if "validation_fraction" in given_split else plan.holdout,
+        "test_rows": None if "test_fraction" in given_split else plan.test,
         "interval_steps": horizon,
         "ensemble": ENSEMBLE,
         "drift_combination": True,
@@ -114,6 +131,7 @@ def configure(
         request.model_dump()
         | {
             "data": data.model_dump(),
+            "forecast_horizon": horizon,
             "season_length": season,
             "window": window,
             "architecture": request.architecture.model_dump()

@@ -96,14 +96,20 @@ def time_axes(loaded: LoadedSeries) -> list[dict[str, Any] | None]:
     return [None if axis is None else axis.to_json() for axis in axes]
 
 
+def date_frequency(loaded: LoadedSeries) -> str | None:
+    """The pandas frequency of a job's date index (its first series'); None: no dates."""
+    axis = loaded.series[0].time_axis if loaded.series else loaded.time_axis
+    return axis.freq if axis is not None and axis.kind == "dates" else None
+
+
 def season_of(loaded: LoadedSeries, given: int | None) -> int:
     """The season of a job's series: `given`, else from the frequency of a date index, else
     from the autocorrelation of the (first column of the) series."""
     if given is not None:
         return given
-    axis = loaded.series[0].time_axis if loaded.series else loaded.time_axis
-    if axis is not None and axis.kind == "dates":
-        return season_length(axis.freq)
+    freq = date_frequency(loaded)
+    if freq is not None:
+        return season_length(freq)
     bounds = [(0, len(loaded.values))]
     if loaded.series:
         ends = np.cumsum([part.rows for part in loaded.series])

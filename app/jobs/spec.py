@@ -138,6 +138,7 @@ class TrainingSpec(Schema):
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_FORECAST_HORIZON = 1000  # the largest `forecast_horizon` a request may give
 
 
 class TrainRequest(Schema):
@@ -152,7 +153,7 @@ class TrainRequest(Schema):
     forecast_horizon: int | None = Field(
         None,
         ge=1,
-        le=1000,
+        le=MAX_FORECAST_HORIZON,
         description="the steps ahead you will forecast: the job then chooses every setting you "
         "do not give for it and your series (window, output chunk, held-out rows, season, "
         "normalisation, steps), and stores its choices in this spec",

@@ -52,6 +52,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         answer = client.post("/v1/datasets", files={"file": ("d.csv", text.encode(), "text/csv")})
         assert answer.status_code == 201, answer.text
     spec = {"model_name": "daily", "data": {"dataset_id": answer.json()["id"]}} | QUICK
+    spec["window"] = {"lookback": 10}  # under the 24 rows a checkpoint keeps at least
     assert run_inline(*inline_repositories(root), spec).error is None
     return root
 

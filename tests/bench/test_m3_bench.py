@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from bench.competition import compose, deseasonalised, job_request, merge_patch
-from bench.competition_data import Series, validation_panel
+from bench.competition_data import Series, long_csv, validation_panel
 from bench.competition_peers import naive2
+from bench.competition_report import OURS
+from bench.m3 import GROUPS, gate
 
 
 def test_naive2_without_season_is_naive() -> None:
@@ -60,3 +64,45 @@ def test_deseasonalising_outside_the_service_divides_and_multiplies_back() -> No
     np.testing.assert_allclose(adjusted[0].train, 100 + t, rtol=0.01)
     assert adjusted[1] is flat
     np.testing.assert_allclose(factors["s"], shape[:6] / shape.mean(), rtol=0.01)
+
+
+def test_the_plain_request_leaves_the_horizon_to_the_service() -> None:
+    request = job_request("d1", "m3-monthly", None)
+    assert request == {"model_name": "m3-monthly", "data": {"dataset_id": "d1"}}
+
+
+def test_a_dated_upload_spaces_each_series_at_its_group_frequency() -> None:
+    series = Series("N1", np.arange(1.0, 5.0), np.ones(2), 2, 4, None, "QS")
+    dated = long_csv([series], dated=True).decode().splitlines()
+    assert dated[1:3] == ["N1,2000-01-01,1.0", "N1,2000-04-01,2.0"]
+    assert long_csv([series]).decode().splitlines()[1] == "N1,1,1.0"
+
+
+def _raw(ours: float, snaive: float, ets: float) -> dict[str, Any]:
+    """Figures of every M3 group with the same sMAPE and MASE per method (Naive2 as seasonal
+    naive)."""
+
+    def scores(value: float) -> dict[str, float]:
+        return {"smape": value, "mase": value / 10}
+
+    methods = {OURS: scores(ours), "Seasonal naive": scores(snaive), "Naive2": scores(snaive),
+               "AutoETS": scores(ets)}  # fmt: skip
+    return {
+        "groups": {
+            group: {"series": 10, "horizon": horizon, "methods": methods}
+            for group, (horizon, _, _) in GROUPS.items()
+        }
+    }
+
+
+def test_the_m3_gate_needs_the_simple_forecasts_beaten_everywhere_and_autoets_overall() -> None:
+    passed, lines = gate(_raw(ours=12.0, snaive=15.0, ets=13.0), list(GROUPS))
+    assert passed
+    assert lines[-1] == "GATE PASS"
+    assert lines[-2].startswith("published Theta (a goal): yearly beaten, quarterly not beaten")
+    passed, lines = gate(_raw(ours=14.0, snaive=15.0, ets=13.0), list(GROUPS))
+    assert not passed
+    assert lines[-1] == "GATE FAIL"
+    assert lines[-3] == (
+        "all: sMAPE 14.00 vs AutoETS 13.00 (MISS); MASE 1.400 vs AutoETS 1.300 (MISS)"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TINY_TRAINING = {"epochs": 4, "early_stopping_patience": 0}
+TINY_TRAINING = {"epochs": 4, "early_stopping_patience": 0, "ensemble": 1}  # one quick model
 WINDOW = {"lookback": 12, "horizon": 3}
 
 

@@ -31,7 +31,8 @@ def maes(model: float, naive: float, seasonal: float, drifting: float) -> Series
     def of(mae: float) -> dict[str, float]:
         return {"mse": mae**2, "rmse": mae, "mae": mae, "smape": 0.0}
 
-    return SeriesScores(10, 100.0, of(model), of(naive), of(seasonal), of(drifting), of(model))
+    mixed = of((model + drifting) / 2)  # the combination's, as if their errors never cancel
+    return SeriesScores(10, 100.0, of(model), of(naive), of(seasonal), of(drifting), mixed)
 
 
 def test_drift_continues_the_line_through_the_first_and_last_values() -> None:
@@ -51,6 +52,7 @@ def test_a_series_losing_only_on_test_gets_a_test_warning_naming_it() -> None:
         "mae": 9.0,
         "baselines": {"naive": 2.0, "seasonal_naive": 1.5, "drift": 8.0},
         "loses_to": ["naive", "seasonal_naive", "drift"],
+        "combined_mae": 8.5,
     }
     record = guard_record(guards, ["a", "b"])
     assert record["validation"]["losing"]["drift"] == {"count": 0, "series": []}

@@ -150,6 +150,10 @@ def test_upload_many_series_train_and_forecast_one_of_them(
     page.get_by_role("link", name="ui-stores v1").click()
     expect(page.locator(".metrics table")).to_contain_text("model, one step (mean of 2 series)")
     expect(page.locator(".metrics table")).to_contain_text("model, rollout (mean of 2 series)")
+    expect(page.locator(".metrics table")).to_contain_text("drift, rollout")
+    expect(page.locator(".metrics .guards")).to_contain_text(
+        "Series losing to each simple forecast: validation part, of 2: naive"
+    )
     page.select_option("#forecast-form [name=series]", "b")
     draw_forecast(dashboard, horizon=14, level="80")
     expect(page.locator("#forecast-chart")).to_contain_text("value · b")

@@ -19,6 +19,8 @@ function oneSeriesRows(metrics) {
       `seasonal naive, rollout (season ${metrics.season_length})`,
       metrics.seasonal_naive_rollout ?? metrics.seasonal_naive,
     ),
+    row("drift, rollout", metrics.drift),
+    servedRow(metrics.combination),
   ];
 }
 
@@ -33,7 +35,42 @@ function manySeriesRows(metrics) {
     row(`model, rollout (${means})`, metrics.mean),
     row("naive, rollout", metrics.naive),
     row(`seasonal naive, rollout (season ${metrics.season_length})`, metrics.seasonal_naive),
+    row("drift, rollout", metrics.drift),
+    servedRow(metrics.combination),
   ];
+}
+
+// The forecasts as served where some series are the mean of the model's and their drift's.
+function servedRow(combination) {
+  if (!combination || !combination.series_count) return null;
+  return row(`served (${count(combination.series_count)} combined with drift)`, combination.served);
+}
+
+// Which series lose to each simple forecast on each held-out part, and which are combined.
+function guardsView(metrics) {
+  const guards = metrics.guards;
+  if (!guards) return null;
+  const splits = ["validation", "test"].filter((split) => guards[split]);
+  const lines = splits.map((split) => {
+    const { losing, series_measured: measured } = guards[split];
+    const counts = Object.entries(losing)
+      .map(([baseline, found]) => `${baseline.replace("_", " ")} ${count(found.count)}`)
+      .join(", ");
+    return `${split} part, of ${count(measured)}: ${counts}`;
+  });
+  const combination = metrics.combination;
+  let combined = null;
+  if (combination?.series_count) {
+    const more = combination.series_count > combination.series.length ? ", ..." : "";
+    const named = `${combination.series.join(", ")}${more}`;
+    combined = `Combined with their drift forecast: ${count(combination.series_count)} (${named}).`;
+  }
+  return el(
+    "div",
+    { className: "note guards" },
+    el("p", {}, `Series losing to each simple forecast: ${lines.join("; ")}.`),
+    combined && el("p", {}, combined),
+  );
 }
 
 function coverage(intervals) {
@@ -83,6 +120,7 @@ export function metricsView(metrics) {
     table(COLUMNS, (many ? manySeriesRows(metrics) : oneSeriesRows(metrics)).filter(Boolean)),
     el("p", { className: "note" }, "MASE below 1 beats the naive forecast (last value repeated)."),
     metrics.warnings.map((warning) => el("p", { className: "error" }, warning)),
+    guardsView(metrics),
     coverage(metrics.intervals),
     fitView(metrics),
   );
