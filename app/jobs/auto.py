@@ -20,6 +20,7 @@ from app.core.errors import InvalidInput
 from app.datasets import DatasetRepository, LoadedSeries, conventional_horizon
 from app.jobs import sources
 from app.jobs.spec import MAX_FORECAST_HORIZON, DatasetData, FunctionData, TrainRequest
+from app.ml.config import TrainConfig
 from app.ml.data import window_starts
 
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
@@ -122,8 +123,10 @@ def configure(
         "ensemble": ENSEMBLE,
         "drift_combination": True,
     } | ({"batch_size": PANEL_BATCH} if many else {})
-    window |= _explicit(request.window)
     training = request.training.model_dump() | training | _explicit(request.training)
+    if "lookback" not in request.window.model_fields_set:
+        window["lookback"] = min(plan.lookback, _training_rows(min(lengths), training) - plan.chunk)
+    window |= _explicit(request.window)
     scaled = epoch_counts(lengths, window, training)
     training |= {name: count for name, count in scaled.items()
                  if name not in request.training.model_fields_set}  # fmt: skip
@@ -140,6 +143,13 @@ def configure(
             "training": training,
         }
     )
+
+
+def _training_rows(rows: int, training: dict[str, Any]) -> int:
+    """The training rows a series of `rows` rows keeps under `training`'s split (a fraction a
+    request gives can hold out more rows than the plan did)."""
+    names = ("validation_fraction", "test_fraction", "validation_rows", "test_rows")
+    return TrainConfig(**{name: training[name] for name in names}).split(rows).train
 
 
 def steps_per_epoch(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:

@@ -11,7 +11,7 @@ import pytest
 from app.core.db import utcnow
 from app.core.errors import InvalidInput
 from app.datasets import DatasetRepository, DatasetRow, TimeAxis, load_values
-from app.datasets.frequency import season_length
+from app.datasets.frequency import conventional_horizon, season_length
 from app.datasets.time_rules import (
     calendar_dates,
     offset_for,
@@ -126,3 +126,15 @@ def test_a_stored_axis_an_earlier_version_let_through_fails_a_job_plainly(
     assert refused.value.field == "data.dataset_id"
     assert refused.value.message.startswith(f"dataset {row.id!r} has a time axis that cannot be")
     assert refused.value.message.endswith("upload its data again")
+
+
+@pytest.mark.parametrize(
+    ("freq", "horizon"),
+    [("YS", 6), ("YE-DEC", 6), ("QS-JAN", 8), ("QE-DEC", 8), ("MS", 18), ("ME", 18),
+     ("W-SUN", 13), ("D", 14), ("B", 14), ("h", 48),
+     ("30min", None), ("2h", None), ("3MS", None), ("1.5", None), (None, None)],
+)  # fmt: skip
+def test_each_calendar_frequency_has_m4s_horizon_and_the_others_none(
+    freq: str | None, horizon: int | None
+) -> None:
+    assert conventional_horizon(freq) == horizon

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.datasets import LoadedSeries
 from app.jobs.auto import (
     ENSEMBLE,
     PATIENCE_STEPS,
     STEPS_ALLOWED,
     WindowPlan,
+    default_horizon,
     epoch_counts,
     plan_window,
 )
@@ -173,3 +176,52 @@ def test_epoch_counts_scale_with_the_steps_of_an_epoch() -> None:
     assert epoch_counts([200], window, training) == {
         "epochs": 334, "lr_decay_patience": 15, "early_stopping_patience": 45,
     }  # fmt: skip
+
+
+def upload_monthly(client: TestClient, rows: int) -> str:
+    """A monthly series of `rows` rows as a dataset; its id."""
+    text = "ds,y\n" + "".join(
+        f"{2000 + n // 12}-{n % 12 + 1:02d}-01,{100 + 10 * (n % 12) + n}\n" for n in range(rows)
+    )
+    answer = client.post("/v1/datasets", files={"file": ("m.csv", text.encode(), "text/csv")})
+    assert answer.status_code == 201, answer.text
+    dataset_id: str = answer.json()["id"]
+    return dataset_id
+
+
+def test_a_plain_request_on_dated_data_is_configured_for_its_frequency(
+    client: TestClient,
+) -> None:
+    spec = submit(
+        client, {"model_name": "plain", "data": {"dataset_id": upload_monthly(client, 96)}}
+    )
+    assert (spec["forecast_horizon"], spec["season_length"]) == (18, 12)  # M4's monthly horizon
+    # two held-out parts of 18 leave 60 rows: a lookback of 42 before a chunk of 18
+    assert spec["window"] == {"lookback": 42, "horizon": 18, "patch": 1}
+    training = spec["training"]
+    assert (training["ensemble"], training["drift_combination"]) == (ENSEMBLE, True)
+    assert (training["validation_rows"], training["interval_steps"]) == (18, 18)
+    given = submit(
+        client,
+        {
+            "model_name": "plain",
+            "data": {"dataset_id": upload_monthly(client, 96)},
+            "training": {"validation_fraction": 0.2, "ensemble": 1},
+        },
+    )
+    training = given["training"]
+    assert (training["validation_rows"], training["test_rows"], training["ensemble"]) == (
+        None, 18, 1,
+    )  # fmt: skip
+    assert given["window"]["lookback"] == 96 - 19 - 18 - 18  # what the 20% left room for
+
+
+def test_a_plain_request_without_dates_takes_a_tenth_of_its_rows() -> None:
+    loaded = LoadedSeries(np.zeros((240, 1)), ["y"], None)
+    assert default_horizon(loaded, 240) == 24
+
+
+def test_a_plain_request_on_a_function_keeps_the_plain_defaults(client: TestClient) -> None:
+    sine = submit(client, {"model_name": "plain", "data": {"function": "sin"}})
+    assert (sine["forecast_horizon"], sine["training"]["ensemble"]) == (None, 1)
+    assert sine["window"]["lookback"] == 10
