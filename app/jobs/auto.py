@@ -154,9 +154,8 @@ def _training_rows(rows: int, training: dict[str, Any]) -> int:
 
 def steps_per_epoch(lengths: list[int], window: dict[str, Any], training: dict[str, Any]) -> int:
     """Optimizer steps of one epoch over the training windows of series of `lengths` rows."""
-    held_out = (training["validation_rows"] or 0) + (training["test_rows"] or 0)
     windows = sum(
-        len(window_starts(0, rows - held_out, window["lookback"], window["horizon"]))
+        len(window_starts(0, _training_rows(rows, training), window["lookback"], window["horizon"]))
         for rows in lengths
     )
     return max(1, -(-windows // int(training["batch_size"])))

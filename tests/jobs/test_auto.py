@@ -169,7 +169,8 @@ def test_a_short_series_gets_the_epochs_for_its_allowance_of_steps(client: TestC
 def test_epoch_counts_scale_with_the_steps_of_an_epoch() -> None:
     window = {"lookback": 24, "horizon": 6}
     defaults = {"epochs": 100, "lr_decay_patience": 3, "early_stopping_patience": 10}
-    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64}
+    training = {"validation_rows": 10, "test_rows": 10, "batch_size": 64,
+                "validation_fraction": 0.1, "test_fraction": 0.1}  # fmt: skip
     training |= defaults
     assert epoch_counts([100_000], window, training) == defaults  # 1,560 steps an epoch
     # 151 windows: 3 steps an epoch
