@@ -160,3 +160,19 @@ def test_drift_combination_off_serves_the_model_alone(tmp_path: Path) -> None:
         assert {row["combined_with"] for row in metrics["series"]} == {None}
         answer = client.post("/v1/models/lines/forecast", json={"horizon": 2}).json()
         assert {item["combined_with"] for item in answer["series"]} == {None}
+
+
+def test_one_unnamed_series_says_beside_its_forecast_whether_it_is_combined(
+    tmp_path: Path,
+) -> None:
+    values = 200 + 5 * np.arange(60) + np.random.default_rng(1).normal(0, 1, 60)
+    csv = "y\n" + "".join(f"{value:.3f}\n" for value in values)
+    train_on_panel(tmp_path, SPEC | {"model_name": "line"}, csv)
+    checkpoint = load(CheckpointStore(make_settings(tmp_path).models_dir).version_dir("line", 1),
+                      torch.device("cpu"))  # fmt: skip
+    combined = checkpoint.meta.series[0].drift is not None
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        body = client.post("/v1/models/line/forecast", json={"horizon": 3}).json()
+        assert body["combined_with"] == ("drift" if combined else None)
+        assert job_metrics(client)["combination"]["series"] == ([0] if combined else [])
+    assert combined, "a one-epoch model of a clean line no longer loses to the line's drift"
