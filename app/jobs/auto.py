@@ -24,6 +24,7 @@ from app.ml.config import TrainConfig
 from app.ml.data import window_starts
 
 MIN_LOOKBACK = 10  # the window a short season or horizon still gets, where the series allow
+MIN_NORMALISED_LOOKBACK = 2  # instance-normalised windows need two rows
 HOLDOUT_SHARE = 0.1  # held-out rows of each part, as a share of the shortest series, at least
 # Optimizer steps a job may run (short series: epochs), as a ceiling, not a floor: early
 # stopping keeps the best epoch's weights, and as a floor on M1's validation parts it ran the
@@ -92,8 +93,9 @@ def configure(
     """`request` with what it leaves to the job chosen for its `forecast_horizon`, or, on the
     user's data, for `default_horizon` when it gives none (a built-in function's request is
     then unchanged: the tutorials' tasks keep their settings, and so is one on data too short
-    for its default horizon). InvalidInput when even a one-step window does not fit the
-    shortest series at a given horizon."""
+    for its default horizon, or whose given held-out rows leave no window, which the job's
+    checks then name). InvalidInput when even a one-step window does not fit the shortest
+    series at a given horizon."""
     given = request.forecast_horizon
     if given is None and isinstance(data, FunctionData):
         return request
@@ -124,8 +126,11 @@ def configure(
         "drift_combination": True,
     } | ({"batch_size": PANEL_BATCH} if many else {})
     training = request.training.model_dump() | training | _explicit(request.training)
+    room = _training_rows(min(lengths), training) - plan.chunk
+    if room < MIN_NORMALISED_LOOKBACK:  # a given split leaves no window: the job is refused
+        return request  # for it, in its own words, rather than for a window chosen around it
     if "lookback" not in request.window.model_fields_set:
-        window["lookback"] = min(plan.lookback, _training_rows(min(lengths), training) - plan.chunk)
+        window["lookback"] = min(plan.lookback, room)
     window |= _explicit(request.window)
     scaled = epoch_counts(lengths, window, training)
     training |= {name: count for name, count in scaled.items()

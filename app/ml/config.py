@@ -113,9 +113,9 @@ class TrainConfig:
     # keeps the drift forecast's trend in half its forecast; the validation part decides.
     drift_combination: bool = described(
         False,
-        "forecast each series whose validation part the mean of the model's and the drift "
-        "forecast (its line through its first and last values) predicted better than the model "
-        "alone by that mean; the metrics and each forecast say which series are combined",
+        "forecast each series without a season by the mean of the model's and its drift "
+        "forecast (the line through its first and last values) where that mean beat the model "
+        "on the series' validation part; the metrics and each forecast say which are combined",
     )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 
