@@ -14,6 +14,7 @@ import pytest
 from bench.competition_data import Competition
 from bench.competition_report import OURS
 from bench.m1 import GROUPS, gate, load_m1
+from tests.bench.gate_figures import every_group
 
 
 def test_m1_has_1001_series_with_the_competition_horizons() -> None:
@@ -75,17 +76,7 @@ def test_an_unknown_m1_group_is_refused() -> None:
 
 def _raw(ours: float, snaive: float, ets: float) -> dict[str, Any]:
     """Figures of every M1 group with the same sMAPE and MASE per method."""
-
-    def scores(value: float) -> dict[str, float]:
-        return {"smape": value, "mase": value / 10}
-
-    methods = {OURS: scores(ours), "Seasonal naive": scores(snaive), "AutoETS": scores(ets)}
-    return {
-        "groups": {
-            group: {"series": 10, "horizon": horizon, "methods": methods}
-            for group, (horizon, _, _) in GROUPS.items()
-        }
-    }
+    return every_group(GROUPS, {OURS: ours, "Seasonal naive": snaive, "AutoETS": ets})
 
 
 def test_the_gate_needs_seasonal_naive_beaten_everywhere_and_autoets_overall() -> None:

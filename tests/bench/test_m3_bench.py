@@ -12,6 +12,7 @@ from bench.competition_data import Series, long_csv, validation_panel
 from bench.competition_peers import naive2
 from bench.competition_report import OURS
 from bench.m3 import GROUPS, gate
+from tests.bench.gate_figures import every_group
 
 
 def test_naive2_without_season_is_naive() -> None:
@@ -81,18 +82,8 @@ def test_a_dated_upload_spaces_each_series_at_its_group_frequency() -> None:
 def _raw(ours: float, snaive: float, ets: float) -> dict[str, Any]:
     """Figures of every M3 group with the same sMAPE and MASE per method (Naive2 as seasonal
     naive)."""
-
-    def scores(value: float) -> dict[str, float]:
-        return {"smape": value, "mase": value / 10}
-
-    methods = {OURS: scores(ours), "Seasonal naive": scores(snaive), "Naive2": scores(snaive),
-               "AutoETS": scores(ets)}  # fmt: skip
-    return {
-        "groups": {
-            group: {"series": 10, "horizon": horizon, "methods": methods}
-            for group, (horizon, _, _) in GROUPS.items()
-        }
-    }
+    methods = {OURS: ours, "Seasonal naive": snaive, "Naive2": snaive, "AutoETS": ets}
+    return every_group(GROUPS, methods)
 
 
 def test_the_m3_gate_needs_the_simple_forecasts_beaten_everywhere_and_autoets_overall() -> None:
