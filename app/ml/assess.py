@@ -134,10 +134,8 @@ def evaluate(
         **summarise(found),
         "series": [
             series.row(data.ids[number])
-            | {
-                "guards": guards[number],
-                "combined_with": COMBINED_WITH if combined[number] else None,
-            }
+            | {"guards": guards[number]}
+            | ({"combined_with": COMBINED_WITH} if combined[number] else {})  # a panel's bytes
             for number, series in enumerate(found)
         ],
     }
