@@ -128,6 +128,15 @@ def run_service(
     metrics = job.get("metrics") or {}
     out["job_metrics"] = {key: metrics.get(key) for key in ("epochs_run", "members", "mean")}
     out["job_metrics"]["forecast_horizon"] = job["spec"].get("forecast_horizon")
+    if metrics.get("search"):  # the configuration the job chose, and what choosing cost
+        found = metrics["search"]
+        won = found["trials"][found["winner"] - 1]
+        out["job_metrics"]["search"] = {
+            "trials": len(found["trials"]),
+            "winner": {key: won[key] for key in ("lookback", "cell", "loss", "deseasonalise")},
+            "ensemble_lookbacks": found["ensemble_lookbacks"],
+            "seconds": found["seconds"],
+        }
     guards = metrics.get("guards") or {}
     out["job_metrics"]["losing"] = {  # series the model loses to each simple forecast on
         split: {baseline: found["count"] for baseline, found in guards[split]["losing"].items()}

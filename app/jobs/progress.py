@@ -30,6 +30,18 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+def epoch_row(stats: EpochStats) -> dict[str, Any]:
+    """The loss history's line of one epoch of one of the job's models."""
+    return {
+        "member": stats.member,
+        "epoch": stats.epoch,
+        "train_loss": finite_or_none(stats.train_loss),
+        "val_loss": finite_or_none(stats.val_loss),
+        "learning_rate": finite_or_none(stats.learning_rate),
+        "seconds": stats.seconds,
+    }
+
+
 class ProgressReporter:
     """Turns epoch stats into job-row writes, at most every PROGRESS_INTERVAL_SECONDS; the last
     epochs are written with the job's final state. Raises JobLost once the job is not ours."""
@@ -47,13 +59,17 @@ class ProgressReporter:
         self.history: list[dict[str, Any]] = []
         self.progress: dict[str, Any] | None = None
         self.last_write = self.last_check = 0.0
+        self.trials = 0  # candidate configurations fitted before the job's model, at most
+        self.members = 1  # models of the job's ensemble
 
-    def begin(self, epochs: int, members: int, learning_rate: float) -> None:
+    def begin(self, epochs: int, members: int, learning_rate: float, trials: int = 0) -> None:
         """Write epoch 0 at once, before the series is loaded and prepared: a client polling a
-        long job sees it has started."""
+        long job sees it has started. `trials` candidates are fitted first, one model each."""
+        self.trials, self.members = trials, members
         self.progress = {
+            "stage": "search" if trials else "fit",
             "member": 1,
-            "members": members,
+            "members": trials or members,
             "epoch": 0,
             "epochs": epochs,
             "fraction": 0.0,
@@ -72,22 +88,12 @@ class ProgressReporter:
             raise JobLost
 
     def __call__(self, stats: EpochStats) -> None:
-        self.history.append(
-            finite_or_none(
-                {
-                    "member": stats.member,
-                    "epoch": stats.epoch,
-                    "train_loss": stats.train_loss,
-                    "val_loss": stats.val_loss,
-                    "learning_rate": stats.learning_rate,
-                    "seconds": stats.seconds,
-                }
-            )
-        )
-        # Members fit one after another, each up to `epochs`: the share done of all of them.
-        fraction = (stats.member - 1 + stats.epoch / stats.epochs) / stats.members
+        if stats.stage == "fit":  # a candidate's epochs are its trial's, not the model's
+            self.history.append(epoch_row(stats))
+        fraction = self.fraction(stats)
         self.progress = finite_or_none(
             {
+                "stage": stats.stage,
                 "member": stats.member,
                 "members": stats.members,
                 "epoch": stats.epoch,
@@ -114,6 +120,14 @@ class ProgressReporter:
             self.job_id, self.token, progress=self.progress, history=self.history
         ):
             raise JobLost
+
+    def fraction(self, stats: EpochStats) -> float:
+        """The share of the job done: candidates, then members, fit one after another, each
+        counted as up to `epochs` epochs."""
+        done = stats.member - 1 + stats.epoch / stats.epochs
+        if stats.stage == "search":
+            return done / (self.trials + self.members)
+        return (self.trials + done) / (self.trials + stats.members)
 
     def should_stop(self) -> bool:
         """Whether a client asked to cancel; checked against the store at most twice a second."""

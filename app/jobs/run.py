@@ -116,7 +116,9 @@ class JobRun:
     ) -> tuple[dict[str, Any], int]:
         """Train, then publish a new version unless cancelled meanwhile; (metrics, version)."""
         spec = TrainRequest.model_validate(row.spec)
-        reporter.begin(spec.training.epochs, spec.training.ensemble, spec.training.learning_rate)
+        training = spec.training
+        reporter.begin(training.epochs, training.ensemble, training.learning_rate,
+                       training.search_trials)  # fmt: skip
         # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
         # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
         settings = self.settings
@@ -128,6 +130,7 @@ class JobRun:
         result = train(
             panel, model_config, train_config, roles=roles, device=device,
             on_progress=reporter, should_stop=reporter.should_stop,
+            horizon=spec.forecast_horizon,
         )  # fmt: skip
         metrics = finite_or_none(result.metrics)
         if self.jobs.cancel_requested(row.id):  # asked after the last epoch: publish nothing
@@ -160,7 +163,7 @@ class JobRun:
                 else None
             ),
             deseasonalise_season=(
-                panel.season if train_config.deseasonalise and panel.season >= 2 else None
+                panel.season if result.config.deseasonalise and panel.season >= 2 else None
             ),
         )
         version = self.checkpoints.save(

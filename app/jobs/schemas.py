@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -14,11 +14,19 @@ from app.registry import MetricsRead
 
 
 class ProgressRead(ReadSchema):
-    """Where a running job is: which model of its ensemble fits (one after another), its epoch
-    of at most `epochs`, and the share of the whole job done."""
+    """Where a running job is: which candidate configuration, or which model of its ensemble,
+    fits (one after another), its epoch of at most `epochs`, and the share of the whole job
+    done."""
 
+    stage: Literal["search", "fit"] = Field(
+        "fit",
+        description="search: fitting candidate configurations (training.search_trials), "
+        "member counting the candidates; fit: the job's model",
+    )
     member: int = Field(1, description="the model being fitted, 1 to `members`")
-    members: int = Field(1, description="models fitted one after another (an ensemble's)")
+    members: int = Field(
+        1, description="models fitted one after another (an ensemble's, or the candidates')"
+    )
     epoch: int = Field(description="the fitting model's last finished epoch")
     epochs: int = Field(description="most epochs each model runs")
     fraction: float = Field(ge=0.0, le=1.0, description="of every model's epochs")

@@ -11,11 +11,12 @@ from app.core.bounds import narrowed
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
 from app.datasets import Limits, bounded_columns, bounded_rows
 from app.ml.backtest import MAX_FOLDS
-from app.ml.config import OptimizerName, TrainConfig
+from app.ml.config import MAX_SEARCH_TRIALS, OptimizerName, TrainConfig
 from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
 from app.ml.functions import CATALOG
+from app.ml.losses import LossName
 from app.ml.model import MAX_ENSEMBLE, CellKind, ModelConfig
 
 FunctionName = Literal[tuple(CATALOG)]  # type: ignore[valid-type]  # the catalog's names
@@ -135,6 +136,8 @@ class TrainingSpec(Schema):
     folds: int = _ml(TrainConfig, "folds", ge=0, le=MAX_FOLDS)
     deseasonalise: bool = _ml(TrainConfig, "deseasonalise")
     drift_combination: bool = _ml(TrainConfig, "drift_combination")
+    loss: LossName = _ml(TrainConfig, "loss")
+    search_trials: int = _ml(TrainConfig, "search_trials", ge=0, le=MAX_SEARCH_TRIALS)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

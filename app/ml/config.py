@@ -14,9 +14,11 @@ import numpy as np
 
 from app.ml.data import ScalingKind, Split
 from app.ml.fields import DESCRIPTION, described
+from app.ml.losses import LossName
 from app.ml.model import ModelConfig
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
+MAX_SEARCH_TRIALS = 32  # candidate configurations a job may try
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 3e-3
     optimizer: OptimizerName = "adam"
+    # Absolute errors weigh a series' spikes less than squared ones: the forecast follows the
+    # median rather than the mean, which sMAPE and MASE reward.
+    loss: LossName = described(
+        "mse",
+        "what training minimises on the scaled windows, and early stopping watches on the "
+        "validation windows: mse, or mae",
+    )
     weight_decay: float = 0.0
     early_stopping_patience: int = described(
         10, "epochs without a better validation loss; 0 turns it off"
@@ -116,6 +125,16 @@ class TrainConfig:
         "forecast each series without a season by the mean of the model's and its drift "
         "forecast (the line through its first and last values) where that mean beat the model "
         "on the series' validation part; the metrics and each forecast say which are combined",
+    )
+    # Chosen on the job's own validation parts, so that the configuration travels to data
+    # nobody tuned it on; app.ml.search says how.
+    search_trials: int = described(
+        0,
+        "candidate configurations fitted (one model each) and scored on rolling origins of "
+        "the validation parts before the job's model is trained (0: none): the lookback (the "
+        "requested one and 2 to 7 forecast horizons), the cell, the loss and deseasonalisation; "
+        "the best configures the model, whose ensemble members read the best distinct "
+        "lookbacks of its kind, and the job's metrics list every trial",
     )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from app.ml.budget import StopFn, TrainingCancelled
 from app.ml.config import TrainConfig
 from app.ml.data import column_windows, panel_starts
 from app.ml.fitted import mean_loss
+from app.ml.losses import training_loss
 from app.ml.model import ModelConfig, RecurrentForecaster, RecurrentState, detach_state
 from app.ml.prepare import Prepared
 from app.ml.sequences import mean_sequence_loss, sequence_loss, sequence_span, sequence_windows
@@ -41,6 +43,9 @@ class EpochStats:
     learning_rate: float
     seconds: float
     elapsed_seconds: float  # since the job's fitting began
+    # "search": a candidate configuration's fit (member: the trial, members: the trials);
+    # "fit": the job's model
+    stage: Literal["search", "fit"] = "fit"
 
 
 ProgressFn = Callable[[EpochStats], None]
@@ -195,7 +200,7 @@ class Trainer:
             chunk = slice(begin, begin + config.tbptt)
             prediction, state = model.next_steps(inputs[:, chunk], state)
             prediction = prediction[:, :, 0]  # horizon 1: [streams, steps, O]
-            loss = nn.functional.mse_loss(prediction, targets[:, chunk])
+            loss = training_loss(prediction, targets[:, chunk], config.loss)
             self.step(loss)
             state = detach_state(state)  # carried on, but no gradient flows back past it
             total += loss.detach() * prediction.shape[1]
@@ -237,21 +242,22 @@ class Trainer:
             inputs, targets = sequence_windows(
                 data.scaled, starts, config, self.config.sequence_steps, data.roles
             )
-            return sequence_loss(model, inputs, targets)
+            return sequence_loss(model, inputs, targets, self.config.loss)
         inputs, targets = column_windows(
             data.scaled, starts, config.lookback, config.horizon, data.roles
         )
         prediction, _ = model(inputs)
-        return nn.functional.mse_loss(prediction, targets)
+        return training_loss(prediction, targets, self.config.loss)
 
     def val_loss(self) -> float:
         """The validation loss, measured as the model trains (windows or sequences)."""
         data = self.data
         if self.config.sequence_steps:
             return mean_sequence_loss(
-                self.model, data.scaled, self.val_starts, self.config.sequence_steps, data.roles
-            )
-        return mean_loss(self.model, data.scaled, self.val_starts, data.roles)
+                self.model, data.scaled, self.val_starts, self.config.sequence_steps, data.roles,
+                self.config.loss,
+            )  # fmt: skip
+        return mean_loss(self.model, data.scaled, self.val_starts, data.roles, self.config.loss)
 
     def past_deadline(self) -> bool:
         """Whether the fitting deadline has passed."""

@@ -19,6 +19,7 @@ from app.ml.budget import Budget
 from app.ml.data import ScalerStack, column_windows
 from app.ml.evaluation import combined, drift, errors, seasonal_naive, smape
 from app.ml.forecast import RolloutMode, rollout
+from app.ml.losses import LossName, pointwise
 from app.ml.model import Forecaster
 from app.ml.prepare import Prepared
 from app.ml.roles import ColumnRoles
@@ -72,11 +73,16 @@ def direct_batches(
 
 
 def mean_loss(
-    model: Forecaster, series: torch.Tensor, starts: torch.Tensor, roles: ColumnRoles
+    model: Forecaster,
+    series: torch.Tensor,
+    starts: torch.Tensor,
+    roles: ColumnRoles,
+    loss: LossName = "mse",
 ) -> float:
-    """The MSE of the windows at `starts` on the model scale: the training loss's measure."""
+    """The mean `loss` of the windows at `starts` on the model scale: the training loss's
+    measure."""
     batches = direct_batches(model, series, starts, roles)
-    total = sum(float(((p - t) ** 2).sum()) for _, p, t in batches)
+    total = sum(float(pointwise(p - t, loss).sum()) for _, p, t in batches)
     return total / (len(starts) * model.config.horizon * model.config.n_outputs)
 
 

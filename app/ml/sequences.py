@@ -10,8 +10,8 @@ first scored output is the window's own, so the window rollout stays trained too
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from app.ml.losses import LossName, pointwise, training_loss
 from app.ml.model import ModelConfig, RecurrentForecaster
 from app.ml.roles import ColumnRoles
 
@@ -47,10 +47,10 @@ def scored_steps(model: RecurrentForecaster, inputs: torch.Tensor) -> torch.Tens
 
 
 def sequence_loss(
-    model: RecurrentForecaster, inputs: torch.Tensor, targets: torch.Tensor
+    model: RecurrentForecaster, inputs: torch.Tensor, targets: torch.Tensor, loss: LossName
 ) -> torch.Tensor:
-    """MSE over every scored step of every sequence."""
-    return nn.functional.mse_loss(scored_steps(model, inputs), targets)
+    """The mean `loss` over every scored step of every sequence."""
+    return training_loss(scored_steps(model, inputs), targets, loss)
 
 
 @torch.no_grad()
@@ -60,15 +60,16 @@ def mean_sequence_loss(
     starts: torch.Tensor,
     steps: int,
     roles: ColumnRoles,
+    loss: LossName = "mse",
 ) -> float:
-    """The MSE of the sequences at `starts` on the model scale (the validation loss of sequence
-    training, measured as it trains)."""
+    """The mean `loss` of the sequences at `starts` on the model scale (the validation loss of
+    sequence training, measured as it trains)."""
     model.eval()
     total, count = 0.0, 0
     for begin in range(0, len(starts), EVAL_BATCH):
         inputs, targets = sequence_windows(
             series, starts[begin : begin + EVAL_BATCH], model.config, steps, roles
         )
-        total += float(((scored_steps(model, inputs) - targets) ** 2).sum())
+        total += float(pointwise(scored_steps(model, inputs) - targets, loss).sum())
         count += targets.numel()
     return total / count

@@ -27,10 +27,13 @@ from app.ml.forecast import RolloutMode
 from app.ml.model import EnsembleForecaster, Forecaster, ModelConfig
 from app.ml.prepare import Panel, Prepared
 from app.ml.roles import ColumnRoles
+from app.ml.search import search
 
 # Of a job's time limit, the share fitting may use: the rest is kept for measuring the model
 # (rollouts, the rollout-mode choice, intervals), which the limit covers too.
 FIT_SHARE = 0.8
+# Of a job's time limit, the share a configuration search may use before the model's fit.
+SEARCH_SHARE = 0.5
 
 
 @dataclass
@@ -38,6 +41,7 @@ class TrainResult:
     """A fitted model with everything a checkpoint and a job record need."""
 
     model: Forecaster
+    config: TrainConfig  # how it was fitted: the search's choice where the job searched
     rollout_mode: RolloutMode
     # Each series' id, scaler, last rows, continuing seasons and the rows kept before them, in
     # training order (no time axis: the caller's data knows it)
@@ -60,8 +64,11 @@ def train(
     device: torch.device | None = None,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    horizon: int | None = None,
 ) -> TrainResult:
-    """Fit a forecaster to the series of `panel` and measure it on their test parts.
+    """Fit a forecaster to the series of `panel` and measure it on their test parts; with
+    `config.search_trials`, first choose the configuration on the validation parts
+    (`app.ml.search`, lookbacks as multiples of `horizon`, default the interval steps).
 
     `roles` picks the input and target columns (default: every column, both); `model_config`
     must describe them (n_features = inputs, target_inputs = `roles.target_inputs`). One global
@@ -84,6 +91,15 @@ def train(
     ):
         raise ValueError("the model config does not match the chosen input/target columns")
     check(model_config, config, roles, panel.series)
+    chosen: dict[str, object] = {}
+    if config.search_trials:
+        choice = search(
+            panel, model_config, config, roles=roles, trials=config.search_trials,
+            horizon=horizon or config.interval_steps, device=device,
+            deadline=None if limit is None else began + SEARCH_SHARE * limit,
+            on_progress=on_progress, should_stop=should_stop,
+        )  # fmt: skip
+        model_config, config, chosen = choice.model_config, choice.config, choice.record()
     data = Prepared.of(panel, config, roles, device or torch.device("cpu"))
     lookbacks = config.member_lookbacks(model_config)
     trainers: list[Trainer] = []
@@ -105,7 +121,7 @@ def train(
         budget,
         combine=config.drift_combination,
     )
-    metrics |= _fit_record(fits)
+    metrics |= _fit_record(fits) | ({"search": chosen} if chosen else {})
     if config.folds:
         metrics["backtest"] = backtest(fitted, config.folds, config.interval_steps, budget)
     model = fitted.model
@@ -120,6 +136,7 @@ def train(
     seconds = metrics["train_seconds"] = time.perf_counter() - began
     return TrainResult(
         model=model.cpu(),
+        config=config,
         rollout_mode=fitted.mode,
         series=[
             SeriesMeta(

@@ -162,6 +162,41 @@ class MemberRead(ReadSchema):
     seconds: float
 
 
+class TrialRead(ReadSchema):
+    """One candidate configuration, fitted as one model and scored on the validation parts."""
+
+    trial: int = Field(description="from 1, in the order tried (1: the request's own)")
+    lookback: int
+    cell: Literal["lstm", "gru"]
+    loss: Literal["mse", "mae"]
+    deseasonalise: bool
+    score: float | None = Field(description="see `search.score`; null: the fit failed")
+    smape: float | None = Field(description="the mean over origins and series")
+    mase: float | None = Field(
+        description="the MAE over the naive forecast's, the mean over origins and series"
+    )
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    error: str | None = Field(None, description="why the fit failed")
+
+
+class SearchRead(ReadSchema):
+    """The configuration search (`training.search_trials`): every candidate tried on rolling
+    origins of the validation parts, and the winner the job's model was trained as."""
+
+    score: str = Field(description="what a trial's score measures: lower is better")
+    origins: int = Field(description="forecast origins in each series' validation part")
+    steps: int = Field(description="rows each origin forecasts")
+    trials: list[TrialRead]
+    winner: int = Field(description="the trial the model was trained as")
+    ensemble_lookbacks: list[int] = Field(
+        description="each ensemble member's lookback: the best distinct ones of the winner's "
+        "kind, within 5% of its score"
+    )
+    seconds: float = Field(description="the search's time, part of `train_seconds`")
+
+
 class FitRecord(ReadSchema):
     """What every job's metrics carry besides its errors: how the fit went and what it chose."""
 
@@ -180,6 +215,10 @@ class FitRecord(ReadSchema):
         None,
         description="with `training.drift_combination`: the series served as the mean of the "
         "model's and their drift forecast",
+    )
+    search: SearchRead | None = Field(
+        None,
+        description="with `training.search_trials`: the candidates tried and the winner",
     )
     rollout_mode: Literal["window", "state"]
     ensemble: int = Field(1, description="models whose median is the forecast (1: one model)")

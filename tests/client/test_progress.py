@@ -63,6 +63,22 @@ def test_the_bar_counts_every_models_epochs_and_names_the_fitting_model(
     assert "running train=0.5 val=0.25" in line
 
 
+def test_a_search_shows_its_candidates_then_the_models_on_a_bar_of_their_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    searching = progress(40, 100, member=2, members=8, stage="search")
+    assert progress_text(searching) == "candidate 2 of 8 · epoch 40 / 100"
+    line = shown_bar(
+        [
+            {"status": "running", "progress": searching},
+            {"status": "running", "progress": progress(30, 100, member=1, members=3, stage="fit")},
+        ],
+        capsys,
+    )
+    assert line.startswith("job 01234567 · model 1 of 3:")
+    assert "30/300" in line  # the candidates' 140 epochs are not the model's
+
+
 def test_a_view_without_member_is_one_model_on_the_bar(capsys: pytest.CaptureFixture[str]) -> None:
     line = shown_bar([{"status": "running", "progress": progress(11, 100)}], capsys)
     assert line.startswith("job 01234567:")

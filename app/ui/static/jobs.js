@@ -7,12 +7,14 @@ import { metricsView } from "./metrics.js";
 const LIST_REFRESH_MS = 2000;
 
 // "epoch 58 / 1,000"; an ensemble fits its models one after another: "model 2 of 3 · epoch 58 /
-// 1,000". A row written before jobs reported per model has no `member`: it is one model.
+// 1,000"; a search its candidates first: "candidate 2 of 8 · epoch 58 / 1,000". A row written
+// before jobs reported per model has no `member`: it is one model.
 function progressText(progress) {
   if (!progress) return "–";
   const epoch = `epoch ${count(progress.epoch)} / ${count(progress.epochs)}`;
   const members = progress.members ?? 1;
-  return members > 1 ? `model ${progress.member ?? 1} of ${members} · ${epoch}` : epoch;
+  const what = progress.stage === "search" ? "candidate" : "model";
+  return members > 1 ? `${what} ${progress.member ?? 1} of ${members} · ${epoch}` : epoch;
 }
 
 // The fitting model's best epoch, naming the model when there are several.

@@ -112,6 +112,40 @@ function fitView(metrics) {
   );
 }
 
+// The configuration search: one row per candidate tried, the winner marked.
+function searchView(search) {
+  if (!search) return null;
+  const rows = search.trials.map((trial) => [
+    trial.trial === search.winner ? `${trial.trial} (winner)` : String(trial.trial),
+    count(trial.lookback),
+    trial.cell,
+    trial.loss,
+    trial.deseasonalise ? "yes" : "no",
+    trial.score === null ? `failed: ${trial.error}` : number(trial.score, 4),
+    trial.smape,
+    trial.mase,
+    `${count(trial.best_epoch)} of ${count(trial.epochs_run)}`,
+    number(trial.seconds, 3),
+  ]);
+  const origins = `${search.origins} origin(s) of ${search.steps} step(s) in each validation part`;
+  return el(
+    "div",
+    { className: "search" },
+    el("h4", {}, `Configurations tried (${number(search.seconds, 3)} s)`),
+    table(
+      ["trial", "lookback", "cell", "loss", "deseasonalised", "score", "sMAPE", "MASE",
+        "best epoch", "seconds"],
+      rows,
+    ),
+    el(
+      "p",
+      { className: "note" },
+      `Scored on ${origins}: ${search.score}. Ensemble lookbacks: ` +
+        search.ensemble_lookbacks.join(", "),
+    ),
+  );
+}
+
 export function metricsView(metrics) {
   const many = (metrics.series_count ?? 1) > 1;
   return el(
@@ -122,6 +156,7 @@ export function metricsView(metrics) {
     metrics.warnings.map((warning) => el("p", { className: "error" }, warning)),
     guardsView(metrics),
     coverage(metrics.intervals),
+    searchView(metrics.search),
     fitView(metrics),
   );
 }

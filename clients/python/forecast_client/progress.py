@@ -18,14 +18,20 @@ def _models(progress: dict[str, Any]) -> tuple[int, int]:
     return int(progress.get("member") or 1), int(progress.get("members") or 1)
 
 
+def _what(progress: dict[str, Any]) -> str:
+    """What is fitting: a candidate configuration of a search, or a model of the job's."""
+    return "candidate" if progress.get("stage") == "search" else "model"
+
+
 def progress_text(progress: dict[str, Any] | None) -> str:
     """Where a job is, as the dashboard says it: "epoch 58 / 1,000" for one model, "model 2 of
-    3 · epoch 58 / 1,000" for an ensemble (its models fit one after another); "-" before any."""
+    3 · epoch 58 / 1,000" for an ensemble (its models fit one after another), "candidate 2 of
+    8 · ..." while a search fits its candidates first; "-" before any."""
     if not progress:
         return "-"
     epoch = f"epoch {int(progress['epoch']):,} / {int(progress['epochs']):,}"
     member, members = _models(progress)
-    return f"model {member} of {members} · {epoch}" if members > 1 else epoch
+    return f"{_what(progress)} {member} of {members} · {epoch}" if members > 1 else epoch
 
 
 class JobProgress:
@@ -36,11 +42,16 @@ class JobProgress:
         self._bar: tqdm[Any] = tqdm(
             total=None, desc=self._name, unit="epoch", disable=not enabled, leave=True
         )
+        self._stage: str | None = None
 
     def show(self, view: dict[str, Any]) -> None:
         """Move the bar to the epochs done over every model (each model counts `epochs`, as the
         job's `fraction` does); which model beside the name, losses and status after the bar."""
         progress = view.get("progress") or {}
+        stage = progress.get("stage")
+        if stage != self._stage:  # a search's candidates, then the model: a bar each
+            self._stage = stage
+            self._bar.reset()
         member, members = _models(progress)
         epochs = int(progress.get("epochs") or 0)
         if epochs:
@@ -49,7 +60,8 @@ class JobProgress:
         if done > self._bar.n:
             self._bar.update(done - self._bar.n)
         if members > 1:
-            self._bar.set_description_str(f"{self._name} · model {member} of {members}", False)
+            what = f"{_what(progress)} {member} of {members}"
+            self._bar.set_description_str(f"{self._name} · {what}", False)
         self._bar.set_postfix_str(
             f"{view['status']} train={_loss(progress.get('train_loss'))} "
             f"val={_loss(progress.get('val_loss'))} best={_loss(progress.get('best_val_loss'))}",
