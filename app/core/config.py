@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         le=256,
         description="torch CPU threads per training job (small LSTMs run best on 1)",
     )
+    search_parallel: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="candidate configurations a job's search (training.search_trials) fits "
+        "at once, each in a thread of the job's process",
+    )
     model_cache_size: int = Field(8, ge=1, le=1024, description="loaded model versions kept")
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, ge=1024, description="largest request body, checked while reading"

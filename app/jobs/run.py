@@ -23,7 +23,7 @@ from app.datasets import DatasetRepository
 from app.jobs import sources
 from app.jobs.configs import ml_configs
 from app.jobs.heartbeat import Heartbeat, worker_name
-from app.jobs.progress import JobLost, ProgressReporter, finite_or_none
+from app.jobs.progress import JobLost, ProgressReporter, epoch_row, finite_or_none
 from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
 from app.jobs.table import JobRow, JobStatus
@@ -130,9 +130,10 @@ class JobRun:
         result = train(
             panel, model_config, train_config, roles=roles, device=device,
             on_progress=reporter, should_stop=reporter.should_stop,
-            horizon=spec.forecast_horizon,
+            horizon=spec.forecast_horizon, search_parallel=settings.search_parallel,
         )  # fmt: skip
         metrics = finite_or_none(result.metrics)
+        reporter.history = [epoch_row(stats) for stats in result.history]  # the served model's
         if self.jobs.cancel_requested(row.id):  # asked after the last epoch: publish nothing
             raise TrainingCancelled
         if not self.jobs.heartbeat(row.id, token):  # re-queued or taken meanwhile: publish nothing

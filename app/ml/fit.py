@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,18 @@ class MemberFit:
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
         }
+
+
+# Seeding torch's global generator and drawing a model's first weights from it are one step:
+# a configuration search fits candidates in threads, whose draws would otherwise interleave.
+_SEEDED_INIT = threading.Lock()
+
+
+def seeded_model(model_config: ModelConfig, seed: int, device: torch.device) -> RecurrentForecaster:
+    """A new model whose first weights are drawn from `seed`, on `device`."""
+    with _SEEDED_INIT:
+        torch.manual_seed(seed)
+        return RecurrentForecaster(model_config).to(device)
 
 
 class TrainingDiverged(Exception):
@@ -163,9 +176,8 @@ class Trainer:
         self.val_starts = torch.as_tensor(
             panel_starts(data.segments, "val", lookback, self.span), device=self.device
         )
-        torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = RecurrentForecaster(model_config).to(self.device)
+        self.model = seeded_model(model_config, config.seed, self.device)
         self.optimizer = _optimizer(self.model, config)
         self.deadline = deadline  # the job's fitting deadline (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
@@ -332,9 +344,9 @@ class Trainer:
         model) when the deadline passed first."""
         model_config, config = self.model.config, self.config
         rates = [config.learning_rate] + [stats.learning_rate for stats in self.history]
-        torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        validated, self.model = self.model, RecurrentForecaster(model_config).to(self.device)
+        validated = self.model
+        self.model = seeded_model(model_config, config.seed, self.device)
         self.optimizer = _optimizer(self.model, config)
         self.train_starts = torch.as_tensor(
             panel_starts(self.data.segments, "all", model_config.lookback, self.span)

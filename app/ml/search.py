@@ -3,23 +3,29 @@
 A small space of candidates (the lookback as a multiple of the horizon, the cell, the loss,
 deseasonalised or not) is searched by Optuna's ask/tell interface with a sampler seeded by the
 job's seed; the configuration as requested is always the first trial. Each candidate is fitted
-as one model on the training rows and scored by rolling origins in every series' validation
-part (`app.ml.backtest.rolling_origins`), so that a short series' choice is not one window's
-luck. The score is relative to the seasonal naive forecast of the same rows, the mean of the
-sMAPE ratio and of the MAE ratio (an OWA against seasonal naive): below 1 beats it.
+as one model from a seed of its own on the training rows (a few at a time, in threads: torch's
+kernels run outside the interpreter's lock, and the threads share the prepared series without
+a copy) and scored by rolling origins in every series' validation part
+(`app.ml.backtest.rolling_origins`), so that a short series' choice is not one window's luck.
+The score is relative to the seasonal naive forecast of the same rows, the mean of the sMAPE
+ratio and of the MAE ratio (an OWA against seasonal naive): below 1 beats it.
 
-The winner configures the job's model, and its ensemble takes members from the best distinct
-lookbacks of the winner's kind (cell, loss, deseasonalisation), which err in less alike ways
-than members that differ by seed alone. The test parts are never read.
+The winner configures the job's model. Its ensemble is made of the fitted models of the best
+trials of its kind (cell and deseasonalisation) within 5% of its score: distinct
+configurations from distinct seeds, which err in less alike ways than one configuration's
+seeds, at no cost beyond the search. Members still missing are fitted afterwards as the
+winner's configuration. The test parts are never read.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import optuna
@@ -27,9 +33,9 @@ import torch
 
 from app.ml.backtest import rolling_origins
 from app.ml.budget import Budget, StopFn
-from app.ml.config import TrainConfig
+from app.ml.config import TrainConfig, member_seed
 from app.ml.feasibility import deseasonalise_possible, problems
-from app.ml.fit import ProgressFn, Trainer, TrainingDiverged
+from app.ml.fit import MemberFit, ProgressFn, Trainer, TrainingDiverged
 from app.ml.fitted import Fitted, SeriesScores, mean
 from app.ml.losses import LossName
 from app.ml.model import CellKind, ModelConfig
@@ -38,6 +44,7 @@ from app.ml.roles import ColumnRoles
 
 ORIGINS = 3  # forecast origins in each series' validation part, at most
 LOOKBACK_MULTIPLES = range(2, 8)  # of the horizon, as N-BEATS's ensembles took them (2h-7h)
+MAX_ASKS = 100  # proposals asked for one batch of new candidates, at most
 # A lookback joins the winner's ensemble only if its trial scored within this of the winner's.
 DIVERSE_TOLERANCE = 1.05
 
@@ -59,9 +66,10 @@ class Candidate:
         return cls(model_config.lookback, model_config.cell, config.loss, config.deseasonalise)
 
     @property
-    def kind(self) -> tuple[CellKind, LossName, bool]:
-        """What members of one ensemble must share: all but the lookback."""
-        return self.cell, self.loss, self.deseasonalise
+    def kind(self) -> tuple[CellKind, bool]:
+        """What members of one ensemble must share: the cell (one checkpoint config) and the
+        prepared series; the lookback and the loss may differ."""
+        return self.cell, self.deseasonalise
 
     def applied(
         self, model_config: ModelConfig, config: TrainConfig
@@ -123,6 +131,9 @@ class Choice:
     origins: int
     steps: int
     seconds: float
+    # The trials whose fitted models join the job's ensemble (the winner's first), and those
+    joined: list[int] = field(default_factory=list)
+    members: list[tuple[Trainer, MemberFit]] = field(default_factory=list, repr=False)
 
     def record(self) -> dict[str, object]:
         """The job's metrics' `search` entry."""
@@ -133,6 +144,7 @@ class Choice:
             "steps": self.steps,
             "trials": [trial.to_json() for trial in self.trials],
             "winner": self.winner.number,
+            "joined": self.joined,
             "ensemble_lookbacks": list(self.config.member_lookbacks(self.model_config)),
             "seconds": self.seconds,
         }
@@ -200,6 +212,7 @@ class Search:
         self.roles, self.device, self.horizon = roles, device, horizon
         self.prepared: dict[bool, Prepared] = {}
         self.origins = self.steps = 0  # what each trial was scored on (the same for all)
+        self.fitted: dict[int, tuple[Trainer, MemberFit]] = {}  # by trial number
 
     def data(self, config: TrainConfig) -> Prepared:
         """The series prepared for `config` (deseasonalised or not), once each."""
@@ -219,10 +232,12 @@ class Search:
         on_progress: ProgressFn | None,
         should_stop: StopFn | None,
     ) -> Trial:
-        """Fit `candidate` as one model from the job's seed and score it on the validation
-        parts' rolling origins (trial `number` of `of`, its epochs timed from `search_began`)."""
+        """Fit `candidate` as one model from a seed of its own (the first trial's is the job's)
+        and score it on the validation parts' rolling origins (trial `number` of `of`, its
+        epochs timed from `search_began`); the fitted model is kept in `fitted`."""
         began = time.perf_counter()
         model_config, config = candidate.applied(self.model_config, self.config)
+        config = replace(config, seed=member_seed(self.config.seed, number - 1))
         trainer = Trainer(self.data(config), model_config, config, deadline)
         heard = None if on_progress is None else _as_search(on_progress)
         try:
@@ -236,6 +251,7 @@ class Search:
         found = rolling_origins(fitted, "val", self.origins, self.horizon,
                                 Budget(None, should_stop))  # fmt: skip
         self.steps = found.steps
+        self.fitted[number] = trainer, fit
         per_origin = [owa(scores) for scores in found.per_fold]
         score = float(np.mean([found[0] for found in per_origin]))
         return Trial(
@@ -258,15 +274,15 @@ def search(
     roles: ColumnRoles,
     trials: int,
     horizon: int,
+    parallel: int = 1,
     device: torch.device | None = None,
     deadline: float | None = None,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    on_trial: Callable[[Trial], None] | None = None,
 ) -> Choice:
-    """Search `trials` candidates (fewer once past `deadline`, perf_counter seconds, or where
-    the space is smaller) and return the job's configs for the winner. `on_progress` hears each
-    trial's epochs as member (trial, trials); `on_trial` each trial's result. Raises
+    """Search `trials` candidates, `parallel` at a time (fewer once past `deadline`,
+    perf_counter seconds, or where the space is smaller) and return the job's configs for the
+    winner. `on_progress` hears each trial's epochs as member (trial, trials). Raises
     TrainingCancelled if `should_stop` returns True, ValueError when every candidate failed."""
     began = time.perf_counter()
     job = Search(panel, model_config, config, roles, device or torch.device("cpu"), horizon)
@@ -274,43 +290,83 @@ def search(
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=config.seed)
     )
-    requested = Candidate.of(model_config, config)
-    study.enqueue_trial(requested.to_json())
-    distributions: dict[str, optuna.distributions.BaseDistribution] = {
-        name: optuna.distributions.CategoricalDistribution(values)
-        for name, values in choices.items()
-    }
-    size = math.prod(len(values) for values in choices.values())
-    tried: dict[Candidate, Trial] = {}
+    study.enqueue_trial(Candidate.of(model_config, config).to_json())
+    wanted = min(trials, math.prod(len(values) for values in choices.values()))
+    heard, asked_to_stop = _serialised(on_progress), _serialised(should_stop)
     done: list[Trial] = []
-    while len(done) < min(trials, size):
-        if done and deadline is not None and time.perf_counter() > deadline:
-            break
-        asked = study.ask(distributions)
-        candidate = Candidate(**asked.params)
-        if candidate in tried:  # the sampler proposed one already scored: tell it the same
-            study.tell(asked, tried[candidate].score, skip_if_finished=True)
-            if len(study.trials) > 10 * trials:  # the sampler keeps to what is known
+    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="search") as pool:
+        while len(done) < wanted:
+            if done and deadline is not None and time.perf_counter() > deadline:
                 break
-            continue
-        trial = job.run_trial(len(done) + 1, min(trials, size), candidate, began, deadline,
-                              on_progress, should_stop)  # fmt: skip
-        tried[candidate] = trial
-        done.append(trial)
-        if trial.score is None:
-            study.tell(asked, state=optuna.trial.TrialState.FAIL)
-        else:
-            study.tell(asked, trial.score)
-        if on_trial is not None:
-            on_trial(trial)
+            batch = _proposals(study, choices, min(parallel, wanted - len(done)),
+                               {trial.candidate for trial in done})  # fmt: skip
+            if not batch:  # the sampler keeps proposing what was tried
+                break
+            for _, candidate in batch:  # prepared here, once, not by two threads at a time
+                job.data(candidate.applied(model_config, config)[1])
+            numbers = range(len(done) + 1, len(done) + 1 + len(batch))
+            found = list(
+                pool.map(
+                    lambda number, candidate: job.run_trial(
+                        number, wanted, candidate, began, deadline, heard, asked_to_stop
+                    ),
+                    numbers,
+                    [candidate for _, candidate in batch],
+                )
+            )
+            for (asked, _), trial in zip(batch, found, strict=True):
+                if trial.score is None:
+                    study.tell(asked, state=optuna.trial.TrialState.FAIL)
+                else:
+                    study.tell(asked, trial.score)
+            done.extend(found)
     scored = sorted((trial for trial in done if trial.score is not None),
                     key=lambda trial: trial.score or math.inf)  # fmt: skip
     if not scored:
         raise ValueError(f"every candidate configuration failed: {done[0].error}")
-    winner = scored[0]
-    model_config, config = _ensemble_of(winner, scored, model_config, config)
-    return Choice(model_config, config, done, winner, job.origins, job.steps,
-                  time.perf_counter() - began)  # fmt: skip
+    winner, joining = scored[0], _members(scored, config.ensemble)
+    chosen_model, chosen = _configs(winner, joining, model_config, config)
+    return Choice(chosen_model, chosen, done, winner, job.origins, job.steps,
+                  time.perf_counter() - began, [trial.number for trial in joining],
+                  [job.fitted[trial.number] for trial in joining])  # fmt: skip
+
+
+def _proposals(
+    study: optuna.Study, choices: dict[str, list[Any]], count: int, tried: set[Candidate]
+) -> list[tuple[optuna.trial.Trial, Candidate]]:
+    """Up to `count` new candidates the sampler proposes (a repeat of one tried or proposed
+    is told as pruned: it adds nothing)."""
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {
+        name: optuna.distributions.CategoricalDistribution(values)
+        for name, values in choices.items()
+    }
+    batch: list[tuple[optuna.trial.Trial, Candidate]] = []
+    for _ in range(MAX_ASKS):
+        if len(batch) == count:
+            break
+        asked = study.ask(distributions)
+        candidate = Candidate(**asked.params)
+        if candidate in tried or any(candidate == other for _, other in batch):
+            study.tell(asked, state=optuna.trial.TrialState.PRUNED)
+            continue
+        batch.append((asked, candidate))
+    return batch
+
+
+_T = TypeVar("_T")
+
+
+def _serialised(callback: Callable[..., _T] | None) -> Callable[..., _T] | None:
+    """`callback` called by one thread at a time (a job's progress writes are not shared)."""
+    if callback is None:
+        return None
+    lock = threading.Lock()
+
+    def one_at_a_time(*args: Any) -> _T:
+        with lock:
+            return callback(*args)
+
+    return one_at_a_time
 
 
 def _as_search(on_progress: ProgressFn) -> ProgressFn:
@@ -318,26 +374,36 @@ def _as_search(on_progress: ProgressFn) -> ProgressFn:
     return lambda stats: on_progress(replace(stats, stage="search"))
 
 
-def _ensemble_of(
-    winner: Trial, scored: list[Trial], model_config: ModelConfig, config: TrainConfig
+def _members(scored: list[Trial], ensemble: int) -> list[Trial]:
+    """The trials whose models join an ensemble of `ensemble`: the winner (the first of
+    `scored`, best first) and the next best of its kind within DIVERSE_TOLERANCE of its
+    score. Distinct configurations from distinct seeds err in less alike ways than one
+    configuration's seeds."""
+    winner = scored[0]
+    best = winner.score if winner.score is not None else math.inf
+    close = [
+        trial
+        for trial in scored[1:]
+        if trial.candidate.kind == winner.candidate.kind
+        and trial.score is not None
+        and trial.score <= best * DIVERSE_TOLERANCE
+    ]
+    return [winner, *close][:ensemble]
+
+
+def _configs(
+    winner: Trial, joining: list[Trial], model_config: ModelConfig, config: TrainConfig
 ) -> tuple[ModelConfig, TrainConfig]:
-    """The job's configs for `winner`, its ensemble's members reading the best distinct
-    lookbacks of the winner's kind that scored within DIVERSE_TOLERANCE of it, the rest the
-    winner's own (every member from its own seed)."""
-    best = winner.score or math.inf
-    lookbacks = [winner.candidate.lookback]
-    for trial in scored[1:]:
-        close = trial.score is not None and trial.score <= best * DIVERSE_TOLERANCE
-        if close and trial.candidate.kind == winner.candidate.kind:
-            if trial.candidate.lookback not in lookbacks:
-                lookbacks.append(trial.candidate.lookback)
-    members = (lookbacks + [winner.candidate.lookback] * config.ensemble)[: config.ensemble]
-    chosen = winner.candidate
+    """The job's configs: the winner's settings, each member's lookback (the joining trials',
+    then the winner's for members still to fit), the window the longest of them."""
+    won = winner.candidate
+    lookbacks = [trial.candidate.lookback for trial in joining]
+    lookbacks += [won.lookback] * (config.ensemble - len(lookbacks))
     return (
-        replace(model_config, lookback=max(members), cell=chosen.cell),
+        replace(model_config, lookback=max(lookbacks), cell=won.cell),
         replace(
-            config, loss=chosen.loss, deseasonalise=chosen.deseasonalise,
-            ensemble_lookbacks=tuple(sorted(members, reverse=True)) if len(set(members)) > 1
-            else (),
+            config, loss=won.loss, deseasonalise=won.deseasonalise,
+            ensemble_lookbacks=tuple(sorted(lookbacks, reverse=True))
+            if len(set(lookbacks)) > 1 else (),
         ),
     )  # fmt: skip

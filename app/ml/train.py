@@ -65,10 +65,12 @@ def train(
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     horizon: int | None = None,
+    search_parallel: int = 1,
 ) -> TrainResult:
     """Fit a forecaster to the series of `panel` and measure it on their test parts; with
     `config.search_trials`, first choose the configuration on the validation parts
-    (`app.ml.search`, lookbacks as multiples of `horizon`, default the interval steps).
+    (`app.ml.search`, lookbacks as multiples of `horizon`, default the interval steps;
+    `search_parallel` candidates at a time).
 
     `roles` picks the input and target columns (default: every column, both); `model_config`
     must describe them (n_features = inputs, target_inputs = `roles.target_inputs`). One global
@@ -92,25 +94,34 @@ def train(
         raise ValueError("the model config does not match the chosen input/target columns")
     check(model_config, config, roles, panel.series)
     chosen: dict[str, object] = {}
+    prefit: list[tuple[Trainer, MemberFit]] = []  # the search's models that join the ensemble
+    tried = 0  # the search's trials, each fitted from a seed of its own
     if config.search_trials:
         choice = search(
             panel, model_config, config, roles=roles, trials=config.search_trials,
-            horizon=horizon or config.interval_steps, device=device,
+            horizon=horizon or config.interval_steps, parallel=search_parallel, device=device,
             deadline=None if limit is None else began + SEARCH_SHARE * limit,
             on_progress=on_progress, should_stop=should_stop,
         )  # fmt: skip
         model_config, config, chosen = choice.model_config, choice.config, choice.record()
-    data = Prepared.of(panel, config, roles, device or torch.device("cpu"))
-    lookbacks = config.member_lookbacks(model_config)
-    trainers: list[Trainer] = []
-    fits: list[MemberFit] = []
-    for number in range(config.ensemble):
-        if trainers and trainers[-1].past_deadline():  # out of time: the members fitted so far
-            break
+        prefit, tried = choice.members, len(choice.trials)
+    data = prefit[0][0].data if prefit else Prepared.of(panel, config, roles,
+                                                        device or torch.device("cpu"))  # fmt: skip
+    trainers, fits = [trainer for trainer, _ in prefit], [fit for _, fit in prefit]
+    for trainer in trainers:  # a refit keeps to the job's fitting deadline, not the search's
+        trainer.deadline = fit_deadline
+    lookbacks = list(config.member_lookbacks(model_config))
+    for trainer in trainers:
+        lookbacks.remove(trainer.model.config.lookback)
+    # Members fitted after a search draw seeds the trials did not use.
+    seeds = tried - len(trainers)
+    for number in range(len(trainers), config.ensemble):
+        if fits and fit_deadline is not None and time.perf_counter() > fit_deadline:
+            break  # out of time: the members fitted so far
         member = Trainer(
             data,
-            replace(model_config, lookback=lookbacks[number]),
-            replace(config, seed=member_seed(config.seed, number)),
+            replace(model_config, lookback=lookbacks[number - len(prefit)]),
+            replace(config, seed=member_seed(config.seed, seeds + number)),
             fit_deadline,
         )
         fits.append(member.fit((number + 1, config.ensemble), began, on_progress, should_stop))
@@ -159,7 +170,11 @@ def train(
             )  # fmt: skip
         ],
         members=fits,
-        history=[stats for member in trainers for stats in member.history],
+        history=[  # numbered as members of this model (a search's trials had their own)
+            replace(stats, member=number + 1, members=len(trainers), stage="fit")
+            for number, member in enumerate(trainers)
+            for stats in member.history
+        ],
         metrics=metrics,
         seconds=seconds,
         interval_widths=widths,

@@ -190,10 +190,13 @@ class SearchRead(ReadSchema):
     steps: int = Field(description="rows each origin forecasts")
     trials: list[TrialRead]
     winner: int = Field(description="the trial the model was trained as")
-    ensemble_lookbacks: list[int] = Field(
-        description="each ensemble member's lookback: the best distinct ones of the winner's "
-        "kind, within 5% of its score"
+    joined: list[int] = Field(
+        default_factory=list,
+        description="the trials whose fitted models are members of the ensemble: the winner "
+        "and the best of its kind (cell, deseasonalisation) within 5% of its score; members "
+        "beyond them are fitted as the winner",
     )
+    ensemble_lookbacks: list[int] = Field(description="each ensemble member's lookback")
     seconds: float = Field(description="the search's time, part of `train_seconds`")
 
 

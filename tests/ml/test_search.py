@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.ml.config import TrainConfig
+from app.ml.config import TrainConfig, member_seed
 from app.ml.fit import EpochStats
 from app.ml.model import ModelConfig
 from app.ml.prepare import Panel
 from app.ml.roles import ColumnRoles
-from app.ml.search import Candidate, Trial, _ensemble_of, search, space
+from app.ml.search import Candidate, Trial, _configs, _members, search, space
 from app.ml.train import train
 
 HORIZON = 4
@@ -87,20 +87,24 @@ def test_a_seeded_search_tries_the_same_candidates_and_never_reads_the_test_part
         assert after.score == pytest.approx(before.score, rel=1e-5)
 
 
-def trial(number: int, lookback: int, score: float, cell: str = "lstm") -> Trial:
-    return Trial(number, Candidate(lookback, cell, "mse", False), score, 1.0, 1.0, 1, 1, 0.1)  # type: ignore[arg-type]
+def trial(number: int, lookback: int, score: float, cell: str = "lstm", loss: str = "mse") -> Trial:
+    candidate = Candidate(lookback, cell, loss, False)  # type: ignore[arg-type]
+    return Trial(number, candidate, score, 1.0, 1.0, 1, 1, 0.1)
 
 
-def test_the_ensemble_reads_the_best_distinct_lookbacks_of_the_winners_kind() -> None:
-    ranked = [trial(1, 12, 0.80), trial(2, 12, 0.81, "gru"), trial(3, 20, 0.83),
-              trial(4, 16, 0.90), trial(5, 8, 0.82)]  # fmt: skip
-    config = replace(CONFIG, ensemble=3)
-    model_config, chosen = _ensemble_of(ranked[0], ranked, MODEL, config)
-    # gru is another kind; 16 scored more than 5% behind the winner
-    assert chosen.ensemble_lookbacks == (20, 12, 8)
+def test_the_ensemble_joins_the_best_trials_of_the_winners_kind() -> None:
+    ranked = [trial(1, 12, 0.80), trial(2, 12, 0.81, "gru"), trial(5, 12, 0.82, loss="mae"),
+              trial(3, 20, 0.83), trial(4, 16, 0.90)]  # best first  # fmt: skip
+    joining = _members(ranked, 3)
+    # gru is another kind (another checkpoint config); 16 scored more than 5% behind
+    assert [t.number for t in joining] == [1, 5, 3]  # the loss may differ within a kind
+    model_config, config = _configs(ranked[0], joining, MODEL, replace(CONFIG, ensemble=3))
+    assert config.ensemble_lookbacks == (20, 12, 12)
     assert model_config.lookback == 20  # the window covers the longest member's
-    alone, config_alone = _ensemble_of(ranked[3], [ranked[3]], MODEL, config)
-    assert (alone.lookback, config_alone.ensemble_lookbacks) == (16, ())  # seeds alone
+    assert config.loss == "mse"  # the winner's, for members still to fit
+    alone = _members([ranked[4]], 3)
+    model_config, config = _configs(ranked[4], alone, MODEL, replace(CONFIG, ensemble=3))
+    assert (model_config.lookback, config.ensemble_lookbacks) == (16, ())  # then seeds alone
 
 
 def test_a_job_that_searches_records_its_trials_and_trains_the_winner() -> None:
@@ -113,6 +117,12 @@ def test_a_job_that_searches_records_its_trials_and_trains_the_winner() -> None:
     assert result.config.loss == won["loss"]
     assert result.config.search_trials == 3
     assert len(result.members) == CONFIG.ensemble
+    # the winner's own fitted model is the first member: not fitted again
+    assert result.members[0].seed == member_seed(CONFIG.seed, found["winner"] - 1)
+    assert found["joined"][0] == found["winner"]
+    assert [stats.member for stats in result.history] == sorted(
+        stats.member for stats in result.history
+    )  # the members' epochs, renumbered as the ensemble's
     assert "mean" in result.metrics
     assert "guards" in result.metrics
 
@@ -123,3 +133,12 @@ def test_a_model_fitted_on_absolute_errors_watches_them_on_validation() -> None:
     assert result.history
     assert all(math.isfinite(stats.val_loss) for stats in result.history)
     assert result.config.loss == "mae"
+
+
+def test_candidates_fitted_in_parallel_score_as_they_do_one_at_a_time() -> None:
+    panel = seasonal_panel()
+    one = search(panel, MODEL, CONFIG, roles=ColumnRoles.of(1), trials=4, horizon=HORIZON)
+    two = search(panel, MODEL, CONFIG, roles=ColumnRoles.of(1), trials=4, horizon=HORIZON,
+                 parallel=2)  # fmt: skip
+    assert [t.candidate for t in two.trials] == [t.candidate for t in one.trials]
+    assert [t.score for t in two.trials] == [t.score for t in one.trials]  # seeded, not raced

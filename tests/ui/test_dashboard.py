@@ -385,6 +385,39 @@ def test_an_ensemble_job_shows_its_models_one_after_another(
     assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
 
 
+SEARCH_JOB = {
+    "model_name": "ui-search",
+    "data": {"function": "x_sin", "params": {"points": 600, "stop": 60.0}},
+    "forecast_horizon": 6,
+    "architecture": {"hidden_size": 8, "num_layers": 1},
+    "training": {"epochs": 20, "ensemble": 2, "search_trials": 3},
+}
+
+
+def test_a_searching_job_shows_the_candidates_it_tried_and_the_winner(
+    dashboard: Dashboard, server: Server
+) -> None:
+    submitted = server.http.post("/v1/jobs", json=SEARCH_JOB)
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    page = dashboard.page
+    dashboard.open(f"#jobs/{job_id}")
+    assert wait_for_end(dashboard) == "succeeded"
+    found = server.http.get(f"/v1/jobs/{job_id}").json()["metrics"]["search"]
+    search = page.locator("#job-outcome .search")
+    expect(search.locator("h4")).to_contain_text("Configurations tried")
+    rows = search.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    winner = rows.nth(found["winner"] - 1)
+    expect(winner.locator("td").first).to_have_text(f"{found['winner']} (winner)")
+    won = found["trials"][found["winner"] - 1]
+    expect(winner).to_contain_text(won["cell"])
+    expect(search).to_contain_text(f"origin(s) of {found['steps']} step(s)")
+    lookbacks = ", ".join(str(rows) for rows in found["ensemble_lookbacks"])
+    expect(search).to_contain_text(f"Ensemble lookbacks: {lookbacks}")
+    assert dashboard.console.unexpected(NO_EVENT_STREAM) == []
+
+
 def as_first_written(job: dict[str, Any]) -> dict[str, Any]:
     """A job as a row (and metrics) written before jobs reported per model reads."""
     for name in ("member", "members", "fraction"):

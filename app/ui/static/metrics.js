@@ -116,7 +116,9 @@ function fitView(metrics) {
 function searchView(search) {
   if (!search) return null;
   const rows = search.trials.map((trial) => [
-    trial.trial === search.winner ? `${trial.trial} (winner)` : String(trial.trial),
+    trial.trial === search.winner
+      ? `${trial.trial} (winner)`
+      : `${trial.trial}${search.joined?.includes(trial.trial) ? " (member)" : ""}`,
     count(trial.lookback),
     trial.cell,
     trial.loss,
