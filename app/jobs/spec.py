@@ -138,6 +138,7 @@ class TrainingSpec(Schema):
     drift_combination: bool = _ml(TrainConfig, "drift_combination")
     loss: LossName = _ml(TrainConfig, "loss")
     search_trials: int = _ml(TrainConfig, "search_trials", ge=0, le=MAX_SEARCH_TRIALS)
+    search_budget: float = _ml(TrainConfig, "search_budget", ge=0.0, le=1000.0)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

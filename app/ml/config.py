@@ -136,6 +136,12 @@ class TrainConfig:
         "the best configures the model, whose ensemble members read the best distinct "
         "lookbacks of its kind, and the job's metrics list every trial",
     )
+    # What makes a search's cost proportional to the data: its first candidates' time.
+    search_budget: float = described(
+        4.0,
+        "the search proposes no more candidates once it has run this many times as long as "
+        "its first candidates took (0: only search_trials and the job's time limit bound it)",
+    )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 
     def split(self, rows: int) -> Split:

@@ -131,6 +131,7 @@ class Choice:
     origins: int
     steps: int
     seconds: float
+    stop_reason: str  # trials (all asked for ran), space (all there are), budget or time_limit
     # The trials whose fitted models join the job's ensemble (the winner's first), and those
     joined: list[int] = field(default_factory=list)
     members: list[tuple[Trainer, MemberFit]] = field(default_factory=list, repr=False)
@@ -147,6 +148,7 @@ class Choice:
             "joined": self.joined,
             "ensemble_lookbacks": list(self.config.member_lookbacks(self.model_config)),
             "seconds": self.seconds,
+            "stop_reason": self.stop_reason,
         }
 
 
@@ -294,13 +296,19 @@ def search(
     wanted = min(trials, math.prod(len(values) for values in choices.values()))
     heard, asked_to_stop = _serialised(on_progress), _serialised(should_stop)
     done: list[Trial] = []
+    ends = {"time_limit": deadline}  # and, after the first candidates, the search's budget
+    stop_reason = "trials" if wanted == trials else "space"
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="search") as pool:
         while len(done) < wanted:
-            if done and deadline is not None and time.perf_counter() > deadline:
+            passed = [name for name, end in ends.items()
+                      if done and end is not None and time.perf_counter() > end]  # fmt: skip
+            if passed:
+                stop_reason = passed[0]
                 break
             batch = _proposals(study, choices, min(parallel, wanted - len(done)),
                                {trial.candidate for trial in done})  # fmt: skip
             if not batch:  # the sampler keeps proposing what was tried
+                stop_reason = "space"
                 break
             for _, candidate in batch:  # prepared here, once, not by two threads at a time
                 job.data(candidate.applied(model_config, config)[1])
@@ -320,6 +328,8 @@ def search(
                 else:
                     study.tell(asked, trial.score)
             done.extend(found)
+            if config.search_budget and "budget" not in ends:
+                ends["budget"] = began + config.search_budget * (time.perf_counter() - began)
     scored = sorted((trial for trial in done if trial.score is not None),
                     key=lambda trial: trial.score or math.inf)  # fmt: skip
     if not scored:
@@ -327,7 +337,7 @@ def search(
     winner, joining = scored[0], _members(scored, config.ensemble)
     chosen_model, chosen = _configs(winner, joining, model_config, config)
     return Choice(chosen_model, chosen, done, winner, job.origins, job.steps,
-                  time.perf_counter() - began, [trial.number for trial in joining],
+                  time.perf_counter() - began, stop_reason, [trial.number for trial in joining],
                   [job.fitted[trial.number] for trial in joining])  # fmt: skip
 
 

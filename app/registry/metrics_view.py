@@ -198,6 +198,11 @@ class SearchRead(ReadSchema):
     )
     ensemble_lookbacks: list[int] = Field(description="each ensemble member's lookback")
     seconds: float = Field(description="the search's time, part of `train_seconds`")
+    stop_reason: str | None = Field(
+        None,
+        description="why no more candidates were tried: trials (as many as asked for), space "
+        "(every candidate there is), budget (`training.search_budget`) or time_limit",
+    )
 
 
 class FitRecord(ReadSchema):

@@ -19,7 +19,7 @@ def test_a_searching_job_shows_its_trials_and_serves_the_winner(tmp_path: Path) 
         "data": {"function": "x_sin", "params": {"points": 240, "stop": 24}},
         "forecast_horizon": 6,
         "architecture": {"hidden_size": 8, "num_layers": 1},
-        "training": {"epochs": 3, "ensemble": 2, "search_trials": 3},
+        "training": {"epochs": 3, "ensemble": 2, "search_trials": 3, "search_budget": 0},
     }
     final = run_inline(settings, repos, spec)
     assert final.status == JobStatus.SUCCEEDED, final.error

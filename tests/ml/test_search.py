@@ -35,7 +35,8 @@ def seasonal_panel(series: int = 6, rows: int = 56, seed: int = 0) -> Panel:
 MODEL = ModelConfig(n_features=1, lookback=8, horizon=HORIZON, hidden_size=8, num_layers=1,
                     instance_norm=True)  # fmt: skip
 CONFIG = TrainConfig(epochs=4, validation_rows=HORIZON + 2, test_rows=HORIZON,
-                     interval_steps=HORIZON, ensemble=2)  # fmt: skip
+                     interval_steps=HORIZON, ensemble=2,
+                     search_budget=0.0)  # as many trials as asked for  # fmt: skip
 
 
 def test_the_space_holds_the_lookbacks_that_fit_and_deseasonalises_only_a_season() -> None:
@@ -142,3 +143,16 @@ def test_candidates_fitted_in_parallel_score_as_they_do_one_at_a_time() -> None:
                  parallel=2)  # fmt: skip
     assert [t.candidate for t in two.trials] == [t.candidate for t in one.trials]
     assert [t.score for t in two.trials] == [t.score for t in one.trials]  # seeded, not raced
+
+
+def test_the_budget_stops_the_search_after_its_multiple_of_the_first_candidates_time() -> None:
+    panel, roles = seasonal_panel(), ColumnRoles.of(1)
+    budgeted = replace(CONFIG, search_budget=1.0)  # no more time than the first took
+    choice = search(panel, MODEL, budgeted, roles=roles, trials=6, horizon=HORIZON)
+    assert (len(choice.trials), choice.stop_reason) == (1, "budget")
+    choice = search(panel, MODEL, CONFIG, roles=roles, trials=3, horizon=HORIZON)
+    assert (len(choice.trials), choice.stop_reason) == (3, "trials")
+    short = replace(MODEL, horizon=1)
+    only = search(replace(panel, season=1), short, CONFIG, roles=roles, trials=32, horizon=14)
+    assert only.stop_reason == "space"
+    assert len(only.trials) == 12  # lookbacks 8, 28 and 42 x 2 cells x 2 losses

@@ -390,7 +390,7 @@ SEARCH_JOB = {
     "data": {"function": "x_sin", "params": {"points": 600, "stop": 60.0}},
     "forecast_horizon": 6,
     "architecture": {"hidden_size": 8, "num_layers": 1},
-    "training": {"epochs": 20, "ensemble": 2, "search_trials": 3},
+    "training": {"epochs": 20, "ensemble": 2, "search_trials": 3, "search_budget": 0},
 }
 
 

@@ -133,7 +133,12 @@ function searchView(search) {
   return el(
     "div",
     { className: "search" },
-    el("h4", {}, `Configurations tried (${number(search.seconds, 3)} s)`),
+    el(
+      "h4",
+      {},
+      `Configurations tried (${number(search.seconds, 3)} s` +
+        (search.stop_reason ? `, stopped by ${search.stop_reason})` : ")"),
+    ),
     table(
       ["trial", "lookback", "cell", "loss", "deseasonalised", "score", "sMAPE", "MASE",
         "best epoch", "seconds"],
