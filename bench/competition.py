@@ -136,6 +136,8 @@ def run_service(
             "winner": {key: won[key] for key in ("lookback", "cell", "loss", "deseasonalise")},
             "ensemble_lookbacks": found["ensemble_lookbacks"],
             "seconds": found["seconds"],
+            "stop_reason": found.get("stop_reason"),
+            "scores": [trial["score"] for trial in found["trials"]],
         }
     guards = metrics.get("guards") or {}
     out["job_metrics"]["losing"] = {  # series the model loses to each simple forecast on

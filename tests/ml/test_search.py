@@ -156,3 +156,9 @@ def test_the_budget_stops_the_search_after_its_multiple_of_the_first_candidates_
     only = search(replace(panel, season=1), short, CONFIG, roles=roles, trials=32, horizon=14)
     assert only.stop_reason == "space"
     assert len(only.trials) == 12  # lookbacks 8, 28 and 42 x 2 cells x 2 losses
+
+
+def test_a_searched_ensemble_refits_every_member_on_every_row() -> None:
+    config = replace(CONFIG, search_trials=3, refit=True, ensemble=2)
+    result = train(seasonal_panel(), MODEL, config, horizon=HORIZON)
+    assert result.metrics["refit_members"] == 2  # the trials' models and any fitted after
