@@ -23,7 +23,7 @@ from app.datasets.gaps import MISSING_POLICIES, missing_policy
 from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
 from app.datasets.repository import DatasetRepository
-from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload
+from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload, SeriesPage, series_read
 from app.datasets.table import DatasetRow
 from app.datasets.values import Limits
 
@@ -208,9 +208,9 @@ def list_datasets(
 
 
 def _view(row: DatasetRow, *, status_code: int = 200, location: str | None = None) -> Response:
-    """The dataset's view, built and written as JSON by the calling thread. Its cost grows with
-    the series (half a second for 10,000), so it is called from a worker thread, by a sync route
-    or through run_in_threadpool: FastAPI writes a returned model on the event loop."""
+    """The dataset's view, built and written as JSON by the calling thread, called from a worker
+    thread, by a sync route or through run_in_threadpool: FastAPI writes a returned model on
+    the event loop, and reading the row's series index grows with the series."""
     body = DatasetRead.from_row(row).model_dump_json()
     headers = None if location is None else {"Location": location}
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
@@ -218,9 +218,24 @@ def _view(row: DatasetRow, *, status_code: int = 200, location: str | None = Non
 
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=responses(404))
 def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> Response:
-    """One dataset's columns, length and per-column statistics, and each of its series'."""
+    """One dataset's columns, length and per-column statistics, its series' count and lengths,
+    and its first series (page through them all at `/series`)."""
     row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
     return _view(row)
+
+
+@router.get("/{dataset_id}/series", response_model=SeriesPage, responses=responses(404))
+def read_dataset_series(
+    dataset_id: DatasetId,
+    datasets: DatasetsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> SeriesPage:
+    """A page of a many-series dataset's series: each one's id, length, time axis and filled
+    values, in stored order (an empty page for a single series)."""
+    stored = service.get_dataset(datasets=datasets, dataset_id=dataset_id).series or []
+    items = series_read(stored[offset : offset + limit])
+    return SeriesPage(items=items, total=len(stored), limit=limit, offset=offset)
 
 
 @router.delete(

@@ -119,6 +119,18 @@ class SeriesRead(ReadSchema):
     filled: dict[str, int] = Field(description="values filled in by `missing`, by column")
 
 
+# Series a dataset's view lists: it stays small however many the dataset holds.
+VIEW_SERIES = 100
+
+
+class LengthSummary(ReadSchema):
+    """How long a dataset's series are, in rows."""
+
+    min: int
+    median: float
+    max: int
+
+
 class DatasetRead(ReadSchema):
     """A stored series, or many (without their values)."""
 
@@ -139,11 +151,14 @@ class DatasetRead(ReadSchema):
         "(of every series together)",
     )
     series_count: int = Field(1, description="how many series the dataset holds")
+    series_length: LengthSummary | None = Field(
+        None, description="the series' lengths in rows (null for a single series)"
+    )
     series: list[SeriesRead] | None = Field(
         None,
-        description="each series' id, length, time axis and filled values, in stored order; "
-        "null for a single series, and in the list of datasets (to keep its pages small: read "
-        "the dataset for them)",
+        description=f"the first {VIEW_SERIES} series' ids, lengths, time axes and filled "
+        "values, in stored order (page through every series at GET "
+        "/v1/datasets/{id}/series); null for a single series, and in the list of datasets",
     )
 
     model_config = {
@@ -177,8 +192,19 @@ class DatasetRead(ReadSchema):
             time=stored_time(row.time_axis),
             filled=row.filled or {},
             series_count=1 if row.series is None else len(row.series),
-            series=None if row.series is None or not with_series else series_read(row.series),
+            series_length=None if row.series is None else length_summary(row.series),
+            series=None
+            if row.series is None or not with_series
+            else series_read(row.series[:VIEW_SERIES]),
         )
+
+
+def length_summary(stored: list[dict[str, Any]]) -> LengthSummary:
+    """The lengths of a panel's stored series, summarised."""
+    rows = sorted(part["rows"] for part in stored)
+    middle = len(rows) // 2
+    median = rows[middle] if len(rows) % 2 else (rows[middle - 1] + rows[middle]) / 2
+    return LengthSummary(min=rows[0], median=median, max=rows[-1])
 
 
 def series_read(stored: list[dict[str, Any]]) -> list[SeriesRead]:
@@ -216,3 +242,9 @@ class DatasetPage(PageInfo):
     """A page of datasets, newest first."""
 
     items: list[DatasetRead]
+
+
+class SeriesPage(PageInfo):
+    """A page of a dataset's series, in stored order (none for a single series)."""
+
+    items: list[SeriesRead]

@@ -175,3 +175,36 @@ def test_a_single_series_upload_answers_as_before(client: TestClient) -> None:
     missing = client.post("/v1/datasets", json={"name": "x"})
     assert missing.status_code == 422
     assert missing.json()["error"]["field"] == "values"
+
+
+def test_a_large_panels_view_stays_small_and_its_series_are_paged(client: TestClient) -> None:
+    lines = ["unique_id,ds,y"]
+    for number in range(250):
+        lines += [f"s{number:03d},{day},{number + day}" for day in range(1, 2 + number % 5)]
+    response = upload_csv(client, "\n".join(lines))
+    assert response.status_code == 201, response.text
+    view = client.get(f"/v1/datasets/{response.json()['id']}")
+    body = view.json()
+    assert body["series_count"] == 250
+    assert body["series_length"] == {"min": 1, "median": 3.0, "max": 5}
+    assert [part["id"] for part in body["series"]] == [f"s{n:03d}" for n in range(100)]
+    assert len(view.content) < 64 * 1024
+    page = client.get(f"/v1/datasets/{body['id']}/series", params={"offset": 200, "limit": 80})
+    assert page.status_code == 200, page.text
+    found = page.json()
+    assert (found["total"], found["offset"], found["limit"]) == (250, 200, 80)
+    assert [part["id"] for part in found["items"]] == [f"s{n:03d}" for n in range(200, 250)]
+    assert [part["length"] for part in found["items"][:5]] == [1, 2, 3, 4, 5]
+
+
+def test_a_single_series_has_no_series_page_and_an_unknown_dataset_is_a_404(
+    client: TestClient,
+) -> None:
+    single = upload_csv(client, "y\n1\n2\n3\n").json()
+    page = client.get(f"/v1/datasets/{single['id']}/series").json()
+    assert (page["items"], page["total"]) == ([], 0)
+    assert single["series_length"] is None
+    missing = client.get(f"/v1/datasets/{'0' * 32}/series")
+    assert missing.status_code == 404
+    too_many = client.get(f"/v1/datasets/{single['id']}/series", params={"limit": 1001})
+    assert too_many.status_code == 422

@@ -31,8 +31,10 @@ export async function showModels(view, signal) {
 async function seriesIds(version, signal) {
   const datasetId = version.spec?.data?.dataset_id;
   if (!datasetId || (version.metrics?.series_count ?? 1) < 2) return null;
-  const dataset = await api(`/v1/datasets/${datasetId}`, { signal });
-  return (dataset.series || []).slice(0, MAX_SERIES_CHOICES).map((series) => series.id);
+  const page = await api(`/v1/datasets/${datasetId}/series?limit=${MAX_SERIES_CHOICES}`, {
+    signal,
+  });
+  return page.items.map((series) => series.id);
 }
 
 function select(name, label, options, chosen) {
