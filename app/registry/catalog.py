@@ -58,7 +58,7 @@ def list_models(*, checkpoints: CheckpointStore) -> ModelList:
             if not versions:
                 continue  # deleted since the folder was listed
             try:
-                columns = checkpoints.meta(name, versions[-1]).columns
+                columns = checkpoints.columns(name, versions[-1])
             except NotFound:
                 columns = []
         items.append(

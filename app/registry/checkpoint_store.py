@@ -20,8 +20,8 @@ from filelock import FileLock
 
 from app.core.errors import InvalidInput, NotFound
 from app.core.schemas import MODEL_NAME_PATTERN
-from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta
-from app.ml.checkpoints import read_meta
+from app.ml.checkpoint_meta import CheckpointError
+from app.ml.checkpoints import read_columns
 
 _NAME = re.compile(MODEL_NAME_PATTERN)
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}$")  # ASCII only: str.isdigit() also accepts '²'
@@ -101,10 +101,10 @@ class CheckpointStore:
             )
         return version
 
-    def meta(self, name: str, version: int) -> CheckpointMeta:
-        """A version's metadata; NotFound if unreadable."""
+    def columns(self, name: str, version: int) -> list[str]:
+        """A version's columns, read without its per-series state; NotFound if unreadable."""
         try:
-            return read_meta(self.version_dir(name, version))
+            return read_columns(self.version_dir(name, version))
         except CheckpointError as exc:
             raise NotFound(f"model {name!r} version {version} is unreadable: {exc}") from exc
 

@@ -6,6 +6,11 @@ import shutil
 
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.ml.checkpoint_meta import META_FILE
+from app.ml.checkpoints import SUMMARY_FILE
+from app.registry import CheckpointStore
+
 
 def test_list_models_shows_bundled_and_trained(models_client: TestClient) -> None:
     response = models_client.get("/v1/models")
@@ -87,3 +92,15 @@ def test_stray_folders_in_the_store_are_ignored(models_client: TestClient) -> No
     (models.root / "Not-A-Model").mkdir()
     assert models_client.get("/v1/models").status_code == 200
     assert models_client.get("/v1/models/sine").json()["versions"][0]["version"] == 1
+
+
+def test_the_listing_reads_each_versions_summary_not_its_per_series_state(
+    models_client: TestClient, settings: Settings
+) -> None:
+    folder = CheckpointStore(settings.models_dir).version_dir("pair", 1)
+    (folder / META_FILE).write_text("{ not the metadata")  # what the listing must not read
+    items = {m["name"]: m for m in models_client.get("/v1/models").json()["items"]}
+    assert items["pair"]["columns"] == ["sin", "cos"]
+    assert models_client.get("/v1/models/pair").json()["versions"][0]["readable"] is False
+    assert items["sine"]["columns"] == ["sin"]  # bundled before summaries: from its meta.json
+    assert not (CheckpointStore(settings.models_dir).version_dir("sine", 1) / SUMMARY_FILE).exists()
