@@ -45,7 +45,7 @@ from app.ml.roles import ColumnRoles
 ORIGINS = 3  # forecast origins in each series' validation part, at most
 LOOKBACK_MULTIPLES = range(2, 8)  # of the horizon, as N-BEATS's ensembles took them (2h-7h)
 MAX_ASKS = 100  # proposals asked for one batch of new candidates, at most
-# A lookback joins the winner's ensemble only if its trial scored within this of the winner's.
+# A trial's model joins the winner's ensemble only if it scored within this of the winner's.
 DIVERSE_TOLERANCE = 1.05
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the job's record says what was tried
@@ -132,7 +132,8 @@ class Choice:
     steps: int
     seconds: float
     stop_reason: str  # trials (all asked for ran), space (all there are), budget or time_limit
-    # The trials whose fitted models join the job's ensemble (the winner's first), and those
+    # The trials whose fitted models join the job's ensemble (the winner's first), and their
+    # fitted models in the same order
     joined: list[int] = field(default_factory=list)
     members: list[tuple[Trainer, MemberFit]] = field(default_factory=list, repr=False)
 
