@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
 
 from app.core.disconnect import run_while_connected
 from app.core.errors import responses
 from app.core.schemas import MODEL_NAME_PATTERN
 from app.core.strict_json import StrictJSONRoute
 from app.registry import catalog
-from app.registry.answer import forecast_json
+from app.registry.answer import NDJSON, forecast_json, forecast_lines
 from app.registry.batcher import RolloutBatcher
 from app.registry.deps import CacheDep, CheckpointsDep, ForecastingDep
 from app.registry.forecast import Forecasting, Target, make_forecast
@@ -72,25 +73,26 @@ def delete_version(
 async def _forecast(
     model_name: str, body: ForecastRequest, request: Request, forecasting: Forecasting
 ) -> Response:
-    """The forecast's answer, written straight from its arrays (`forecast_json`)."""
+    """The forecast's answer, written straight from its arrays (`forecast_json`), or a series a
+    line (`forecast_lines`) for a client whose Accept header asks for NDJSON."""
+    lines = NDJSON in request.headers.get("accept", "")
 
     def answer(
         keep_going: Callable[[], bool] | None,
         batcher: RolloutBatcher | None,
         target: Target | None = None,
-    ) -> bytes:
-        return forecast_json(
-            make_forecast(
-                cache=forecasting.cache,
-                name=model_name,
-                request=body,
-                limits=forecasting.limits,
-                metrics=forecasting.metrics,
-                keep_going=keep_going,
-                batcher=batcher,
-                target=target,
-            )
+    ) -> ForecastResponse | bytes:
+        found = make_forecast(
+            cache=forecasting.cache,
+            name=model_name,
+            request=body,
+            limits=forecasting.limits,
+            metrics=forecasting.metrics,
+            keep_going=keep_going,
+            batcher=batcher,
+            target=target,
         )
+        return found if lines else forecast_json(found)
 
     target = forecasting.inline_target(model_name, body)
     if target is not None:  # cheaper here than the hop to a thread
@@ -101,7 +103,25 @@ async def _forecast(
         content = await run_while_connected(
             request, lambda keep_going: answer(keep_going, forecasting.batcher)
         )
+    if isinstance(content, ForecastResponse):  # written a line at a time, as it is sent
+        return StreamingResponse(forecast_lines(content), media_type=NDJSON)
     return Response(content, media_type="application/json")
+
+
+# The same answer as newline-delimited JSON, for a client whose Accept asks for it.
+_NDJSON_ANSWER: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {
+            NDJSON: {
+                "schema": {
+                    "type": "string",
+                    "description": "the answer without `series`, then each item of `series`, "
+                    "a JSON document a line",
+                }
+            }
+        }
+    }
+}
 
 
 def make_router(forecast_request: type[ForecastRequest]) -> APIRouter:
@@ -112,7 +132,7 @@ def make_router(forecast_request: type[ForecastRequest]) -> APIRouter:
     @forecasts.post(
         "/{model_name}/forecast",
         response_model=ForecastResponse,
-        responses=responses(400, 404, 413, 422, 500),
+        responses=responses(400, 404, 413, 422, 500) | _NDJSON_ANSWER,
         summary="Forecast from a saved model",
     )
     async def create_forecast(
@@ -124,10 +144,12 @@ def make_router(forecast_request: type[ForecastRequest]) -> APIRouter:
         """Roll the model forward `horizon` steps, feeding each prediction back as input.
 
         Without `context` the forecast continues the training series. `contexts` forecasts
-        many series in one batched pass. Values are on the original scale. A small forecast
-        (one context of a loaded model, a little work) runs at once on the event loop; others
-        run in a worker thread, where concurrent requests for one version and horizon share
-        one rollout and a forecast whose client disconnects stops at its next model call.
+        many series in one batched pass. Values are on the original scale. With `Accept:
+        application/x-ndjson` the answer is written a line at a time: everything but `series`
+        first, then a line per series. A small forecast (one context of a loaded model, a
+        little work) runs at once on the event loop; others run in a worker thread, where
+        concurrent requests for one version and horizon share one rollout and a forecast whose
+        client disconnects stops at its next model call.
         """
         return await _forecast(model_name, body, request, forecasting)
 

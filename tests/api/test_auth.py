@@ -47,6 +47,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/datasets", {"files": {"file": ("s.csv", b"value\n1\n2\n3\n4\n", "text/csv")}}),
     ("GET", "/v1/datasets", {}),
     ("GET", "/v1/datasets/{dataset_id}", {}),
+    ("GET", "/v1/datasets/{dataset_id}/series", {}),
     ("DELETE", "/v1/datasets/{dataset_id}", {}),
     ("POST", "/v1/jobs", {"json": JOB}),
     ("GET", "/v1/jobs", {}),

@@ -51,6 +51,7 @@ def test_docs_and_openapi_document_every_route(client: TestClient) -> None:
         ("GET", "/v1/functions"),
         ("POST", "/v1/datasets"), ("GET", "/v1/datasets"),
         ("GET", "/v1/datasets/{dataset_id}"), ("DELETE", "/v1/datasets/{dataset_id}"),
+        ("GET", "/v1/datasets/{dataset_id}/series"),
         ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{job_id}"),
         ("POST", "/v1/jobs/{job_id}/cancel"), ("GET", "/v1/jobs/{job_id}/events"),
         ("GET", "/v1/jobs/{job_id}/history"),

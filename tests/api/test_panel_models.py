@@ -3,6 +3,7 @@ series with their own timestamps, cold starts, and the refusals."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +68,30 @@ def test_every_series_is_continued_from_its_own_tail_with_its_own_timestamps(
         width = np.asarray(interval["upper"]) - np.asarray(interval["lower"])
         assert np.all(width > 0)
         assert np.all(width < 0.5 * level)  # scaled by the series' own spread
+
+
+def test_a_client_asking_for_ndjson_gets_the_answer_a_series_a_line(
+    trained: tuple[TestClient, str],
+) -> None:
+    client, _ = trained
+    request = {"horizon": 3, "levels": [80]}
+    whole = client.post("/v1/models/stores/forecast", json=request).json()
+    answer = client.post(
+        "/v1/models/stores/forecast", json=request, headers={"Accept": "application/x-ndjson"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/x-ndjson")
+    head, *items = [json.loads(line) for line in answer.text.splitlines()]
+    assert head == whole | {"series": None}
+    assert items == whole["series"]  # the same answer, one series a line
+    single = client.post(
+        "/v1/models/stores/forecast",
+        json={"horizon": 2, "context": [[1.0]] * 30},
+        headers={"Accept": "application/x-ndjson"},
+    )
+    assert single.status_code == 200, single.text
+    (line,) = single.text.splitlines()  # no per-series part: the answer is its one line
+    assert json.loads(line)["forecast"] is not None
 
 
 def test_chosen_series_come_in_the_order_asked(trained: tuple[TestClient, str]) -> None:

@@ -77,7 +77,11 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
     saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
 ) -> None:
     directory, model, _, _ = saved
-    assert sorted(path.name for path in directory.iterdir()) == ["meta.json", "weights.safetensors"]
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "meta.json",
+        "summary.json",
+        "weights.safetensors",
+    ]
     meta = json.loads((directory / "meta.json").read_text())
     assert meta["format_version"] == 2
     assert meta["config"] == model.config.to_dict()
