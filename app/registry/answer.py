@@ -65,6 +65,7 @@ def answer(
 
 
 NDJSON = "application/x-ndjson"
+_ARRAYS = orjson.OPT_SERIALIZE_NUMPY  # numpy arrays written as JSON arrays
 
 
 def forecast_lines(response: ForecastResponse) -> Iterator[bytes]:
@@ -78,9 +79,6 @@ def forecast_lines(response: ForecastResponse) -> Iterator[bytes]:
     yield forecast_json(response.model_copy(update={"series": None})) + b"\n"
     for item in response.series:
         yield orjson.dumps(item, default=_plain, option=_ARRAYS | orjson.OPT_APPEND_NEWLINE)
-
-
-_ARRAYS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def forecast_json(response: ForecastResponse) -> bytes:
