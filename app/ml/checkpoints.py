@@ -31,7 +31,7 @@ from app.ml.model import EnsembleForecaster, Forecaster, RecurrentForecaster
 
 WEIGHTS_FILE = "weights.safetensors"
 # What a listing of models shows of a version, apart from `meta.json`, whose per-series state
-# grows with the series (14 MB for 10,000): a listing reads this instead. Absent from
+# grows with the series (tens of MB for 10,000): a listing reads this instead. Absent from
 # checkpoints written before it: their `meta.json` is read.
 SUMMARY_FILE = "summary.json"
 

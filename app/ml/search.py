@@ -256,13 +256,13 @@ class Search:
         self.steps = found.steps
         self.fitted[number] = trainer, fit
         per_origin = [owa(scores) for scores in found.per_fold]
-        score = float(np.mean([found[0] for found in per_origin]))
+        score = float(np.mean([origin[0] for origin in per_origin]))
         return Trial(
             number,
             candidate,
             score if math.isfinite(score) else None,
-            mean([found[1] for found in per_origin]),
-            mean([found[2] for found in per_origin]),
+            mean([origin[1] for origin in per_origin]),
+            mean([origin[2] for origin in per_origin]),
             fit.best_epoch,
             fit.epochs_run,
             time.perf_counter() - began,
