@@ -57,11 +57,11 @@ WORKDIR /app
 # SQLite directory, owned by the service user before they become volumes: a new named volume is
 # filled from the image, ownership included, so the bundled model is there on first start.
 COPY --chown=10001:10001 models/ ./models/
-RUN install -d -o 10001 -g 10001 /app/var
+RUN install -d -o 10001 -g 10001 /app/var /app/datasets
 
 USER 10001:10001
 
-VOLUME ["/app/models", "/app/var"]
+VOLUME ["/app/models", "/app/datasets", "/app/var"]
 EXPOSE 8000
 
 # Liveness of the API (the worker's compose service overrides this with its metrics port).

@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store_lock = lock_sqlite_store(settings.database_url) if local else None
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
-        jobs, datasets = open_repositories(make_session_factory(engine))
+        jobs, datasets = open_repositories(make_session_factory(engine), settings.datasets_dir)
         if store_lock is not None:
             interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:

@@ -76,6 +76,7 @@ def run_request(spec: dict[str, Any], scratch: Path) -> Job:
     settings = Settings(  # ignores any .env: the benchmark's settings are its own
         _env_file=None,  # type: ignore[call-arg]
         models_dir=scratch / "models",
+        datasets_dir=scratch / "datasets",
         database_url=f"sqlite:///{scratch}/jobs.db",
         device="cpu",
     )

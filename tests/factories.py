@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
-from app.datasets import DatasetRepository
+from app.datasets import DatasetRepository, DatasetRow
 from app.jobs.executors.inline import InlineRunner
 from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
@@ -72,6 +72,7 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
     """Settings isolated under `root`, on CPU, ignoring any FORECAST_* of the environment."""
     values: dict[str, Any] = {
         "models_dir": root / "models",
+        "datasets_dir": root / "datasets",
         "database_url": f"sqlite:///{root}/jobs.db",
         "device": "cpu",
         "workers": 0,
@@ -85,7 +86,9 @@ def inline_repositories(root: Path) -> tuple[Settings, Repositories]:
     settings = make_settings(root)
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    return settings, Repositories(*open_repositories(make_session_factory(engine)))
+    return settings, Repositories(
+        *open_repositories(make_session_factory(engine), settings.datasets_dir)
+    )
 
 
 def run_inline(settings: Settings, repos: Repositories, spec: dict[str, Any]) -> JobRow:
@@ -224,3 +227,10 @@ def reads_of_jobs() -> tuple[list[str], Any]:
 
     event.listen(Engine, "before_cursor_execute", record)
     return seen, record
+
+
+def store_as_an_earlier_version(datasets: DatasetRepository, row: DatasetRow) -> None:
+    """Insert `row` as versions before the dataset files stored one: values (and a panel's
+    series index) in the row itself, no files."""
+    with datasets._session() as session:  # the repository's own writes all make files
+        session.add(row)

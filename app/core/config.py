@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         "sqlite:///var/forecast.db", description="SQLAlchemy URL of the job and dataset store"
     )
     models_dir: Path = Field(Path("models"), description="checkpoint store")
+    datasets_dir: Path = Field(
+        Path("var/datasets"),
+        description="uploaded datasets' files (Parquet); every API process and worker reads "
+        "the same folder, as they do the checkpoint store",
+    )
     device: str = Field(
         "auto",
         description="serving device, and the training device of jobs that ask for auto: "

@@ -5,6 +5,7 @@ The public face below is what other domains use; everything else is this package
 """
 
 from app.datasets.deps import DatasetsDep
+from app.datasets.files import DatasetFiles
 from app.datasets.frequency import conventional_horizon, season_length
 from app.datasets.panel import canonical_series_id
 from app.datasets.parsed import SeriesPart
@@ -15,6 +16,7 @@ from app.datasets.time_axis import TimeAxis, from_storage
 from app.datasets.values import Limits, bounded_columns, bounded_rows, to_matrix
 
 __all__ = [
+    "DatasetFiles",
     "DatasetRepository",
     "DatasetRow",
     "DatasetsDep",

@@ -15,6 +15,7 @@ import numpy as np
 
 from app.core.errors import InvalidInput
 from app.core.schemas import MAX_ABS_VALUE
+from app.datasets.csv_columnar import FIRST_LINE, read_columns
 from app.datasets.gaps import MissingPolicy, fill_missing
 from app.datasets.panel import (
     Layout,
@@ -144,10 +145,10 @@ def parse_csv(
         _series_names([n for i, n in enumerate(header) if i != candidate], limits) if wide else []
     )
     ids = None if id_at is None else SeriesIds(limits)
-    values, time_cells, lines = _read_rows(
-        reader, header, _Skipped(candidate, id_at, ids, wide), limits
-    )
     columns = [name for i, name in enumerate(header) if i not in (candidate, id_at)]
+    matrix, time_cells, lines = _read(
+        data, reader, header, _Skipped(candidate, id_at, ids, wide), limits
+    )
     if not columns:
         raise InvalidInput("no value columns besides the time column", field="file")
     if not lines:
@@ -157,7 +158,6 @@ def parse_csv(
     times = _times(header, candidate, time_cells, lines, limits)
     if not wide:
         check_columns(columns, "file", limits)
-    matrix = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns)).copy()
     if ids is None and not wide:
         return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
     kind, stamps = (None, None) if times is None else times
@@ -207,6 +207,26 @@ class _Skipped(NamedTuple):
     id_at: int | None
     ids: SeriesIds | None  # records each row's id as it is read
     panel: bool  # the row limit counts every series' rows
+
+
+def _read(
+    data: bytes, reader: Iterator[list[str]], header: list[str], skipped: _Skipped, limits: Limits
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """Every data row: its values [rows, value columns] (NaN where empty), its time cell and its
+    line; the series ids go to skipped.ids. Read by columns where the file is well-formed,
+    else row by row."""
+    read = read_columns(data, len(header), skipped.time_at, skipped.id_at, limits.max_rows)
+    if read is None:
+        values, time_cells, lines = _read_rows(reader, header, skipped, limits)
+        width = len(header) - len({skipped.time_at, skipped.id_at} - {None})
+        return np.frombuffer(values).reshape(len(lines), width).copy(), time_cells, lines
+    lines = list(range(FIRST_LINE, FIRST_LINE + len(read.values)))
+    if skipped.ids is not None and read.id_cells is not None:
+        which = read.id_cells.indices.to_numpy()
+        _, first = np.unique(which, return_index=True)
+        first_lines = (first + FIRST_LINE).tolist()
+        skipped.ids.add_column(read.id_cells.dictionary.to_pylist(), first_lines, which)
+    return read.values, read.time_cells or [], lines
 
 
 def _read_rows(

@@ -118,6 +118,18 @@ class SeriesIds:
 
     def add(self, cell: str, line: int) -> None:
         """Record the series of the row on `line`."""
+        self.rows.append(self._index_of(cell, line))
+
+    def add_column(self, cells: list[str], first_lines: list[int], which: np.ndarray) -> None:
+        """Record the series of many rows at once: row i's cell is cells[which[i]]; `cells` are
+        distinct, in the order the rows first write them, cells[k] first on first_lines[k]."""
+        index = np.array(
+            [self._index_of(cell, line) for cell, line in zip(cells, first_lines, strict=True)],
+            dtype=np.int64,
+        )
+        self.rows.frombytes(index[which].tobytes())
+
+    def _index_of(self, cell: str, line: int) -> int:
         index = self._cells.get(cell)
         if index is None:
             key = series_id(cell, self._limits, where=f"line {line}", field="file")
@@ -127,7 +139,7 @@ class SeriesIds:
                     raise too_many_series(self._limits, "file")
                 index = self._index[key] = len(self._index)
             self._cells[cell] = index
-        self.rows.append(index)
+        return index
 
     @property
     def ids(self) -> list[str]:

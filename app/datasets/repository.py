@@ -1,14 +1,21 @@
-"""The datasets table's SQL."""
+"""Where datasets are kept: their catalogue rows in the database, their values and series index
+in files (files.py); datasets of earlier versions, whole in their rows, are read as they are."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import Repository
+from app.datasets.files import DatasetFiles
+from app.datasets.parsed import SeriesPart
 from app.datasets.table import DatasetRow
+
+PARQUET = "parquet"  # DatasetRow.stored_as of a dataset kept in files
 
 # How many active users (queued or running jobs) a dataset has, asked inside the deleting
 # transaction; the jobs domain supplies it, so this domain never reads the jobs table.
@@ -16,25 +23,61 @@ InUse = Callable[[Session, str], int]
 
 
 class DatasetRepository(Repository):
-    """Queries over the datasets table; each method is its own short transaction."""
+    """The datasets' rows and files; each method is its own short transaction."""
 
-    def __init__(self, sessions: sessionmaker, in_use: InUse) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        sessions: sessionmaker,  # type: ignore[type-arg]
+        in_use: InUse,
+        files: DatasetFiles,
+    ) -> None:
         super().__init__(sessions)
         self._in_use = in_use
+        self._files = files
 
-    def add(self, row: DatasetRow) -> DatasetRow:
-        """Insert an uploaded series."""
-        with self._session() as session:
-            session.add(row)
+    def add(
+        self,
+        row: DatasetRow,
+        matrix: np.ndarray,
+        series: list[SeriesPart] | None,
+        series_filled: list[dict[str, int]] | None,
+    ) -> DatasetRow:
+        """Store an upload: its files first, then its row, which makes it visible; the files
+        go again if the row cannot be written."""
+        row.stored_as = PARQUET
+        self._files.write(row.id, matrix, list(row.columns), series, series_filled)
+        try:
+            with self._session() as session:
+                session.add(row)
+        except BaseException:
+            self._files.delete(row.id)
+            raise
         return row
 
-    def get(self, dataset_id: str, *, with_values: bool = False) -> DatasetRow | None:
-        """One dataset; its values are only loaded when asked for."""
+    def get(self, dataset_id: str) -> DatasetRow | None:
+        """One dataset's catalogue row (without the values of an earlier version's row)."""
         with self._session() as session:
-            row = session.get(DatasetRow, dataset_id)
-            if row is not None and with_values:
-                _ = row.values
-            return row
+            return session.get(DatasetRow, dataset_id)
+
+    def values(self, row: DatasetRow) -> np.ndarray:
+        """A dataset's values [rows, columns] float64."""
+        if row.stored_as == PARQUET:
+            return self._files.values(row.id, list(row.columns))
+        with self._session() as session:
+            stored = session.scalar(select(DatasetRow.values).where(DatasetRow.id == row.id))
+        if stored is None:
+            raise LookupError(f"dataset {row.id!r} no longer exists")
+        return np.frombuffer(stored, dtype="<f8").reshape(row.rows, len(row.columns))
+
+    def series(self, row: DatasetRow, *, offset: int = 0, limit: int | None = None) -> list[Any]:
+        """A page of a panel's series index ({"id", "rows", "time_axis", "filled"} each, in
+        stored order); empty for a single series."""
+        if not row.is_panel:
+            return []
+        if row.stored_as == PARQUET:
+            return self._files.series(row.id, offset=offset, limit=limit)
+        stored = row.series or []
+        return stored[offset:] if limit is None else stored[offset : offset + limit]
 
     def columns(self, dataset_id: str) -> tuple[int, list[str]] | None:
         """(rows, column names) of a dataset without loading its values."""
@@ -48,8 +91,17 @@ class DatasetRepository(Repository):
         """(id, rows) of each series of a many-series dataset, without loading its values;
         None for a single series or a missing dataset."""
         with self._session() as session:
-            stored = session.scalar(select(DatasetRow.series).where(DatasetRow.id == dataset_id))
-            return None if stored is None else [(part["id"], part["rows"]) for part in stored]
+            found = session.execute(
+                select(DatasetRow.stored_as, DatasetRow.series_length, DatasetRow.series).where(
+                    DatasetRow.id == dataset_id
+                )
+            ).first()
+        if found is None:
+            return None
+        stored_as, summary, stored = found
+        if stored_as == PARQUET:
+            return None if summary is None else self._files.lengths(dataset_id)
+        return None if stored is None else [(part["id"], part["rows"]) for part in stored]
 
     def page(self, *, limit: int, offset: int) -> tuple[list[DatasetRow], int]:
         """Newest first; returns (page, total)."""
@@ -73,4 +125,5 @@ class DatasetRepository(Repository):
             if active:
                 return True, active
             session.delete(row)
-            return True, 0
+        self._files.delete(dataset_id)  # once its row is gone, nothing reads them
+        return True, 0

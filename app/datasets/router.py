@@ -23,7 +23,14 @@ from app.datasets.gaps import MISSING_POLICIES, missing_policy
 from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
 from app.datasets.repository import DatasetRepository
-from app.datasets.schemas import DatasetPage, DatasetRead, DatasetUpload, SeriesPage, series_read
+from app.datasets.schemas import (
+    VIEW_SERIES,
+    DatasetPage,
+    DatasetRead,
+    DatasetUpload,
+    SeriesPage,
+    series_read,
+)
 from app.datasets.table import DatasetRow
 from app.datasets.values import Limits
 
@@ -203,15 +210,22 @@ def list_datasets(
 ) -> DatasetPage:
     """Stored datasets, newest first."""
     rows, total = datasets.page(limit=limit, offset=offset)
-    items = [DatasetRead.from_row(row, with_series=False) for row in rows]
+    items = [DatasetRead.from_row(row) for row in rows]
     return DatasetPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def _view(row: DatasetRow, *, status_code: int = 200, location: str | None = None) -> Response:
+def _view(
+    datasets: DatasetRepository,
+    row: DatasetRow,
+    *,
+    status_code: int = 200,
+    location: str | None = None,
+) -> Response:
     """The dataset's view, built and written as JSON by the calling thread, called from a worker
     thread, by a sync route or through run_in_threadpool: FastAPI writes a returned model on
-    the event loop, and reading the row's series index grows with the series."""
-    body = DatasetRead.from_row(row).model_dump_json()
+    the event loop, and reading the first series' index reads a file."""
+    first = datasets.series(row, limit=VIEW_SERIES)
+    body = DatasetRead.from_row(row, first).model_dump_json()
     headers = None if location is None else {"Location": location}
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
@@ -221,7 +235,7 @@ def read_dataset(dataset_id: DatasetId, datasets: DatasetsDep) -> Response:
     """One dataset's columns, length and per-column statistics, its series' count and lengths,
     and its first series (page through them all at `/series`)."""
     row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
-    return _view(row)
+    return _view(datasets, row)
 
 
 @router.get("/{dataset_id}/series", response_model=SeriesPage, responses=responses(404))
@@ -233,9 +247,10 @@ def read_dataset_series(
 ) -> SeriesPage:
     """A page of a many-series dataset's series: each one's id, length, time axis and filled
     values, in stored order (an empty page for a single series)."""
-    stored = service.get_dataset(datasets=datasets, dataset_id=dataset_id).series or []
-    items = series_read(stored[offset : offset + limit])
-    return SeriesPage(items=items, total=len(stored), limit=limit, offset=offset)
+    row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
+    items = series_read(datasets.series(row, offset=offset, limit=limit))
+    total = row.series_total if row.is_panel else 0
+    return SeriesPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.delete(
@@ -276,7 +291,9 @@ async def _create_dataset(
         )
     )
     location = f"/v1/datasets/{row.id}"
-    return await run_in_threadpool(partial(_view, row, status_code=201, location=location))
+    return await run_in_threadpool(
+        partial(_view, datasets, row, status_code=201, location=location)
+    )
 
 
 def make_router(upload: type[DatasetUpload]) -> APIRouter:

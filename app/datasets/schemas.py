@@ -180,8 +180,9 @@ class DatasetRead(ReadSchema):
     }
 
     @classmethod
-    def from_row(cls, row: DatasetRow, *, with_series: bool = True) -> DatasetRead:
-        """The API view of a stored dataset; `with_series` False leaves `series` null."""
+    def from_row(cls, row: DatasetRow, series: list[dict[str, Any]] | None = None) -> DatasetRead:
+        """The API view of a stored dataset, with `series` its first series' index entries
+        (None: `series` null, as in the list of datasets)."""
         return cls(
             id=row.id,
             name=row.name,
@@ -191,17 +192,23 @@ class DatasetRead(ReadSchema):
             created_at=row.created_at,
             time=stored_time(row.time_axis),
             filled=row.filled or {},
-            series_count=1 if row.series is None else len(row.series),
-            series_length=None if row.series is None else length_summary(row.series),
-            series=None
-            if row.series is None or not with_series
-            else series_read(row.series[:VIEW_SERIES]),
+            series_count=row.series_total,
+            series_length=_series_length(row),
+            series=None if series is None or not row.is_panel else series_read(series),
         )
 
 
-def length_summary(stored: list[dict[str, Any]]) -> LengthSummary:
-    """The lengths of a panel's stored series, summarised."""
-    rows = sorted(part["rows"] for part in stored)
+def _series_length(row: DatasetRow) -> LengthSummary | None:
+    if row.series_length is not None:
+        return LengthSummary.model_validate(row.series_length)
+    if row.series is None:
+        return None
+    return length_summary([part["rows"] for part in row.series])
+
+
+def length_summary(lengths: list[int]) -> LengthSummary:
+    """The lengths of a panel's series, summarised."""
+    rows = sorted(lengths)
     middle = len(rows) // 2
     median = rows[middle] if len(rows) % 2 else (rows[middle - 1] + rows[middle]) / 2
     return LengthSummary(min=rows[0], median=median, max=rows[-1])

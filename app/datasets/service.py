@@ -12,7 +12,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.datasets import json_panel
 from app.datasets.parsed import ParsedSeries, SeriesPart
 from app.datasets.repository import DatasetRepository
-from app.datasets.schemas import DatasetUpload
+from app.datasets.schemas import DatasetUpload, length_summary
 from app.datasets.table import DatasetRow
 from app.datasets.time_axis import TimeAxis, axis_from, from_storage
 from app.datasets.values import Limits, column_stats, to_matrix
@@ -56,28 +56,15 @@ def create_dataset(
         columns=columns,
         rows=int(matrix.shape[0]),
         stats=column_stats(matrix, columns),
-        values=np.ascontiguousarray(matrix, dtype="<f8").tobytes(),
         created_at=utcnow(),
         time_axis=None if time_axis is None else time_axis.to_json(),
         filled=filled or None,
-        series=None if series is None else _stored_series(series, series_filled),
+        series_count=1 if series is None else len(series),
+        series_length=None
+        if series is None
+        else length_summary([part.rows for part in series]).model_dump(),
     )
-    return datasets.add(row)
-
-
-def _stored_series(
-    series: list[SeriesPart], filled: list[dict[str, int]] | None
-) -> list[dict[str, Any]]:
-    """DatasetRow.series of the parts."""
-    return [
-        {
-            "id": part.id,
-            "rows": part.rows,
-            "time_axis": None if part.time_axis is None else part.time_axis.to_json(),
-            "filled": (filled[index] if filled is not None else None) or None,
-        }
-        for index, part in enumerate(series)
-    ]
+    return datasets.add(row, matrix, series, series_filled)
 
 
 class LoadedSeries(NamedTuple):
@@ -103,13 +90,19 @@ def get_dataset(*, datasets: DatasetRepository, dataset_id: str) -> DatasetRow:
 
 def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries:
     """A dataset's values, column names and time axis."""
-    row = datasets.get(dataset_id, with_values=True)
-    if row is None:
-        raise NotFound(f"dataset {dataset_id!r} no longer exists", field="data.dataset_id")
-    matrix = np.frombuffer(row.values, dtype="<f8").reshape(row.rows, len(row.columns))
+    row = datasets.get(dataset_id)
+    try:
+        if row is None:
+            raise LookupError
+        matrix = datasets.values(row)
+        stored = datasets.series(row)
+    except (LookupError, FileNotFoundError):  # deleted meanwhile
+        raise NotFound(
+            f"dataset {dataset_id!r} no longer exists", field="data.dataset_id"
+        ) from None
     try:
         axis = None if row.time_axis is None else from_storage(row.time_axis)
-        parts = _series_parts(row.series)
+        parts = _series_parts(stored) if stored else None
     except ValueError as exc:  # stored by an earlier version, under looser rules
         raise InvalidInput(
             f"dataset {dataset_id!r} has a time axis that cannot be used ({exc}); upload its "
@@ -119,9 +112,7 @@ def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries
     return LoadedSeries(matrix, list(row.columns), axis, parts)
 
 
-def _series_parts(stored: list[dict[str, Any]] | None) -> list[SeriesPart] | None:
-    if stored is None:
-        return None
+def _series_parts(stored: list[dict[str, Any]]) -> list[SeriesPart]:
     return [
         SeriesPart(
             part["id"],

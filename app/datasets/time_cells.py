@@ -90,6 +90,17 @@ def parse_times(cells: list[str], lines: list[int]) -> tuple[TimeKind, np.ndarra
     """
     if len(cells) != len(lines):
         raise ValueError("cells and lines differ in length")
+    # A panel repeats its times in every series: each distinct cell is read once, at its first
+    # line, which is where a refusal names it (every rule below holds for the set of cells).
+    inverse, distinct = pd.factorize(np.asarray(cells, dtype=object))  # in order of appearance
+    if len(distinct) == len(cells):
+        return _parse_distinct(cells, lines)
+    _, at = np.unique(inverse, return_index=True)  # the first position of each cell, in order
+    kind, times = _parse_distinct(list(distinct), [lines[i] for i in at])
+    return kind, times[inverse]
+
+
+def _parse_distinct(cells: list[str], lines: list[int]) -> tuple[TimeKind, np.ndarray]:
     texts = [cell.strip() for cell in cells]
     numbers = np.array([_number(text) for text in texts], dtype=np.float64)  # NaN: not a number
     dates, zoned = _parse_dates(texts, ~np.isnan(numbers))  # NaT: not a date

@@ -6,6 +6,7 @@ Pure: numpy, pandas and the domain error only.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,6 +20,9 @@ from app.datasets.time_rules import offset_for
 # An axis may hold at most this many points per row given (plus 100): gaps are filled, but a
 # series that is mostly gaps, or a freq far finer than the times, is refused, not blown up.
 MAX_AXIS_GROWTH = 10
+# The grids of at most this many times are kept (the last 64), for the series of a panel that
+# share their times: 64 such grids take at most about 6 MB.
+CACHED_POINTS = 4096
 
 
 class Grid(NamedTuple):
@@ -33,7 +37,29 @@ class Grid(NamedTuple):
 def date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: bool) -> Grid:
     """Sorted datetime64 times on a grid of their pandas offset (UTC-zoned start if `zoned`)."""
     # Microseconds: an axis continued past 2262 (datetime64[ns]'s end) still works.
-    index = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[us]"))
+    stamps = np.asarray(times, dtype="datetime64[us]")
+    if len(stamps) <= CACHED_POINTS:
+        known = _known_grid(stamps.tobytes(), freq, zoned)
+        if known is not None:
+            return known
+    return _date_grid(stamps, lines, freq, zoned=zoned)
+
+
+@lru_cache(maxsize=64)
+def _known_grid(stamps: bytes, freq: str | None, zoned: bool) -> Grid | None:
+    """The grid of times many series of a panel share, found once; None where they are refused
+    (the caller finds that again, naming the lines)."""
+    times = np.frombuffer(stamps, dtype="datetime64[us]")
+    try:
+        grid = _date_grid(times, [0] * len(times), freq, zoned=zoned)
+    except InvalidInput:
+        return None
+    grid.positions.flags.writeable = grid.x.flags.writeable = False  # shared by its callers
+    return grid
+
+
+def _date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: bool) -> Grid:
+    index = pd.DatetimeIndex(times)
     _refuse_repeats(index.asi8, lines)
     offset = offset_for(freq) if freq is not None else inferred_offset(index)
     spacing = describe_spacing(offset)

@@ -63,12 +63,13 @@ def bundle_default_model(target: Path = Path("models/sine/1")) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
             models_dir=Path(scratch) / "models",
+            datasets_dir=Path(scratch) / "datasets",
             database_url=f"sqlite:///{scratch}/jobs.db",
             device="cpu",
         )
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
-        jobs, datasets = open_repositories(make_session_factory(engine))
+        jobs, datasets = open_repositories(make_session_factory(engine), settings.datasets_dir)
         request = TrainRequest.model_validate(DEFAULT_REQUEST)
         row = submit_training(
             jobs=jobs,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from app.core.db import Repository, utcnow
-from app.datasets import DatasetRepository
+from app.datasets import DatasetFiles, DatasetRepository
 from app.jobs.table import JobRow, JobStatus
 
 logger = logging.getLogger("app.jobs")
@@ -298,7 +299,12 @@ def active_jobs_reading(session: Session, dataset_id: str) -> int:
 
 def open_repositories(
     sessions: sessionmaker,  # type: ignore[type-arg]
+    datasets_dir: Path,
 ) -> tuple[JobRepository, DatasetRepository]:
-    """The job and dataset repositories over one database; a dataset that queued or running
-    jobs read is never deleted (checked in the deleting transaction)."""
-    return JobRepository(sessions), DatasetRepository(sessions, in_use=active_jobs_reading)
+    """The job and dataset repositories over one database (datasets' files in `datasets_dir`);
+    a dataset that queued or running jobs read is never deleted (checked in the deleting
+    transaction)."""
+    datasets = DatasetRepository(
+        sessions, in_use=active_jobs_reading, files=DatasetFiles(datasets_dir)
+    )
+    return JobRepository(sessions), datasets

@@ -180,7 +180,7 @@ def job_run(
     on_epoch: Callable[[float], None] | None = None,
 ) -> JobRun:
     """A `JobRun` over its own repositories, for a worker process that opened a database."""
-    jobs, datasets = open_repositories(sessions)
+    jobs, datasets = open_repositories(sessions, settings.datasets_dir)
     return JobRun(
         job_id,
         jobs=jobs,

@@ -506,6 +506,7 @@ def test_real_serve_command_refuses_all_interfaces_without_keys(tmp_path: Path) 
         "FORECAST_PORT": str(port),
         "FORECAST_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
         "FORECAST_MODELS_DIR": str(tmp_path / "models"),
+        "FORECAST_DATASETS_DIR": str(tmp_path / "datasets"),
         "FORECAST_DEVICE": "cpu",
     }
     result = subprocess.run(

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from app.core.db import utcnow
 from app.datasets import DatasetRow
 from tests.api.test_datasets import dataset_total, error_of, upload_csv, upload_json
+from tests.factories import store_as_an_earlier_version
 
 # Steps finer than the microsecond an axis is kept to, or longer than the whole date range, and
 # steps whose arithmetic overflows pandas in other ways (OverflowError, TypeError,
@@ -86,7 +87,7 @@ def stored_with_axis(client: TestClient, axis: dict[str, object], *, panel: bool
         filled=None,
         series=[part] if panel else None,
     )
-    client.app.state.datasets.add(row)  # type: ignore[attr-defined]
+    store_as_an_earlier_version(client.app.state.datasets, row)  # type: ignore[attr-defined]
     return row_id
 
 

@@ -19,6 +19,7 @@ from app.datasets.time_rules import (
     usable_offset,
     within_dates,
 )
+from tests.factories import store_as_an_earlier_version
 
 
 @pytest.mark.parametrize("freq", ["us", "2us", "1000ns", "s", "30min", "h", "D", "B", "W-SUN",
@@ -120,7 +121,7 @@ def test_a_stored_axis_an_earlier_version_let_through_fails_a_job_plainly(
         values=b"\0" * 40, created_at=utcnow(), filled=None, series=None,
         time_axis={"kind": "dates", "start": "2020-01-01T00:00:00", "freq": "ns", "length": 5},
     )  # fmt: skip
-    datasets.add(row)
+    store_as_an_earlier_version(datasets, row)
     with pytest.raises(InvalidInput) as refused:
         load_values(datasets=datasets, dataset_id=row.id)
     assert refused.value.field == "data.dataset_id"

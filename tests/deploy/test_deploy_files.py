@@ -241,6 +241,7 @@ def test_image_serves_the_api_as_a_non_root_user():
     volumes = json.loads(_args_of("VOLUME")[-1])
     assert MODELS_PATH in volumes
     assert "/app/var" in volumes
+    assert "/app/datasets" in volumes
     assert "/healthz" in _args_of("HEALTHCHECK")[-1]
 
 
@@ -580,3 +581,16 @@ def test_docker_compose_v2_reads_the_file_too(tmp_path):
         env=env | {"FORECAST_API_KEY": TEST_KEY}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_workers_read_uploaded_datasets_where_the_api_writes_them(compose, services, workers):
+    def datasets_volume(name: str) -> str:
+        folder = _env(services[name])["FORECAST_DATASETS_DIR"]
+        found = [src for kind, src, dst in _mounts(services[name]) if dst == folder]
+        assert len(found) == 1, (name, found)
+        return found[0]
+
+    shared = datasets_volume(API_SERVICE)
+    assert shared in compose["volumes"]
+    for name in workers:
+        assert datasets_volume(name) == shared, name

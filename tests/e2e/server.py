@@ -36,6 +36,7 @@ def service_env(root: Path, **settings: Any) -> dict[str, str]:
         "host": "127.0.0.1",
         "database_url": f"sqlite:///{root}/jobs.db",
         "models_dir": root / "models",
+        "datasets_dir": root / "datasets",
         "device": "cpu",
     }
     return env | {

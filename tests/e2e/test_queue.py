@@ -33,7 +33,7 @@ class Stack:
 
     def __init__(self, root: Path, database_url: str, queue: str) -> None:
         shared = {"database_url": database_url, "broker_url": REDIS_URL, "queue_name": queue}
-        shared |= HEARTBEAT | {"models_dir": root / "models"}
+        shared |= HEARTBEAT | {"models_dir": root / "models", "datasets_dir": root / "datasets"}
         self.api = Server(root, **shared)
         self.workers = [Worker(root, f"worker-{n}", **shared) for n in (1, 2)]
 

@@ -32,9 +32,9 @@ def engine(url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def repositories(engine: Engine) -> tuple[JobRepository, DatasetRepository]:
+def repositories(engine: Engine, tmp_path: Path) -> tuple[JobRepository, DatasetRepository]:
     """The job and dataset repositories over `engine`, wired as the service wires them."""
-    return open_repositories(make_session_factory(engine))
+    return open_repositories(make_session_factory(engine), tmp_path / "datasets")
 
 
 @pytest.fixture

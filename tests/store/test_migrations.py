@@ -30,10 +30,10 @@ from app.migrations import FIRST_REVISION, current_revision, upgrade
 from tests.waiting import LIVENESS_SECONDS, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0004"  # update with each new revision
+HEAD = "0005"  # update with each new revision
 JOB_ID, DATASET_ID = "0" * 31 + "1", "0" * 31 + "2"
 CREATED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
-VALUES = bytes(range(256)) * 4
+VALUES = bytes(range(256)) * 32  # 512 rows of 2 float64 columns, any bit pattern
 
 
 @pytest.fixture
@@ -97,8 +97,8 @@ def insert_first_release_rows(engine: Engine) -> None:
         )
 
 
-def assert_first_release_rows_kept(engine: Engine) -> None:
-    jobs, datasets = open_repositories(make_session_factory(engine))
+def assert_first_release_rows_kept(engine: Engine, datasets_dir: Path) -> None:
+    jobs, datasets = open_repositories(make_session_factory(engine), datasets_dir)
     job = jobs.get(JOB_ID)
     assert job is not None
     assert (job.model_name, job.status, job.spec) == (
@@ -108,10 +108,11 @@ def assert_first_release_rows_kept(engine: Engine) -> None:
     )
     assert (job.dataset_id, job.created_at, job.history) == (DATASET_ID, CREATED, [])
     assert (job.attempts, job.worker, job.heartbeat_at) == (0, None, None)
-    dataset = datasets.get(DATASET_ID, with_values=True)
+    dataset = datasets.get(DATASET_ID)
     assert dataset is not None
     assert (dataset.name, dataset.columns, dataset.rows) == ("old series", ["a", "b"], 512)
-    assert (dataset.values, dataset.created_at) == (VALUES, CREATED)
+    assert (datasets.values(dataset).tobytes(), dataset.created_at) == (VALUES, CREATED)
+    assert dataset.stored_as is None  # read from its row, as it was stored
     # The old job runs under the new columns like any other.
     assert jobs.claim(JOB_ID, "t" * 32, "host:1")
     job = jobs.get(JOB_ID)
@@ -134,7 +135,7 @@ def test_an_empty_database_is_built_to_head_exactly_as_the_models_say(engine: En
     assert schema_differences(engine) == []
 
 
-def test_upgrading_again_changes_nothing(engine: Engine) -> None:
+def test_upgrading_again_changes_nothing(engine: Engine, tmp_path: Path) -> None:
     upgrade(engine)
     insert_first_release_rows(engine)
     upgrade(engine)
@@ -144,10 +145,10 @@ def test_upgrading_again_changes_nothing(engine: Engine) -> None:
         assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
         assert connection.scalar(text("SELECT count(*) FROM jobs")) == 1
     assert schema_differences(engine) == []
-    assert_first_release_rows_kept(engine)
+    assert_first_release_rows_kept(engine, tmp_path / "datasets")
 
 
-def test_a_first_release_database_keeps_its_rows(engine: Engine) -> None:
+def test_a_first_release_database_keeps_its_rows(engine: Engine, tmp_path: Path) -> None:
     upgrade(engine, FIRST_REVISION)
     assert current_revision(engine) == FIRST_REVISION
     columns = {column["name"] for column in inspect(engine).get_columns("jobs")}
@@ -157,10 +158,12 @@ def test_a_first_release_database_keeps_its_rows(engine: Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == HEAD
     assert schema_differences(engine) == []  # SQLite's table copy kept every index too
-    assert_first_release_rows_kept(engine)
+    assert_first_release_rows_kept(engine, tmp_path / "datasets")
 
 
-def test_a_database_made_before_migrations_is_stamped_then_upgraded(engine: Engine) -> None:
+def test_a_database_made_before_migrations_is_stamped_then_upgraded(
+    engine: Engine, tmp_path: Path
+) -> None:
     upgrade(engine, FIRST_REVISION)
     insert_first_release_rows(engine)
     with engine.begin() as connection:
@@ -170,7 +173,7 @@ def test_a_database_made_before_migrations_is_stamped_then_upgraded(engine: Engi
     upgrade(engine)
     assert current_revision(engine) == HEAD
     assert schema_differences(engine) == []
-    assert_first_release_rows_kept(engine)
+    assert_first_release_rows_kept(engine, tmp_path / "datasets")
 
 
 UPGRADE_SCRIPT = textwrap.dedent(

@@ -80,7 +80,7 @@ def test_an_old_dataset_reads_back_value_for_value(client: TestClient, old_root:
     assert (found["name"], found["columns"], found["length"]) == ("load", ["load", "temp"], 120)
     engine = make_engine(f"sqlite:///{old_root}/forecast.db")
     try:
-        _, datasets = open_repositories(make_session_factory(engine))
+        _, datasets = open_repositories(make_session_factory(engine), old_root / "datasets")
         values, columns, time_axis, series = load_values(datasets=datasets, dataset_id=DATASET)
     finally:
         engine.dispose()
@@ -92,16 +92,17 @@ def test_an_old_dataset_reads_back_value_for_value(client: TestClient, old_root:
     assert series is None  # and before they held many series: one series
 
 
-def test_an_old_dataset_upgraded_to_0004_is_a_single_series(
+def test_an_old_dataset_upgraded_to_head_is_a_single_series(
     client: TestClient, old_root: Path
 ) -> None:
-    """0004 adds the series column; an old row keeps it NULL, so it reads as one series."""
+    """0004 adds the series column and 0005 the files; an old row keeps its values and a NULL
+    series, so it reads as one series."""
     found = client.get(f"/v1/datasets/{DATASET}").json()
     assert (found["series_count"], found["series"]) == (1, None)
     engine = make_engine(f"sqlite:///{old_root}/forecast.db")
     try:
-        assert current_revision(engine) == "0004"
-        _, datasets = open_repositories(make_session_factory(engine))
+        assert current_revision(engine) == "0005"
+        _, datasets = open_repositories(make_session_factory(engine), old_root / "datasets")
         assert datasets.series_lengths(DATASET) is None
     finally:
         engine.dispose()

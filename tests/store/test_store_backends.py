@@ -7,10 +7,11 @@ import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, inspect, update
+from sqlalchemy import Engine, update
 
 from app.core.db import make_engine, make_session_factory, utcnow
 from app.datasets import DatasetRepository, DatasetRow
@@ -366,39 +367,34 @@ def test_two_processes_reaping_at_once_act_on_each_job_once(
 # -- datasets --------------------------------------------------------------------------------
 
 
-def add_dataset(
-    datasets: DatasetRepository, values: bytes, *, rows: int, columns: list[str]
-) -> str:
+def add_dataset(datasets: DatasetRepository, matrix: np.ndarray, *, columns: list[str]) -> str:
     dataset_id = uuid.uuid4().hex
-    datasets.add(
-        DatasetRow(
-            id=dataset_id,
-            name="series",
-            columns=columns,
-            rows=rows,
-            stats=[{"mean": 0.0}] * len(columns),
-            values=values,
-            created_at=utcnow(),
-        )
+    row = DatasetRow(
+        id=dataset_id,
+        name="series",
+        columns=columns,
+        rows=len(matrix),
+        stats=[{"mean": 0.0}] * len(columns),
+        created_at=utcnow(),
     )
+    datasets.add(row, matrix, None, None)
     return dataset_id
 
 
-def test_dataset_values_round_trip_byte_for_byte(datasets: DatasetRepository) -> None:
+def test_dataset_values_round_trip_byte_for_byte(
+    datasets: DatasetRepository, tmp_path: Path
+) -> None:
     series = np.arange(1000, dtype=np.float64)
     series[[1, 2, 3]] = [np.nan, -np.inf, -0.0]  # bit patterns a text path would lose
-    dataset_id = add_dataset(datasets, series.tobytes(), rows=500, columns=["a", "b"])
+    dataset_id = add_dataset(datasets, series.reshape(500, 2), columns=["a", "b"])
 
-    row = datasets.get(dataset_id, with_values=True)
+    row = datasets.get(dataset_id)
     assert row is not None
-    assert row.values == series.tobytes()
-    assert np.array_equal(np.frombuffer(row.values, dtype=np.float64), series, equal_nan=True)
+    assert datasets.values(row).tobytes() == series.tobytes()
     assert (row.columns, row.rows, row.name) == (["a", "b"], 500, "series")
     assert_utc(row.created_at)
-
-    light = datasets.get(dataset_id)
-    assert light is not None
-    assert "values" in inspect(light).unloaded  # not read unless asked for
+    assert row.stored_as == "parquet"  # in its files, not its row
+    assert (tmp_path / "datasets" / dataset_id / "values.parquet").is_file()
     assert datasets.columns(dataset_id) == (500, ["a", "b"])
     assert datasets.columns(uuid.uuid4().hex) is None
     assert datasets.get(uuid.uuid4().hex) is None
@@ -407,9 +403,9 @@ def test_dataset_values_round_trip_byte_for_byte(datasets: DatasetRepository) ->
 
 
 def test_a_dataset_is_deleted_only_once_no_active_job_reads_it(
-    jobs: JobRepository, datasets: DatasetRepository
+    jobs: JobRepository, datasets: DatasetRepository, tmp_path: Path
 ) -> None:
-    dataset_id = add_dataset(datasets, np.ones(10).tobytes(), rows=10, columns=["x"])
+    dataset_id = add_dataset(datasets, np.ones((10, 1)), columns=["x"])
     job_id = add_job(jobs, dataset_id=dataset_id)
     assert datasets.delete_unused(dataset_id) == (True, 1)
     assert datasets.get(dataset_id) is not None
@@ -421,6 +417,7 @@ def test_a_dataset_is_deleted_only_once_no_active_job_reads_it(
     assert datasets.delete_unused(dataset_id) == (True, 0)
     assert datasets.get(dataset_id) is None
     assert datasets.columns(dataset_id) is None
+    assert not (tmp_path / "datasets" / dataset_id).exists()  # its files went with it
     assert datasets.delete_unused(dataset_id) == (False, 0)
 
 
