@@ -16,17 +16,14 @@ import numpy as np
 from app.core.errors import InvalidInput
 from app.core.schemas import MAX_ABS_VALUE
 from app.datasets.csv_columnar import FIRST_LINE, read_columns
-from app.datasets.gaps import MissingPolicy, fill_missing
+from app.datasets.gaps import MissingPolicy
 from app.datasets.panel import (
     Layout,
     SeriesIds,
-    arrange,
+    arrange_file,
     find_id_column,
-    series_id,
-    split_columns,
-    split_rows,
     too_many_rows,
-    too_many_series,
+    wide_series_names,
 )
 from app.datasets.parsed import ParsedSeries
 from app.datasets.time_cells import (
@@ -36,7 +33,6 @@ from app.datasets.time_cells import (
     find_time_column,
     parse_times,
 )
-from app.datasets.time_index import regularize
 from app.datasets.values import Limits, check_columns
 
 _NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
@@ -142,7 +138,9 @@ def parse_csv(
     id_at = None if wide else find_id_column(header, id_column, candidate)
     # A wide file's series, checked before the rows are read: the header may hold too many.
     names = (
-        _series_names([n for i, n in enumerate(header) if i != candidate], limits) if wide else []
+        wide_series_names([n for i, n in enumerate(header) if i != candidate], limits)
+        if wide
+        else []
     )
     ids = None if id_at is None else SeriesIds(limits)
     columns = [name for i, name in enumerate(header) if i not in (candidate, id_at)]
@@ -156,17 +154,18 @@ def parse_csv(
             "the file has a header but no rows; add a row of values under it", field="file"
         )
     times = _times(header, candidate, time_cells, lines, limits)
-    if not wide:
-        check_columns(columns, "file", limits)
-    if ids is None and not wide:
-        return _arrange(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
-    kind, stamps = (None, None) if times is None else times
-    texts = time_cells if times is not None else None
-    if ids is not None:
-        raw = split_rows(ids, matrix, lines, stamps, texts)
-    else:
-        raw, columns = split_columns(names, matrix, lines, stamps, texts), ["value"]
-    return arrange(raw, columns, kind, freq=freq, missing=missing, limits=limits)
+    return arrange_file(
+        matrix,
+        columns,
+        lines,
+        times,
+        time_cells,
+        ids=ids,
+        wide_names=names if wide else None,
+        freq=freq,
+        missing=missing,
+        limits=limits,
+    )
 
 
 def _times(
@@ -181,23 +180,6 @@ def _times(
         except InvalidInput:
             check_columns(header, "file", limits)  # names the empty header cell
     return None
-
-
-def _series_names(names: list[str], limits: Limits) -> list[str]:
-    """A wide file's value columns are series: their names, as series ids (panel.series_id)."""
-    if len(names) > limits.max_series:
-        raise too_many_series(limits, "file")
-    ids = [
-        series_id(name, limits, where=f"column {index + 1}", field="file")
-        for index, name in enumerate(names)
-    ]
-    if len(set(ids)) < len(ids):
-        repeated = next(name for name in ids if ids.count(name) > 1)
-        raise InvalidInput(
-            f"duplicate column name {repeated!r} (series ids are compared in Unicode NFC)",
-            field="file",
-        )
-    return ids
 
 
 class _Skipped(NamedTuple):
@@ -259,32 +241,3 @@ def _read_rows(
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: {exc}", field="file") from None  # type: ignore[attr-defined]
     return values, time_cells, lines
-
-
-def _arrange(
-    matrix: np.ndarray,
-    columns: list[str],
-    lines: list[int],
-    times: tuple[TimeKind, np.ndarray] | None,
-    *,
-    freq: str | None,
-    missing: MissingPolicy,
-    limits: Limits,
-) -> ParsedSeries:
-    """Rows on their time axis (or in file order), missing values filled by the policy."""
-    if times is None:
-        if freq is not None:
-            raise InvalidInput("`freq` needs a time column; the file has none", field="freq")
-        filled_matrix, filled = fill_missing(matrix, columns, lines, missing)
-        return ParsedSeries(filled_matrix, columns, None, filled)
-    kind, stamps = times
-    regular, axis, filled = regularize(
-        kind, stamps, matrix, columns, lines, freq=freq, missing=missing
-    )
-    if len(regular) > limits.max_rows:
-        raise InvalidInput(
-            f"{len(regular)} rows once the missing times are inserted; at most {limits.max_rows} "
-            "are allowed",
-            field="file",
-        )
-    return ParsedSeries(regular, columns, axis, filled)

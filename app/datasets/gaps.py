@@ -6,6 +6,7 @@ Pure: numpy, pandas and the domain error only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, get_args
 
 import numpy as np
@@ -29,7 +30,7 @@ def missing_policy(text: str | None) -> MissingPolicy:
 
 
 def fill_missing(
-    matrix: np.ndarray, columns: list[str], lines: list[int], missing: MissingPolicy
+    matrix: np.ndarray, columns: list[str], lines: Sequence[int], missing: MissingPolicy
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Rows without a time index: NaN (empty cells) filled by `missing` along the rows, as
     regularize does in time; with "error", the first empty cell is InvalidInput."""
@@ -38,7 +39,7 @@ def fill_missing(
 
 
 def refuse_empty_cells(
-    matrix: np.ndarray, columns: list[str], lines: list[int], missing: MissingPolicy
+    matrix: np.ndarray, columns: list[str], lines: Sequence[int], missing: MissingPolicy
 ) -> None:
     """With missing="error", InvalidInput for the first empty cell (NaN) of `matrix`."""
     if missing != "error":
@@ -53,7 +54,7 @@ def refuse_empty_cells(
         )
 
 
-def refuse_gaps(grid: Grid, lines: list[int]) -> None:
+def refuse_gaps(grid: Grid, lines: Sequence[int]) -> None:
     """InvalidInput at the first row that follows a gap in the axis."""
     gaps = np.flatnonzero(np.diff(grid.positions) > 1)
     if not gaps.size:

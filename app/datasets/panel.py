@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal, NamedTuple, get_args
 
@@ -24,7 +24,7 @@ from app.datasets.gaps import MissingPolicy, fill_missing
 from app.datasets.parsed import OneSeries, ParsedSeries, combine
 from app.datasets.time_cells import TimeKind
 from app.datasets.time_index import regularize
-from app.datasets.values import Limits
+from app.datasets.values import Limits, check_columns
 
 ID_COLUMN_NAMES = ("unique_id", "id", "series", "item_id")
 Layout = Literal["rows", "columns_are_series"]
@@ -106,6 +106,23 @@ def check_series_id(text: str, limits: Limits, *, where: str, field: str) -> str
     return text
 
 
+def wide_series_names(names: list[str], limits: Limits) -> list[str]:
+    """A wide file's value columns are series: their names, as series ids (series_id)."""
+    if len(names) > limits.max_series:
+        raise too_many_series(limits, "file")
+    ids = [
+        series_id(name, limits, where=f"column {index + 1}", field="file")
+        for index, name in enumerate(names)
+    ]
+    if len(set(ids)) < len(ids):
+        repeated = next(name for name in ids if ids.count(name) > 1)
+        raise InvalidInput(
+            f"duplicate column name {repeated!r} (series ids are compared in Unicode NFC)",
+            field="file",
+        )
+    return ids
+
+
 class SeriesIds:
     """The ids of a long file's rows, checked as they are read, so a file over a limit is
     refused at the row that crosses it rather than after the whole file is read."""
@@ -153,17 +170,17 @@ class RawSeries(NamedTuple):
 
     id: str
     matrix: np.ndarray
-    lines: list[int]
+    lines: Sequence[int]
     stamps: np.ndarray | None = None
-    texts: list[str] | None = None
+    texts: Sequence[str] | None = None  # None: shown from the stamps
 
 
 def split_rows(
     ids: SeriesIds,
     matrix: np.ndarray,
-    lines: list[int],
+    lines: Sequence[int],
     stamps: np.ndarray | None,
-    texts: list[str] | None,
+    texts: Sequence[str] | None,
 ) -> list[RawSeries]:
     """A long file's rows [rows, columns] grouped by series, each in file order."""
     which = np.frombuffer(ids.rows, dtype=np.int64)
@@ -178,9 +195,9 @@ def split_rows(
 def split_columns(
     names: list[str],
     matrix: np.ndarray,
-    lines: list[int],
+    lines: Sequence[int],
     stamps: np.ndarray | None,
-    texts: list[str] | None,
+    texts: Sequence[str] | None,
 ) -> list[RawSeries]:
     """A wide file's value columns [rows, series] as series of one column, in time order (file
     order without times), each trimmed of its leading and trailing empty cells."""
@@ -201,17 +218,84 @@ def _take(
     series_id: str,
     rows: np.ndarray,
     matrix: np.ndarray,
-    lines: list[int],
+    lines: Sequence[int],
     stamps: np.ndarray | None,
-    texts: list[str] | None,
+    texts: Sequence[str] | None,
 ) -> RawSeries:
     return RawSeries(
         series_id,
         matrix[rows],
-        [lines[i] for i in rows],
+        _subset(lines, rows),
         None if stamps is None else stamps[rows],
         None if texts is None else [texts[i] for i in rows],
     )
+
+
+def _subset(lines: Sequence[int], rows: np.ndarray) -> Sequence[int]:
+    """lines[rows]: a slice where the rows follow one another (a range stays a range, so the
+    lines of a big file never become a Python int each)."""
+    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows) and (np.diff(rows) == 1).all():
+        return lines[int(rows[0]) : int(rows[-1]) + 1]
+    return [lines[i] for i in rows]
+
+
+def arrange_file(
+    matrix: np.ndarray,
+    columns: list[str],
+    lines: Sequence[int],
+    times: tuple[TimeKind, np.ndarray] | None,
+    texts: Sequence[str] | None,
+    *,
+    ids: SeriesIds | None,
+    wide_names: list[str] | None,
+    freq: str | None,
+    missing: MissingPolicy,
+    limits: Limits,
+) -> ParsedSeries:
+    """A file's rows, read (CSV or Parquet), as its series: one series; a long file's series by
+    `ids`; or a wide file's value columns, series named `wide_names`. `lines` name each row in
+    messages, `texts` each row's time as written (None: shown from the times)."""
+    if wide_names is None:
+        check_columns(columns, "file", limits)
+    if ids is None and wide_names is None:
+        return _one_series(matrix, columns, lines, times, freq=freq, missing=missing, limits=limits)
+    kind, stamps = (None, None) if times is None else times
+    texts = texts if times is not None else None
+    if ids is not None:
+        raw = split_rows(ids, matrix, lines, stamps, texts)
+    else:
+        assert wide_names is not None
+        raw, columns = split_columns(wide_names, matrix, lines, stamps, texts), ["value"]
+    return arrange(raw, columns, kind, freq=freq, missing=missing, limits=limits)
+
+
+def _one_series(
+    matrix: np.ndarray,
+    columns: list[str],
+    lines: Sequence[int],
+    times: tuple[TimeKind, np.ndarray] | None,
+    *,
+    freq: str | None,
+    missing: MissingPolicy,
+    limits: Limits,
+) -> ParsedSeries:
+    """Rows on their time axis (or in file order), missing values filled by the policy."""
+    if times is None:
+        if freq is not None:
+            raise InvalidInput("`freq` needs a time column; the file has none", field="freq")
+        filled_matrix, filled = fill_missing(matrix, columns, lines, missing)
+        return ParsedSeries(filled_matrix, columns, None, filled)
+    kind, stamps = times
+    regular, axis, filled = regularize(
+        kind, stamps, matrix, columns, lines, freq=freq, missing=missing
+    )
+    if len(regular) > limits.max_rows:
+        raise InvalidInput(
+            f"{len(regular)} rows once the missing times are inserted; at most {limits.max_rows} "
+            "are allowed",
+            field="file",
+        )
+    return ParsedSeries(regular, columns, axis, filled)
 
 
 def arrange(
@@ -316,14 +400,14 @@ def _counted(total: int, part: OneSeries, limits: Limits) -> int:
 
 def _refuse_repeated_times(series: RawSeries) -> None:
     """Each series has one row per time: name the id, the time and both lines of a repeat."""
-    assert series.stamps is not None  # a timed series: its cells are kept for messages
-    assert series.texts is not None
+    assert series.stamps is not None  # a timed series
     order = np.argsort(series.stamps, kind="stable")
     repeats = np.flatnonzero(series.stamps[order][1:] == series.stamps[order][:-1])
     if repeats.size:
         first, second = int(order[repeats[0]]), int(order[repeats[0] + 1])
+        shown = series.texts[first].strip() if series.texts is not None else series.stamps[first]
         raise InvalidInput(
-            f"series {series.id!r}: time {series.texts[first].strip()!r} is on line "
+            f"series {series.id!r}: time {str(shown)!r} is on line "
             f"{series.lines[first]} and line {series.lines[second]}; a series has one row "
             "per time",
             field="file",

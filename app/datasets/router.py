@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, is_coded, responses
 from app.core.schemas import ID_PATTERN, invisible_character
-from app.datasets import csv_format, service
+from app.datasets import csv_format, parquet_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.gaps import MISSING_POLICIES, missing_policy
 from app.datasets.panel import LAYOUTS, layout_of
@@ -83,8 +83,9 @@ _FORM_BODY: dict[str, Any] = {
             "file": {
                 "type": "string",
                 "format": "binary",
-                "description": "CSV, UTF-8, header row, numeric columns; many series "
-                "as a long table (an id column) or a wide one (layout)",
+                "description": "CSV (UTF-8, a header row) or Parquet (found by its magic "
+                "bytes), numeric value columns; many series as a long table (an id column) "
+                "or a wide one (layout)",
             },
             "name": {"type": "string", "maxLength": 128},
             "time_column": {
@@ -139,7 +140,9 @@ def _text_field(value: Any, field: str) -> str | None:
 async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeries, str | None]:
     form = await request.form(max_files=1, max_fields=8)
     if not isinstance(form.get("file"), UploadFile):
-        raise InvalidInput("a CSV file is required in the form field 'file'", field="file")
+        raise InvalidInput(
+            "a CSV or Parquet file is required in the form field 'file'", field="file"
+        )
     for key in form:
         if key not in FORM_FIELDS:
             raise InvalidInput(
@@ -156,9 +159,12 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
     id_column = _text_field(form.get("id_column"), "id_column")
     layout = layout_of(_text_field(form.get("layout"), "layout"))
     data = await upload.read()
+    parse = (
+        parquet_format.parse_parquet if parquet_format.is_parquet(data) else csv_format.parse_csv
+    )
     series = await run_in_threadpool(
         partial(
-            csv_format.parse_csv,
+            parse,
             data,
             time_column=time_column,
             freq=freq,
@@ -316,11 +322,14 @@ def make_router(upload: type[DatasetUpload]) -> APIRouter:
     async def create_dataset(
         request: Request, datasets: DatasetsDep, settings: SettingsDep
     ) -> Response:
-        """Upload a series, or many, as a CSV file (multipart field `file`) or as JSON.
+        """Upload a series, or many, as a CSV or Parquet file (multipart field `file`) or as
+        JSON.
 
         CSV: a header row, numeric columns, and optionally a time index (found by name, or an
         unnamed first column as pandas writes it): ISO 8601 dates and datetimes, years, months
-        (1959-01, 1959M01), quarters (1959Q1) or numbers. Its frequency is inferred (or
+        (1959-01, 1959M01), quarters (1959Q1) or numbers. Parquet: the same columns, typed
+        (the time index may hold timestamps or dates; pandas' index column is found too); its
+        rows are counted from 1 where a message names a line. Its frequency is inferred (or
         `freq`); empty cells and missing timestamps follow `missing`. JSON: `{"columns": [...],
         "values": [[...], ...]}` or a flat `values` list for one column, with `start` and
         `freq` for a time index.

@@ -7,6 +7,7 @@ is a time_axis.TimeAxis, the grid and its frequency come from time_grid, the fil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import get_args
 
 import numpy as np
@@ -28,7 +29,7 @@ def regularize(
     times: np.ndarray,
     matrix: np.ndarray,
     columns: list[str],
-    lines: list[int],
+    lines: Sequence[int],
     *,
     freq: str | None,
     missing: MissingPolicy,
