@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run worker test test-fast services lint format bench bench-quality bench-serving bench-soak bench-streams bench-panel bench-m3 bench-m1 default-model clean
+.PHONY: run worker test test-fast services lint format bench bench-quality bench-serving bench-soak bench-streams bench-panel bench-m3 bench-m1 bench-scale default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ bench-m3: $(VENV)/.bench  ## M3 (4 groups) vs AutoETS, AutoTheta, Naive2, publis
 	$(PY) -m bench.m3 $(M3_ARGS)
 
 M1_ARGS ?=
+bench-scale: $(VENV)/.bench  ## 10,000- and 100,000-series panels: uploads, views, listing, a panel's forecast
+	$(PY) -m bench.scale $(SCALE_ARGS)
+
 bench-m1: $(VENV)/.bench  ## M1 (3 groups, 1,001 series) vs seasonal naive, Naive2, AutoETS, AutoTheta; M1_ARGS=--series 50
 	$(PY) -m bench.m1 $(M1_ARGS)
 

@@ -70,10 +70,37 @@ def inferred_offset(index: Any) -> Any:
 
 def _tick(index: Any) -> Any:
     """The commonest spacing as a fixed offset: whole days as 'D'/'2D', else 'h', '30min'..."""
-    common = _commonest(np.diff(np.asarray(index.asi8, dtype=np.int64)))
-    if common % _DAY_US == 0:
-        return to_offset(f"{common // _DAY_US}D")
-    return to_offset(pd.Timedelta(int(common), unit="us"))
+    return _fixed(int(_commonest(np.diff(np.asarray(index.asi8, dtype=np.int64)))))
+
+
+def _fixed(step_us: int) -> Any:
+    if step_us % _DAY_US == 0:
+        return to_offset(f"{step_us // _DAY_US}D")
+    return to_offset(pd.Timedelta(step_us, unit="us"))
+
+
+def consecutive_offset(stamps: np.ndarray) -> Any:
+    """What inferred_offset gives for sorted datetime64[us] times (at least 3) that are each one
+    step after the last: month, quarter or year starts, or a fixed step under 28 days; found
+    with numpy alone, as a panel has thousands of such series. None for anything else, which
+    inferred_offset decides."""
+    if len(stamps) < 3:
+        return None  # two times fit several candidates; the general rule breaks the tie
+    months = stamps.astype("datetime64[M]")
+    if (months.astype(stamps.dtype) == stamps).all():  # every time a month's first midnight
+        step = np.diff(months.astype(np.int64))
+        first = int(months[0].astype(np.int64)) % 12  # 0: January
+        for months_apart, alias in ((1, "MS"), (3, f"QS-{_MONTHS[first % 3]}"),
+                                    (12, f"YS-{_MONTHS[first]}")):  # fmt: skip
+            if (step == months_apart).all():
+                return to_offset(alias)
+    step_us = np.diff(stamps.astype(np.int64))
+    if not (step_us == step_us[0]).all() or not 0 < step_us[0] < 28 * _DAY_US:
+        return None  # 28 days and over: a month's step may fit some of them
+    if step_us[0] == 7 * _DAY_US:  # weekly: anchored on the first time's weekday
+        weekday = int((stamps[0].astype("datetime64[D]").astype(np.int64) + 3) % 7)  # Monday 0
+        return to_offset(f"W-{_WEEKDAYS[weekday]}")
+    return _fixed(int(step_us[0]))
 
 
 def inferred_step(times: np.ndarray) -> float:

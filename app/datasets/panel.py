@@ -234,8 +234,9 @@ def _take(
 def _subset(lines: Sequence[int], rows: np.ndarray) -> Sequence[int]:
     """lines[rows]: a slice where the rows follow one another (a range stays a range, so the
     lines of a big file never become a Python int each)."""
-    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows) and (np.diff(rows) == 1).all():
-        return lines[int(rows[0]) : int(rows[-1]) + 1]
+    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):
+        if len(rows) < 3 or (rows[1:] > rows[:-1]).all():  # rising by one, then
+            return lines[int(rows[0]) : int(rows[-1]) + 1]
     return [lines[i] for i in rows]
 
 

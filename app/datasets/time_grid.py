@@ -6,6 +6,7 @@ Pure: numpy, pandas and the domain error only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -13,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from app.core.errors import InvalidInput
-from app.datasets.frequency import describe_spacing, given_step, inferred_offset, inferred_step
+from app.datasets.frequency import (
+    consecutive_offset,
+    describe_spacing,
+    given_step,
+    inferred_offset,
+    inferred_step,
+)
 from app.datasets.time_axis import TimeAxis
 from app.datasets.time_rules import offset_for
 
@@ -34,7 +41,7 @@ class Grid(NamedTuple):
     spacing: str  # the step, for messages
 
 
-def date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: bool) -> Grid:
+def date_grid(times: np.ndarray, lines: Sequence[int], freq: str | None, *, zoned: bool) -> Grid:
     """Sorted datetime64 times on a grid of their pandas offset (UTC-zoned start if `zoned`)."""
     # Microseconds: an axis continued past 2262 (datetime64[ns]'s end) still works.
     stamps = np.asarray(times, dtype="datetime64[us]")
@@ -58,7 +65,14 @@ def _known_grid(stamps: bytes, freq: str | None, zoned: bool) -> Grid | None:
     return grid
 
 
-def _date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: bool) -> Grid:
+def _date_grid(times: np.ndarray, lines: Sequence[int], freq: str | None, *, zoned: bool) -> Grid:
+    offset = None if freq is not None else consecutive_offset(times)
+    if offset is not None:  # each time one step after the last: the grid is the times
+        first = pd.Timestamp(times[0])
+        first = first.tz_localize("UTC") if zoned else first
+        axis = TimeAxis("dates", str(first.isoformat()), str(offset.freqstr), len(times))
+        x = np.asarray(times.astype(np.int64), dtype=np.float64)
+        return Grid(axis, np.arange(len(times)), x, describe_spacing(offset))
     index = pd.DatetimeIndex(times)
     _refuse_repeats(index.asi8, lines)
     offset = offset_for(freq) if freq is not None else inferred_offset(index)
@@ -72,7 +86,7 @@ def _date_grid(times: np.ndarray, lines: list[int], freq: str | None, *, zoned: 
     return Grid(axis, positions, np.asarray(grid.asi8, dtype=np.float64), spacing)
 
 
-def number_grid(times: np.ndarray, lines: list[int], freq: str | None) -> Grid:
+def number_grid(times: np.ndarray, lines: Sequence[int], freq: str | None) -> Grid:
     """Sorted float64 times on a grid of their numeric step."""
     _refuse_repeats(times, lines)
     step = given_step(freq) if freq is not None else inferred_step(times)
@@ -90,7 +104,7 @@ def number_grid(times: np.ndarray, lines: list[int], freq: str | None) -> Grid:
     return Grid(axis, positions, times[0] + np.arange(length) * step, spacing)
 
 
-def _refuse_repeats(keys: np.ndarray, lines: list[int]) -> None:
+def _refuse_repeats(keys: np.ndarray, lines: Sequence[int]) -> None:
     """InvalidInput naming both lines of the first repeated time (keys are sorted)."""
     repeats = np.flatnonzero(np.diff(keys) == 0)
     if repeats.size:
@@ -128,7 +142,7 @@ def _refuse_sparse(
 
 
 def _off_axis(
-    shown: list[str], lines: list[int], positions: np.ndarray, spacing: str, freq: str | None
+    shown: list[str], lines: Sequence[int], positions: np.ndarray, spacing: str, freq: str | None
 ) -> InvalidInput:
     """The first sorted time that is not on the axis, and the spacing it breaks."""
     i = int(np.flatnonzero(positions < 0)[0])

@@ -8,7 +8,7 @@ is a time_axis.TimeAxis, the grid and its frequency come from time_grid, the fil
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import get_args
+from typing import get_args, overload
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def regularize(
         raise ValueError(f"unknown missing policy {missing!r}")
     refuse_empty_cells(matrix, columns, lines, missing)
     order = np.argsort(times, kind="stable")
-    sorted_lines = [lines[i] for i in order]
+    sorted_lines = _Reordered(lines, order)
     if kind == "numbers":
         grid = number_grid(times[order].astype(np.float64), sorted_lines, freq)
     else:
@@ -67,3 +67,23 @@ def regularize(
     values[grid.positions] = matrix[order]
     filled_values, filled = fill_along(values, grid.x, missing, columns)
     return filled_values, grid.axis, filled
+
+
+class _Reordered(Sequence[int]):
+    """lines[order[i]]: looked up only where a message names a line, so ordering a series'
+    rows makes no Python int per row."""
+
+    def __init__(self, lines: Sequence[int], order: np.ndarray) -> None:
+        self._lines, self._order = lines, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return [self._lines[int(i)] for i in self._order[index]]
+        return self._lines[int(self._order[index])]
