@@ -82,7 +82,7 @@ def run_request(spec: dict[str, Any], scratch: Path) -> Job:
     )
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    jobs, datasets = open_repositories(make_session_factory(engine))
+    jobs, datasets = open_repositories(make_session_factory(engine), settings.datasets_dir)
     began = time.perf_counter()
     row = submit_training(
         jobs=jobs,

@@ -64,7 +64,9 @@ def _history(epochs: int) -> list[dict[str, Any]]:
 def store_finished_job(server: Server, series: int) -> str:
     """A succeeded 300-epoch job of `series` series, written into the server's store."""
     engine = make_engine(server.env["FORECAST_DATABASE_URL"])
-    jobs, _ = open_repositories(make_session_factory(engine))
+    jobs, _ = open_repositories(
+        make_session_factory(engine), Path(server.env["FORECAST_DATASETS_DIR"])
+    )
     now = utcnow()
     row = JobRow(
         id=uuid.uuid4().hex, model_name=f"bench-{series}", status=JobStatus.SUCCEEDED,

@@ -5,6 +5,8 @@ of each series, and its JSON (or NDJSON, a series a line) written straight from 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import orjson
@@ -65,6 +67,9 @@ def answer(
 
 
 NDJSON = "application/x-ndjson"
+# Lines are sent in chunks of about this size: the server hands each chunk over from a worker
+# thread, and a thread hop per line of a 10,000-series answer cost seconds.
+CHUNK_BYTES = 64 * 1024
 _ARRAYS = orjson.OPT_SERIALIZE_NUMPY  # numpy arrays written as JSON arrays
 
 
@@ -77,8 +82,16 @@ def forecast_lines(response: ForecastResponse) -> Iterator[bytes]:
         yield forecast_json(response) + b"\n"
         return
     yield forecast_json(response.model_copy(update={"series": None})) + b"\n"
+    lines: list[bytes] = []
+    size = 0
     for item in response.series:
-        yield orjson.dumps(item, default=_plain, option=_ARRAYS | orjson.OPT_APPEND_NEWLINE)
+        lines.append(orjson.dumps(item, default=_plain, option=_ARRAYS | orjson.OPT_APPEND_NEWLINE))
+        size += len(lines[-1])
+        if size >= CHUNK_BYTES:
+            yield b"".join(lines)
+            lines, size = [], 0
+    if lines:
+        yield b"".join(lines)
 
 
 def forecast_json(response: ForecastResponse) -> bytes:
@@ -165,8 +178,24 @@ def _history(checkpoint: Checkpoint, number: int, rows: int) -> dict[str, object
 def _continued(checkpoint: Checkpoint, number: int, steps: int) -> list[str] | None:
     """The next `steps` times of training series `number`'s axis (None: it had none, or one
     written before its frequency was checked that no time can follow)."""
-    axis = _axis(checkpoint, number)
-    return None if axis is None else axis.continued(steps)
+    stored = checkpoint.meta.series[number].time_axis
+    if stored is None:
+        return None
+    found = _continuation(*(stored.get(key) for key in ("kind", "start", "freq", "length")), steps)
+    return None if found is None else list(found)
+
+
+@lru_cache(maxsize=1024)
+def _continuation(
+    kind: Any, start: Any, freq: Any, length: Any, steps: int
+) -> tuple[str, ...] | None:
+    """The next `steps` times of a stored axis, found once for the series of a panel that share
+    their axis (10,000 series on one calendar took 1.6 s to continue one by one)."""
+    try:
+        axis = from_storage({"kind": kind, "start": start, "freq": freq, "length": length})
+    except ValueError:
+        return None
+    return tuple(axis.continued(steps))
 
 
 def _axis(checkpoint: Checkpoint, number: int) -> TimeAxis | None:
