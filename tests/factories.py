@@ -39,7 +39,10 @@ class Repositories(NamedTuple):
 ROOT = Path(__file__).resolve().parent.parent
 # The models the repository ships, file by file: a test's store holds these and nothing a user
 # left in models/ (a `sine` v2 their own job trained would change "the latest version").
-SHIPPED_MODELS = ("sine/1/meta.json", "sine/1/weights.safetensors")
+SHIPPED_MODELS = tuple(
+    f"sine/1/{name}"
+    for name in ("meta.json", "series.safetensors", "series_metrics.jsonl", "weights.safetensors")
+)
 
 
 def _shipped_store() -> Path:

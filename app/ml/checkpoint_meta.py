@@ -1,15 +1,20 @@
 """What `meta.json` of a checkpoint holds: the model's record and everything that rebuilds and
 continues it, one layout for one series or many.
 
-Format 2 keeps a `series` list always (one entry for a model of one series): each series' id,
+Every model has a list of series (one entry for a model of one series): each series' id,
 scaler, last rows, time axis and seasons, and the rows kept before its last to draw a forecast
-against (`past`; none in a checkpoint written before they were kept). Format 1 (one series at
-the top level, or a `series` list beside the first series' scaler and tail; intervals of one
-series on its original scale) still reads, turned into format 2 as it loads.
+against (`past`; none in a checkpoint written before they were kept). Format 3 keeps them
+beside `meta.json`, in `series.safetensors` (app.ml.series_state), and each series' test
+scores in `series_metrics.jsonl`, so `meta.json` stays small however many series there are
+(`series_count` and the state file's SHA-256 are in it). Format 2 kept them in `meta.json`
+(`series`, `metrics.series`); format 1 (one series at the top level, or a `series` list beside
+the first series' scaler and tail; intervals of one series on its original scale) still reads,
+turned into the same CheckpointMeta as it loads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -23,7 +28,8 @@ from app.ml.model import MAX_ENSEMBLE, ModelConfig, lookbacks_fit
 from app.ml.roles import ColumnRoles
 from app.ml.season import Seasonality
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READ_FORMATS = (1, 2, FORMAT_VERSION)
 META_FILE = "meta.json"
 
 
@@ -141,16 +147,26 @@ class CheckpointMeta:
         """Whether its series have ids (it was trained on a dataset of named series)."""
         return self.series[0].id is not None
 
-    def to_json(self) -> dict[str, Any]:
-        """The `meta.json` object, keys in their stored order."""
+    @property
+    def series_metrics(self) -> list[Any] | None:
+        """Each series' test scores as the job's metrics list them (None: not listed)."""
+        rows = (self.metrics or {}).get("series")
+        return rows if isinstance(rows, list) else None
+
+    def to_json(self, series_sha256: str) -> dict[str, Any]:
+        """The `meta.json` object, keys in their stored order: everything but the per-series
+        state and scores, kept beside it (`series_sha256`: the state file's digest)."""
         widths = self.interval_widths
+        metrics = None if self.metrics is None else dict(self.metrics)
+        if metrics is not None:
+            metrics.pop("series", None)
         return (
             {
                 "name": self.name,
                 "job_id": self.job_id,
                 "spec": self.spec,
                 "created_at": self.created_at,
-                "metrics": self.metrics,
+                "metrics": metrics,
                 "device": self.device,
                 "format_version": FORMAT_VERSION,
                 "config": self.config.to_dict(),
@@ -158,7 +174,9 @@ class CheckpointMeta:
                 "columns": list(self.columns),
                 "inputs": list(self.inputs),
                 "targets": list(self.targets),
-                "series": [entry.to_json() for entry in self.series],
+                "series_count": len(self.series),
+                "series_sha256": series_sha256,
+                "series_metrics": self.series_metrics is not None,
                 "intervals": (
                     None
                     if widths is None
@@ -181,23 +199,39 @@ class CheckpointMeta:
         )
 
     @classmethod
-    def from_json(cls, data: object) -> CheckpointMeta:
-        """Inverse of `to_json` (format 1 read as well), checked; raises CheckpointError."""
-        if not isinstance(data, dict) or data.get("format_version") not in (1, FORMAT_VERSION):
+    def from_json(
+        cls,
+        data: object,
+        series: Callable[[int, int, int], list[SeriesMeta]] | None = None,
+        series_metrics: Callable[[], list[Any] | None] | None = None,
+    ) -> CheckpointMeta:
+        """Inverse of `to_json` (formats 1 and 2 read as well), checked; raises
+        CheckpointError. Format 3 reads its series with `series(count, lookback, columns)`
+        and their scores with `series_metrics()` (the files beside it)."""
+        if not isinstance(data, dict) or data.get("format_version") not in READ_FORMATS:
             raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
         try:
             config = ModelConfig.from_dict(data["config"])
             columns = [str(column) for column in data["columns"]]
-            series = _series(data, config.lookback, len(columns))
+            record = {key: _optional(data, key, kind) for key, kind in _RECORD.items()}
+            if data["format_version"] == FORMAT_VERSION:
+                if series is None or series_metrics is None:
+                    raise ValueError("a format-3 checkpoint's series are read from its files")
+                entries = series(int(data["series_count"]), config.lookback, len(columns))
+                rows = series_metrics() if data.get("series_metrics") else None
+                if rows is not None and record["metrics"] is not None:
+                    record["metrics"] = record["metrics"] | {"series": rows}
+            else:
+                entries = _series(data, config.lookback, len(columns))
             widths = _interval_widths(data.get("intervals"), config.n_outputs)
             meta = cls(
-                **{key: _optional(data, key, kind) for key, kind in _RECORD.items()},
+                **record,
                 config=config,
                 rollout_mode=data["rollout_mode"],
                 columns=columns,
                 inputs=[str(column) for column in data.get("inputs", columns)],
                 targets=[str(column) for column in data.get("targets", columns)],
-                series=series,
+                series=entries,
                 interval_widths=widths,
                 weights_sha256=_optional(data, "weights_sha256", str),
                 versions=_optional(data, "versions", dict) or {},
@@ -243,6 +277,53 @@ class CheckpointMeta:
                 or all(entry.seasonal is None for entry in self.series)
             )
         )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class CheckpointRecord:
+    """What `meta.json` says of a version, read without its series: what a view shows."""
+
+    created_at: str | None
+    job_id: str | None
+    spec: dict[str, Any] | None
+    metrics: dict[str, Any] | None  # without each series' scores (format 3)
+    columns: list[str]
+    config: ModelConfig
+    rollout_mode: str
+    weights_sha256: str | None
+    series_count: int
+
+    @classmethod
+    def from_json(cls, data: object) -> CheckpointRecord:
+        """The record of a `meta.json` object, checked as far as it goes without the series
+        (an earlier format's, whole); raises CheckpointError."""
+        if isinstance(data, dict) and data.get("format_version") in READ_FORMATS[:-1]:
+            meta = CheckpointMeta.from_json(data)
+            return cls(
+                created_at=meta.created_at, job_id=meta.job_id, spec=meta.spec,
+                metrics=meta.metrics, columns=meta.columns, config=meta.config,
+                rollout_mode=meta.rollout_mode, weights_sha256=meta.weights_sha256,
+                series_count=len(meta.series),
+            )  # fmt: skip
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
+        try:
+            count = data["series_count"]
+            if not isinstance(count, int) or count < 1:
+                raise ValueError("series_count must be a positive integer")
+            return cls(
+                created_at=_optional(data, "created_at", str),
+                job_id=_optional(data, "job_id", str),
+                spec=_optional(data, "spec", dict),
+                metrics=_optional(data, "metrics", dict),
+                columns=[str(column) for column in data["columns"]],
+                config=ModelConfig.from_dict(data["config"]),
+                rollout_mode=str(data["rollout_mode"]),
+                weights_sha256=_optional(data, "weights_sha256", str),
+                series_count=count,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc
 
 
 # The job's record in meta.json and the type of each entry (None where absent).

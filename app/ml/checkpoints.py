@@ -1,10 +1,11 @@
-"""Self-describing checkpoints: `weights.safetensors` + `meta.json`, never a pickle.
+"""Self-describing checkpoints: `weights.safetensors`, `meta.json` and the per-series files
+beside it (`series.safetensors`, `series_metrics.jsonl`), never a pickle.
 
-`meta.json` is a `CheckpointMeta` (app.ml.checkpoint_meta), with the SHA-256 of the weights
-file, which every load checks. Weights written when the recurrent layers could only be an LSTM
-name them `lstm`; they load under the name the model gives them now. A loaded `Checkpoint` is
-the model on its device with its metadata; how a forecast scales and continues it is
-`app.ml.serving`'s.
+`meta.json` is a `CheckpointMeta` (app.ml.checkpoint_meta) without its series, with the SHA-256
+of the weights and of the series' state, which every load checks. Weights written when the
+recurrent layers could only be an LSTM name them `lstm`; they load under the name the model
+gives them now. A loaded `Checkpoint` is the model on its device with its metadata; how a
+forecast scales and continues it is `app.ml.serving`'s.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import safetensors
@@ -24,12 +26,22 @@ import safetensors.torch
 import torch
 from safetensors.torch import load as load_safetensors  # parses tensors from bytes; no pickle
 
-from app.ml.checkpoint_meta import META_FILE, CheckpointError, CheckpointMeta, CheckpointMissing
+from app.ml import series_state
+from app.ml.checkpoint_meta import (
+    META_FILE,
+    CheckpointError,
+    CheckpointMeta,
+    CheckpointMissing,
+    CheckpointRecord,
+    SeriesMeta,
+)
 from app.ml.forecast import RolloutMode, fuse
 from app.ml.fused import FusedForecaster
 from app.ml.model import EnsembleForecaster, Forecaster, RecurrentForecaster
 
 WEIGHTS_FILE = "weights.safetensors"
+SERIES_FILE = series_state.SERIES_FILE
+SERIES_METRICS_FILE = "series_metrics.jsonl"  # a series' test scores a line, in series order
 # What a listing of models shows of a version, apart from `meta.json`, whose per-series state
 # grows with the series (tens of MB for 10,000): a listing reads this instead. Absent from
 # checkpoints written before it: their `meta.json` is read.
@@ -131,20 +143,27 @@ def write(directory: Path, model: Forecaster, meta: CheckpointMeta) -> None:
     safetensors.torch.save_file(state, str(weights_path))
     digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     write_meta(directory, replace(meta, weights_sha256=digest, versions=library_versions()))
-    _write_flushed(directory / SUMMARY_FILE, json.dumps({"columns": meta.columns}))
+    _write_flushed(directory / SUMMARY_FILE, json.dumps({"columns": meta.columns}).encode())
     weights_path.chmod(0o644)  # safetensors writes 0600; serving processes may run as other users
     with weights_path.open("rb") as handle:
         os.fsync(handle.fileno())
 
 
 def write_meta(directory: Path, meta: CheckpointMeta) -> None:
-    """Write `meta.json` of a checkpoint, flushed to disk, readable by every user."""
-    _write_flushed(directory / META_FILE, json.dumps(meta.to_json(), indent=2, allow_nan=False))
+    """Write a checkpoint's metadata: each series' state and scores, then `meta.json` (which
+    names them), each flushed to disk, readable by every user."""
+    state = series_state.to_bytes(meta.series)
+    _write_flushed(directory / SERIES_FILE, state)
+    rows = meta.series_metrics
+    lines = "" if rows is None else "".join(json.dumps(row, allow_nan=False) + "\n" for row in rows)
+    _write_flushed(directory / SERIES_METRICS_FILE, lines.encode())
+    record = meta.to_json(hashlib.sha256(state).hexdigest())
+    _write_flushed(directory / META_FILE, json.dumps(record, indent=2, allow_nan=False).encode())
 
 
-def _write_flushed(path: Path, text: str) -> None:
-    """Write `text` to `path`, flushed to disk, readable by every user."""
-    path.write_text(text)
+def _write_flushed(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, flushed to disk, readable by every user."""
+    path.write_bytes(data)
     path.chmod(0o644)
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
@@ -168,16 +187,62 @@ def read_columns(directory: Path) -> list[str]:
 
 
 def read_meta(directory: Path) -> CheckpointMeta:
-    """Read and check `meta.json` of a checkpoint; raises CheckpointError."""
+    """Read and check a checkpoint's metadata, its series too; raises CheckpointError."""
+    data = _meta_json(directory)
+
+    def series(count: int, lookback: int, columns: int) -> list[SeriesMeta]:
+        state = _read_bytes(directory / SERIES_FILE)
+        if hashlib.sha256(state).hexdigest() != data.get("series_sha256"):
+            raise CheckpointError(f"{SERIES_FILE} does not match the SHA-256 in {META_FILE}")
+        try:
+            return series_state.from_bytes(state, count, lookback, columns)
+        except safetensors.SafetensorError as exc:
+            raise ValueError(f"{SERIES_FILE}: {exc}") from exc
+
+    return CheckpointMeta.from_json(data, series, lambda: read_series_metrics(directory)[0])
+
+
+def read_record(directory: Path) -> CheckpointRecord:
+    """What `meta.json` says of a checkpoint, read without its series (a view shows this);
+    raises CheckpointError."""
+    return CheckpointRecord.from_json(_meta_json(directory))
+
+
+def read_series_metrics(
+    directory: Path, start: int = 0, stop: int | None = None
+) -> tuple[list[Any], int]:
+    """Each series' test scores, series `start` to `stop` (a page parses only those), and how
+    many the checkpoint lists (none: 0). Raises CheckpointError."""
+    path = directory / SERIES_METRICS_FILE
     try:
-        data = json.loads((directory / META_FILE).read_text())
-    except FileNotFoundError:
-        raise CheckpointMissing(f"{META_FILE} is missing") from None
-    except OSError as exc:  # its message would name the path: the reason is enough
-        raise CheckpointError(f"cannot read {META_FILE}: {exc.strerror}") from exc
+        data = path.read_bytes()
+    except FileNotFoundError:  # an earlier format: in meta.json's metrics
+        stored = _meta_json(directory)
+        rows = (stored.get("metrics") or {}).get("series") if isinstance(stored, dict) else None
+        return (list(rows[start:stop]), len(rows)) if isinstance(rows, list) else ([], 0)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {SERIES_METRICS_FILE}: {exc.strerror}") from exc
+    lines = data.splitlines()
+    try:
+        return [json.loads(line) for line in lines[start:stop]], len(lines)
+    except ValueError as exc:
+        raise CheckpointError(f"cannot read {SERIES_METRICS_FILE}: {exc}") from exc
+
+
+def _meta_json(directory: Path) -> Any:
+    try:
+        return json.loads(_read_bytes(directory / META_FILE))
     except ValueError as exc:
         raise CheckpointError(f"cannot read {META_FILE}: {exc}") from exc
-    return CheckpointMeta.from_json(data)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointMissing(f"{path.name} is missing") from None
+    except OSError as exc:  # its message would name the path: the reason is enough
+        raise CheckpointError(f"cannot read {path.name}: {exc.strerror}") from exc
 
 
 def load(directory: Path, device: torch.device) -> Checkpoint:

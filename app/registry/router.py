@@ -7,7 +7,7 @@ No `from __future__ import annotations` here: the forecast route's body is the m
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.core.disconnect import run_while_connected
@@ -19,7 +19,13 @@ from app.registry.answer import NDJSON, forecast_json, forecast_lines
 from app.registry.batcher import RolloutBatcher
 from app.registry.deps import CacheDep, CheckpointsDep, ForecastingDep
 from app.registry.forecast import Forecasting, Target, make_forecast
-from app.registry.schemas import ForecastRequest, ForecastResponse, ModelList, ModelRead
+from app.registry.schemas import (
+    ForecastRequest,
+    ForecastResponse,
+    ModelList,
+    ModelRead,
+    SeriesScoresPage,
+)
 
 
 def _models_router() -> APIRouter:
@@ -54,6 +60,25 @@ def delete_model(model_name: ModelName, checkpoints: CheckpointsDep, cache: Cach
     """Delete a model and all its versions."""
     checkpoints.delete_model(model_name)
     cache.evict(model_name)
+
+
+@router.get(
+    "/{model_name}/versions/{version}/series",
+    response_model=SeriesScoresPage,
+    responses=responses(404, 500),
+)
+def read_version_series(
+    model_name: ModelName,
+    version: Version,
+    checkpoints: CheckpointsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> SeriesScoresPage:
+    """A page of a version's per-series test scores and guards, in training order (a
+    version's view shows the first 100)."""
+    return catalog.series_page(
+        checkpoints=checkpoints, name=model_name, version=version, limit=limit, offset=offset
+    )
 
 
 @router.delete(

@@ -15,10 +15,10 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import Number, ReadSchema, Rows, Schema
+from app.core.schemas import Number, PageInfo, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
 from app.ml.prepare import MAX_HISTORY_ROWS
-from app.registry.metrics_view import MetricsRead
+from app.registry.metrics_view import MetricsRead, SeriesScores
 
 
 def _nested_lists(values: Any) -> Any:
@@ -46,6 +46,15 @@ Numbers3 = Annotated[  # [contexts][horizon][columns]
 # -- versions --------------------------------------------------------------------------------
 
 
+VIEW_SERIES = 100  # the series' scores a version's view shows; the rest are paged
+
+
+class SeriesScoresPage(PageInfo):
+    """A page of a version's per-series test scores, in training order."""
+
+    items: list[SeriesScores]
+
+
 class VersionRead(ReadSchema):
     """One saved version of a model."""
 
@@ -58,7 +67,12 @@ class VersionRead(ReadSchema):
     lookback: int | None = None
     horizon: int | None = None
     rollout_mode: str | None = None
-    metrics: MetricsRead | None = None
+    series_count: int | None = Field(None, description="the series it was trained on")
+    metrics: MetricsRead | None = Field(
+        None,
+        description=f"the job's test metrics; `series` lists the first {VIEW_SERIES} series' "
+        "scores (page through them all at GET /v1/models/{name}/versions/{version}/series)",
+    )
     spec: dict[str, Any] | None = Field(None, description="the training request, resolved")
     weights_sha256: str | None = None
     size_bytes: int = 0

@@ -44,7 +44,20 @@ def test_the_job_reports_each_series_and_their_means(trained: tuple[TestClient, 
     assert listed["series"] is None  # kept out of listings
     assert listed["mean"] == metrics["mean"]
     version = client.get("/v1/models/stores").json()["versions"][0]
-    assert version["metrics"]["series_count"] == 3
+    assert (version["series_count"], version["metrics"]["series_count"]) == (3, 3)
+    assert version["metrics"]["series"] == metrics["series"]  # read from the series' file
+
+
+def test_a_versions_series_scores_are_paged(trained: tuple[TestClient, str]) -> None:
+    client, job_id = trained
+    every = client.get(f"/v1/jobs/{job_id}").json()["metrics"]["series"]
+    page = client.get("/v1/models/stores/versions/1/series?limit=2&offset=1").json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert page["items"] == every[1:3]
+    assert client.get("/v1/models/stores/versions/1/series?offset=5").json()["items"] == []
+    missing = client.get("/v1/models/stores/versions/9/series")
+    assert missing.status_code == 404
+    assert client.get("/v1/models/stores/versions/1/series?limit=1001").status_code == 422
 
 
 def test_every_series_is_continued_from_its_own_tail_with_its_own_timestamps(

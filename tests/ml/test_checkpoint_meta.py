@@ -1,5 +1,6 @@
-"""CheckpointMeta: meta.json as one type, written, read, and read from older checkpoints (the
-format-1 layouts of one series and of many)."""
+"""CheckpointMeta: meta.json and the per-series files beside it as one type, written, read, and
+read from older checkpoints (format 2, all in meta.json; the format-1 layouts of one series and
+of many)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ import torch
 from app.jobs.bundled import _install
 from app.ml import serving
 from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, SeriesMeta
-from app.ml.checkpoints import load, read_meta, write, write_meta
+from app.ml.checkpoints import (
+    load,
+    read_meta,
+    read_record,
+    read_series_metrics,
+    write,
+    write_meta,
+)
 from app.ml.data import Scaler
 from app.ml.intervals import LEVELS
 from app.ml.model import ModelConfig, RecurrentForecaster
@@ -24,14 +32,24 @@ from app.ml.model import ModelConfig, RecurrentForecaster
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "models" / "sine" / "1"
-# The bundled model's meta.json as the format-1 release wrote it (same weights).
+# The bundled model's meta.json as the format-1 and format-2 releases wrote it (same weights).
 FORMAT_1 = ROOT / "tests" / "fixtures" / "format1_sine_meta.json"
+FORMAT_2 = ROOT / "tests" / "fixtures" / "format2_sine_meta.json"
 # meta.json's keys, in their stored order: what a job's checkpoint holds.
 KEYS = [
     "name", "job_id", "spec", "created_at", "metrics", "device", "format_version", "config",
-    "rollout_mode", "columns", "inputs", "targets", "series", "intervals", "weights_sha256",
-    "versions",
+    "rollout_mode", "columns", "inputs", "targets", "series_count", "series_sha256",
+    "series_metrics", "intervals", "weights_sha256", "versions",
 ]  # fmt: skip
+
+
+def format_2(meta: CheckpointMeta) -> dict[str, Any]:
+    """`meta` as a format-2 meta.json held it: its series and their scores inside."""
+    stored = meta.to_json("")
+    for key in ("series_count", "series_sha256", "series_metrics"):
+        del stored[key]
+    series = [entry.to_json() for entry in meta.series]
+    return stored | {"format_version": 2, "series": series, "metrics": meta.metrics}
 
 
 def covariate_meta() -> tuple[RecurrentForecaster, CheckpointMeta]:
@@ -63,15 +81,11 @@ def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) ->
     assert stored["inputs"] == ["temp", "sin"]
     assert stored["config"]["target_inputs"] == [-1]
     assert stored["intervals"]["levels"] == list(LEVELS)
-    assert stored["series"] == [
-        {
-            "id": None,
-            "scaler": meta.series[0].scaler.to_dict(),
-            "tail": meta.series[0].tail.tolist(),
-        }
-    ]
+    assert (stored["series_count"], stored["series_metrics"]) == (1, False)
     read = read_meta(tmp_path)
-    assert read.to_json() == stored
+    (entry,) = read.series
+    assert entry.to_json() == meta.series[0].to_json()  # from series.safetensors
+    assert read.to_json(stored["series_sha256"]) == stored
     assert read.weights_sha256 is not None
     assert read.versions["torch"] == torch.__version__
     assert read.roles.inputs == (2, 0)
@@ -94,9 +108,22 @@ def test_the_bundled_checkpoint_reads_and_writes_back_byte_for_byte(tmp_path: Pa
     assert [entry.id for entry in meta.series] == [None]
     assert meta.interval_widths is not None
     assert meta.interval_widths.shape == (len(LEVELS), 200, 1)
-    assert meta.to_json() == json.loads(text)
+    stored = json.loads(text)
+    assert meta.to_json(stored["series_sha256"]) == stored
     write_meta(tmp_path, meta)
     assert (tmp_path / "meta.json").read_text() == text
+    for name in ("series.safetensors", "series_metrics.jsonl"):
+        assert (tmp_path / name).read_bytes() == (BUNDLED / name).read_bytes()
+
+
+def test_a_format_2_checkpoint_reads_as_it_is_written_now(tmp_path: Path) -> None:
+    """The release before kept every series (and their scores) inside meta.json."""
+    shutil.copy(BUNDLED / "weights.safetensors", tmp_path)
+    shutil.copy(FORMAT_2, tmp_path / "meta.json")
+    older, now = load(tmp_path, CPU).meta, read_meta(BUNDLED)
+    assert [entry.to_json() for entry in older.series] == [e.to_json() for e in now.series]
+    assert older.to_json("") == now.to_json("")
+    assert read_record(tmp_path).series_count == 1
 
 
 def test_a_format_1_checkpoint_of_one_series_reads_as_a_series_list(tmp_path: Path) -> None:
@@ -130,7 +157,7 @@ def test_a_format_1_checkpoint_of_many_series_keeps_them_and_drops_the_first_ser
         meta.interval_widths,
         np.asarray(older["intervals"]["half_widths"]),  # type: ignore[arg-type]
     )
-    assert "scaler" not in meta.to_json()
+    assert "scaler" not in meta.to_json("")
 
 
 def test_bundling_rewrites_the_job_id_and_nothing_else(tmp_path: Path) -> None:
@@ -167,10 +194,9 @@ def test_an_older_checkpoint_reads_with_what_it_lacks_defaulted(tmp_path: Path) 
     ("key", "value"),
     [("name", 3), ("spec", "not a dict"), ("metrics", [1]), ("versions", "1.0"), ("inputs", 7)],
 )
-def test_a_mistyped_entry_is_a_checkpoint_error(tmp_path: Path, key: str, value: object) -> None:
-    model, meta = covariate_meta()
-    write(tmp_path, model, meta)
-    stored = json.loads((tmp_path / "meta.json").read_text())
+def test_a_mistyped_entry_is_a_checkpoint_error(key: str, value: object) -> None:
+    stored = format_2(covariate_meta()[1])
+    CheckpointMeta.from_json(stored)  # as it is: valid
     stored[key] = value
     with pytest.raises(CheckpointError, match="valid model"):
         CheckpointMeta.from_json(stored)
@@ -186,7 +212,7 @@ def test_a_mistyped_entry_is_a_checkpoint_error(tmp_path: Path, key: str, value:
     ],
 )
 def test_roles_that_disagree_with_the_config_are_inconsistent(key: str, value: object) -> None:
-    stored = covariate_meta()[1].to_json()
+    stored = format_2(covariate_meta()[1])
     stored[key] = value
     with pytest.raises(CheckpointError, match="inconsistent"):
         CheckpointMeta.from_json(stored)
@@ -206,8 +232,6 @@ def test_the_rows_kept_before_the_tail_read_back_and_no_forecast_reads_them(
     (entry,) = meta.series
     past = np.arange(100.0, 115.0).reshape(5, 3)
     write(tmp_path, model, replace(meta, series=[replace(entry, past=past)]))
-    stored = json.loads((tmp_path / "meta.json").read_text())
-    assert stored["series"][0]["past"] == past.tolist()
     loaded = load(tmp_path, CPU)
     (kept,) = loaded.meta.series
     np.testing.assert_array_equal(kept.past, past)
@@ -220,7 +244,7 @@ def test_the_rows_kept_before_the_tail_read_back_and_no_forecast_reads_them(
 
 
 def test_a_checkpoint_written_before_rows_were_kept_draws_its_tail() -> None:
-    stored = json.loads((BUNDLED / "meta.json").read_text())
+    stored = json.loads(FORMAT_2.read_text())
     del stored["series"][0]["past"]  # the bundled model as it was written before rows were kept
     (entry,) = CheckpointMeta.from_json(stored).series
     assert entry.past is None
@@ -230,7 +254,23 @@ def test_a_checkpoint_written_before_rows_were_kept_draws_its_tail() -> None:
 
 
 def test_rows_kept_before_the_tail_must_have_every_column() -> None:
-    stored = covariate_meta()[1].to_json()
+    stored = format_2(covariate_meta()[1])
     stored["series"][0]["past"] = [[1.0, 2.0]]  # two of three columns
     with pytest.raises(CheckpointError, match="valid model"):
         CheckpointMeta.from_json(stored)
+
+
+def test_each_series_scores_are_read_a_page_at_a_time_from_either_format(tmp_path: Path) -> None:
+    model, meta = covariate_meta()
+    rows = [{"id": None, "mae": 0.5, "guards": None}]
+    meta = replace(meta, metrics={"best_epoch": 3, "series": rows})
+    (tmp_path / "now").mkdir()
+    write(tmp_path / "now", model, meta)
+    stored = json.loads((tmp_path / "now" / "meta.json").read_text())
+    assert "series" not in stored["metrics"]  # beside it, a line a series
+    assert read_series_metrics(tmp_path / "now") == (rows, 1)
+    assert read_series_metrics(tmp_path / "now", 1, 5) == ([], 1)
+    assert read_meta(tmp_path / "now").metrics == meta.metrics  # loaded whole
+    (tmp_path / "older").mkdir()
+    (tmp_path / "older" / "meta.json").write_text(json.dumps(format_2(meta)))
+    assert read_series_metrics(tmp_path / "older", 0, 1) == (rows, 1)

@@ -14,7 +14,7 @@ import torch
 import app.ml
 from app.ml import checkpoints, serving
 from app.ml.checkpoint_meta import CheckpointError, CheckpointMeta, CheckpointMissing, SeriesMeta
-from app.ml.checkpoints import load, write
+from app.ml.checkpoints import load, read_meta, write
 from app.ml.data import Scaler
 from app.ml.forecast import forecast
 from app.ml.model import ModelConfig, RecurrentForecaster
@@ -79,14 +79,20 @@ def test_meta_json_records_config_scaler_hash_versions_and_extra(
     directory, model, _, _ = saved
     assert sorted(path.name for path in directory.iterdir()) == [
         "meta.json",
+        "series.safetensors",
+        "series_metrics.jsonl",
         "summary.json",
         "weights.safetensors",
     ]
     meta = json.loads((directory / "meta.json").read_text())
-    assert meta["format_version"] == 2
+    assert (meta["format_version"], meta["series_count"]) == (3, 1)
     assert meta["config"] == model.config.to_dict()
-    (series,) = meta["series"]
-    assert series["scaler"] == {"kind": "standard", "center": [1.5, -2.0], "scale": [0.5, 3.0]}
+    (series,) = read_meta(directory).series  # from series.safetensors
+    assert series.scaler.to_dict() == {
+        "kind": "standard",
+        "center": [1.5, -2.0],
+        "scale": [0.5, 3.0],
+    }
     assert meta["spec"] == {"name": "x"}
     assert len(meta["weights_sha256"]) == 64
     assert meta["versions"]["torch"] == torch.__version__
@@ -103,6 +109,20 @@ def test_flipped_byte_in_the_weights_fails_the_sha256_check(
     weights.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="SHA-256"):
         load(directory, CPU)
+
+
+def test_a_changed_series_file_fails_its_sha256_check(
+    saved: tuple[Path, RecurrentForecaster, Scaler, np.ndarray],
+) -> None:
+    state = saved[0] / "series.safetensors"
+    data = bytearray(state.read_bytes())
+    data[-3] ^= 0x01  # inside the last array's data
+    state.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="series.safetensors does not match the SHA-256"):
+        load(saved[0], CPU)
+    state.unlink()
+    with pytest.raises(CheckpointError, match="series.safetensors is missing"):
+        load(saved[0], CPU)
 
 
 def test_missing_weights_file_raises_checkpoint_error(
@@ -178,6 +198,8 @@ def test_an_unreadable_file_is_named_without_its_path(tmp_path: Path) -> None:
         ),  # an unnamed series is the only one
         ("columns", ["only one"], "valid model|inconsistent"),
         ("rollout_mode", "teleport", "inconsistent"),
+        ("series_count", 2, "valid model"),  # its series file holds one
+        ("series_count", "one", "valid model"),
     ],
 )
 def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
@@ -189,6 +211,8 @@ def test_meta_that_does_not_match_the_weights_raises_checkpoint_error(
     directory = saved[0]
     meta = json.loads((directory / "meta.json").read_text())
     meta[key] = value
+    if key == "series":  # inside meta.json, as format 2 kept them
+        meta["format_version"] = 2
     (directory / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=message):
         load(directory, CPU)
