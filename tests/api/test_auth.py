@@ -58,6 +58,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/v1/models", {}),
     ("GET", "/v1/models/{model_name}", {}),
     ("DELETE", "/v1/models/{model_name}", {}),
+    ("GET", "/v1/models/{model_name}/versions/{version}/series", {}),
     ("DELETE", "/v1/models/{model_name}/versions/{version}", {}),
     ("POST", "/v1/models/{model_name}/forecast", {"json": {"horizon": 5}}),
 ]

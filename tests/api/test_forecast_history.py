@@ -4,9 +4,9 @@ series; bounded, refused with a context, and published in the OpenAPI schema."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.ml.checkpoints import read_meta, write_meta
 from app.ml.functions import generate, resolve_params
 from tests.factories import (
     BUNDLED_MODELS,
@@ -41,11 +42,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root: Path = tmp_path_factory.mktemp("history")
     shutil.copytree(BUNDLED_MODELS, root / "models", dirs_exist_ok=True)
     earlier = shutil.copytree(root / "models" / "sine", root / "models" / "earlier") / "1"
-    meta = json.loads((earlier / "meta.json").read_text())
-    meta["name"] = "earlier"
-    for series in meta["series"]:
-        del series["past"]
-    (earlier / "meta.json").write_text(json.dumps(meta))
+    meta = read_meta(earlier)
+    kept_nothing = [replace(series, past=None) for series in meta.series]
+    write_meta(earlier, replace(meta, name="earlier", series=kept_nothing))
     train_on_panel(root, PANEL_SPEC | QUICK)
     text = "date,value\n" + "".join(f"{d:%Y-%m-%d},{v}\n" for d, v in zip(DAYS, DAILY, strict=True))
     with TestClient(create_app(make_settings(root))) as client:

@@ -58,6 +58,7 @@ def test_docs_and_openapi_document_every_route(client: TestClient) -> None:
         ("GET", "/v1/models"), ("GET", "/v1/models/{model_name}"),
         ("DELETE", "/v1/models/{model_name}"),
         ("DELETE", "/v1/models/{model_name}/versions/{version}"),
+        ("GET", "/v1/models/{model_name}/versions/{version}/series"),
         ("POST", "/v1/models/{model_name}/forecast"),
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
     }  # fmt: skip

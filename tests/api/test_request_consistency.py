@@ -3,12 +3,13 @@ or a series asked for twice, held-out rows a series cannot hold."""
 
 from __future__ import annotations
 
-import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app.ml.checkpoints import read_meta, write_meta
 from tests.conftest import AppFactory
 from tests.factories import PANEL_SPEC, train_on_panel
 
@@ -61,11 +62,13 @@ def test_a_requested_series_id_is_read_as_the_dataset_stores_ids(
     """Surrounding spaces go, as when the dataset was uploaded; an axis that a stored model
     kept from before frequencies were checked answers no timestamps rather than an error."""
     train_on_panel(tmp_path, PANEL_SPEC)
-    meta_path = tmp_path / "models" / "stores" / "1" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    assert meta["series"][0]["id"] == "north"
-    meta["series"][0]["time_axis"]["freq"] = "1ns"  # the hash covers only the weights
-    meta_path.write_text(json.dumps(meta))
+    folder = tmp_path / "models" / "stores" / "1"
+    meta = read_meta(folder)
+    north, *others = meta.series
+    assert north.id == "north"
+    assert north.time_axis is not None
+    stored = replace(north, time_axis=north.time_axis | {"freq": "1ns"})  # once let through
+    write_meta(folder, replace(meta, series=[stored, *others]))
     client = make_client()
     store = client.app.state.checkpoints.root  # type: ignore[attr-defined]
     shutil.copytree(tmp_path / "models", store, dirs_exist_ok=True)
