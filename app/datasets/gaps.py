@@ -77,7 +77,7 @@ def fill_along(
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Fill NaN by the policy (interpolating in `x`); how many were filled in each column."""
     holes = np.isnan(values)
-    filled = {name: int(holes[:, j].sum()) for j, name in enumerate(columns)}
+    filled = dict(zip(columns, holes.sum(axis=0).tolist(), strict=True))
     if not holes.any():
         return values, filled
     for j, name in enumerate(columns):

@@ -222,22 +222,20 @@ def _take(
     stamps: np.ndarray | None,
     texts: Sequence[str] | None,
 ) -> RawSeries:
-    return RawSeries(
-        series_id,
-        matrix[rows],
-        _subset(lines, rows),
-        None if stamps is None else stamps[rows],
-        None if texts is None else [texts[i] for i in rows],
-    )
-
-
-def _subset(lines: Sequence[int], rows: np.ndarray) -> Sequence[int]:
-    """lines[rows]: a slice where the rows follow one another (a range stays a range, so the
-    lines of a big file never become a Python int each)."""
+    # A series whose rows follow one another (a long file sorted by id, as they usually are)
+    # is taken as slices: views of the file's arrays, and a range of lines stays a range, so a
+    # big file is not copied again series by series.
+    at: slice | np.ndarray = rows
     if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):
         if len(rows) < 3 or (rows[1:] > rows[:-1]).all():  # rising by one, then
-            return lines[int(rows[0]) : int(rows[-1]) + 1]
-    return [lines[i] for i in rows]
+            at = slice(int(rows[0]), int(rows[-1]) + 1)
+    return RawSeries(
+        series_id,
+        matrix[at],
+        lines[at] if isinstance(at, slice) else [lines[i] for i in rows],
+        None if stamps is None else stamps[at],
+        None if texts is None else texts[at] if isinstance(at, slice) else [texts[i] for i in rows],
+    )
 
 
 def arrange_file(

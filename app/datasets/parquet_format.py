@@ -10,7 +10,7 @@ row: a panel of millions of rows reads at the speed of its series.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -30,19 +30,35 @@ from app.datasets.panel import (
 )
 from app.datasets.parsed import ParsedSeries
 from app.datasets.time_cells import TimeKind, find_time_column, parse_times
-from app.datasets.values import Limits
+from app.datasets.values import Limits, check_columns
 
 MAGIC = b"PAR1"  # a Parquet file starts and ends with it
 PANDAS_INDEX = "__index_level_0__"  # the column pandas' to_parquet writes an unnamed index to
 
 
-def is_parquet(data: bytes) -> bool:
-    """Whether `data` looks like a Parquet file (its magic bytes at both ends)."""
-    return len(data) >= 8 and data[:4] == MAGIC and data[-4:] == MAGIC
+def is_parquet(source: bytes | BinaryIO) -> bool:
+    """Whether `source` (bytes, or a seekable file, left at its start) looks like a Parquet
+    file: its magic bytes at both ends."""
+    if isinstance(source, bytes):
+        return len(source) >= 8 and source[:4] == MAGIC and source[-4:] == MAGIC
+    size = source.seek(0, io.SEEK_END)
+    head = source.seek(0) == 0 and source.read(4)
+    tail = size >= 8 and source.seek(size - 4) and source.read(4)
+    source.seek(0)
+    return head == MAGIC and tail == MAGIC
+
+
+class _Layout(NamedTuple):
+    """Where a file's time, ids and values are, found from its header alone."""
+
+    time_at: int | None
+    id_at: int | None
+    columns: list[str]  # the value columns
+    wide_names: list[str] | None  # a wide file's series ids (its value columns)
 
 
 def parse_parquet(
-    data: bytes,
+    data: bytes | BinaryIO,
     *,
     time_column: str | None,
     limits: Limits,
@@ -54,13 +70,55 @@ def parse_parquet(
     """A Parquet file -> its values, columns, time axis and filled counts, by the rules of
     csv_format.parse_csv (the time column by name, or pandas' index column)."""
     try:
-        file = pq.ParquetFile(io.BytesIO(data))
+        file = pq.ParquetFile(io.BytesIO(data) if isinstance(data, bytes) else data)
         header = list(file.schema_arrow.names)
         rows = int(file.metadata.num_rows)
     except (pa.ArrowException, OSError) as exc:
-        raise InvalidInput(
-            f"the file is not a readable Parquet file ({exc})", field="file"
-        ) from None
+        message = f"the file is not a readable Parquet file ({exc})"
+        raise InvalidInput(message, field="file") from None
+    found = _layout(header, time_column, id_column, layout, limits)
+    panel = found.wide_names is not None or found.id_at is not None
+    if rows == 0:
+        raise InvalidInput("the file has no rows", field="file")
+    if rows > limits.max_rows:  # before a row is read: a small file may unpack to many
+        if panel:
+            raise too_many_rows(limits, "file")
+        raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
+    lines = range(1, rows + 1)
+    ids = None
+    if found.id_at is not None:
+        name = header[found.id_at]
+        ids = SeriesIds(limits)
+        cells, which, first = _distinct(_read(file, name), name, "series id")
+        ids.add_column(cells, [lines[i] for i in first], which)
+        del which
+    times = None
+    if found.time_at is not None:
+        times = _times(_read(file, header[found.time_at]), header[found.time_at], lines)
+    values = np.empty((rows, len(found.columns)), dtype=np.float64)
+    for j, name in enumerate(found.columns):
+        values[:, j] = _values(_read(file, name), name)
+    return arrange_file(
+        values,
+        found.columns,
+        lines,
+        times,
+        None,
+        ids=ids,
+        wide_names=found.wide_names,
+        freq=freq,
+        missing=missing,
+        limits=limits,
+    )
+
+
+def _layout(
+    header: list[str],
+    time_column: str | None,
+    id_column: str | None,
+    layout: Layout,
+    limits: Limits,
+) -> _Layout:
     time_at = find_time_column(header, time_column)
     if time_at is None and PANDAS_INDEX in header:
         time_at = header.index(PANDAS_INDEX)
@@ -69,63 +127,39 @@ def parse_parquet(
         message = "a file whose columns are series has no id column"
         raise InvalidInput(message, field="id_column")
     id_at = None if wide else find_id_column(header, id_column, time_at)
-    value_at = [i for i in range(len(header)) if i not in (time_at, id_at)]
-    columns = [header[i] for i in value_at]
+    columns = [name for i, name in enumerate(header) if i not in (time_at, id_at)]
     names = wide_series_names(columns, limits) if wide else None
     if not columns:
         raise InvalidInput("no value columns besides the time column", field="file")
-    if rows == 0:
-        raise InvalidInput("the file has no rows", field="file")
-    if rows > limits.max_rows:  # before a row is read: a small file may unpack to many
-        if wide or id_at is not None:
-            raise too_many_rows(limits, "file")
-        raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
+    if names is None:
+        check_columns(columns, "file", limits)  # before a column is read by its name
+    return _Layout(time_at, id_at, columns, names)
+
+
+def _read(file: pq.ParquetFile, name: str) -> pa.ChunkedArray:
+    """One column, read on its own: a big panel is never held whole, as Arrow and as arrays."""
     try:
-        table = file.read()
+        return file.read(columns=[name]).column(0)
     except (pa.ArrowException, OSError) as exc:
+        message = f"the file is not a readable Parquet file ({exc})"
+        raise InvalidInput(message, field="file") from None
+
+
+def _values(column: pa.ChunkedArray, name: str) -> np.ndarray:
+    """A value column as float64, NaN where a value is missing (null)."""
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or _is_decimal(kind)):
         raise InvalidInput(
-            f"the file is not a readable Parquet file ({exc})", field="file"
-        ) from None
-    lines = range(1, rows + 1)
-    ids = None
-    if id_at is not None:
-        ids = SeriesIds(limits)
-        cells, which, first = _distinct(table.column(id_at), header[id_at], "series id")
-        ids.add_column(cells, [lines[i] for i in first], which)
-    times = None if time_at is None else _times(table.column(time_at), header[time_at], lines)
-    return arrange_file(
-        _values(table, value_at),
-        columns,
-        lines,
-        times,
-        None,
-        ids=ids,
-        wide_names=names,
-        freq=freq,
-        missing=missing,
-        limits=limits,
-    )
-
-
-def _values(table: pa.Table, value_at: list[int]) -> np.ndarray:
-    """The value columns [rows, columns] float64, NaN where a value is missing (null)."""
-    matrix = np.empty((table.num_rows, len(value_at)), dtype=np.float64)
-    for j, at in enumerate(value_at):
-        column, name = table.column(at), table.column_names[at]
-        kind = column.type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or _is_decimal(kind)):
-            raise InvalidInput(
-                f"column {name!r} holds {kind}; value columns hold numbers", field="file"
-            )
-        matrix[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        nulls = column.is_null().to_numpy(zero_copy_only=False)
-        bad = np.isnan(matrix[:, j]) & ~nulls | (np.abs(matrix[:, j]) > MAX_ABS_VALUE)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            value = matrix[row, j]
-            problem = "is not finite" if not np.isfinite(value) else f"exceeds {MAX_ABS_VALUE:g}"
-            raise InvalidInput(f"line {row + 1}, column {name!r}: value {problem}", field="file")
-    return matrix
+            f"column {name!r} holds {kind}; value columns hold numbers", field="file"
+        )
+    values = np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    bad = np.isnan(values) & ~nulls | (np.abs(values) > MAX_ABS_VALUE)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        problem = "is not finite" if not np.isfinite(values[row]) else f"exceeds {MAX_ABS_VALUE:g}"
+        raise InvalidInput(f"line {row + 1}, column {name!r}: value {problem}", field="file")
+    return values
 
 
 def _is_decimal(kind: Any) -> bool:

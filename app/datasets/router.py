@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -158,14 +159,15 @@ async def _parse_multipart(request: Request, limits: Limits) -> tuple[ParsedSeri
     missing = missing_policy(_text_field(form.get("missing"), "missing"))
     id_column = _text_field(form.get("id_column"), "id_column")
     layout = layout_of(_text_field(form.get("layout"), "layout"))
-    data = await upload.read()
-    parse = (
-        parquet_format.parse_parquet if parquet_format.is_parquet(data) else csv_format.parse_csv
-    )
+    # A Parquet file is read where the upload was spooled (a CSV file is read whole): a
+    # panel of millions of rows is not held once more as bytes.
+    if await run_in_threadpool(parquet_format.is_parquet, upload.file):
+        parse: Callable[..., ParsedSeries] = partial(parquet_format.parse_parquet, upload.file)
+    else:
+        parse = partial(csv_format.parse_csv, await upload.read())
     series = await run_in_threadpool(
         partial(
             parse,
-            data,
             time_column=time_column,
             freq=freq,
             missing=missing,

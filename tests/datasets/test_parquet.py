@@ -129,6 +129,11 @@ def test_a_file_that_only_looks_like_parquet_is_refused_plainly() -> None:
     assert is_parquet(data)
     assert not is_parquet(b"y\n1\n")
     assert not is_parquet(b"PAR1")
+    spooled = io.BytesIO(data)
+    assert is_parquet(spooled)
+    assert spooled.tell() == 0  # left where a reader starts
+    assert not is_parquet(io.BytesIO(b"PAR1"))
+    assert not is_parquet(io.BytesIO(b"a,b\n1,2\n"))
     broken = data[:4] + b"\0" * 20 + data[-8:]
     assert refused(broken).message.startswith("the file is not a readable Parquet file")
     assert refused(b"PAR1nonsensePAR1").field == "file"
