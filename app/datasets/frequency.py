@@ -9,6 +9,7 @@ or 'W-SAT'); numbers take a numeric step.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -73,34 +74,43 @@ def _tick(index: Any) -> Any:
     return _fixed(int(_commonest(np.diff(np.asarray(index.asi8, dtype=np.int64)))))
 
 
+@lru_cache(maxsize=256)
 def _fixed(step_us: int) -> Any:
     if step_us % _DAY_US == 0:
         return to_offset(f"{step_us // _DAY_US}D")
     return to_offset(pd.Timedelta(step_us, unit="us"))
 
 
+@lru_cache(maxsize=256)
+def _named(alias: str) -> Any:
+    return to_offset(alias)
+
+
 def consecutive_offset(stamps: np.ndarray) -> Any:
     """What inferred_offset gives for sorted datetime64[us] times (at least 3) that are each one
-    step after the last: month, quarter or year starts, or a fixed step under 28 days; found
-    with numpy alone, as a panel has thousands of such series. None for anything else, which
-    inferred_offset decides."""
+    step after the last: a fixed step under 28 days (weekly anchored), or month, quarter or
+    year starts; found with numpy alone, as a panel has thousands of such series. None for
+    anything else, which inferred_offset decides."""
     if len(stamps) < 3:
         return None  # two times fit several candidates; the general rule breaks the tie
+    ticks = stamps.view(np.int64)
+    step_us = ticks[1:] - ticks[:-1]
+    first_step = int(step_us[0])
+    if 0 < first_step < 28 * _DAY_US and (step_us == first_step).all():
+        if first_step == 7 * _DAY_US:  # weekly: anchored on the first time's weekday
+            weekday = (ticks[0] // _DAY_US + 3) % 7  # 1970-01-01 was a Thursday; Monday 0
+            return _named(f"W-{_WEEKDAYS[int(weekday)]}")
+        return _fixed(first_step)
     months = stamps.astype("datetime64[M]")
-    if (months.astype(stamps.dtype) == stamps).all():  # every time a month's first midnight
-        step = np.diff(months.astype(np.int64))
-        first = int(months[0].astype(np.int64)) % 12  # 0: January
-        for months_apart, alias in ((1, "MS"), (3, f"QS-{_MONTHS[first % 3]}"),
-                                    (12, f"YS-{_MONTHS[first]}")):  # fmt: skip
-            if (step == months_apart).all():
-                return to_offset(alias)
-    step_us = np.diff(stamps.astype(np.int64))
-    if not (step_us == step_us[0]).all() or not 0 < step_us[0] < 28 * _DAY_US:
-        return None  # 28 days and over: a month's step may fit some of them
-    if step_us[0] == 7 * _DAY_US:  # weekly: anchored on the first time's weekday
-        weekday = int((stamps[0].astype("datetime64[D]").astype(np.int64) + 3) % 7)  # Monday 0
-        return to_offset(f"W-{_WEEKDAYS[weekday]}")
-    return _fixed(int(step_us[0]))
+    if not (months.astype(stamps.dtype) == stamps).all():  # not every time a month's start
+        return None
+    step = np.diff(months.view(np.int64))
+    first = int(months[0].view(np.int64)) % 12  # 0: January
+    for months_apart, alias in ((1, "MS"), (3, f"QS-{_MONTHS[first % 3]}"),
+                                (12, f"YS-{_MONTHS[first]}")):  # fmt: skip
+        if (step == months_apart).all():
+            return _named(alias)
+    return None  # 28 days and over, but not month starts: a month's step may fit some
 
 
 def inferred_step(times: np.ndarray) -> float:

@@ -400,6 +400,8 @@ def _counted(total: int, part: OneSeries, limits: Limits) -> int:
 def _refuse_repeated_times(series: RawSeries) -> None:
     """Each series has one row per time: name the id, the time and both lines of a repeat."""
     assert series.stamps is not None  # a timed series
+    if (series.stamps[1:] > series.stamps[:-1]).all():  # in order already: none repeated
+        return
     order = np.argsort(series.stamps, kind="stable")
     repeats = np.flatnonzero(series.stamps[order][1:] == series.stamps[order][:-1])
     if repeats.size:

@@ -65,14 +65,31 @@ def _known_grid(stamps: bytes, freq: str | None, zoned: bool) -> Grid | None:
     return grid
 
 
+def consecutive_axis(times: np.ndarray, *, zoned: bool) -> TimeAxis | None:
+    """The axis of datetime64 times in file order that are each one step after the last (see
+    frequency.consecutive_offset): the axis date_grid infers for them, found without sorting
+    or placing them; None for any other times."""
+    stamps = np.asarray(times, dtype="datetime64[us]")
+    offset = consecutive_offset(stamps)
+    if offset is None:
+        return None
+    first = pd.Timestamp(stamps[0])
+    first = first.tz_localize("UTC") if zoned else first
+    return _dates_axis(str(first.isoformat()), str(offset.freqstr), len(stamps))
+
+
+@lru_cache(maxsize=1024)
+def _dates_axis(start: str, freq: str, length: int) -> TimeAxis:
+    """An axis of dates, checked once for the series of a panel that share it (immutable)."""
+    return TimeAxis("dates", start, freq, length)
+
+
 def _date_grid(times: np.ndarray, lines: Sequence[int], freq: str | None, *, zoned: bool) -> Grid:
-    offset = None if freq is not None else consecutive_offset(times)
-    if offset is not None:  # each time one step after the last: the grid is the times
-        first = pd.Timestamp(times[0])
-        first = first.tz_localize("UTC") if zoned else first
-        axis = TimeAxis("dates", str(first.isoformat()), str(offset.freqstr), len(times))
+    axis = None if freq is not None else consecutive_axis(times, zoned=zoned)
+    if axis is not None:  # each time one step after the last: the grid is the times
         x = np.asarray(times.astype(np.int64), dtype=np.float64)
-        return Grid(axis, np.arange(len(times)), x, describe_spacing(offset))
+        spacing = describe_spacing(offset_for(axis.freq))
+        return Grid(axis, np.arange(len(times)), x, spacing)
     index = pd.DatetimeIndex(times)
     _refuse_repeats(index.asi8, lines)
     offset = offset_for(freq) if freq is not None else inferred_offset(index)

@@ -21,7 +21,7 @@ from app.datasets.gaps import (
 )
 from app.datasets.time_axis import TimeAxis
 from app.datasets.time_cells import TimeKind
-from app.datasets.time_grid import date_grid, number_grid
+from app.datasets.time_grid import consecutive_axis, date_grid, number_grid
 
 
 def regularize(
@@ -54,6 +54,10 @@ def regularize(
         raise ValueError(f"unknown time kind {kind!r}")
     if missing not in MISSING_POLICIES:
         raise ValueError(f"unknown missing policy {missing!r}")
+    if kind != "numbers" and freq is None and not np.isnan(matrix).any():
+        axis = consecutive_axis(times, zoned=kind == "zoned dates")
+        if axis is not None:  # in order, one step apart, nothing empty: nothing to place or fill
+            return matrix, axis, dict.fromkeys(columns, 0)
     refuse_empty_cells(matrix, columns, lines, missing)
     order = np.argsort(times, kind="stable")
     sorted_lines = _Reordered(lines, order)

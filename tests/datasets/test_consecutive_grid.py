@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from app.core.errors import InvalidInput
-from app.datasets import time_grid
+from app.datasets import time_grid, time_index
 from app.datasets.frequency import consecutive_offset
 
 FREQUENCIES = ["MS", "QS-JAN", "QS-FEB", "QS-MAR", "YS-JAN", "YS-JUL", "W-MON", "W-SUN", "D",
@@ -64,3 +64,25 @@ def test_the_quick_rule_answers_only_what_it_is_sure_of() -> None:
     assert offset(["2020-01-31", "2020-02-29", "2020-03-31"]) is None  # month ends
     assert offset(["2020-01-01", "2020-01-29", "2020-02-26"]) is None  # 28 days
     assert offset(["2020-01-01 12:00", "2020-02-01 12:00", "2020-03-01 12:00"]) is None
+
+
+@pytest.mark.parametrize("freq", ["MS", "QS-APR", "YS-JAN", "W-WED", "D", "h", "15min"])
+@pytest.mark.parametrize("zoned", [False, True])
+def test_a_series_in_order_one_step_apart_regularizes_as_the_general_path_does(
+    freq: str, zoned: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    times = np.asarray(pd.date_range("2021-04-01", periods=30, freq=freq), dtype="datetime64[ns]")
+    matrix = np.random.default_rng(1).normal(size=(30, 2))
+    kind = "zoned dates" if zoned else "dates"
+
+    def regular() -> tuple[bytes, object, object]:
+        values, axis, filled = time_index.regularize(
+            kind, times, matrix, ["a", "b"], list(range(2, 32)), freq=None, missing="error"
+        )
+        return values.tobytes(), axis, filled
+
+    quick = regular()
+    with monkeypatch.context() as patched:
+        for module in (time_index, time_grid):
+            patched.setattr(module, "consecutive_axis", lambda *args, **kwargs: None)
+        assert regular() == quick
