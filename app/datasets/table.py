@@ -1,4 +1,4 @@
-"""The datasets table: uploaded series, stored in the database so any worker can read them."""
+"""The datasets table: the catalogue of uploaded series (their values are in files, files.py)."""
 
 from __future__ import annotations
 
