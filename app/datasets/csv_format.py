@@ -21,7 +21,7 @@ from app.datasets.panel import (
     Layout,
     SeriesIds,
     arrange_file,
-    find_id_column,
+    series_id_column,
     too_many_rows,
     wide_series_names,
 )
@@ -132,10 +132,7 @@ def parse_csv(
     header = _header(reader)
     candidate = _time_column_candidate(header, time_column)
     wide = layout == "columns_are_series"
-    if wide and id_column is not None:
-        message = "a file whose columns are series has no id column"
-        raise InvalidInput(message, field="id_column")
-    id_at = None if wide else find_id_column(header, id_column, candidate)
+    id_at = series_id_column(header, layout, id_column, candidate)
     # A wide file's series, checked before the rows are read: the header may hold too many.
     names = (
         wide_series_names([n for i, n in enumerate(header) if i != candidate], limits)

@@ -39,6 +39,19 @@ def layout_of(text: str | None) -> Layout:
     raise InvalidInput(f"must be one of {', '.join(LAYOUTS)}", field="layout")
 
 
+def series_id_column(
+    header: list[str], layout: Layout, id_column: str | None, time_at: int | None
+) -> int | None:
+    """A file's series id column (find_id_column); none in a wide file, whose columns are its
+    series (naming one is InvalidInput)."""
+    if layout == "columns_are_series":
+        if id_column is not None:
+            message = "a file whose columns are series has no id column"
+            raise InvalidInput(message, field="id_column")
+        return None
+    return find_id_column(header, id_column, time_at)
+
+
 def find_id_column(header: list[str], id_column: str | None, time_at: int | None) -> int | None:
     """The series id column: `id_column` if given, else the first named like ID_COLUMN_NAMES
     (case-insensitive); None: the file is one series."""

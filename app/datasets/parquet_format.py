@@ -24,7 +24,7 @@ from app.datasets.panel import (
     Layout,
     SeriesIds,
     arrange_file,
-    find_id_column,
+    series_id_column,
     too_many_rows,
     wide_series_names,
 )
@@ -123,10 +123,7 @@ def _layout(
     if time_at is None and PANDAS_INDEX in header:
         time_at = header.index(PANDAS_INDEX)
     wide = layout == "columns_are_series"
-    if wide and id_column is not None:
-        message = "a file whose columns are series has no id column"
-        raise InvalidInput(message, field="id_column")
-    id_at = None if wide else find_id_column(header, id_column, time_at)
+    id_at = series_id_column(header, layout, id_column, time_at)
     columns = [name for i, name in enumerate(header) if i not in (time_at, id_at)]
     names = wide_series_names(columns, limits) if wide else None
     if not columns:
