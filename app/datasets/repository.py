@@ -4,7 +4,7 @@ in files (files.py); datasets of earlier versions, whole in their rows, are read
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from app.datasets.parsed import SeriesPart
 from app.datasets.table import DatasetRow
 
 PARQUET = "parquet"  # DatasetRow.stored_as of a dataset kept in files
+_Read = TypeVar("_Read")
 
 # How many active users (queued or running jobs) a dataset has, asked inside the deleting
 # transaction; the jobs domain supplies it, so this domain never reads the jobs table.
@@ -60,9 +61,9 @@ class DatasetRepository(Repository):
             return session.get(DatasetRow, dataset_id)
 
     def values(self, row: DatasetRow) -> np.ndarray:
-        """A dataset's values [rows, columns] float64."""
+        """A dataset's values [rows, columns] float64; LookupError once it is deleted."""
         if row.stored_as == PARQUET:
-            return self._files.values(row.id, list(row.columns))
+            return _while_stored(row.id, lambda: self._files.values(row.id, list(row.columns)))
         with self._session() as session:
             stored = session.scalar(select(DatasetRow.values).where(DatasetRow.id == row.id))
         if stored is None:
@@ -71,11 +72,13 @@ class DatasetRepository(Repository):
 
     def series(self, row: DatasetRow, *, offset: int = 0, limit: int | None = None) -> list[Any]:
         """A page of a panel's series index ({"id", "rows", "time_axis", "filled"} each, in
-        stored order); empty for a single series."""
+        stored order); empty for a single series; LookupError once it is deleted."""
         if not row.is_panel:
             return []
         if row.stored_as == PARQUET:
-            return self._files.series(row.id, offset=offset, limit=limit)
+            return _while_stored(
+                row.id, lambda: self._files.series(row.id, offset=offset, limit=limit)
+            )
         stored = row.series or []
         return stored[offset:] if limit is None else stored[offset : offset + limit]
 
@@ -100,7 +103,9 @@ class DatasetRepository(Repository):
             return None
         stored_as, summary, stored = found
         if stored_as == PARQUET:
-            return None if summary is None else self._files.lengths(dataset_id)
+            if summary is None:
+                return None
+            return _while_stored(dataset_id, lambda: self._files.lengths(dataset_id))
         return None if stored is None else [(part["id"], part["rows"]) for part in stored]
 
     def page(self, *, limit: int, offset: int) -> tuple[list[DatasetRow], int]:
@@ -127,3 +132,11 @@ class DatasetRepository(Repository):
             session.delete(row)
         self._files.delete(dataset_id)  # once its row is gone, nothing reads them
         return True, 0
+
+
+def _while_stored(dataset_id: str, read: Callable[[], _Read]) -> _Read:
+    """`read()` of a dataset's files, LookupError if it was deleted meanwhile."""
+    try:
+        return read()
+    except FileNotFoundError:
+        raise LookupError(f"dataset {dataset_id!r} no longer exists") from None

@@ -232,7 +232,7 @@ def _view(
     """The dataset's view, built and written as JSON by the calling thread, called from a worker
     thread, by a sync route or through run_in_threadpool: FastAPI writes a returned model on
     the event loop, and reading the first series' index reads a file."""
-    first = datasets.series(row, limit=VIEW_SERIES)
+    first = service.series_page(datasets=datasets, row=row, limit=VIEW_SERIES)
     body = DatasetRead.from_row(row, first).model_dump_json()
     headers = None if location is None else {"Location": location}
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
@@ -256,7 +256,7 @@ def read_dataset_series(
     """A page of a many-series dataset's series: each one's id, length, time axis and filled
     values, in stored order (an empty page for a single series)."""
     row = service.get_dataset(datasets=datasets, dataset_id=dataset_id)
-    items = series_read(datasets.series(row, offset=offset, limit=limit))
+    items = series_read(service.series_page(datasets=datasets, row=row, offset=offset, limit=limit))
     total = row.series_total if row.is_panel else 0
     return SeriesPage(items=items, total=total, limit=limit, offset=offset)
 

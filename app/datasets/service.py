@@ -96,7 +96,7 @@ def load_values(*, datasets: DatasetRepository, dataset_id: str) -> LoadedSeries
             raise LookupError
         matrix = datasets.values(row)
         stored = datasets.series(row)
-    except (LookupError, FileNotFoundError):  # deleted meanwhile
+    except LookupError:  # deleted meanwhile
         raise NotFound(
             f"dataset {dataset_id!r} no longer exists", field="data.dataset_id"
         ) from None
@@ -121,6 +121,16 @@ def _series_parts(stored: list[dict[str, Any]]) -> list[SeriesPart]:
         )
         for part in stored
     ]
+
+
+def series_page(
+    *, datasets: DatasetRepository, row: DatasetRow, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """A page of a dataset's series index, or NotFound once it is deleted."""
+    try:
+        return datasets.series(row, offset=offset, limit=limit)
+    except LookupError:
+        raise NotFound(f"no dataset {row.id!r}", field="dataset_id") from None
 
 
 def delete_dataset(*, datasets: DatasetRepository, dataset_id: str) -> None:

@@ -63,7 +63,10 @@ def series_lengths(
     rows, _ = data_shape(datasets=datasets, data=data)
     if isinstance(data, FunctionData):
         return [(None, rows)]
-    named = datasets.series_lengths(data.dataset_id)
+    try:
+        named = datasets.series_lengths(data.dataset_id)
+    except LookupError:  # deleted since its shape was read
+        raise InvalidInput(f"no dataset {data.dataset_id!r}", field="data.dataset_id") from None
     return [(None, rows)] if named is None else list(named)
 
 

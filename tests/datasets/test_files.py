@@ -3,6 +3,7 @@ gone with their row; a row that cannot be written leaves no files."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.datasets import DatasetFiles, DatasetRepository, DatasetRow, SeriesPart, TimeAxis
-from app.datasets.service import create_dataset, load_values
+from app.datasets.service import create_dataset, load_values, series_page
 
 
 def panel_parts() -> tuple[np.ndarray, list[SeriesPart], list[dict[str, int]]]:
@@ -83,3 +85,20 @@ def test_a_name_that_is_not_a_dataset_id_never_becomes_a_path(tmp_path: Path) ->
     for name in ("../escape", "a" * 32 + "/..", "", "ABCDEF" + "0" * 26):
         with pytest.raises(ValueError, match="not a dataset id"):
             files.values(name, ["y"])
+
+
+def test_a_dataset_whose_files_went_reads_as_gone_not_as_a_fault(
+    datasets: DatasetRepository, tmp_path: Path
+) -> None:
+    matrix, parts, filled = panel_parts()
+    row = create_dataset(
+        datasets=datasets, name=None, matrix=matrix, columns=["x", "y"], series=parts,
+        series_filled=filled,
+    )  # fmt: skip
+    shutil.rmtree(tmp_path / "datasets" / row.id)  # deleted between its row and its files
+    with pytest.raises(NotFound, match="no dataset"):
+        series_page(datasets=datasets, row=row)
+    with pytest.raises(NotFound, match="no longer exists"):
+        load_values(datasets=datasets, dataset_id=row.id)
+    with pytest.raises(LookupError):
+        datasets.series_lengths(row.id)
