@@ -111,6 +111,11 @@ class ErrorBody(ReadSchema):
     )
 
 
+# How many series a view lists (a dataset's, a model version's, a job's): it stays small however
+# many series there are; the rest are paged.
+VIEW_SERIES = 100
+
+
 class PageInfo(ReadSchema):
     """Where a page sits in the whole list."""
 

@@ -17,7 +17,7 @@ from app.core import strict_json
 from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import InvalidInput, UnsupportedMediaType, is_coded, responses
-from app.core.schemas import ID_PATTERN, invisible_character
+from app.core.schemas import ID_PATTERN, VIEW_SERIES, invisible_character
 from app.datasets import csv_format, parquet_format, service
 from app.datasets.deps import DatasetsDep
 from app.datasets.gaps import MISSING_POLICIES, missing_policy
@@ -25,7 +25,6 @@ from app.datasets.panel import LAYOUTS, layout_of
 from app.datasets.parsed import ParsedSeries
 from app.datasets.repository import DatasetRepository
 from app.datasets.schemas import (
-    VIEW_SERIES,
     DatasetPage,
     DatasetRead,
     DatasetUpload,

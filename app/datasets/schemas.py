@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from app.core.bounds import narrowed
-from app.core.schemas import PageInfo, ReadSchema, Rows, Schema, VisibleText
+from app.core.schemas import VIEW_SERIES, PageInfo, ReadSchema, Rows, Schema, VisibleText
 from app.datasets.table import DatasetRow
 from app.datasets.time_axis import TimeAxis, from_storage
 from app.datasets.values import Limits, bounded_columns, bounded_rows
@@ -117,10 +117,6 @@ class SeriesRead(ReadSchema):
     length: int = Field(description="number of rows")
     time: TimeRead | None = Field(description="its time axis (null: rows in order)")
     filled: dict[str, int] = Field(description="values filled in by `missing`, by column")
-
-
-# Series a dataset's view lists: it stays small however many the dataset holds.
-VIEW_SERIES = 100
 
 
 class LengthSummary(ReadSchema):

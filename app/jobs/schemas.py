@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.core.schemas import PageInfo, ReadSchema
+from app.core.schemas import VIEW_SERIES, PageInfo, ReadSchema
 from app.jobs.spec import JobSpec
 from app.jobs.table import JobRow, JobStatus
 from app.registry import MetricsRead
@@ -202,10 +202,15 @@ def _listed_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_read(row: JobRow, *, history: bool = True) -> JobRead:
-    """A job row in full (its loss history left out unless `history`)."""
+    """A job row in full (its loss history left out unless `history`), but for the scores of
+    its series past the first VIEW_SERIES: its model version's series route pages them."""
+    fields = _job_fields(row)
+    metrics = row.metrics
+    if isinstance(metrics, dict) and isinstance(metrics.get("series"), list):
+        fields["metrics"] = {**metrics, "series": metrics["series"][:VIEW_SERIES]}
     return JobRead.model_validate(
         {
-            **_job_fields(row),
+            **fields,
             "spec": row.spec,
             "history": row.history if history else [],
             "history_length": len(row.history),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from app.core.errors import NotFound
+from app.core.schemas import VIEW_SERIES
 from app.ml.checkpoint_meta import CheckpointError
 from app.ml.checkpoints import WEIGHTS_FILE, read_record, read_series_metrics
 from app.registry.cache import CheckpointUnreadable
 from app.registry.checkpoint_store import CheckpointStore
 from app.registry.metrics_view import SeriesScores
 from app.registry.schemas import (
-    VIEW_SERIES,
     ModelList,
     ModelRead,
     ModelSummary,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from app.core.schemas import ReadSchema
+from app.core.schemas import VIEW_SERIES, ReadSchema
 
 
 class IntervalMetrics(ReadSchema):
@@ -280,7 +280,10 @@ class MetricsRead(FitRecord):
         None, description="the drift forecast's (random walk with drift), averaged"
     )
     series: list[SeriesScores] | None = Field(
-        None, description="each series' scores (left out of job listings to keep pages small)"
+        None,
+        description=f"each series' scores: the first {VIEW_SERIES} in a job's or a model "
+        "version's view (GET /v1/models/{name}/versions/{version}/series pages them all), "
+        "none in job listings",
     )
     intervals: IntervalMetrics | None = Field(
         None, description="prediction intervals: coverage on rollouts over the test parts"

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import Number, PageInfo, ReadSchema, Rows, Schema
+from app.core.schemas import VIEW_SERIES, Number, PageInfo, ReadSchema, Rows, Schema
 from app.ml.intervals import LEVELS
 from app.ml.prepare import MAX_HISTORY_ROWS
 from app.registry.metrics_view import MetricsRead, SeriesScores
@@ -44,9 +44,6 @@ Numbers3 = Annotated[  # [contexts][horizon][columns]
 ]
 
 # -- versions --------------------------------------------------------------------------------
-
-
-VIEW_SERIES = 100  # the series' scores a version's view shows; the rest are paged
 
 
 class SeriesScoresPage(PageInfo):
