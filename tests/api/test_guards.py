@@ -101,7 +101,7 @@ def test_listings_stay_the_same_size_however_many_series_lose(client: TestClient
         assert len(losing["series"]) == listed["metrics"]["guards"]["listed_at_most"] == 20
         sizes[series] = len(json.dumps({**listed, "id": None, "created_at": None}))
         page = client.get(f"/v1/jobs/{job_id}").json()["metrics"]
-        assert len(page["series"]) == series  # each series' comparison: on the job's page
+        assert len(page["series"]) == min(series, 100)  # the first series' comparisons
         assert page["series"][1]["guards"]["test"]["loses_to"] == ["naive"]
     assert abs(sizes[6_000] - sizes[60]) < 200  # only the counts' digits differ
     assert sizes[6_000] < 12_000

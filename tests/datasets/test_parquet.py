@@ -109,8 +109,11 @@ def test_what_csv_refuses_parquet_refuses_naming_the_row_and_column() -> None:
     assert refused(parquet(frame)).message == "line 2, column 'y': value is not finite"
     frame["y"] = [1.0, 2.0, None, 4.0]
     assert refused(parquet(frame)).message.startswith("line 3, column 'y': is empty")
-    frame["y"] = ["1", "2", "3", "4"]
-    assert refused(parquet(frame)).message == "column 'y' holds string; value columns hold numbers"
+    texts = io.BytesIO()  # text values, typed as Arrow's string whatever pandas would write
+    pq.write_table(pa.table({"y": pa.array(["1", "2"], pa.string())}), texts)
+    assert refused(texts.getvalue()).message == (
+        "column 'y' holds string; value columns hold numbers"
+    )
     repeated = pd.DataFrame({"ds": pd.to_datetime(["2020-01-01", "2020-01-01"]), "y": [1.0, 2.0]})
     assert "time repeated on line 1 and line 2" in refused(parquet(repeated)).message
     no_id = pd.DataFrame({"unique_id": ["a", None], "y": [1.0, 2.0]})
