@@ -22,7 +22,7 @@ from app.datasets.panel import (
     SeriesIds,
     arrange_file,
     series_id_column,
-    too_many_rows,
+    too_many_file_rows,
     wide_series_names,
 )
 from app.datasets.parsed import ParsedSeries
@@ -226,9 +226,7 @@ def _read_rows(
                     field="file",
                 )
             if len(lines) == limits.max_rows:
-                if panel or ids is not None:
-                    raise too_many_rows(limits, "file")
-                raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
+                raise too_many_file_rows(limits, panel=panel or ids is not None)
             if time_at is not None:
                 time_cells.append(cells[time_at])
             if ids is not None and id_at is not None:

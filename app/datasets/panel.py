@@ -77,6 +77,13 @@ def too_many_series(limits: Limits, field: str) -> InvalidInput:
     )
 
 
+def too_many_file_rows(limits: Limits, *, panel: bool) -> InvalidInput:
+    """The error for a file's row past max_rows: a panel's counts every series' rows."""
+    if panel:
+        return too_many_rows(limits, "file")
+    return InvalidInput(f"more than {limits.max_rows} rows", field="file")
+
+
 def too_many_rows(limits: Limits, field: str) -> InvalidInput:
     """The error for a row past max_rows, counted over every series."""
     return InvalidInput(

@@ -25,7 +25,7 @@ from app.datasets.panel import (
     SeriesIds,
     arrange_file,
     series_id_column,
-    too_many_rows,
+    too_many_file_rows,
     wide_series_names,
 )
 from app.datasets.parsed import ParsedSeries
@@ -81,9 +81,7 @@ def parse_parquet(
     if rows == 0:
         raise InvalidInput("the file has no rows", field="file")
     if rows > limits.max_rows:  # before a row is read: a small file may unpack to many
-        if panel:
-            raise too_many_rows(limits, "file")
-        raise InvalidInput(f"more than {limits.max_rows} rows", field="file")
+        raise too_many_file_rows(limits, panel=panel)
     lines = range(1, rows + 1)
     ids = None
     if found.id_at is not None:

@@ -176,7 +176,8 @@ class CheckpointMeta:
                 "targets": list(self.targets),
                 "series_count": len(self.series),
                 "series_sha256": series_sha256,
-                "series_metrics": self.series_metrics is not None,
+                # How many series' scores the scores' file lists (None: none listed).
+                "series_metrics": None if self.series_metrics is None else len(self.series_metrics),
                 "intervals": (
                     None
                     if widths is None
@@ -218,7 +219,7 @@ class CheckpointMeta:
                 if series is None or series_metrics is None:
                     raise ValueError("a format-3 checkpoint's series are read from its files")
                 entries = series(int(data["series_count"]), config.lookback, len(columns))
-                rows = series_metrics() if data.get("series_metrics") else None
+                rows = None if data.get("series_metrics") is None else series_metrics()
                 if rows is not None and record["metrics"] is not None:
                     record["metrics"] = record["metrics"] | {"series": rows}
             else:
@@ -292,6 +293,7 @@ class CheckpointRecord:
     rollout_mode: str
     weights_sha256: str | None
     series_count: int
+    series_scored: int  # how many series' test scores it lists
 
     @classmethod
     def from_json(cls, data: object) -> CheckpointRecord:
@@ -303,14 +305,16 @@ class CheckpointRecord:
                 created_at=meta.created_at, job_id=meta.job_id, spec=meta.spec,
                 metrics=meta.metrics, columns=meta.columns, config=meta.config,
                 rollout_mode=meta.rollout_mode, weights_sha256=meta.weights_sha256,
-                series_count=len(meta.series),
+                series_count=len(meta.series), series_scored=len(meta.series_metrics or []),
             )  # fmt: skip
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(f"{META_FILE} is not a format-{FORMAT_VERSION} checkpoint")
         try:
-            count = data["series_count"]
+            count, scored = data["series_count"], data.get("series_metrics") or 0
             if not isinstance(count, int) or count < 1:
                 raise ValueError("series_count must be a positive integer")
+            if not isinstance(scored, int) or scored < 0:
+                raise ValueError("series_metrics must be a count")
             return cls(
                 created_at=_optional(data, "created_at", str),
                 job_id=_optional(data, "job_id", str),
@@ -321,6 +325,7 @@ class CheckpointRecord:
                 rollout_mode=str(data["rollout_mode"]),
                 weights_sha256=_optional(data, "weights_sha256", str),
                 series_count=count,
+                series_scored=scored,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not describe a valid model: {exc}") from exc

@@ -11,6 +11,7 @@ forecast scales and continues it is `app.ml.serving`'s.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -199,7 +200,7 @@ def read_meta(directory: Path) -> CheckpointMeta:
         except safetensors.SafetensorError as exc:
             raise ValueError(f"{SERIES_FILE}: {exc}") from exc
 
-    return CheckpointMeta.from_json(data, series, lambda: read_series_metrics(directory)[0])
+    return CheckpointMeta.from_json(data, series, lambda: read_series_metrics(directory))
 
 
 def read_record(directory: Path) -> CheckpointRecord:
@@ -208,25 +209,20 @@ def read_record(directory: Path) -> CheckpointRecord:
     return CheckpointRecord.from_json(_meta_json(directory))
 
 
-def read_series_metrics(
-    directory: Path, start: int = 0, stop: int | None = None
-) -> tuple[list[Any], int]:
-    """Each series' test scores, series `start` to `stop` (a page parses only those), and how
-    many the checkpoint lists (none: 0). Raises CheckpointError."""
-    path = directory / SERIES_METRICS_FILE
+def read_series_metrics(directory: Path, start: int = 0, stop: int | None = None) -> list[Any]:
+    """Each series' test scores, series `start` to `stop`: a page reads the lines up to its
+    last, no further ([] for a checkpoint that lists none). Raises CheckpointError."""
     try:
-        data = path.read_bytes()
+        with (directory / SERIES_METRICS_FILE).open("rb") as lines:
+            return [json.loads(line) for line in itertools.islice(lines, start, stop)]
     except FileNotFoundError:  # an earlier format: in meta.json's metrics
         stored = _meta_json(directory)
-        rows = (stored.get("metrics") or {}).get("series") if isinstance(stored, dict) else None
-        return (list(rows[start:stop]), len(rows)) if isinstance(rows, list) else ([], 0)
     except OSError as exc:
         raise CheckpointError(f"cannot read {SERIES_METRICS_FILE}: {exc.strerror}") from exc
-    lines = data.splitlines()
-    try:
-        return [json.loads(line) for line in lines[start:stop]], len(lines)
     except ValueError as exc:
         raise CheckpointError(f"cannot read {SERIES_METRICS_FILE}: {exc}") from exc
+    rows = (stored.get("metrics") or {}).get("series") if isinstance(stored, dict) else None
+    return list(rows[start:stop]) if isinstance(rows, list) else []
 
 
 def _meta_json(directory: Path) -> Any:

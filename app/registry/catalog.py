@@ -32,7 +32,7 @@ def _version_read(
         record = read_record(folder)
         metrics = record.metrics
         if metrics is not None:
-            first, _ = read_series_metrics(folder, 0, VIEW_SERIES)
+            first = read_series_metrics(folder, 0, VIEW_SERIES)
             metrics = metrics | {"series": first or None}
     except CheckpointError as exc:
         return VersionRead(version=version, readable=False, error=str(exc), size_bytes=size)
@@ -62,7 +62,8 @@ def series_page(
         if version not in checkpoints.versions(name):
             raise NotFound(f"model {name!r} has no version {version}", field="version")
         try:
-            rows, total = read_series_metrics(folder, offset, offset + limit)
+            total = read_record(folder).series_scored
+            rows = read_series_metrics(folder, offset, offset + limit)
         except CheckpointError as exc:
             raise CheckpointUnreadable(f"model {name!r} version {version}: {exc}") from exc
     items = [SeriesScores.model_validate(row) for row in rows]

@@ -81,7 +81,7 @@ def test_written_meta_json_has_the_stored_keys_and_reads_back(tmp_path: Path) ->
     assert stored["inputs"] == ["temp", "sin"]
     assert stored["config"]["target_inputs"] == [-1]
     assert stored["intervals"]["levels"] == list(LEVELS)
-    assert (stored["series_count"], stored["series_metrics"]) == (1, False)
+    assert (stored["series_count"], stored["series_metrics"]) == (1, None)
     read = read_meta(tmp_path)
     (entry,) = read.series
     assert entry.to_json() == meta.series[0].to_json()  # from series.safetensors
@@ -268,9 +268,12 @@ def test_each_series_scores_are_read_a_page_at_a_time_from_either_format(tmp_pat
     write(tmp_path / "now", model, meta)
     stored = json.loads((tmp_path / "now" / "meta.json").read_text())
     assert "series" not in stored["metrics"]  # beside it, a line a series
-    assert read_series_metrics(tmp_path / "now") == (rows, 1)
-    assert read_series_metrics(tmp_path / "now", 1, 5) == ([], 1)
+    assert stored["series_metrics"] == 1  # the count a page's total is
+    assert read_record(tmp_path / "now").series_scored == 1
+    assert read_series_metrics(tmp_path / "now") == rows
+    assert read_series_metrics(tmp_path / "now", 1, 5) == []
     assert read_meta(tmp_path / "now").metrics == meta.metrics  # loaded whole
     (tmp_path / "older").mkdir()
     (tmp_path / "older" / "meta.json").write_text(json.dumps(format_2(meta)))
-    assert read_series_metrics(tmp_path / "older", 0, 1) == (rows, 1)
+    assert read_series_metrics(tmp_path / "older", 0, 1) == rows
+    assert read_record(tmp_path / "older").series_scored == 1
