@@ -11,7 +11,7 @@ from app.core.bounds import narrowed
 from app.core.schemas import ID_PATTERN, ModelName, Rows, Schema
 from app.datasets import Limits, bounded_columns, bounded_rows
 from app.ml.backtest import MAX_FOLDS
-from app.ml.config import MAX_SEARCH_TRIALS, OptimizerName, TrainConfig
+from app.ml.config import MAX_PROCESSES, MAX_SEARCH_TRIALS, OptimizerName, TrainConfig
 from app.ml.data import ScalingKind
 from app.ml.device import DEVICE_PATTERN
 from app.ml.fields import DESCRIPTION, config_field
@@ -139,6 +139,7 @@ class TrainingSpec(Schema):
     loss: LossName = _ml(TrainConfig, "loss")
     search_trials: int = _ml(TrainConfig, "search_trials", ge=0, le=MAX_SEARCH_TRIALS)
     search_budget: float = _ml(TrainConfig, "search_budget", ge=0.0, le=1000.0)
+    processes: int = _ml(TrainConfig, "processes", ge=1, le=MAX_PROCESSES)
 
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]

@@ -19,6 +19,7 @@ from app.ml.model import ModelConfig
 
 OptimizerName = Literal["adam", "adagrad", "rmsprop", "sgd"]
 MAX_SEARCH_TRIALS = 32  # candidate configurations a job may try
+MAX_PROCESSES = 64  # processes a job's fit may be shared by
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ class TrainConfig:
         4.0,
         "the search proposes no more candidates once it has run this many times as long as "
         "its first candidates took (0: only search_trials and the job's time limit bound it)",
+    )
+    # For a panel that outgrows one process: DDP (app.ml.ranks) on this host, or torchrun's.
+    processes: int = described(
+        1,
+        "processes that share the fit, each the loss of its share of every batch, their "
+        "gradients averaged (PyTorch DDP: gloo on the CPU, NCCL with a GPU per process): the "
+        "same loss curve as one process with the same batch_size (dropout aside). Not with "
+        "stateful training or a configuration search",
     )
     time_limit_seconds: float | None = None  # stop (keeping the best weights) once over it
 

@@ -45,6 +45,23 @@ def resolve_device(preference: str) -> torch.device:
     return device
 
 
+def rank_device(device: torch.device, local_rank: int) -> torch.device:
+    """The device of the process `local_rank` (from 0) of a fit shared by processes on this
+    host: `device` itself on the CPU; on GPUs, the `local_rank`-th GPU from `device`'s, each
+    process a GPU of its own (NCCL puts one rank on one GPU)."""
+    import torch
+
+    if device.type != "cuda" or local_rank == 0:
+        return device
+    count, first = torch.cuda.device_count(), device.index or 0
+    if first + local_rank >= count:
+        raise DeviceUnavailable(
+            f"the fit's process {local_rank + 1} needs a GPU of its own, and this host has "
+            f"{count} CUDA GPU(s) from {device}: ask for fewer training.processes, or the cpu"
+        )
+    return torch.device("cuda", first + local_rank)
+
+
 def use_threads(count: int) -> None:
     """Run this thread's torch CPU work on `count` threads. OpenMP keeps the count per thread:
     a thread that started before the service set it (a server's worker threads) keeps torch's

@@ -34,6 +34,11 @@ DESEASONALISE_NEEDS = (
     "predicted, without known covariates"
 )
 
+PROCESSES_NEED = (
+    "processes share each batch of shuffled windows or sequences: the fit of one model, not "
+    "stateful training (one stream in order) or a configuration search (many models)"
+)
+
 
 def stateful_possible(config: ModelConfig) -> bool:
     """Whether a model can be trained statefully (see `RecurrentForecaster.next_steps`)."""
@@ -92,6 +97,8 @@ def _mode_problems(
         )
     if config.deseasonalise and not deseasonalise_possible(roles):
         yield Problem("deseasonalise", DESEASONALISE_NEEDS)
+    if config.processes > 1 and (config.stateful or config.search_trials):
+        yield Problem("processes", PROCESSES_NEED)
 
 
 def _series_problems(

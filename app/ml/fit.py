@@ -26,6 +26,7 @@ from app.ml.fitted import mean_loss
 from app.ml.losses import training_loss
 from app.ml.model import ModelConfig, RecurrentForecaster, RecurrentState, detach_state
 from app.ml.prepare import Prepared
+from app.ml.ranks import CANCELLED, GO_ON, OUT_OF_TIME, SOLO, Ranks
 from app.ml.sequences import mean_sequence_loss, sequence_loss, sequence_span, sequence_windows
 
 
@@ -153,8 +154,32 @@ class Plateau:
         return bool(patience) and self.since_best >= patience
 
 
+class BatchLoss(nn.Module):
+    """The training loss of the windows (or sequences) at some starts: the module DDP wraps,
+    which averages the gradients of its forward's result over the ranks."""
+
+    def __init__(self, model: RecurrentForecaster, data: Prepared, config: TrainConfig) -> None:
+        super().__init__()
+        self.model, self.config = model, config
+        self.data = data  # read, never a parameter or buffer: no rank broadcasts it
+
+    def forward(self, starts: torch.Tensor) -> torch.Tensor:
+        model, config, data = self.model, self.model.config, self.data
+        if self.config.sequence_steps:
+            inputs, targets = sequence_windows(
+                data.scaled, starts, config, self.config.sequence_steps, data.roles
+            )
+            return sequence_loss(model, inputs, targets, self.config.loss)
+        inputs, targets = column_windows(
+            data.scaled, starts, config.lookback, config.horizon, data.roles
+        )
+        prediction, _ = model(inputs)
+        return training_loss(prediction, targets, self.config.loss)
+
+
 class Trainer:
-    """One member's fit to the prepared series: its model, optimizer and sampling order."""
+    """One member's fit to the prepared series: its model, optimizer and sampling order, on
+    this process or shared by the `ranks` of a group (`app.ml.ranks`)."""
 
     def __init__(
         self,
@@ -162,8 +187,9 @@ class Trainer:
         model_config: ModelConfig,
         config: TrainConfig,
         deadline: float | None,
+        ranks: Ranks = SOLO,
     ) -> None:
-        self.data, self.config, self.device = data, config, data.device
+        self.data, self.config, self.device, self.ranks = data, config, data.device, ranks
         lookback = model_config.lookback
         # Rows the targets of one training sample cover: a sequence's span every scored step's.
         self.span = (
@@ -178,6 +204,7 @@ class Trainer:
         )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = seeded_model(model_config, config.seed, self.device)
+        self.batch_loss = ranks.wrap(BatchLoss(self.model, data, config))
         self.optimizer = _optimizer(self.model, config)
         self.deadline = deadline  # the job's fitting deadline (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
@@ -217,9 +244,7 @@ class Trainer:
             state = detach_state(state)  # carried on, but no gradient flows back past it
             total += loss.detach() * prediction.shape[1]
             seen += prediction.shape[1]
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled
-            if self.past_deadline():
+            if self.halt(should_stop):
                 break
         return float(total) / seen
 
@@ -233,47 +258,52 @@ class Trainer:
         if self.config.sequence_steps:
             order = order[: max(1, len(order) // self.config.sequence_steps)]
         order = order.to(self.device)
-        total = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+        # Summed on the device (no sync per batch): each rank's share of the batches' sums.
+        total = torch.zeros((), device=self.device)
         seen = 0
         for begin in range(0, len(order), self.config.batch_size):
             starts = order[begin : begin + self.config.batch_size]
-            loss = self.batch_loss(starts)
-            self.step(loss)
-            total += loss.detach() * len(starts)
+            mine, weight = self.ranks.share(starts)
+            loss = self.batch_loss(mine)
+            self.step(loss * weight)
+            total += loss.detach() * (weight * len(starts) / self.ranks.size)
             seen += len(starts)
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled
-            if self.past_deadline():  # an epoch may be long: the limit is checked every batch
+            if self.halt(should_stop):  # an epoch may be long: the limit is checked every batch
                 break
-        return float(total) / seen
-
-    def batch_loss(self, starts: torch.Tensor) -> torch.Tensor:
-        """The training loss of the windows (or sequences) at `starts`."""
-        model, config, data = self.model, self.model.config, self.data
-        if self.config.sequence_steps:
-            inputs, targets = sequence_windows(
-                data.scaled, starts, config, self.config.sequence_steps, data.roles
-            )
-            return sequence_loss(model, inputs, targets, self.config.loss)
-        inputs, targets = column_windows(
-            data.scaled, starts, config.lookback, config.horizon, data.roles
-        )
-        prediction, _ = model(inputs)
-        return training_loss(prediction, targets, self.config.loss)
+        return float(self.ranks.total(total)) / seen
 
     def val_loss(self) -> float:
-        """The validation loss, measured as the model trains (windows or sequences)."""
+        """The validation loss, measured as the model trains (windows or sequences): rank 0's,
+        on which every rank's early stopping and learning-rate decay then agree."""
         data = self.data
         if self.config.sequence_steps:
-            return mean_sequence_loss(
+            loss = mean_sequence_loss(
                 self.model, data.scaled, self.val_starts, self.config.sequence_steps, data.roles,
                 self.config.loss,
             )  # fmt: skip
-        return mean_loss(self.model, data.scaled, self.val_starts, data.roles, self.config.loss)
+        else:
+            loss = mean_loss(self.model, data.scaled, self.val_starts, data.roles,
+                             self.config.loss)  # fmt: skip
+        return self.ranks.leader_value(loss)
 
     def past_deadline(self) -> bool:
-        """Whether the fitting deadline has passed."""
-        return self.deadline is not None and time.perf_counter() > self.deadline
+        """Whether the fitting deadline has passed, by any rank's clock: once one rank's has,
+        every rank stops."""
+        return self.ranks.most(self._clock()) == OUT_OF_TIME
+
+    def halt(self, should_stop: StopFn | None) -> bool:
+        """After a batch: whether the deadline has passed (by any rank's clock). Raises
+        TrainingCancelled when the caller (of any rank) asked to stop."""
+        cancel = should_stop is not None and should_stop()
+        verdict = self.ranks.most(CANCELLED if cancel else self._clock())
+        if verdict == CANCELLED:
+            raise TrainingCancelled
+        return verdict == OUT_OF_TIME
+
+    def _clock(self) -> int:
+        """This rank's own verdict on the deadline."""
+        over = self.deadline is not None and time.perf_counter() > self.deadline
+        return OUT_OF_TIME if over else GO_ON
 
     def set_learning_rate(self, factor: float) -> float:
         """Multiply the learning rate by `factor`; returns the new rate."""
@@ -347,6 +377,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         validated = self.model
         self.model = seeded_model(model_config, config.seed, self.device)
+        self.batch_loss = self.ranks.wrap(BatchLoss(self.model, self.data, config))
         self.optimizer = _optimizer(self.model, config)
         self.train_starts = torch.as_tensor(
             panel_starts(self.data.segments, "all", model_config.lookback, self.span)

@@ -26,6 +26,7 @@ from app.ml.fitted import Fitted
 from app.ml.forecast import RolloutMode
 from app.ml.model import EnsembleForecaster, Forecaster, ModelConfig
 from app.ml.prepare import Panel, Prepared
+from app.ml.ranks import GO_ON, OUT_OF_TIME, SOLO, Ranks
 from app.ml.roles import ColumnRoles
 from app.ml.search import search
 
@@ -66,6 +67,7 @@ def train(
     should_stop: StopFn | None = None,
     horizon: int | None = None,
     search_parallel: int = 1,
+    ranks: Ranks = SOLO,
 ) -> TrainResult:
     """Fit a forecaster to the series of `panel` and measure it on their test parts; with
     `config.search_trials`, first choose the configuration on the validation parts
@@ -80,6 +82,10 @@ def train(
     Raises Infeasible (a ValueError naming the field) when the configuration cannot train on
     these series, TrainingCancelled if `should_stop` returns True, TrainingDiverged if the loss
     stops being finite.
+
+    With `ranks` of a group (`app.ml.ranks`), every rank calls this with the same panel and
+    configs, and each member's fit shares every batch among them; every rank then holds the
+    same model and measures it. Only rank 0 should pass `on_progress` and `should_stop`.
     """
     began = time.perf_counter()
     limit = config.time_limit_seconds
@@ -116,13 +122,15 @@ def train(
     # Members fitted after a search draw seeds the trials did not use.
     seeds = tried - len(trainers)
     for number in range(len(trainers), config.ensemble):
-        if fits and fit_deadline is not None and time.perf_counter() > fit_deadline:
-            break  # out of time: the members fitted so far
+        over = fit_deadline is not None and time.perf_counter() > fit_deadline
+        if fits and ranks.most(OUT_OF_TIME if over else GO_ON) == OUT_OF_TIME:
+            break  # out of time (by any rank's clock): the members fitted so far
         member = Trainer(
             data,
             replace(model_config, lookback=lookbacks[number - len(prefit)]),
             replace(config, seed=member_seed(config.seed, seeds + number)),
             fit_deadline,
+            ranks,
         )
         fits.append(member.fit((number + 1, config.ensemble), began, on_progress, should_stop))
         trainers.append(member)

@@ -69,3 +69,23 @@ def test_training_raises_the_first_problem_and_submission_answers_it_alike(
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert (error["field"], error["message"]) == ("training.folds", expected.message)
+
+
+@pytest.mark.parametrize("mode", [{"stateful": True}, {"search_trials": 4}])
+def test_processes_share_the_fit_of_one_model_in_shuffled_batches(
+    client: TestClient, mode: dict[str, object]
+) -> None:
+    found = problems(MODEL, TrainConfig(processes=2, **mode), ROLES, [(None, 400)])  # type: ignore[arg-type]
+    assert "processes" in [problem.field for problem in found]
+    assert problems(MODEL, TrainConfig(processes=2), ROLES, [("a", 400), ("b", 300)]) == []
+    answer = client.post(
+        "/v1/jobs",
+        json={
+            "model_name": "shared",
+            "data": {"function": "sin"},
+            "window": {"lookback": 12, "horizon": 1},
+            "training": {"processes": 2, **mode},
+        },
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "training.processes"
