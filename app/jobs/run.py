@@ -2,15 +2,18 @@
 
 claim → heartbeat → load the series → train → publish the checkpoint → finish. Every outcome
 (success, cancellation, failure) is written to the job's row with its whole loss history; a job
-taken from this worker meanwhile (re-queued by a reaper, say) is left alone.
+taken from this worker meanwhile (re-queued by a reaper, say) is left alone. A job whose fit
+is shared by several processes (`training.processes`) runs here as their rank 0; the others
+`follow` it (`app.jobs.rank`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -19,10 +22,11 @@ from sqlalchemy.orm import sessionmaker
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import AppError
-from app.datasets import DatasetRepository
+from app.datasets import DatasetRepository, LoadedSeries
 from app.jobs import sources
 from app.jobs.configs import ml_configs
 from app.jobs.heartbeat import Heartbeat, worker_name
+from app.jobs.local_ranks import RankStopped, local_ranks
 from app.jobs.progress import JobLost, ProgressReporter, epoch_row, finite_or_none
 from app.jobs.repository import JobRepository, open_repositories
 from app.jobs.spec import TrainRequest
@@ -30,13 +34,28 @@ from app.jobs.table import JobRow, JobStatus
 from app.ml.budget import TrainingCancelled
 from app.ml.checkpoint_meta import CheckpointMeta
 from app.ml.checkpoints import write as write_checkpoint
-from app.ml.device import DeviceUnavailable, resolve_device
+from app.ml.config import TrainConfig
+from app.ml.device import DeviceUnavailable, rank_device, resolve_device
 from app.ml.fit import TrainingDiverged
-from app.ml.model import EnsembleForecaster
+from app.ml.model import EnsembleForecaster, ModelConfig
+from app.ml.prepare import Panel
+from app.ml.ranks import Ranks
+from app.ml.roles import ColumnRoles
 from app.ml.train import train
 from app.registry import CheckpointStore
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """What a job's request resolves to: its series and the configs that fit them."""
+
+    loaded: LoadedSeries
+    panel: Panel
+    model_config: ModelConfig
+    train_config: TrainConfig
+    roles: ColumnRoles
 
 
 class JobRun:
@@ -51,9 +70,13 @@ class JobRun:
         checkpoints: CheckpointStore,
         settings: Settings,
         on_epoch: Callable[[float], None] | None = None,
+        ranks: Ranks | None = None,
     ) -> None:
         self.job_id, self.jobs, self.datasets = job_id, jobs, datasets
         self.checkpoints, self.settings, self.on_epoch = checkpoints, settings, on_epoch
+        # The group this process joined before the job (torchrun's); None: the job starts its
+        # own ranks on this host where it asks for several.
+        self.ranks = ranks
 
     def claim_and_run(self) -> bool:
         """Claim the queued job for this process and run it to its end; False (doing nothing)
@@ -99,7 +122,7 @@ class JobRun:
             return None, {}
         except TrainingCancelled:
             return JobStatus.CANCELLED, {}
-        except (TrainingDiverged, DeviceUnavailable, ValueError) as exc:
+        except (TrainingDiverged, DeviceUnavailable, RankStopped, ValueError) as exc:
             return JobStatus.FAILED, {"error": str(exc)}
         except AppError as exc:
             return JobStatus.FAILED, {"error": exc.message}
@@ -119,19 +142,17 @@ class JobRun:
         training = spec.training
         reporter.begin(training.epochs, training.ensemble, training.learning_rate,
                        training.search_trials)  # fmt: skip
-        # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
-        # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
-        settings = self.settings
-        device = resolve_device(settings.device if spec.device == "auto" else spec.device)
+        device = self.device_of(spec)
         self.jobs.set_device(row.id, token, str(device))
-        loaded = sources.load_series(datasets=self.datasets, data=spec.data)
-        panel = sources.panel_of(loaded, sources.season_of(loaded, spec.season_length))
-        model_config, train_config, roles = ml_configs(spec, loaded.columns, settings)
-        result = train(
-            panel, model_config, train_config, roles=roles, device=device,
-            on_progress=reporter, should_stop=reporter.should_stop,
-            horizon=spec.forecast_horizon, search_parallel=settings.search_parallel,
-        )  # fmt: skip
+        job = self.inputs(spec)
+        loaded, panel, roles = job.loaded, job.panel, job.roles
+        with self._ranks(training.processes, device) as ranks:
+            result = train(
+                panel, job.model_config, job.train_config, roles=roles, device=device,
+                on_progress=reporter, should_stop=reporter.should_stop,
+                horizon=spec.forecast_horizon, search_parallel=self.settings.search_parallel,
+                ranks=ranks,
+            )  # fmt: skip
         metrics = finite_or_none(result.metrics)
         reporter.history = [epoch_row(stats) for stats in result.history]  # the served model's
         if self.jobs.cancel_requested(row.id):  # asked after the last epoch: publish nothing
@@ -171,6 +192,54 @@ class JobRun:
             row.model_name, lambda folder: write_checkpoint(folder, model, meta)
         )
         return metrics, version
+
+    def device_of(self, spec: TrainRequest, local_rank: int = 0) -> torch.device:
+        """Where `spec` trains on this host, as the rank `local_rank` of its processes here
+        (each rank on a GPU of its own, where it trains on GPUs)."""
+        # "auto" means this host's choice: FORECAST_DEVICE of the process that trains (a GPU
+        # worker's cuda, a CPU worker's cpu), itself "auto" (a GPU if there is one) by default.
+        preference = self.settings.device if spec.device == "auto" else spec.device
+        return rank_device(resolve_device(preference), local_rank)
+
+    def inputs(self, spec: TrainRequest) -> JobInputs:
+        """The series of `spec` and the configs that fit them."""
+        loaded = sources.load_series(datasets=self.datasets, data=spec.data)
+        panel = sources.panel_of(loaded, sources.season_of(loaded, spec.season_length))
+        model_config, train_config, roles = ml_configs(spec, loaded.columns, self.settings)
+        return JobInputs(loaded, panel, model_config, train_config, roles)
+
+    @contextmanager
+    def _ranks(self, processes: int, device: torch.device) -> Iterator[Ranks]:
+        """The group the job's fit is shared by: the one joined before the job, or the ranks
+        it starts on this host (itself alone where it asks for one process)."""
+        if self.ranks is None:
+            with local_ranks(self.job_id, self.settings, processes, device) as ranks:
+                yield ranks
+        elif self.ranks.size != processes:
+            raise ValueError(
+                f"training.processes is {processes}, but the job was started on "
+                f"{self.ranks.size} processes"
+            )
+        else:
+            yield self.ranks
+
+    def spec(self) -> TrainRequest:
+        """The job's request, as stored. Raises LookupError for a job that is gone."""
+        row = self.jobs.get(self.job_id)
+        if row is None:
+            raise LookupError(f"job {self.job_id} not found")
+        return TrainRequest.model_validate(row.spec)
+
+    def follow(self, ranks: Ranks) -> None:
+        """Fit the job's model as rank `ranks.rank` of its group, beside the rank 0 that runs
+        the job: the same series and configs, without progress, stop requests or publishing,
+        which are rank 0's. Whatever ends the fit, rank 0 records it."""
+        spec = self.spec()
+        inputs = self.inputs(spec)
+        train(
+            inputs.panel, inputs.model_config, inputs.train_config, roles=inputs.roles,
+            device=ranks.device, horizon=spec.forecast_horizon, ranks=ranks,
+        )  # fmt: skip
 
 
 def job_run(

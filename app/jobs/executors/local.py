@@ -31,7 +31,7 @@ _PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the token check still protects the row
@@ -44,7 +44,7 @@ def _child_main(
     settings_data: dict[str, Any], job_id: str, token: str, events: Any, parent_pid: int
 ) -> None:
     """Entry point of a spawned worker process: open its own database and run one job."""
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     from app.core.db import make_engine, make_session_factory
     from app.jobs.run import job_run
 
