@@ -73,8 +73,8 @@ bench-m3: $(VENV)/.bench  ## M3 (4 groups) vs AutoETS, AutoTheta, Naive2, publis
 	$(PY) -m bench.m3 $(M3_ARGS)
 
 M1_ARGS ?=
-bench-scale: $(VENV)/.bench  ## 10,000- and 100,000-series panels: uploads, views, listing, a panel's forecast
-	$(PY) -m bench.scale $(SCALE_ARGS)
+bench-scale: $(VENV)/.bench  ## 10,000- and 100,000-series panels: uploads, views, listing, a panel's forecast, training
+	$(PY) -m bench.scale $(SCALE_ARGS); served=$$?; $(PY) -m bench.training_scale && exit $$served
 
 bench-m1: $(VENV)/.bench  ## M1 (3 groups, 1,001 series) vs seasonal naive, Naive2, AutoETS, AutoTheta; M1_ARGS=--series 50
 	$(PY) -m bench.m1 $(M1_ARGS)

@@ -60,7 +60,8 @@ def children(pid: int) -> list[int]:
 
 
 class WorkerPeak(threading.Thread):
-    """Polls the training worker processes (the server's children) for their peak memory."""
+    """Polls the training worker processes (the server's children, and the ranks they start)
+    for the largest peak memory of any one of them."""
 
     def __init__(self, server_pid: int) -> None:
         super().__init__(daemon=True)
@@ -69,7 +70,8 @@ class WorkerPeak(threading.Thread):
     def run(self) -> None:
         while not self.done.wait(0.5):
             for child in children(self.server_pid):
-                self.peak = max(self.peak, peak_kib(child))
+                for process in (child, *children(child)):
+                    self.peak = max(self.peak, peak_kib(process))
 
 
 def scores(panel: list[Series], forecasts: dict[str, np.ndarray]) -> dict[str, float]:

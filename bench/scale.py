@@ -118,12 +118,16 @@ def upload(server: Server, name: str, data: bytes) -> tuple[dict[str, Any], floa
     return response.json(), seconds
 
 
-def train(server: Server, dataset: dict[str, Any], name: str) -> tuple[dict[str, Any], float, int]:
-    """Train `JOB` on `dataset`: the job, its wall time and its worker's peak RSS in KiB."""
+def train(
+    server: Server, dataset: dict[str, Any], name: str, processes: int = 1
+) -> tuple[dict[str, Any], float, int]:
+    """Train `JOB` on `dataset` (its fit shared by `processes`): the job, its wall time and its
+    worker's peak RSS in KiB."""
     assert server.process is not None
     watcher = WorkerPeak(server.process.pid)
     watcher.start()
-    spec = {"model_name": name, "data": {"dataset_id": dataset["id"]}, **JOB}
+    training = JOB["training"] | {"processes": processes}
+    spec = {"model_name": name, "data": {"dataset_id": dataset["id"]}, **JOB, "training": training}
     began = time.perf_counter()
     job = server.http.post("/v1/jobs", json=spec).json()
     while job.get("status") in ("queued", "running"):
@@ -184,10 +188,13 @@ def run(root: Path, quick: bool, seed: int) -> int:
                 median <= 200 and size <= 64 * 1024,
             )
         small = upload(server, "daily-1k.csv", daily_panel_csv(1_000, 100, seed + 1))[0]
-        for dataset, name in ((small, "scale-1k"), (panel, "scale-10k")):
-            job, seconds, worker_peak = train(server, dataset, name)
+        for dataset, name, processes in (
+            (small, "scale-1k", 1), (panel, "scale-10k-shared", 2), (panel, "scale-10k", 1)
+        ):  # fmt: skip
+            job, seconds, worker_peak = train(server, dataset, name, processes)
+            shared = f", {processes} processes" if processes > 1 else ""
             record(
-                f"training one epoch, {dataset['series_count']:,} series x 100 rows",
+                f"training one epoch, {dataset['series_count']:,} series x 100 rows{shared}",
                 f"{seconds:.1f} s wall ({job['metrics']['train_seconds']:.1f} s in the job), "
                 f"worker peak RSS {worker_peak / 2**20:.2f} GiB",
                 "the scaling curve",
