@@ -26,7 +26,7 @@ from app.jobs.run import JobRun, job_run
 from app.ml.budget import TrainingCancelled
 from app.ml.device import use_threads
 from app.ml.fit import TrainingDiverged
-from app.ml.ranks import Ranks, join, leave
+from app.ml.ranks import join, leave
 
 logger = logging.getLogger(__name__)
 
@@ -36,32 +36,31 @@ def run_rank(run: JobRun, rank: int, size: int, local_rank: int, *, claim: bool)
     claims the queued job and runs it, and the others follow when it did; without (a rank
     that rank 0 started), follow the rank 0 that runs it."""
     store = None if claim else rank_0_store()
-    ranks = join(rank, size, run.device_of(run.spec(), local_rank), store)
+    ranks = run.ranks = join(rank, size, run.device_of(run.spec(), local_rank), store)
     try:
         use_threads(rank_threads(run.settings, int(os.environ.get("LOCAL_WORLD_SIZE", size))))
         if not claim:
-            _follow(run, ranks)
+            _follow(run)
             return
         token = uuid.uuid4().hex
         claimed = ranks.leads and run.jobs.claim(run.job_id, token, worker_name())
         if not ranks.leader_value(float(claimed)):
             logger.info("job %s is not queued: another worker has it, or it ended", run.job_id)
         elif ranks.leads:
-            run.ranks = ranks
             run.run_claimed(token)
         else:
-            _follow(run, ranks)
+            _follow(run)
     finally:
         leave(ranks)
 
 
-def _follow(run: JobRun, ranks: Ranks) -> None:
+def _follow(run: JobRun) -> None:
     """Follow rank 0's fit; a cancel request or a diverged loss ends every rank alike, and
     rank 0 records it."""
     try:
-        run.follow(ranks)
+        run.follow()
     except (TrainingCancelled, TrainingDiverged) as exc:
-        logger.info("rank %s of job %s: %s", ranks.rank, run.job_id, type(exc).__name__)
+        logger.info("rank of job %s: %s", run.job_id, type(exc).__name__)
 
 
 def main(argv: list[str] | None = None) -> int:

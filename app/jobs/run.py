@@ -74,8 +74,8 @@ class JobRun:
     ) -> None:
         self.job_id, self.jobs, self.datasets = job_id, jobs, datasets
         self.checkpoints, self.settings, self.on_epoch = checkpoints, settings, on_epoch
-        # The group this process joined before the job (torchrun's); None: the job starts its
-        # own ranks on this host where it asks for several.
+        # The group this process joined before the job (under torchrun, or as a rank that
+        # rank 0 started); None: the job starts its own ranks here where it asks for several.
         self.ranks = ranks
 
     def claim_and_run(self) -> bool:
@@ -230,16 +230,18 @@ class JobRun:
             raise LookupError(f"job {self.job_id} not found")
         return TrainRequest.model_validate(row.spec)
 
-    def follow(self, ranks: Ranks) -> None:
-        """Fit the job's model as rank `ranks.rank` of its group, beside the rank 0 that runs
-        the job: the same series and configs, without progress, stop requests or publishing,
-        which are rank 0's. Whatever ends the fit, rank 0 records it."""
+    def follow(self) -> None:
+        """Fit the job's model as a rank of the group this process joined (`ranks`), beside
+        the rank 0 that runs the job: the same series and configs, without progress, stop
+        requests or publishing, which are rank 0's. Whatever ends the fit, rank 0 records it."""
         spec = self.spec()
-        inputs = self.inputs(spec)
-        train(
-            inputs.panel, inputs.model_config, inputs.train_config, roles=inputs.roles,
-            device=ranks.device, horizon=spec.forecast_horizon, ranks=ranks,
-        )  # fmt: skip
+        job = self.inputs(spec)
+        assert self.ranks is not None
+        with self._ranks(spec.training.processes, self.ranks.device) as ranks:
+            train(
+                job.panel, job.model_config, job.train_config, roles=job.roles,
+                device=ranks.device, horizon=spec.forecast_horizon, ranks=ranks,
+            )  # fmt: skip
 
 
 def job_run(

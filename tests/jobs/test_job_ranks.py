@@ -83,6 +83,15 @@ def test_torchrun_runs_a_queued_job_on_its_ranks(tmp_path: Path) -> None:
                            capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert "is not queued" in again.stderr
+    # A job for 3 processes that torchrun starts on 2 fails, saying so, and no rank waits on.
+    with TestClient(create_app(settings)) as client:
+        odd = client.post("/v1/jobs", json=shared(3) | {"data": {"dataset_id": dataset}}).json()
+    command[-1] = odd["id"]
+    subprocess.run(command, cwd=ROOT, env=env, timeout=LIVENESS_SECONDS, capture_output=True)
+    failed = repos.jobs.get(odd["id"])
+    assert failed is not None
+    assert failed.status == JobStatus.FAILED
+    assert failed.error == "training.processes is 3, but the job was started on 2 processes"
 
 
 def ranks_of(job_id: str) -> list[int]:
