@@ -25,6 +25,7 @@ from app.datasets.parsed import SeriesPart
 
 VALUES = "values.parquet"
 SERIES = "series.parquet"
+SERIES_GROUP = 1_000  # series index rows per Parquet row group: a page reads its groups alone
 
 _SERIES_SCHEMA = pa.schema(
     [
@@ -69,7 +70,10 @@ class DatasetFiles:
             )
             pq.write_table(values, scratch / VALUES)
             if series is not None:
-                pq.write_table(_series_table(series, series_filled), scratch / SERIES)
+                pq.write_table(
+                    _series_table(series, series_filled), scratch / SERIES,
+                    row_group_size=SERIES_GROUP,
+                )  # fmt: skip
             scratch.rename(final)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -86,10 +90,23 @@ class DatasetFiles:
     def series(
         self, dataset_id: str, *, offset: int = 0, limit: int | None = None
     ) -> list[dict[str, object]]:
-        """The series from `offset` on (at most `limit`), as DatasetRow.series lists them."""
-        table = pq.read_table(self._folder(dataset_id) / SERIES)
-        rows = table.slice(offset, limit).to_pylist()
-        return [_stored(row) for row in rows]
+        """The series from `offset` on (at most `limit`), as DatasetRow.series lists them, read
+        from the row groups that hold them."""
+        with pq.ParquetFile(self._folder(dataset_id) / SERIES) as file:
+            meta = file.metadata
+            stop = meta.num_rows if limit is None else min(meta.num_rows, offset + limit)
+            groups: list[int] = []  # the row groups to read
+            first = begin = 0  # the first group's first row; each group's as it is passed
+            for group in range(meta.num_row_groups):
+                end = begin + meta.row_group(group).num_rows
+                if begin < stop and end > offset:
+                    first = first if groups else begin
+                    groups.append(group)
+                begin = end
+            if not groups:
+                return []
+            table = file.read_row_groups(groups)
+        return [_stored(row) for row in table.slice(offset - first, stop - offset).to_pylist()]
 
     def lengths(self, dataset_id: str) -> list[tuple[str, int]]:
         """(id, rows) of every series."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import StatementError
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.datasets import DatasetFiles, DatasetRepository, DatasetRow, SeriesPart, TimeAxis
+from app.datasets.files import SERIES_GROUP
 from app.datasets.service import create_dataset, load_values, series_page
 
 
@@ -102,3 +103,16 @@ def test_a_dataset_whose_files_went_reads_as_gone_not_as_a_fault(
         load_values(datasets=datasets, dataset_id=row.id)
     with pytest.raises(LookupError):
         datasets.series_lengths(row.id)
+
+
+def test_a_page_of_series_reads_across_row_groups_as_one_index(tmp_path: Path) -> None:
+    files, count = DatasetFiles(tmp_path), 2 * SERIES_GROUP + 345
+    parts = [SeriesPart(f"s{k}", 1 + k % 3, None) for k in range(count)]
+    rows = sum(part.rows for part in parts)
+    files.write("a" * 32, np.zeros((rows, 1)), ["y"], parts, None)
+    whole = files.series("a" * 32)
+    assert [entry["id"] for entry in whole] == [part.id for part in parts]
+    for offset, limit in ((0, 10), (SERIES_GROUP - 3, 7), (SERIES_GROUP, 1), (5, 2 * SERIES_GROUP),
+                          (count - 2, 100), (count, 10), (count + 5, 10), (17, None)):  # fmt: skip
+        stop = count if limit is None else offset + limit
+        assert files.series("a" * 32, offset=offset, limit=limit) == whole[offset:stop]
