@@ -43,6 +43,8 @@ from app.registry.limits import ForecastLimits, forecast_request_model
 from app.ui import docs
 
 logger = logging.getLogger(__name__)
+# Start-up removes files no dataset owns once this old, in seconds (DatasetRepository.sweep).
+ORPHAN_FILES_AGE = 3600
 
 DESCRIPTION = """
 Train LSTM forecasters on a built-in function, an uploaded series or inline values; follow the
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interrupted = jobs.fail_running(INTERRUPTED)  # this host's workers died with it
             if interrupted:
                 logger.warning("marked %d interrupted job(s) failed", len(interrupted))
+        swept = datasets.sweep(ORPHAN_FILES_AGE)
+        if swept:
+            logger.warning("removed %d dataset folder(s) no dataset owns", swept)
         torch.set_num_threads(settings.serve_threads)  # threads started from now; see use_threads
         checkpoints = CheckpointStore(settings.models_dir)
         checkpoints.ensure()

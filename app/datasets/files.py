@@ -119,6 +119,29 @@ class DatasetFiles:
         """Remove a dataset's files (nothing to do when they are gone)."""
         shutil.rmtree(self._folder(dataset_id), ignore_errors=True)
 
+    def stale(self, older_than: float) -> tuple[list[str], list[Path]]:
+        """What was last changed before `older_than` (epoch seconds): the datasets' folders,
+        by id, and the scratch folders of writes that never finished (their process died)."""
+        folders: list[str] = []
+        scratch: list[Path] = []
+        if not self.root.is_dir():
+            return folders, scratch
+        for entry in self.root.iterdir():
+            try:
+                if not entry.is_dir() or entry.stat().st_mtime >= older_than:
+                    continue
+            except OSError:  # gone meanwhile
+                continue
+            if re.fullmatch(ID_PATTERN, entry.name):
+                folders.append(entry.name)
+            elif entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                scratch.append(entry)
+        return folders, scratch
+
+    def remove_scratch(self, folder: Path) -> None:
+        """Remove a scratch folder `stale` found."""
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def _series_table(series: list[SeriesPart], filled: list[dict[str, int]] | None) -> pa.Table:
     axes = [part.time_axis for part in series]

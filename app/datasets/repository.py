@@ -3,6 +3,7 @@ in files (files.py); datasets of earlier versions, whole in their rows, are read
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -132,6 +133,21 @@ class DatasetRepository(Repository):
             session.delete(row)
         self._files.delete(dataset_id)  # once its row is gone, nothing reads them
         return True, 0
+
+    def sweep(self, min_age_seconds: float) -> int:
+        """Remove files no dataset owns that were last changed over `min_age_seconds` ago:
+        folders whose row is gone (a process died between deleting a row and its files) and
+        unfinished writes. The age spares an upload another instance is storing right now,
+        between its folder's rename and its row's insert."""
+        ids, scratch = self._files.stale(time.time() - min_age_seconds)
+        with self._session() as session:
+            kept = set(session.scalars(select(DatasetRow.id)))
+        orphans = [dataset_id for dataset_id in ids if dataset_id not in kept]
+        for dataset_id in orphans:
+            self._files.delete(dataset_id)
+        for folder in scratch:
+            self._files.remove_scratch(folder)
+        return len(orphans) + len(scratch)
 
 
 def _while_stored(dataset_id: str, read: Callable[[], _Read]) -> _Read:

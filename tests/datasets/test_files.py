@@ -3,7 +3,9 @@ gone with their row; a row that cannot be written leaves no files."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -116,3 +118,40 @@ def test_a_page_of_series_reads_across_row_groups_as_one_index(tmp_path: Path) -
                           (count - 2, 100), (count, 10), (count + 5, 10), (17, None)):  # fmt: skip
         stop = count if limit is None else offset + limit
         assert files.series("a" * 32, offset=offset, limit=limit) == whole[offset:stop]
+
+
+def test_a_sweep_removes_old_files_no_dataset_owns_and_nothing_else(
+    datasets: DatasetRepository, tmp_path: Path
+) -> None:
+    root = tmp_path / "datasets"
+    kept = create_dataset(datasets=datasets, name=None, matrix=np.ones((3, 1)), columns=["y"])
+    files = DatasetFiles(root)
+    orphan, young = uuid.uuid4().hex, uuid.uuid4().hex  # rows deleted before their files went
+    for name in (orphan, young):
+        files.write(name, np.ones((2, 1)), ["y"], None, None)
+    scratch = root / f".{uuid.uuid4().hex}.{uuid.uuid4().hex}.tmp"  # a write that never ended
+    scratch.mkdir()
+    (root / "notes").mkdir()  # not the store's: left alone whatever its age
+    hour_ago = time.time() - 3601
+    for name in (kept.id, orphan, scratch.name, "notes"):
+        os.utime(root / name, (hour_ago, hour_ago))
+    assert datasets.sweep(3600) == 2
+    assert sorted(path.name for path in root.iterdir()) == sorted([kept.id, young, "notes"])
+    assert load_values(datasets=datasets, dataset_id=kept.id).values.tolist() == [[1.0]] * 3
+    assert datasets.sweep(3600) == 0
+
+
+def test_the_service_sweeps_at_start_up(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import ORPHAN_FILES_AGE, create_app
+    from tests.factories import make_settings
+
+    settings = make_settings(tmp_path)
+    orphan = uuid.uuid4().hex
+    DatasetFiles(settings.datasets_dir).write(orphan, np.ones((2, 1)), ["y"], None, None)
+    old = time.time() - ORPHAN_FILES_AGE - 1
+    os.utime(settings.datasets_dir / orphan, (old, old))
+    with TestClient(create_app(settings)) as client:
+        assert client.get(f"/v1/datasets/{orphan}").status_code == 404
+    assert not (settings.datasets_dir / orphan).exists()
