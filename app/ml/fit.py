@@ -203,12 +203,22 @@ class Trainer:
             panel_starts(data.segments, "val", lookback, self.span), device=self.device
         )
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = seeded_model(model_config, config.seed, self.device)
-        self.batch_loss = ranks.wrap(BatchLoss(self.model, data, config))
-        self.optimizer = _optimizer(self.model, config)
+        self.model, self.batch_loss, self.optimizer = self._fresh(model_config)
         self.deadline = deadline  # the job's fitting deadline (perf_counter seconds), or None
         self.steps = 0  # optimizer steps taken
         self.history: list[EpochStats] = []
+
+    def _fresh(
+        self, model_config: ModelConfig
+    ) -> tuple[RecurrentForecaster, nn.Module, torch.optim.Optimizer]:
+        """A model drawn from the config's seed, the batch loss that trains it (DDP's wrapper
+        across ranks) and its optimizer."""
+        model = seeded_model(model_config, self.config.seed, self.device)
+        return (
+            model,
+            self.ranks.wrap(BatchLoss(model, self.data, self.config)),
+            _optimizer(model, self.config),
+        )
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on `loss`."""
@@ -376,9 +386,7 @@ class Trainer:
         rates = [config.learning_rate] + [stats.learning_rate for stats in self.history]
         self.generator = torch.Generator().manual_seed(config.seed)
         validated = self.model
-        self.model = seeded_model(model_config, config.seed, self.device)
-        self.batch_loss = self.ranks.wrap(BatchLoss(self.model, self.data, config))
-        self.optimizer = _optimizer(self.model, config)
+        self.model, self.batch_loss, self.optimizer = self._fresh(model_config)
         self.train_starts = torch.as_tensor(
             panel_starts(self.data.segments, "all", model_config.lookback, self.span)
         )
